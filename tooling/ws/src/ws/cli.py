@@ -1,0 +1,159 @@
+"""The ws command line: parse, call the core, print; the only place that prints or exits."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ws import __version__
+from ws.errors import WsError
+
+app = typer.Typer(
+    help="Manage a uv workspace: the workspace graph, per-member locks and Docker images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn WsError into `error: ...` and exit 1, Ctrl-C into exit 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except WsError as e:
+            raise fail(str(e)) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]  # wraps keeps the signature typer reads
+
+
+class State:
+    root: Path | None = None
+
+
+STATE = State()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from ws.uv import uv_version  # noqa: PLC0415 -- keep start-up light
+
+        try:
+            uv = uv_version(dict(os.environ))
+        except WsError as e:
+            uv = f"unavailable ({e})"
+        typer.echo(f"ws {__version__}\nuv {uv}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="The workspace root (default: found by walking up from here)."),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show versions."),
+    ] = False,
+) -> None:
+    STATE.root = root
+
+
+def load():
+    """The workspace and its graph, from --root or the current directory."""
+    from ws.graph import build_graph  # noqa: PLC0415
+    from ws.workspace import find_root, load_workspace  # noqa: PLC0415
+
+    root = STATE.root if STATE.root is not None else find_root(Path.cwd())
+    ws = load_workspace(root)
+    for warning in ws.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return ws, build_graph(ws)
+
+
+@app.command("list")
+@handle_errors
+def list_members(
+    as_json: Annotated[bool, typer.Option("--json", help="Stable JSON (see docs/json.md).")] = False,
+) -> None:
+    """Every member: name, path, version and its workspace dependencies."""
+    from ws import report  # noqa: PLC0415
+
+    ws, _ = load()
+    typer.echo(report.list_json(ws) if as_json else report.list_table(ws))
+
+
+class GraphFormat(str, Enum):
+    tree = "tree"
+    dot = "dot"
+    mermaid = "mermaid"
+    json = "json"
+
+
+@app.command()
+@handle_errors
+def graph(
+    member: Annotated[str | None, typer.Argument(help="Show only this member's closure.")] = None,
+    fmt: Annotated[GraphFormat, typer.Option("--format", help="Output format.")] = GraphFormat.tree,
+) -> None:
+    """The workspace graph, whole or one member's closure."""
+    from ws import report  # noqa: PLC0415
+    from ws.graph import closure  # noqa: PLC0415
+
+    ws, g = load()
+    tops = None
+    if member is not None:
+        name = ws.member(member).name
+        g, tops = g.subgraph(closure(g, name)), [name]
+    render = {
+        GraphFormat.tree: lambda: report.graph_tree(g, tops),
+        GraphFormat.dot: lambda: report.graph_dot(g),
+        GraphFormat.mermaid: lambda: report.graph_mermaid(g),
+        GraphFormat.json: lambda: report.graph_json(g),
+    }[fmt]
+    typer.echo(render())
+
+
+@app.command()
+@handle_errors
+def affected(
+    since: Annotated[str, typer.Option("--since", help="A git ref: branch, tag or commit.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Stable JSON (see docs/json.md).")] = False,
+) -> None:
+    """Members whose files changed since REF, and every member depending on them."""
+    from ws import changes, report  # noqa: PLC0415
+    from ws.graph import build_order  # noqa: PLC0415
+
+    ws, g = load()
+    changed, hit = changes.affected(ws, g, since)
+    ordered = build_order(g, hit)
+    if as_json:
+        typer.echo(report.affected_json(since, changed, ordered))
+    elif ordered:
+        typer.echo("\n".join(ordered))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,108 @@
+"""The errors ws raises: each says what failed, where, and what to do next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class WsError(Exception):
+    """An error the user can act on; the CLI prints its message and exits 1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(WsError):
+    """A configuration file is wrong: names the file, where, and the fix."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        problem: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        fix: str | None = None,
+    ) -> None:
+        where = str(path)
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        message = f"{where}: {problem}"
+        if fix:
+            message += f"\n  fix: {fix}"
+        super().__init__(message)
+        self.path = Path(path)
+        self.line = line
+        self.column = column
+
+
+class WorkspaceNotFound(WsError):
+    """No uv workspace above the starting directory."""
+
+
+class CycleError(WsError):
+    """The workspace dependencies form a cycle."""
+
+    def __init__(self, cycle: Sequence[str]) -> None:
+        chain = " -> ".join([*cycle, cycle[0]])
+        super().__init__(
+            f"workspace dependency cycle: {chain}\n"
+            "  fix: remove one of these { workspace = true } dependencies"
+        )
+        self.cycle = list(cycle)
+
+
+class CommandFailed(WsError):
+    """A subprocess exited non-zero; carries its command line and stderr."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stdout: str, stderr: str) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        detail = stderr.strip() or stdout.strip() or "(no output)"
+        super().__init__(f"`{' '.join(self.argv)}` exited {returncode}:\n{detail}")
+
+
+class ToolNotFound(WsError):
+    """A program ws runs (uv, git) is not installed."""
+
+
+class GitError(WsError):
+    """git refused a request (a missing ref, not a repository)."""
+
+
+class LockError(WsError):
+    """Locking a member failed or a lock disagrees with the root lock."""
+
+
+class Busy(WsError):
+    """Another ws run holds the workspace lock."""
+
+
+class DockerUnavailable(WsError):
+    """No Docker engine answers."""
+
+
+class BuildFailed(WsError):
+    """An image build failed; carries the failing step's output."""
+
+
+class RegistryError(WsError):
+    """A registry refused or could not answer a request."""
+
+
+class StaleFiles(WsError):
+    """Generated files, locks or pins are out of date (check modes)."""
+
+    def __init__(self, problems: Sequence[str], fix: str) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s):\n{lines}\n  fix: {fix}")

@@ -1,0 +1,58 @@
+"""The one place ws starts a subprocess: output captured, failures typed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ws.errors import CommandFailed, ToolNotFound
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(
+    argv: Sequence[str | Path],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> Result:
+    """Run argv (never through a shell) and capture its output.
+
+    Raises CommandFailed on a non-zero exit when check is true, and ToolNotFound
+    when the program does not exist.
+    """
+    args = [str(a) for a in argv]
+    try:
+        done = subprocess.run(  # noqa: S603 -- argv is a list built by ws, never a shell string
+            args,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except FileNotFoundError as e:
+        raise ToolNotFound(
+            f"{args[0]}: not found; install it or put it on PATH"
+        ) from e
+    result = Result(tuple(args), done.returncode, done.stdout, done.stderr)
+    if check and done.returncode != 0:
+        raise CommandFailed(args, done.returncode, done.stdout, done.stderr)
+    return result
+
+
+def which(program: str) -> str | None:
+    """The path of program on PATH, or None."""
+    return shutil.which(program)

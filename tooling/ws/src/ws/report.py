@@ -1,0 +1,120 @@
+"""The workspace and its graph as text: tables, trees, dot, mermaid and stable JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import networkx as nx
+
+from ws.workspace import Dependency, Member, Workspace
+
+SCHEMA_VERSION = 1
+
+
+def dump_json(payload: dict[str, Any]) -> str:
+    return json.dumps({"schema": SCHEMA_VERSION, **payload}, indent=2, sort_keys=False)
+
+
+def _edge_json(dep: Dependency) -> dict[str, Any]:
+    return {"name": dep.name, "kind": dep.kind, "group": dep.group}
+
+
+def member_json(member: Member) -> dict[str, Any]:
+    return {
+        "name": member.name,
+        "path": member.rel.as_posix(),
+        "version": member.version,
+        "package": member.package,
+        "dependencies": [_edge_json(d) for d in member.dependencies],
+    }
+
+
+def list_json(ws: Workspace) -> str:
+    return dump_json({"root": str(ws.root), "members": [member_json(m) for m in ws.members.values()]})
+
+
+def list_table(ws: Workspace) -> str:
+    rows = [("NAME", "PATH", "VERSION", "WORKSPACE DEPENDENCIES")]
+    for m in ws.members.values():
+        rows.append((m.name, m.rel.as_posix(), m.version_label, _deps_label(m.dependencies)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        for row in rows
+    ).rstrip()
+
+
+def _deps_label(deps: Iterable[Dependency]) -> str:
+    labels = [d.name if d.kind == "runtime" else f"{d.name} ({d.kind}: {d.group})" for d in deps]
+    return ", ".join(labels) or "-"
+
+
+def _edge_kinds(graph: nx.DiGraph, u: str, v: str) -> list[Dependency]:
+    return graph.edges[u, v]["kinds"]
+
+
+def graph_json(graph: nx.DiGraph) -> str:
+    nodes = [
+        {k: v for k, v in member_json(graph.nodes[n]["member"]).items() if k != "dependencies"}
+        for n in sorted(graph)
+    ]
+    edges = [
+        {"from": u, "to": v, "kind": d.kind, "group": d.group}
+        for u, v in sorted(graph.edges)
+        for d in _edge_kinds(graph, u, v)
+    ]
+    return dump_json({"nodes": nodes, "edges": edges})
+
+
+def graph_dot(graph: nx.DiGraph) -> str:
+    lines = ["digraph workspace {", "  rankdir=LR;", "  node [shape=box];"]
+    lines += [f'  "{n}";' for n in sorted(graph)]
+    for u, v in sorted(graph.edges):
+        for d in _edge_kinds(graph, u, v):
+            style = "" if d.kind == "runtime" else f' [style=dashed, label="{d.kind}:{d.group}"]'
+            lines.append(f'  "{u}" -> "{v}"{style};')
+    return "\n".join([*lines, "}"])
+
+
+def graph_mermaid(graph: nx.DiGraph) -> str:
+    ids = {name: f"n{i}" for i, name in enumerate(sorted(graph))}
+    lines = ["graph LR"] + [f'  {ids[n]}["{n}"]' for n in sorted(graph)]
+    for u, v in sorted(graph.edges):
+        for d in _edge_kinds(graph, u, v):
+            arrow = "-->" if d.kind == "runtime" else f"-. {d.kind}:{d.group} .->"
+            lines.append(f"  {ids[u]} {arrow} {ids[v]}")
+    return "\n".join(lines)
+
+
+def graph_tree(graph: nx.DiGraph, tops: Iterable[str] | None = None) -> str:
+    """Each top member with its dependencies below it; repeats marked (*)."""
+    if tops is None:
+        tops = sorted(n for n in graph if graph.in_degree(n) == 0)
+    lines: list[str] = []
+    for top in tops:
+        lines.append(_node_label(graph, top))
+        _tree_children(graph, top, "", set(), lines)
+    return "\n".join(lines)
+
+
+def _node_label(graph: nx.DiGraph, name: str) -> str:
+    return f"{name} {graph.nodes[name]['member'].version_label}"
+
+
+def _tree_children(graph: nx.DiGraph, node: str, prefix: str, seen: set[str], out: list[str]) -> None:
+    children = sorted(graph.successors(node))
+    for i, child in enumerate(children):
+        last = i == len(children) - 1
+        kinds = [d for d in _edge_kinds(graph, node, child) if d.kind != "runtime"]
+        note = "".join(f" [{d.kind}: {d.group}]" for d in kinds)
+        repeat = " (*)" if child in seen and any(graph.successors(child)) else ""
+        out.append(f"{prefix}{'└── ' if last else '├── '}{_node_label(graph, child)}{note}{repeat}")
+        if not repeat:
+            seen.add(child)
+            _tree_children(graph, child, prefix + ("    " if last else "│   "), seen, out)
+
+
+def affected_json(since: str, changed: Iterable[str], affected: list[str]) -> str:
+    return dump_json({"since": since, "changed": sorted(changed), "affected": affected})

@@ -1,0 +1,318 @@
+"""The workspace model: find the root, read every pyproject.toml into frozen dataclasses."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ws.errors import ConfigError, WorkspaceNotFound
+
+EdgeKind = Literal["runtime", "extra", "group"]
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One `{ workspace = true }` edge: the member depended on, and how."""
+
+    name: str
+    kind: EdgeKind
+    group: str | None = None  # the extra's or the dependency group's name
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    path: Path
+    rel: PurePosixPath
+    version: str | None  # None when the version is dynamic
+    package: bool  # false for `[tool.uv] package = false`
+    dependencies: tuple[Dependency, ...]
+    pyproject: Path
+    data: dict[str, Any] = field(compare=False, hash=False, repr=False)
+
+    @property
+    def version_label(self) -> str:
+        return self.version if self.version is not None else "dynamic"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    pyproject: Path
+    members: dict[str, Member] = field(hash=False)
+    data: dict[str, Any] = field(compare=False, hash=False, repr=False)
+    warnings: tuple[str, ...] = ()
+
+    def member(self, name: str) -> Member:
+        """The member called name (any spelling PEP 503 folds together)."""
+        key = canonicalize_name(name)
+        if key not in self.members:
+            known = ", ".join(self.members) or "(none)"
+            raise ConfigError(
+                self.pyproject,
+                f"no workspace member named {name!r}",
+                fix=f"use one of: {known}",
+            )
+        return self.members[key]
+
+    @property
+    def uv_settings(self) -> dict[str, Any]:
+        return self.data.get("tool", {}).get("uv", {})
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file, turning every failure into a ConfigError with line and column."""
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        found = _TOML_POSITION.search(str(e))
+        line, column = (int(found[1]), int(found[2])) if found else (None, None)
+        problem = _TOML_POSITION.sub("", str(e)).strip()
+        raise ConfigError(
+            path, f"invalid TOML: {problem}", line=line, column=column, fix="correct the syntax"
+        ) from e
+    except FileNotFoundError as e:
+        raise ConfigError(path, "file not found") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(path, "not UTF-8 text", fix="save the file as UTF-8") from e
+
+
+def find_root(start: Path) -> Path:
+    """Walk up from start to the directory whose pyproject.toml declares the workspace."""
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file() and "workspace" in _uv_table(read_toml(candidate)):
+            return directory
+    raise WorkspaceNotFound(
+        f"no uv workspace found in {start} or any parent directory "
+        "(looked for a pyproject.toml with [tool.uv.workspace])\n"
+        "  fix: run ws inside a uv workspace, or pass --root PATH"
+    )
+
+
+def load_workspace(root: Path) -> Workspace:
+    """Read the workspace at root as uv would: members, exclusions, sources."""
+    root = root.resolve()
+    pyproject = root / "pyproject.toml"
+    data = read_toml(pyproject)
+    definition = _uv_table(data).get("workspace")
+    if not isinstance(definition, dict):
+        raise ConfigError(
+            pyproject,
+            "no [tool.uv.workspace] table",
+            fix='add [tool.uv.workspace] with members = ["packages/*"]',
+        )
+    paths, warnings = _member_dirs(root, pyproject, definition)
+    if "project" in data:
+        paths.insert(0, root)
+    root_sources = _sources(data, pyproject)
+    members = _read_members(root, paths, root_sources)
+    _check_workspace_sources(members, root_sources, pyproject)
+    ordered = dict(sorted(members.items()))
+    return Workspace(root, pyproject, ordered, data, tuple(warnings))
+
+
+def _uv_table(data: dict[str, Any]) -> dict[str, Any]:
+    tool = data.get("tool", {})
+    uv = tool.get("uv", {}) if isinstance(tool, dict) else {}
+    return uv if isinstance(uv, dict) else {}
+
+
+def _string_list(value: Any, path: Path, key: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(path, f"`{key}` must be a list of strings", fix=f'{key} = ["packages/*"]')
+    return value
+
+
+def _member_dirs(
+    root: Path, pyproject: Path, definition: dict[str, Any]
+) -> tuple[list[Path], list[str]]:
+    """Expand the members globs minus the exclude globs, as uv does."""
+    includes = _string_list(definition.get("members"), pyproject, "tool.uv.workspace.members")
+    excludes = _string_list(definition.get("exclude"), pyproject, "tool.uv.workspace.exclude")
+    found: list[Path] = []
+    warnings: list[str] = []
+    for pattern in includes:
+        matches = sorted(_glob(root, pattern, pyproject))
+        if not matches:
+            warnings.append(
+                f"{pyproject}: members glob {pattern!r} matches nothing "
+                "(uv accepts it; check for a typo)"
+            )
+        for path in matches:
+            _check_inside(root, path, pattern, pyproject)
+            rel = path.relative_to(root).as_posix()
+            if path not in found and not _excluded(rel, excludes) and path.is_dir():
+                if _keep_member_dir(path, pyproject, pattern):
+                    found.append(path)
+    return found, warnings
+
+
+def _glob(root: Path, pattern: str, pyproject: Path) -> list[Path]:
+    if Path(pattern).is_absolute():
+        raise ConfigError(
+            pyproject,
+            f"members glob {pattern!r} is an absolute path",
+            fix="write member paths relative to the workspace root",
+        )
+    if any(part == ".." for part in PurePosixPath(pattern).parts):
+        raise ConfigError(
+            pyproject,
+            f"members glob {pattern!r} reaches outside the workspace root",
+            fix="move the member under the workspace root",
+        )
+    return [Path(str(p)) for p in root.glob(pattern)]
+
+
+def _check_inside(root: Path, path: Path, pattern: str, pyproject: Path) -> None:
+    real = path.resolve()
+    if real != root and root not in real.parents:
+        raise ConfigError(
+            pyproject,
+            f"member {path.relative_to(root).as_posix()} (from glob {pattern!r}) is a "
+            f"symlink to {real}, outside the workspace root",
+            fix="move the member under the workspace root instead of linking to it",
+        )
+
+
+def _excluded(rel: str, excludes: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(rel, pattern.rstrip("/")) for pattern in excludes)
+
+
+def _keep_member_dir(path: Path, pyproject: Path, pattern: str) -> bool:
+    """A matched folder without pyproject.toml is an error, unless hidden (uv skips those)."""
+    if (path / "pyproject.toml").is_file():
+        return True
+    if path.name.startswith(".") or path.name == "__pycache__":
+        return False
+    raise ConfigError(
+        path / "pyproject.toml",
+        f"workspace member folder (matched by {pattern!r} in {pyproject}) has no pyproject.toml",
+        fix=f"add a pyproject.toml there, or list the folder under "
+        f"[tool.uv.workspace] exclude in {pyproject}",
+    )
+
+
+def _sources(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    sources = _uv_table(data).get("sources", {})
+    if not isinstance(sources, dict):
+        raise ConfigError(path, "[tool.uv.sources] must be a table", fix="pkg = { workspace = true }")
+    return {canonicalize_name(k): v for k, v in sources.items()}
+
+
+def _is_workspace_source(source: Any) -> bool:
+    entries = source if isinstance(source, list) else [source]
+    return any(isinstance(e, dict) and e.get("workspace") is True for e in entries)
+
+
+def _read_members(root: Path, paths: list[Path], root_sources: dict[str, Any]) -> dict[str, Member]:
+    members: dict[str, Member] = {}
+    for path in paths:
+        member = _read_member(root, path, root_sources)
+        if member.name in members:
+            other = members[member.name]
+            raise ConfigError(
+                member.pyproject,
+                f"two workspace members are named {member.name!r}: "
+                f"{other.rel} and {member.rel}",
+                fix="rename one of them ([project] name)",
+            )
+        members[member.name] = member
+    return members
+
+
+def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member:
+    pyproject = path / "pyproject.toml"
+    data = read_toml(pyproject)
+    project = data.get("project")
+    if not isinstance(project, dict) or not isinstance(project.get("name"), str):
+        raise ConfigError(
+            pyproject,
+            "workspace member has no [project] name",
+            fix='add [project] with name = "..." (uv requires it of every member)',
+        )
+    version = project.get("version")
+    if version is not None and not isinstance(version, str):
+        raise ConfigError(pyproject, "[project] version must be a string", fix='version = "0.1.0"')
+    sources = {**root_sources, **_sources(data, pyproject)}
+    package = _uv_table(data).get("package", True) is not False
+    return Member(
+        name=canonicalize_name(project["name"]),
+        path=path,
+        rel=PurePosixPath(path.relative_to(root).as_posix()),
+        version=version,
+        package=package,
+        dependencies=_workspace_edges(data, sources, pyproject),
+        pyproject=pyproject,
+        data=data,
+    )
+
+
+def _requirement_lists(data: dict[str, Any]) -> list[tuple[EdgeKind, str | None, str, Any]]:
+    project = data.get("project", {})
+    lists: list[tuple[EdgeKind, str | None, str, Any]] = [
+        ("runtime", None, "project.dependencies", project.get("dependencies", []))
+    ]
+    for extra, reqs in (project.get("optional-dependencies") or {}).items():
+        lists.append(("extra", extra, f"project.optional-dependencies.{extra}", reqs))
+    for group, reqs in (data.get("dependency-groups") or {}).items():
+        lists.append(("group", group, f"dependency-groups.{group}", reqs))
+    return lists
+
+
+def _workspace_edges(
+    data: dict[str, Any], sources: dict[str, Any], pyproject: Path
+) -> tuple[Dependency, ...]:
+    edges: list[Dependency] = []
+    for kind, group, key, reqs in _requirement_lists(data):
+        if not isinstance(reqs, list):
+            raise ConfigError(pyproject, f"`{key}` must be a list", fix=f'{key} = ["pkg>=1"]')
+        for text in reqs:
+            if not isinstance(text, str):
+                continue  # {include-group = "..."} entries of dependency groups
+            name = _requirement_name(text, pyproject, key)
+            edge = Dependency(name, kind, group)
+            if _is_workspace_source(sources.get(name)) and edge not in edges:
+                edges.append(edge)
+    return tuple(edges)
+
+
+def _requirement_name(text: str, pyproject: Path, key: str) -> str:
+    try:
+        return canonicalize_name(Requirement(text).name)
+    except InvalidRequirement as e:
+        raise ConfigError(
+            pyproject,
+            f"`{key}` holds an invalid requirement {text!r}: {e}",
+            fix="write a PEP 508 requirement such as 'requests>=2'",
+        ) from e
+
+
+def _check_workspace_sources(
+    members: dict[str, Member], root_sources: dict[str, Any], root_pyproject: Path
+) -> None:
+    """Every `{ workspace = true }` source must name a member (uv refuses otherwise)."""
+    places = [(root_pyproject, root_sources)] + [
+        (m.pyproject, _sources(m.data, m.pyproject)) for m in members.values()
+    ]
+    for path, sources in places:
+        for name, source in sources.items():
+            if _is_workspace_source(source) and name not in members:
+                raise ConfigError(
+                    path,
+                    f"[tool.uv.sources] {name} = {{ workspace = true }}, "
+                    f"but no workspace member is named {name!r}",
+                    fix=f"add {name} to [tool.uv.workspace] members, or give it another source",
+                )
