@@ -212,7 +212,7 @@ def _sources(data: dict[str, Any], path: Path) -> dict[str, Any]:
     return {canonicalize_name(k): v for k, v in sources.items()}
 
 
-def _is_workspace_source(source: Any) -> bool:
+def is_workspace_source(source: Any) -> bool:
     entries = source if isinstance(source, list) else [source]
     return any(isinstance(e, dict) and e.get("workspace") is True for e in entries)
 
@@ -284,7 +284,7 @@ def _workspace_edges(
                 continue  # {include-group = "..."} entries of dependency groups
             name = _requirement_name(text, pyproject, key)
             edge = Dependency(name, kind, group)
-            if _is_workspace_source(sources.get(name)) and edge not in edges:
+            if is_workspace_source(sources.get(name)) and edge not in edges:
                 edges.append(edge)
     return tuple(edges)
 
@@ -309,7 +309,7 @@ def _check_workspace_sources(
     ]
     for path, sources in places:
         for name, source in sources.items():
-            if _is_workspace_source(source) and name not in members:
+            if is_workspace_source(source) and name not in members:
                 raise ConfigError(
                     path,
                     f"[tool.uv.sources] {name} = {{ workspace = true }}, "

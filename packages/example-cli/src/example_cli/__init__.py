@@ -1,0 +1,1 @@
+"""A tiny command-line tool with no workspace dependencies."""
