@@ -152,6 +152,62 @@ def affected(
         typer.echo("\n".join(ordered))
 
 
+def _lock_options(jobs: int | None, upgrade: bool, upgrade_package: list[str], wait: float):
+    from ws.locks import LockOptions  # noqa: PLC0415
+    from ws.uv import find_uv  # noqa: PLC0415
+
+    env = dict(os.environ)
+    return LockOptions(
+        uv=find_uv(env),
+        env=env,
+        jobs=jobs or os.cpu_count() or 1,
+        upgrade=upgrade,
+        upgrade_packages=tuple(upgrade_package),
+        wait=wait,
+    )
+
+
+class Progress:
+    """A line per member on a terminal; nothing when quiet (CI, --json, a pipe)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, name: str, status: str) -> None:
+        if self.enabled:
+            label = "workspace root" if name == "root" else name
+            typer.echo(f"  {label}: {status}", err=True)
+
+
+@app.command("sync-locks")
+@handle_errors
+def sync_locks(
+    members: Annotated[list[str] | None, typer.Argument(help="Only these (and their dependents).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if a lock is stale.")] = False,
+    upgrade: Annotated[bool, typer.Option("--upgrade", help="Allow every package to move.")] = False,
+    upgrade_package: Annotated[
+        list[str] | None,
+        typer.Option("--upgrade-package", "-P", help="Allow PKG (or PKG==VERSION) to move."),
+    ] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Members locked at once.")] = None,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for another ws run.")] = 300.0,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON summary of what changed.")] = False,
+) -> None:
+    """Give every member its own uv.lock holding only its closure, agreeing with the root lock."""
+    from ws import locks, report  # noqa: PLC0415
+
+    ws, g = load()
+    names = [ws.member(m).name for m in members or []] or None
+    opts = _lock_options(jobs, upgrade, upgrade_package or [], wait)
+    if check:
+        locks.check_locks(ws, g, names, opts)
+        typer.echo("all locks are up to date")
+        return
+    progress = Progress(not as_json and sys.stderr.isatty() and not os.environ.get("CI"))
+    result = locks.sync_locks(ws, g, names, opts, progress)
+    typer.echo(report.sync_json(result) if as_json else report.sync_text(result))
+
+
 def main() -> None:
     try:
         app()

@@ -8,6 +8,10 @@ from typing import Any
 
 import networkx as nx
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ws.locks import SyncReport
 from ws.workspace import Dependency, Member, Workspace
 
 SCHEMA_VERSION = 1
@@ -118,3 +122,15 @@ def _tree_children(graph: nx.DiGraph, node: str, prefix: str, seen: set[str], ou
 
 def affected_json(since: str, changed: Iterable[str], affected: list[str]) -> str:
     return dump_json({"since": since, "changed": sorted(changed), "affected": affected})
+
+
+def sync_json(result: SyncReport) -> str:
+    return dump_json({"root": result.root, "members": result.members, "changed": result.changed})
+
+
+def sync_text(result: SyncReport) -> str:
+    if not result.changed and result.root in ("fresh", "unchanged"):
+        return f"{len(result.members)} member locks up to date"
+    lines = [f"root uv.lock: {result.root}"]
+    lines += [f"{name}: {status}" for name, status in result.members.items() if status != "fresh"]
+    return "\n".join(lines)

@@ -1,0 +1,5 @@
+"""python -m ws."""
+
+from ws.cli import main
+
+main()
