@@ -1,0 +1,48 @@
+# ws: make help lists the targets. Two commands set up a fresh machine:
+#   make demo   runs ws's main job on the example workspace in packages/
+#   make test   installs what the tests need (uv, the Docker engine, the registry, the images), then runs them
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+WS := $(VENV)/bin/ws
+PYTEST_ARGS ?=
+DEMO_PORT ?= 18080
+
+.PHONY: help bootstrap engine demo test test-fast lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+bootstrap: ## install uv (if missing) and the workspace's locked environment in .venv
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.9"
+	@$(PYTHON) -m uv sync --all-packages --locked --quiet
+
+engine: bootstrap ## start (installing if needed) the Docker engine, loopback registry and base images
+	@UV_BIN=$(VENV)/bin/uv tooling/engine.sh up
+
+demo: engine ## sync the locks, pin, generate and build the example service, run it and ask it something
+	@tooling/demo.sh
+
+test: engine ## run every test (real uv, real git, real Docker engine and registry)
+	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-fast: bootstrap ## the tests that need no Docker engine
+	@$(VENV)/bin/python -m pytest -m "not docker" $(PYTEST_ARGS)
+
+lint: bootstrap ## ruff and pyright, as pyproject.toml configures them
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/pyright
+
+format: bootstrap ## apply ruff's fixes and formatting
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+bench: bootstrap ## run the benchmarks and rewrite docs/benchmarks/
+	@$(VENV)/bin/python tooling/bench_graph.py
+	@$(VENV)/bin/python tooling/bench_locks.py
+	@$(MAKE) engine && $(VENV)/bin/python tooling/bench_docker.py
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .ws
