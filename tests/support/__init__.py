@@ -1,0 +1,1 @@
+"""Shared test helpers: a local package index, workspace and git repository builders."""

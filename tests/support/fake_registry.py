@@ -1,0 +1,242 @@
+"""A real HTTP registry on 127.0.0.1 that answers the manifest API in the ways real ones do.
+
+The loopback `docker-registry` cannot demand a token, drop Docker-Content-Digest, rate
+limit or talk nonsense; this server can, over a real socket, so the resolver's handling
+of each is tested end to end rather than against a mock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+TOKEN = "fake-anonymous-token"  # noqa: S105 -- a test value, not a secret
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A stored manifest; fallback is served to clients that do not accept media_type."""
+
+    media_type: str
+    body: bytes
+    fallback: Manifest | None = None
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.body).hexdigest()
+
+
+def image_manifest(seed: str, media_type: str = OCI_MANIFEST) -> Manifest:
+    """A schema 2 image manifest whose content (and so digest) depends on seed."""
+    layer = hashlib.sha256(seed.encode()).hexdigest()
+    data = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": f"sha256:{layer}",
+            "size": 2,
+        },
+        "layers": [],
+    }
+    return Manifest(media_type, json.dumps(data, indent=3).encode())
+
+
+def image_index(platform: Manifest, media_type: str = OCI_INDEX) -> Manifest:
+    """A one-platform index over platform, which is served to clients refusing indexes."""
+    data = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "manifests": [
+            {
+                "mediaType": platform.media_type,
+                "digest": platform.digest,
+                "size": len(platform.body),
+                "platform": {"architecture": "amd64", "os": "linux"},
+            }
+        ],
+    }
+    return Manifest(media_type, json.dumps(data).encode(), fallback=platform)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request the server received."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass
+class Behaviour:
+    """How the server misbehaves; the defaults are a well-behaved anonymous registry."""
+
+    require_token: bool = False  # 401 + Bearer challenge until the token is presented
+    challenge_scope: bool = True  # include scope= in the challenge
+    accept_token: bool = True  # False: 401 even with the token
+    basic_auth: bool = False  # 401 + Basic challenge: real credentials wanted
+    send_digest: bool = True  # False: no Docker-Content-Digest header
+    digest_header: str | None = None  # send this instead of the true digest
+    status: int | None = None  # answer every manifest request with this status
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers with `status`
+    body_override: tuple[str, bytes] | None = None  # (content type, body) for manifests
+    token_body: bytes | None = None  # the token service's answer
+    not_http: bool = False  # answer with bytes that are not HTTP at all
+    stall: float = 0.0  # seconds to wait before answering
+
+
+class FakeRegistry:
+    """Start with `with FakeRegistry() as registry:`; registry.host is "127.0.0.1:PORT"."""
+
+    def __init__(self) -> None:
+        self.manifests: dict[tuple[str, str], Manifest] = {}
+        self.behaviour = Behaviour()
+        self.seen: list[Seen] = []
+        self.release = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.registry = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def add(self, repository: str, tag: str, manifest: Manifest) -> str:
+        """Store manifest under tag and under its digest; returns the digest."""
+        self.manifests[(repository, tag)] = manifest
+        self.manifests[(repository, manifest.digest)] = manifest
+        return manifest.digest
+
+    def requests_to(self, prefix: str) -> list[Seen]:
+        return [s for s in self.seen if s.path.startswith(prefix)]
+
+    def __enter__(self) -> FakeRegistry:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a stalled handler must not hold up shutdown
+    registry: FakeRegistry
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: pytest would show every request on stderr."""
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_HEAD(self) -> None:
+        self._answer()
+
+    @property
+    def registry(self) -> FakeRegistry:
+        assert isinstance(self.server, _Server)
+        return self.server.registry
+
+    def _answer(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        self.registry.seen.append(Seen(self.command, url.path, query, dict(self.headers)))
+        behaviour = self.registry.behaviour
+        if behaviour.stall:
+            self.registry.release.wait(behaviour.stall)
+        if behaviour.not_http:
+            self.wfile.write(b"SSH-2.0-OpenSSH_9.2\r\n")
+            self.close_connection = True
+        elif url.path == "/token":
+            self._token(behaviour)
+        elif url.path.startswith("/v2/") and "/manifests/" in url.path:
+            self._manifest(behaviour, url.path)
+        else:
+            self._send(404, "application/json", b'{"errors":[{"code":"NOT_FOUND"}]}')
+
+    def _token(self, behaviour: Behaviour) -> None:
+        body = behaviour.token_body
+        if body is None:
+            body = json.dumps({"token": TOKEN, "expires_in": 300}).encode()
+        self._send(200, "application/json", body)
+
+    def _manifest(self, behaviour: Behaviour, path: str) -> None:
+        repository, _, reference = path[len("/v2/") :].partition("/manifests/")
+        if not self._authorised(behaviour, repository):
+            return
+        if behaviour.status is not None:
+            self._send(behaviour.status, "application/json", b"{}", behaviour.headers)
+            return
+        if behaviour.body_override is not None:
+            self._send(200, *behaviour.body_override)
+            return
+        manifest = self.registry.manifests.get((repository, reference))
+        accepted = {t.strip() for t in self.headers.get("Accept", "").split(",")}
+        while manifest is not None and manifest.media_type not in accepted:
+            manifest = manifest.fallback
+        if manifest is None:
+            self._send(404, "application/json", b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
+            return
+        headers = {}
+        if behaviour.send_digest:
+            headers["Docker-Content-Digest"] = behaviour.digest_header or manifest.digest
+        self._send(200, manifest.media_type, manifest.body, headers)
+
+    def _authorised(self, behaviour: Behaviour, repository: str) -> bool:
+        if behaviour.basic_auth:
+            self._send(401, "application/json", b"{}", {"WWW-Authenticate": 'Basic realm="x"'})
+            return False
+        if not behaviour.require_token:
+            return True
+        given = self.headers.get("Authorization")
+        if given == f"Bearer {TOKEN}" and behaviour.accept_token:
+            return True
+        scope = f',scope="repository:{repository}:pull"' if behaviour.challenge_scope else ""
+        realm = f"http://{self.registry.host}/token"
+        challenge = f'Bearer realm="{realm}",service="fake-registry"{scope}'
+        self._send(401, "application/json", b"{}", {"WWW-Authenticate": challenge})
+        return False
+
+    def _send(
+        self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, read, and released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,162 @@
+"""The command line: output formats, exit codes, and one clear message for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.support.files import build_file_tree, make_workspace
+from tests.support.gitrepo import init_repo
+from ws.cli import app
+
+MEMBERS = {
+    "core": {"version": "1.2.0"},
+    "report": {"dependencies": ["core"]},
+    "service": {"dependencies": ["report", "core"], "dependency-groups": {"dev": ["cli"]}},
+    "cli": {},
+}
+
+
+def ws(*args: str, root: Path | None = None):
+    argv = (["--root", str(root)] if root else []) + list(args)
+    return CliRunner().invoke(app, argv)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path / "ws", MEMBERS)
+
+
+def test_list_table(root: Path) -> None:
+    result = ws("list", root=root)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["NAME", "PATH", "VERSION", "WORKSPACE", "DEPENDENCIES"]
+    assert lines[1].split() == ["cli", "packages/cli", "0.1.0", "-"]
+    assert lines[-1].split()[:3] == ["service", "packages/service", "0.1.0"]
+    assert "cli (group: dev)" in lines[-1]
+
+
+def test_list_json_is_stable(root: Path) -> None:
+    result = ws("list", "--json", root=root)
+    data = json.loads(result.output)
+    assert data["schema"] == 1
+    assert [m["name"] for m in data["members"]] == ["cli", "core", "report", "service"]
+    assert data["members"][1] == {
+        "name": "core",
+        "path": "packages/core",
+        "version": "1.2.0",
+        "package": True,
+        "dependencies": [],
+    }
+    assert {"name": "cli", "kind": "group", "group": "dev"} in data["members"][3]["dependencies"]
+
+
+def test_graph_tree_for_one_member(root: Path) -> None:
+    result = ws("graph", "service", root=root)
+    assert result.output.splitlines() == [
+        "service 0.1.0",
+        "├── cli 0.1.0 [group: dev]",
+        "├── core 1.2.0",
+        "└── report 0.1.0",
+        "    └── core 1.2.0",
+    ]
+
+
+def test_graph_json_dot_and_mermaid(root: Path) -> None:
+    data = json.loads(ws("graph", "--format", "json", root=root).output)
+    assert [n["name"] for n in data["nodes"]] == ["cli", "core", "report", "service"]
+    assert {"from": "report", "to": "core", "kind": "runtime", "group": None} in data["edges"]
+    assert len(data["edges"]) == 4
+    dot = ws("graph", "--format", "dot", root=root).output
+    assert dot.startswith("digraph workspace {") and '"report" -> "core";' in dot
+    assert '"service" -> "cli" [style=dashed, label="group:dev"];' in dot
+    mermaid = ws("graph", "--format", "mermaid", root=root).output.splitlines()
+    assert mermaid[0] == "graph LR" and "  n2 --> n1" in mermaid
+
+
+def test_affected_json(root: Path) -> None:
+    repo = init_repo(root)
+    repo.commit_all("initial")
+    (root / "packages/core/x.py").write_text("")
+    data = json.loads(ws("affected", "--since", "HEAD", "--json", root=root).output)
+    assert data == {
+        "schema": 1,
+        "since": "HEAD",
+        "changed": ["core"],
+        "affected": ["core", "report", "service"],
+    }
+
+
+BAD_INPUTS = {
+    "invalid toml": ({"packages/core/pyproject.toml": "[project\n"}, "invalid TOML"),
+    "no pyproject": ({"packages/empty/notes.txt": "x"}, "has no pyproject.toml"),
+    "duplicate": (
+        {"packages/copy/pyproject.toml": '[project]\nname = "core"\nversion = "1"\n'},
+        "two workspace members are named 'core'",
+    ),
+    "ghost source": (
+        {
+            "packages/cli/pyproject.toml": '[project]\nname = "cli"\nversion = "1"\n'
+            "[tool.uv.sources]\nghost = { workspace = true }\n"
+        },
+        "no workspace member is named 'ghost'",
+    ),
+    "cycle": (
+        {
+            "packages/core/pyproject.toml": '[project]\nname = "core"\nversion = "1"\n'
+            'dependencies = ["service"]\n[tool.uv.sources]\nservice = { workspace = true }\n'
+        },
+        "workspace dependency cycle: core -> service -> ",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_gets_one_message_and_exit_1(root: Path, case: str) -> None:
+    files, expected = BAD_INPUTS[case]
+    build_file_tree(root, files)
+    result = ws("list", root=root)
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert result.output.startswith("error: ")
+    assert "Traceback" not in result.output
+
+
+def test_unknown_git_ref(root: Path) -> None:
+    init_repo(root).commit_all("initial")
+    result = ws("affected", "--since", "nope", root=root)
+    assert result.exit_code == 1 and "git ref 'nope' does not exist" in result.output
+
+
+def test_unknown_member(root: Path) -> None:
+    result = ws("graph", "ghost", root=root)
+    assert result.exit_code == 1 and "no workspace member named 'ghost'" in result.output
+
+
+def test_glob_matching_nothing_warns_and_goes_on(root: Path) -> None:
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"packages/*"', '"packages/*", "libs/*"'))
+    result = ws("list", root=root)
+    assert result.exit_code == 0
+    assert "warning:" in result.output and "'libs/*' matches nothing" in result.output
+
+
+def test_the_real_command_finds_the_root_and_fails_cleanly(root: Path, tmp_path: Path) -> None:
+    """As a user runs it: a process, from a member folder, and from outside any workspace."""
+    command = [sys.executable, "-m", "ws"]
+    inside = subprocess.run(
+        [*command, "list", "--json"], cwd=root / "packages/core", capture_output=True, text=True
+    )
+    assert inside.returncode == 0 and json.loads(inside.stdout)["root"] == str(root.resolve())
+    outside = subprocess.run([*command, "list"], cwd=tmp_path, capture_output=True, text=True)
+    assert outside.returncode == 1
+    assert outside.stderr.startswith("error: no uv workspace found")
+    assert "Traceback" not in outside.stderr
+    usage = subprocess.run([*command, "graph", "--format", "png"], capture_output=True, text=True)
+    assert usage.returncode == 2
