@@ -19,7 +19,7 @@ from ws.fsio import atomic_write_bytes
 from ws.graph import closure, dependents
 from ws.isolate import ROOT_UV_FILES, isolated_root_pyproject, make_copy
 from ws.mutex import state_dir, workspace_lock
-from ws.uv import lock_argv, uv_version
+from ws.uv import lock_argv, version_of
 from ws.proc import run
 from ws.workspace import Workspace
 
@@ -249,7 +249,7 @@ def _digest(parts: Sequence[bytes | str]) -> str:
 
 def _root_key(state: _Run) -> str:
     ws = state.ws
-    parts: list[bytes | str] = [uv_version(state.opts.env), ws.pyproject.read_bytes()]
+    parts: list[bytes | str] = [version_of(state.opts.uv), ws.pyproject.read_bytes()]
     parts += [(ws.root / f).read_bytes() for f in ROOT_UV_FILES if (ws.root / f).is_file()]
     parts += [m.pyproject.read_bytes() for m in ws.members.values()]
     parts.append(state.root_lock.read_bytes() if state.root_lock.exists() else b"")
@@ -264,7 +264,7 @@ def _member_key(state: _Run, name: str, root_pins: list[lockfile.Pin]) -> str:
     lock = path.read_bytes()
     held = {p.name for p in lockfile.parse_lock(lock.decode("utf-8"), path)}
     members = sorted(state.closure(name))
-    parts: list[bytes | str] = [uv_version(state.opts.env), isolated_root_pyproject(state.ws, members)]
+    parts: list[bytes | str] = [version_of(state.opts.uv), isolated_root_pyproject(state.ws, members)]
     parts += [state.ws.members[m].pyproject.read_bytes() for m in members]
     parts += lockfile.subset_key(root_pins, held)
     parts.append(lock)

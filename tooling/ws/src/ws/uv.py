@@ -35,13 +35,13 @@ def find_uv(env: Mapping[str, str]) -> str:
 
 
 @functools.cache
-def _version_of(binary: str) -> str:
+def version_of(binary: str) -> str:
     out = run([binary, "--version"]).stdout.split()
     return out[1] if len(out) > 1 else out[0]
 
 
 def uv_version(env: Mapping[str, str]) -> str:
-    return _version_of(find_uv(env))
+    return version_of(find_uv(env))
 
 
 def lock_argv(

@@ -1,0 +1,248 @@
+"""ws sync-locks with the real uv against a local index: isolation, agreement, check, safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.support.files import make_workspace
+from tests.support.gitrepo import init_repo
+from tests.support.pyindex import Package
+from ws import lockfile
+from ws.errors import Busy, LockError, StaleFiles
+from ws.graph import build_graph
+from ws.locks import LockOptions, check_locks, sync_locks
+from ws.mutex import workspace_lock
+from ws.workspace import load_workspace
+
+CATALOGUE = (
+    Package("alpha", "1.0"),
+    Package("beta", "1.0", requires=("alpha>=1.0",)),
+    Package("gamma", "0.1"),
+    Package("delta", "1.0", requires=("gamma",)),
+    Package("devtool", "1.0"),
+)
+MEMBERS = {
+    "core": {"dependencies": ["alpha>=1.0"]},
+    "report": {"dependencies": ["core", "beta"]},
+    "service": {
+        "dependencies": ["report"],
+        "optional-dependencies": {"fast": ["delta"]},
+        "dependency-groups": {"dev": ["devtool"]},
+    },
+    "cli": {"dependencies": ["gamma"]},
+}
+
+
+@pytest.fixture
+def index(pyindex_factory):
+    return pyindex_factory(CATALOGUE)
+
+
+@pytest.fixture
+def root(tmp_path: Path, index) -> Path:
+    return make_workspace(tmp_path / "ws", MEMBERS, index_url=index.url)
+
+
+@pytest.fixture
+def opts(uv_bin: str, uv_env: dict[str, str]) -> LockOptions:
+    return LockOptions(uv=uv_bin, env=uv_env, jobs=2, wait=0.5)
+
+
+def sync(root: Path, opts: LockOptions, names=None, **changes):
+    ws = load_workspace(root)
+    options = LockOptions(**{**opts.__dict__, **changes})
+    return sync_locks(ws, build_graph(ws), names, options)
+
+
+def check(root: Path, opts: LockOptions) -> None:
+    ws = load_workspace(root)
+    check_locks(ws, build_graph(ws), None, opts)
+
+
+def pins(path: Path) -> dict[str, str | None]:
+    return {p.name: p.version for p in lockfile.read_lock(path)}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_each_member_lock_holds_its_closure_only(root: Path, opts: LockOptions) -> None:
+    report = sync(root, opts)
+    assert report.members == dict.fromkeys(["cli", "core", "report", "service"], "created")
+    assert pins(root / "packages/core/uv.lock") == {"core": "0.1.0", "alpha": "1.0"}
+    assert pins(root / "packages/report/uv.lock") == {
+        "alpha": "1.0",
+        "beta": "1.0",
+        "core": "0.1.0",
+        "report": "0.1.0",
+    }
+    # Optional and group edges belong to the closure too.
+    assert set(pins(root / "packages/service/uv.lock")) == {
+        "alpha", "beta", "core", "report", "service", "delta", "gamma", "devtool"
+    }
+    assert pins(root / "packages/cli/uv.lock") == {"cli": "0.1.0", "gamma": "0.1"}
+
+
+def test_member_locks_keep_the_root_pins(root: Path, opts: LockOptions, index) -> None:
+    sync(root, opts)
+    index.add("alpha", "1.5")  # newer, but nothing asked for an upgrade
+    edit(root / "packages/report/pyproject.toml", '"beta"', '"beta", "gamma"')
+    sync(root, opts)
+    assert pins(root / "uv.lock")["alpha"] == "1.0"
+    assert pins(root / "packages/report/uv.lock")["alpha"] == "1.0"
+
+
+def test_root_uv_settings_are_carried_into_the_copy(tmp_path: Path, index, opts) -> None:
+    index.add("alpha", "2.0")
+    root = make_workspace(
+        tmp_path / "ws",
+        MEMBERS,
+        index_url=index.url,
+        root_extra='[tool.uv]\nconstraint-dependencies = ["alpha<2"]\n',
+    )
+    sync(root, opts)
+    assert pins(root / "packages/core/uv.lock")["alpha"] == "1.0"
+    lock = tomllib.loads((root / "packages/core/uv.lock").read_text())
+    assert lock["manifest"]["constraints"] == [{"name": "alpha", "specifier": "<2"}]
+
+
+def test_upgrade_package_reaches_every_lock_that_holds_it(root: Path, opts, index) -> None:
+    sync(root, opts)
+    index.add("alpha", "1.1")
+    result = sync(root, opts, upgrade_packages=("alpha",))
+    assert result.root == "updated"
+    for member in ("core", "report", "service"):
+        assert pins(root / f"packages/{member}/uv.lock")["alpha"] == "1.1"
+    assert result.members["cli"] == "fresh"
+    check(root, opts)
+
+
+def test_a_noop_run_runs_no_uv(root: Path, opts: LockOptions, tmp_path: Path) -> None:
+    sync(root, opts)
+    log = tmp_path / "uv-calls"
+    shim = tmp_path / "uv-shim"
+    shim.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {opts.uv} "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    result = sync(root, opts, uv=str(shim))
+    assert set(result.members.values()) == {"fresh"} and result.root == "fresh"
+    assert [line for line in log.read_text().splitlines() if "lock" in line] == []
+
+
+def test_named_members_bring_their_dependents(root: Path, opts: LockOptions) -> None:
+    result = sync(root, opts, names=["report"])
+    assert sorted(result.members) == ["report", "service"]
+    assert not (root / "packages/core/uv.lock").exists()
+
+
+@pytest.mark.parametrize("staleness", ["missing", "pyproject", "root-disagrees"])
+def test_check_reports_each_kind_of_staleness(root: Path, opts, index, staleness: str) -> None:
+    sync(root, opts)
+    check(root, opts)
+    (root / ".ws" / "locks.json").unlink()  # check must not trust a cache it did not make
+    if staleness == "missing":
+        (root / "packages/cli/uv.lock").unlink()
+        expected = "packages/cli/uv.lock: missing"
+    elif staleness == "pyproject":
+        edit(root / "packages/cli/pyproject.toml", '"gamma"', '"gamma", "alpha"')
+        expected = "packages/cli/uv.lock: out of date"
+    else:
+        index.add("alpha", "1.1")
+        subprocess.run(
+            [opts.uv, "lock", "--upgrade-package", "alpha"], cwd=root, env=opts.env, check=True
+        )
+        expected = "packages/core/uv.lock: alpha 1.0"
+    before = {p: p.read_bytes() for p in root.rglob("uv.lock")}
+    with pytest.raises(StaleFiles) as err:
+        check(root, opts)
+    assert expected in str(err.value)
+    assert {p: p.read_bytes() for p in root.rglob("uv.lock")} == before
+
+
+def test_renovate_bump_changes_exactly_the_expected_files(root: Path, opts, index) -> None:
+    sync(root, opts)
+    repo = init_repo(root)
+    repo.commit_all("locked")
+    index.add("alpha", "2.0")
+    edit(root / "packages/core/pyproject.toml", "alpha>=1.0", "alpha>=2.0")
+    sync(root, opts)
+    changed = set(repo.git("diff", "--name-only").splitlines())
+    assert changed == {
+        "packages/core/pyproject.toml",
+        "uv.lock",
+        "packages/core/uv.lock",
+        "packages/report/uv.lock",
+        "packages/service/uv.lock",
+    }
+    for lock in sorted(changed - {"packages/core/pyproject.toml"}):
+        diff = repo.git("diff", "-U0", "--", lock)
+        removed_added = [
+            line
+            for line in diff.splitlines()
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        ]
+        assert removed_added, lock
+        for line in removed_added:
+            # Only alpha's entry and core's own specifier for alpha may move.
+            assert "alpha" in line or line[1:].startswith(('version = "1.0"', 'version = "2.0"')), (
+                lock,
+                line,
+            )
+
+
+def test_a_failing_resolution_names_the_member_and_touches_nothing(root: Path, opts) -> None:
+    sync(root, opts)
+    before = {p: p.read_bytes() for p in root.rglob("uv.lock")}
+    edit(root / "packages/cli/pyproject.toml", '"gamma"', '"gamma>=9"')
+    with pytest.raises(LockError) as err:
+        sync(root, opts)
+    assert "gamma" in str(err.value) and "uv could not lock the workspace" in str(err.value)
+    assert {p: p.read_bytes() for p in root.rglob("uv.lock")} == before
+
+
+def test_a_failing_member_lock_leaves_that_lock_alone(root: Path, opts, index) -> None:
+    sync(root, opts)
+    before = (root / "packages/cli/uv.lock").read_bytes()
+    index.close()  # the root lock is satisfied without the index; a member re-lock is not
+    edit(root / "packages/cli/pyproject.toml", "[project]", "[project]\n# edited")
+    (root / ".ws" / "locks.json").write_text("{}")
+    with pytest.raises(LockError) as err:
+        sync(root, opts)
+    assert "cli (packages/cli): uv lock failed" in str(err.value)
+    assert (root / "packages/cli/uv.lock").read_bytes() == before
+
+
+def test_a_second_run_waits_then_fails_clearly(root: Path, opts: LockOptions) -> None:
+    with workspace_lock(root, timeout=1), pytest.raises(Busy, match="another ws run"):
+        sync(root, opts)
+
+
+def test_a_killed_run_leaves_every_lock_whole(root: Path, opts: LockOptions, index) -> None:
+    sync(root, opts)
+    index.add("alpha", "1.1")
+    index.add("gamma", "0.2")
+    code = (
+        "import sys; from ws.cli import main; "
+        "sys.argv = ['ws', '--root', sys.argv[1], 'sync-locks', '--upgrade']; main()"
+    )
+    env = {**opts.env, "WS_UV": opts.uv}
+    for delay in (0.2, 0.5, 0.9, 1.4):
+        proc = subprocess.Popen([sys.executable, "-c", code, str(root)], env=env)
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for lock in root.rglob("uv.lock"):
+            lockfile.read_lock(lock)  # parses: whole, old or new
+    sync(root, opts, upgrade=True)
+    check(root, opts)

@@ -1,0 +1,1 @@
+"""Docker image building for ws: config, rendering, build contexts, registry pins."""
