@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# make demo: ws's main job end to end on the example workspace in packages/:
+# the graph, the member locks, pinned and generated Dockerfiles, an image built through the
+# Engine API, run, and asked a question.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WS=.venv/bin/ws
+PORT=${DEMO_PORT:-18080}
+step() { printf '\n==> %s\n' "$*"; }
+
+step "ws list";                          $WS list
+step "ws graph";                         $WS graph
+step "ws affected --since HEAD";         $WS affected --since HEAD || true
+step "ws sync-locks";                    $WS sync-locks
+step "ws sync-locks --check";            $WS sync-locks --check
+step "ws docker pin";                    $WS docker pin
+step "ws docker generate";               $WS docker generate
+step "ws docker build example-service";  $WS docker build example-service
+
+image=$(.venv/bin/python - <<'PY'
+import json, subprocess, tomllib
+registry = tomllib.load(open("pyproject.toml", "rb"))["tool"]["ws"]["docker"]["registry"]
+members = json.loads(subprocess.check_output([".venv/bin/ws", "list", "--json"]))["members"]
+version = next(m["version"] for m in members if m["name"] == "example-service")
+print(f"{registry}/example-service:{version}")
+PY
+)
+step "docker run $image (host network, port $PORT)"
+cid=$(docker run -d --rm --network host -e PORT="$PORT" --label ws.demo=1 "$image")
+trap 'docker rm -f "$cid" >/dev/null 2>&1 || true' EXIT
+url="http://127.0.0.1:$PORT/report?text=uv+workspaces+build+small+images.+Small+images+ship+fast.&title=ws+demo"
+for _ in $(seq 50); do
+    if answer=$(curl -fsS "$url" 2>/dev/null); then
+        printf 'GET %s\n%s\n' "$url" "$answer"
+        exit 0
+    fi
+    sleep 0.2
+done
+echo "demo: the service did not answer; its log:" >&2
+docker logs "$cid" >&2
+exit 1
