@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.support.files import make_workspace
-from tests.support.gitrepo import GitRepo, init_repo
 from ws.changes import affected, changed_files
 from ws.errors import GitError
 from ws.graph import build_graph
 from ws.workspace import load_workspace
+
+from tests.support.files import make_workspace
+from tests.support.gitrepo import GitRepo, init_repo
 
 MEMBERS = {
     "core": {},

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+from ws.cli import app
 
 from tests.support.files import build_file_tree, make_workspace
 from tests.support.gitrepo import init_repo
-from ws.cli import app
 
 MEMBERS = {
     "core": {"version": "1.2.0"},

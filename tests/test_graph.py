@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.support.files import make_workspace
 from ws.errors import CycleError
 from ws.graph import build_graph, build_order, closure, dependents, levels
 from ws.workspace import load_workspace
+
+from tests.support.files import make_workspace
 
 
 @pytest.fixture
@@ -54,7 +54,9 @@ def test_levels_group_independent_members(graph) -> None:
 
 
 def test_cycle_is_reported_as_a_chain(tmp_path: Path) -> None:
-    make_workspace(tmp_path, {"a": {"dependencies": ["b"]}, "b": {"dependency-groups": {"g": ["a"]}}})
+    make_workspace(
+        tmp_path, {"a": {"dependencies": ["b"]}, "b": {"dependency-groups": {"g": ["a"]}}}
+    )
     with pytest.raises(CycleError) as err:
         build_graph(load_workspace(tmp_path))
     assert "a -> b -> a" in str(err.value) or "b -> a -> b" in str(err.value)

@@ -12,16 +12,16 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
-from tests.support.files import make_workspace
-from tests.support.gitrepo import init_repo
-from tests.support.pyindex import Package
 from ws import lockfile
 from ws.errors import Busy, LockError, StaleFiles
 from ws.graph import build_graph
 from ws.locks import LockOptions, check_locks, sync_locks
 from ws.mutex import workspace_lock
 from ws.workspace import load_workspace
+
+from tests.support.files import make_workspace
+from tests.support.gitrepo import init_repo
+from tests.support.pyindex import Package
 
 CATALOGUE = (
     Package("alpha", "1.0"),
@@ -90,7 +90,14 @@ def test_each_member_lock_holds_its_closure_only(root: Path, opts: LockOptions) 
     }
     # Optional and group edges belong to the closure too.
     assert set(pins(root / "packages/service/uv.lock")) == {
-        "alpha", "beta", "core", "report", "service", "delta", "gamma", "devtool"
+        "alpha",
+        "beta",
+        "core",
+        "report",
+        "service",
+        "delta",
+        "gamma",
+        "devtool",
     }
     assert pins(root / "packages/cli/uv.lock") == {"cli": "0.1.0", "gamma": "0.1"}
 

@@ -6,10 +6,10 @@ import os
 from pathlib import Path, PurePosixPath
 
 import pytest
-
-from tests.support.files import build_file_tree, make_workspace
 from ws.errors import ConfigError, WorkspaceNotFound
 from ws.workspace import Dependency, find_root, load_workspace
+
+from tests.support.files import build_file_tree, make_workspace
 
 ROOT = """
 [tool.uv.workspace]
@@ -51,7 +51,7 @@ def test_root_sources_are_inherited_and_member_sources_win(tmp_path: Path) -> No
     build_file_tree(
         tmp_path,
         {
-            "pyproject.toml": ROOT + '[tool.uv.sources]\nlib = { workspace = true }\n',
+            "pyproject.toml": ROOT + "[tool.uv.sources]\nlib = { workspace = true }\n",
             "packages/lib/pyproject.toml": member("lib"),
             "packages/app/pyproject.toml": member("app", '["lib"]'),
             "packages/pinned/pyproject.toml": member(
@@ -69,7 +69,8 @@ def test_exclude_globs_virtual_root_and_root_project(tmp_path: Path) -> None:
         tmp_path,
         {
             "pyproject.toml": member("rooted")
-            + '\n[tool.uv.workspace]\nmembers = ["packages/*", "libs/**/x"]\nexclude = ["packages/skip*"]\n',
+            + '\n[tool.uv.workspace]\nmembers = ["packages/*", "libs/**/x"]\n'
+            + 'exclude = ["packages/skip*"]\n',
             "packages/a/pyproject.toml": member("a"),
             "packages/skipme/README": "no pyproject, but excluded",
             "packages/.hidden/README": "hidden folders are skipped, as uv does",

@@ -19,8 +19,8 @@ from ws.fsio import atomic_write_bytes
 from ws.graph import closure, dependents
 from ws.isolate import ROOT_UV_FILES, isolated_root_pyproject, make_copy
 from ws.mutex import state_dir, workspace_lock
-from ws.uv import lock_argv, version_of
 from ws.proc import run
+from ws.uv import lock_argv, version_of
 from ws.workspace import Workspace
 
 Status = Literal["created", "updated", "unchanged", "fresh"]
@@ -119,7 +119,9 @@ def _sync_root(state: _Run) -> Status:
                 copy, upgrade=opts.upgrade, upgrade_packages=list(opts.upgrade_packages)
             )
         except CommandFailed as e:
-            raise LockError(f"uv could not lock the workspace ({state.root_lock}):\n{e.stderr.strip()}") from e
+            raise LockError(
+                f"uv could not lock the workspace ({state.root_lock}):\n{e.stderr.strip()}"
+            ) from e
     status = _write(state.root_lock, data)
     state.cache[""] = _root_key(state)
     state.on_event("root", status)
@@ -171,9 +173,7 @@ def _lock_member(state: _Run, name: str, seed: bytes | None, *, locked: bool = F
 def _agreement(state: _Run, name: str, data: bytes, root_pins: list[lockfile.Pin]) -> list[str]:
     lock_path = state.lock_of(name)
     pins = lockfile.parse_lock(data.decode("utf-8"), lock_path)
-    problems = [
-        f"{lock_path}: {p}" for p in lockfile.disagreements(pins, root_pins)
-    ]
+    problems = [f"{lock_path}: {p}" for p in lockfile.disagreements(pins, root_pins)]
     problems += [
         f"{lock_path}: holds workspace member {m}, outside {name}'s closure"
         for m in lockfile.foreign_members(pins, state.ws.members, state.closure(name))
@@ -216,7 +216,8 @@ def _check_root(state: _Run) -> list[str]:
     try:
         run(lock_argv(state.opts.uv, locked=True), cwd=state.ws.root, env=state.opts.env)
     except CommandFailed as e:
-        return [f"{state.root_lock}: out of date with the workspace's pyproject.toml files ({_first_line(e)})"]
+        why = _first_line(e)
+        return [f"{state.root_lock}: out of date with the workspace's pyproject.toml files ({why})"]
     return []
 
 
@@ -230,7 +231,8 @@ def _check_member(state: _Run, name: str, root_pins: list[lockfile.Pin]) -> list
     try:
         _lock_member(state, name, data, locked=True)
     except LockError as e:
-        return [f"{path}: out of date with the pyproject.toml files of {name}'s closure ({_first_line(e)})"]
+        why = _first_line(e)
+        return [f"{path}: out of date with the pyproject.toml files of {name}'s closure ({why})"]
     return _agreement(state, name, data, root_pins)
 
 
@@ -264,7 +266,10 @@ def _member_key(state: _Run, name: str, root_pins: list[lockfile.Pin]) -> str:
     lock = path.read_bytes()
     held = {p.name for p in lockfile.parse_lock(lock.decode("utf-8"), path)}
     members = sorted(state.closure(name))
-    parts: list[bytes | str] = [version_of(state.opts.uv), isolated_root_pyproject(state.ws, members)]
+    parts: list[bytes | str] = [
+        version_of(state.opts.uv),
+        isolated_root_pyproject(state.ws, members),
+    ]
     parts += [state.ws.members[m].pyproject.read_bytes() for m in members]
     parts += lockfile.subset_key(root_pins, held)
     parts.append(lock)

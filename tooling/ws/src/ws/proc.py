@@ -44,9 +44,7 @@ def run(
             timeout=timeout,
         )
     except FileNotFoundError as e:
-        raise ToolNotFound(
-            f"{args[0]}: not found; install it or put it on PATH"
-        ) from e
+        raise ToolNotFound(f"{args[0]}: not found; install it or put it on PATH") from e
     result = Result(tuple(args), done.returncode, done.stdout, done.stderr)
     if check and done.returncode != 0:
         raise CommandFailed(args, done.returncode, done.stdout, done.stderr)

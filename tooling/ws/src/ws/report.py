@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ws.locks import SyncReport
@@ -36,7 +34,9 @@ def member_json(member: Member) -> dict[str, Any]:
 
 
 def list_json(ws: Workspace) -> str:
-    return dump_json({"root": str(ws.root), "members": [member_json(m) for m in ws.members.values()]})
+    return dump_json(
+        {"root": str(ws.root), "members": [member_json(m) for m in ws.members.values()]}
+    )
 
 
 def list_table(ws: Workspace) -> str:
@@ -107,7 +107,9 @@ def _node_label(graph: nx.DiGraph, name: str) -> str:
     return f"{name} {graph.nodes[name]['member'].version_label}"
 
 
-def _tree_children(graph: nx.DiGraph, node: str, prefix: str, seen: set[str], out: list[str]) -> None:
+def _tree_children(
+    graph: nx.DiGraph, node: str, prefix: str, seen: set[str], out: list[str]
+) -> None:
     children = sorted(graph.successors(node))
     for i, child in enumerate(children):
         last = i == len(children) - 1

@@ -18,7 +18,9 @@ def find_uv(env: Mapping[str, str]) -> str:
     override = env.get(UV_ENV_VAR)
     if override:
         if not Path(override).is_file():
-            raise ToolNotFound(f"{UV_ENV_VAR}={override}: no such file\n  fix: point it at a uv binary")
+            raise ToolNotFound(
+                f"{UV_ENV_VAR}={override}: no such file\n  fix: point it at a uv binary"
+            )
         return override
     try:
         from uv import find_uv_bin  # noqa: PLC0415 -- only when needed

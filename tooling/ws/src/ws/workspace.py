@@ -208,7 +208,9 @@ def _keep_member_dir(path: Path, pyproject: Path, pattern: str) -> bool:
 def _sources(data: dict[str, Any], path: Path) -> dict[str, Any]:
     sources = _uv_table(data).get("sources", {})
     if not isinstance(sources, dict):
-        raise ConfigError(path, "[tool.uv.sources] must be a table", fix="pkg = { workspace = true }")
+        raise ConfigError(
+            path, "[tool.uv.sources] must be a table", fix="pkg = { workspace = true }"
+        )
     return {canonicalize_name(k): v for k, v in sources.items()}
 
 
@@ -225,8 +227,7 @@ def _read_members(root: Path, paths: list[Path], root_sources: dict[str, Any]) -
             other = members[member.name]
             raise ConfigError(
                 member.pyproject,
-                f"two workspace members are named {member.name!r}: "
-                f"{other.rel} and {member.rel}",
+                f"two workspace members are named {member.name!r}: {other.rel} and {member.rel}",
                 fix="rename one of them ([project] name)",
             )
         members[member.name] = member
