@@ -253,3 +253,23 @@ def test_a_killed_run_leaves_every_lock_whole(root: Path, opts: LockOptions, ind
             lockfile.read_lock(lock)  # parses: whole, old or new
     sync(root, opts, upgrade=True)
     check(root, opts)
+
+
+def test_ctrl_c_removes_the_temporary_folders(
+    root: Path, opts: LockOptions, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = "import sys; from ws.cli import main; sys.argv = ['ws', '--root', sys.argv[1], 'sync-locks']; main()"
+    env = {**opts.env, "WS_UV": opts.uv, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(root)], env=env, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 20
+    while not any(scratch.glob("ws-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert any(scratch.glob("ws-*")), "ws made no temporary folder"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert list(scratch.glob("ws-*")) == []
