@@ -1,0 +1,271 @@
+"""Context tars: what a .dockerignore keeps, nothing else, streamed and reproducible."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import tarfile
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from ws.docker.context import ContextReport, DockerIgnore, context_tar, write_context
+from ws.errors import WsError
+
+from tests.support.buildctx import COPY_ALL, copied, engine
+from tests.support.files import build_file_tree
+
+CANARY = "CANARY-7f3a9c"
+
+
+def _tar(root: Path, ignore: DockerIgnore, **kwargs: object) -> tuple[bytes, ContextReport]:
+    buf = io.BytesIO()
+    report = write_context(root, ignore, buf, **kwargs)  # type: ignore[arg-type]
+    return buf.getvalue(), report
+
+
+def _members(data: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: m for m in tar.getmembers()}
+
+
+def _contents(data: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        files = {}
+        for member in tar.getmembers():
+            handle = tar.extractfile(member) if member.isfile() else None
+            if handle is not None:
+                files[member.name] = handle.read()
+        return files
+
+
+def _all_files(root: Path) -> set[str]:
+    found = set()
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            found.add((Path(dirpath) / name).relative_to(root).as_posix())
+    return found
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path) -> Path:
+    """A workspace with secrets planted where real ones end up."""
+    root = build_file_tree(
+        tmp_path / "repo",
+        {
+            "README.md": "readme\n",
+            "pyproject.toml": "[tool.uv.workspace]\n",
+            ".env": f"TOKEN={CANARY}\n",
+            "deploy/id_rsa": f"-----BEGIN {CANARY}-----\n",
+            "deploy/tls.pem": f"{CANARY}\n",
+            "packages/foo/pyproject.toml": "[project]\nname = 'foo'\n",
+            "packages/foo/src/foo/__init__.py": "VALUE = 1\n",
+            "packages/foo/.env.local": f"{CANARY}\n",
+            "packages/foo/certs/server.pem": f"{CANARY}\n",
+            "packages/bar/pyproject.toml": "[project]\nname = 'bar'\n",
+            "node_modules/dep/index.js": "x\n",
+        },
+    )
+    outside = tmp_path / "outside-secret.txt"
+    outside.write_text(f"{CANARY}\n", encoding="utf-8")
+    (root / "packages/foo/leak").symlink_to(outside)
+    (root / "packages/foo/src/foo/sneaky").symlink_to("../../../../../outside-secret.txt")
+    (root / "packages/foo/readme-link").symlink_to("pyproject.toml")
+    return root
+
+
+WHITELIST = "*\n!packages/foo\n**/.env*\n**/id_rsa\n**/*.pem\n"
+
+
+def test_canary_secrets_never_reach_the_tar(monorepo: Path) -> None:
+    for text in (WHITELIST, "**/.env*\n**/id_rsa\n**/*.pem\n"):
+        data, report = _tar(monorepo, DockerIgnore.from_text(text))
+        assert CANARY.encode() not in data
+        names = set(_members(data))
+        assert not {n for n in names if ".env" in n or n.endswith((".pem", "id_rsa"))}
+        assert "packages/foo/leak" not in names
+        skipped = {s.path: s.reason for s in report.skipped}
+        assert "resolves outside the context" in skipped["packages/foo/leak"]
+        assert "resolves outside the context" in skipped["packages/foo/src/foo/sneaky"]
+
+
+def test_whitelist_keeps_exactly_the_member(monorepo: Path) -> None:
+    data, report = _tar(monorepo, DockerIgnore.from_text(WHITELIST))
+    # "packages" itself is excluded by '*': it is written only because a kept path is below.
+    assert report.members == [
+        "packages",
+        "packages/foo",
+        "packages/foo/certs",
+        "packages/foo/pyproject.toml",
+        "packages/foo/readme-link",
+        "packages/foo/src",
+        "packages/foo/src/foo",
+        "packages/foo/src/foo/__init__.py",
+    ]
+    assert list(_members(data)) == report.members
+    assert (report.files, report.symlinks, report.directories) == (2, 1, 5)
+    assert report.bytes == len("[project]\nname = 'foo'\n") + len("VALUE = 1\n")
+
+
+def test_symlinks_inside_the_root_stay_links(monorepo: Path) -> None:
+    (monorepo / "packages/foo/src-link").symlink_to("src", target_is_directory=True)
+    data, _ = _tar(monorepo, DockerIgnore.from_text(WHITELIST))
+    members = _members(data)
+    assert members["packages/foo/readme-link"].issym()
+    assert members["packages/foo/readme-link"].linkname == "pyproject.toml"
+    # A link to a directory is not followed: its target's files appear once.
+    assert members["packages/foo/src-link"].issym()
+    assert not [n for n in members if n.startswith("packages/foo/src-link/")]
+
+
+def test_excluded_directories_are_walked_for_glob_exceptions(tmp_path: Path) -> None:
+    root = build_file_tree(
+        tmp_path,
+        {"a/keep": "1", "a/b/keep": "2", "a/b/drop": "3", "c/drop": "4", "keep": "5"},
+    )
+    _, report = _tar(root, DockerIgnore.from_text("*\n!**/keep\n"))
+    assert report.members == ["a", "a/b", "a/b/keep", "a/keep", "keep"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        WHITELIST,
+        "packages\n!packages/foo/src\n",
+        "**\n!**/*.toml\npackages/bar\n",
+        "*/*\n!packages/*/pyproject.toml\n",
+        "a\n!a/b\na\n",
+        "",
+    ],
+)
+def test_the_walk_keeps_what_excluded_says(monorepo: Path, text: str) -> None:
+    ignore = DockerIgnore.from_text(text)
+    _, report = _tar(monorepo, ignore)
+    files = {s.path for s in report.skipped} | set(report.members)
+    expected = {f for f in _all_files(monorepo) if not ignore.excluded(f)}
+    assert {f for f in files if f in _all_files(monorepo)} == expected
+
+
+def test_fifo_and_socket_are_skipped_with_a_reason(tmp_path: Path) -> None:
+    root = build_file_tree(tmp_path / "c", {"app.py": "x\n"})
+    os.mkfifo(root / "pipe")
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(root / "sock"))
+        data, report = _tar(root, DockerIgnore(()))
+    finally:
+        server.close()
+    assert list(_members(data)) == ["app.py"]
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons["pipe"].startswith("a named pipe (FIFO)")
+    assert reasons["sock"].startswith("a socket")
+
+
+def test_excluded_special_files_are_not_reported(tmp_path: Path) -> None:
+    root = build_file_tree(tmp_path / "c", {"app.py": "x\n"})
+    os.mkfifo(root / "pipe")
+    _, report = _tar(root, DockerIgnore(["pipe"]))
+    assert report.skipped == []
+
+
+def test_metadata_is_normalised_and_output_reproducible(monorepo: Path) -> None:
+    script = monorepo / "packages/foo/run.sh"
+    script.write_text("#!/bin/sh\n", encoding="utf-8")
+    script.chmod(0o750)
+    os.utime(script, (1_700_000_000, 1_700_000_000))
+    ignore = DockerIgnore.from_text(WHITELIST)
+    first, _ = _tar(monorepo, ignore)
+    assert first == _tar(monorepo, ignore)[0]
+    members = _members(first)
+    assert {(m.uid, m.gid, m.uname, m.gname) for m in members.values()} == {(0, 0, "", "")}
+    assert members["packages/foo/run.sh"].mode == 0o750
+    assert members["packages/foo/run.sh"].mtime == 1_700_000_000
+    stamped, _ = _tar(monorepo, ignore, mtime=0)
+    assert {m.mtime for m in _members(stamped).values()} == {0}
+
+
+def test_generated_dockerfile_is_added_and_wins(monorepo: Path) -> None:
+    (monorepo / "Dockerfile").write_text("FROM old\n", encoding="utf-8")
+    ignore = DockerIgnore.from_text("Dockerfile\n**/.env*\n**/id_rsa\n**/*.pem\n")
+    data, report = _tar(monorepo, ignore, dockerfile=("Dockerfile", b"FROM new\n"))
+    assert _contents(data)["Dockerfile"] == b"FROM new\n"
+    assert report.members[-1] == "Dockerfile"
+    assert list(_members(data)).count("Dockerfile") == 1
+    (monorepo / "docker").mkdir()
+    (monorepo / "docker/app.Dockerfile").write_text("FROM old\n", encoding="utf-8")
+    _, report = _tar(monorepo, DockerIgnore(()), dockerfile=("./docker/app.Dockerfile", b"X"))
+    assert {s.path: s.reason for s in report.skipped}["docker/app.Dockerfile"].startswith(
+        "replaced by the generated Dockerfile"
+    )
+
+
+@pytest.mark.parametrize("name", ["../Dockerfile", "/Dockerfile", ".", "a\\b"])
+def test_dockerfile_name_must_stay_inside(tmp_path: Path, name: str) -> None:
+    with pytest.raises(WsError, match="relative path inside the context"):
+        _tar(tmp_path, DockerIgnore(()), dockerfile=(name, b"FROM scratch\n"))
+
+
+def test_root_must_be_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(WsError, match="not a directory"):
+        _tar(tmp_path / "missing", DockerIgnore(()))
+
+
+def test_an_unreadable_kept_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root reads any file, so a permission error cannot be produced for real here.
+    root = build_file_tree(tmp_path / "c", {"ok.txt": "1", "locked.txt": "2"})
+    real_open = os.open
+
+    def deny(path: object, flags: int, *args: int) -> int:
+        if str(path).endswith("locked.txt"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", deny)
+    with pytest.raises(WsError, match="locked.txt: cannot read it into the build context"):
+        _tar(root, DockerIgnore(()))
+    _, report = _tar(root, DockerIgnore(["locked.txt"]))
+    assert report.members == ["ok.txt"]
+
+
+def test_large_files_are_streamed_not_loaded(tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    root.mkdir()
+    size = 64 * 1024 * 1024
+    with open(root / "big.bin", "wb") as handle:
+        handle.truncate(size)  # sparse: cheap on disk, still 64 MiB to read
+    with open(os.devnull, "wb") as sink:
+        tracemalloc.start()
+        try:
+            report = write_context(root, DockerIgnore(()), sink)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert report.bytes == size
+    assert peak < 4 * 1024 * 1024
+
+
+def test_context_tar_is_rewound_and_complete(monorepo: Path) -> None:
+    handle, report = context_tar(
+        monorepo, DockerIgnore.from_text(WHITELIST), dockerfile=("Dockerfile", COPY_ALL)
+    )
+    with handle:
+        assert handle.tell() == 0
+        with tarfile.open(fileobj=handle) as tar:
+            assert tar.getnames() == report.members
+
+
+@pytest.mark.docker
+def test_engine_copies_exactly_the_report(monorepo: Path) -> None:
+    client = engine()
+    handle, report = context_tar(
+        monorepo, DockerIgnore.from_text(WHITELIST), dockerfile=("Dockerfile", COPY_ALL)
+    )
+    with handle:
+        entries = {m.name: m for m in copied(client, handle, "Dockerfile")}
+    assert sorted(entries) == sorted(report.members)
+    assert entries["packages/foo/readme-link"].issym()
+    assert entries["packages/foo/readme-link"].linkname == "pyproject.toml"
+    assert not [name for name in entries if ".env" in name or name.endswith(".pem")]
