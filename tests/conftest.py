@@ -1,1 +1,5 @@
-pytest_plugins = ["tests.support.pyindex", "tests.support.gitrepo"]
+pytest_plugins = [
+    "tests.support.pyindex",
+    "tests.support.gitrepo",
+    "tests.support.loopback_images",
+]

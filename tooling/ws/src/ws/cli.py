@@ -208,6 +208,36 @@ def sync_locks(
     typer.echo(report.sync_json(result) if as_json else report.sync_text(result))
 
 
+@app.command()
+@handle_errors
+def check(
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Members locked at once.")
+    ] = None,
+) -> None:
+    """Every check at once: member locks, generated Docker files, image pins. Writes nothing."""
+    from ws import locks  # noqa: PLC0415
+    from ws.cli_docker import docker_problems  # noqa: PLC0415
+    from ws.errors import StaleFiles  # noqa: PLC0415
+
+    ws, g = load()
+    problems: list[tuple[str, str]] = []
+    try:
+        locks.check_locks(ws, g, None, _lock_options(jobs, False, [], 300.0))
+    except StaleFiles as e:
+        problems += [(line, "run `ws sync-locks` and commit the locks") for line in e.problems]
+    problems += docker_problems(ws, g)
+    if problems:
+        fixes = dict.fromkeys(fix for _, fix in problems)
+        raise StaleFiles([line for line, _ in problems], "; ".join(fixes))
+    typer.echo("locks, generated Docker files and image pins are up to date")
+
+
+from ws.cli_docker import docker_app  # noqa: E402 -- it looks up this module's helpers lazily
+
+app.add_typer(docker_app, name="docker")
+
+
 def main() -> None:
     try:
         app()

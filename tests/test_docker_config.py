@@ -1,0 +1,227 @@
+"""[tool.ws.docker] validation: good tables load, every bad value is one clear ConfigError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ws.docker.config import (
+    DEFAULT_USER,
+    HealthCheck,
+    ImageConfig,
+    image_name,
+    load_config,
+    load_root_config,
+)
+from ws.errors import ConfigError
+from ws.workspace import load_workspace
+
+from tests.support.files import make_workspace
+
+DIGEST = "sha256:" + "ab" * 32
+ROOT = f"""
+[tool.ws.docker]
+python-image = "localhost:5000/python:3.11-slim@{DIGEST}"  # pinned
+uv-image = "localhost:5000/astral-sh/uv:0.13.9"
+registry = "localhost:5000/team"
+user = "app:app"
+labels = {{ "com.example.team" = "search", "com.example.tier" = "root" }}
+env = {{ LOG_LEVEL = "info", MODE = "root" }}
+"""
+SERVICE = """
+[tool.ws.docker]
+command = ["service", "--port", "8080"]
+entrypoint = ["tini", "--"]
+expose = [8080, "9090/udp"]
+env = { MODE = "service", EMPTY = "" }
+labels = { "com.example.tier" = "web" }
+include = ["config/app.toml", "static"]
+user = "1000:1000"
+
+[tool.ws.docker.healthcheck]
+command = ["probe"]
+interval = "10s"
+timeout = "1m30s"
+retries = 3
+start-period = "500ms"
+"""
+
+
+def workspace(tmp_path: Path, service: str = SERVICE, root: str = ROOT, files=None) -> Path:
+    files = {"config/app.toml": "x = 1\n", "static/index.html": "<p>\n"} if files is None else files
+    return make_workspace(
+        tmp_path / "ws",
+        {
+            "core": {},
+            "service": {"dependencies": ["core"], "extra": service, "files": files},
+        },
+        root_extra=root,
+    )
+
+
+def config_error(root: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(load_workspace(root))
+    message = str(caught.value)
+    assert "\n  fix: " in message, "every error says what to do"
+    return message
+
+
+def test_a_full_table_loads(tmp_path: Path) -> None:
+    config = load_config(load_workspace(workspace(tmp_path)))
+    assert config.root is not None
+    assert str(config.root.python_image) == f"localhost:5000/python:3.11-slim@{DIGEST}"
+    assert config.root.uv_image.digest is None
+    assert config.root.user == "app:app"
+    assert config.root.env == (("LOG_LEVEL", "info"), ("MODE", "root"))
+    assert list(config.images) == ["service"], "core has no table, so no image"
+    service = config.images["service"]
+    assert service == ImageConfig(
+        member="service",
+        pyproject=service.pyproject,
+        command=("service", "--port", "8080"),
+        entrypoint=("tini", "--"),
+        expose=("8080", "9090/udp"),
+        env=(("EMPTY", ""), ("MODE", "service")),
+        labels=(("com.example.tier", "web"),),
+        include=("config/app.toml", "static"),
+        healthcheck=HealthCheck(("probe",), "10s", "1m30s", 3, "500ms"),
+        user="1000:1000",
+    )
+    assert image_name(config.root, "service") == "localhost:5000/team/service"
+
+
+def test_defaults(tmp_path: Path) -> None:
+    root = 'python-image = "localhost:5000/py:3"\nuv-image = "localhost:5000/uv:1"'
+    ws = load_workspace(workspace(tmp_path, "[tool.ws.docker]\n", f"[tool.ws.docker]\n{root}"))
+    config = load_root_config(ws)
+    assert (config.registry, config.user, config.labels, config.env) == (None, DEFAULT_USER, (), ())
+    assert image_name(config, "service") == "service"
+    image = load_config(ws).images["service"]
+    assert (image.command, image.healthcheck, image.expose, image.user) == (None, None, (), None)
+
+
+def test_no_tables_no_images(tmp_path: Path) -> None:
+    config = load_config(load_workspace(workspace(tmp_path, "", "")))
+    assert config.root is None and config.images == {}
+
+
+def test_an_image_member_needs_the_root_table(tmp_path: Path) -> None:
+    message = config_error(workspace(tmp_path, root=""))
+    assert "pyproject.toml: `tool.ws.docker` is missing, but service ask(s) for an image" in message
+
+
+@pytest.mark.parametrize(
+    ("member", "key", "problem"),
+    [
+        ('command = ["app", "--x\\nRUN curl evil"]', "tool.ws.docker.command[1]", "U+000A"),
+        ('command = ["app\\r"]', "tool.ws.docker.command[0]", "U+000D"),
+        ('command = ["app", "\\u0000"]', "tool.ws.docker.command[1]", "U+0000"),
+        ('command = "app"', "tool.ws.docker.command", "must be an array, not a string"),
+        ("command = []", "tool.ws.docker.command", "must not be empty"),
+        ("command = [1]", "tool.ws.docker.command[0]", "must be a string, not an integer"),
+        ('comand = ["app"]', "tool.ws.docker.comand", "is not a known key"),
+        ('env = { A = "1\\n2" }', "tool.ws.docker.env.A", "U+000A"),
+        ('env = { "A B" = "1" }', "tool.ws.docker.env.A B", "is not a valid name"),
+        ('env = { PATH = "/x" }', "tool.ws.docker.env.PATH", "is set by ws"),
+        ("env = { A = 1 }", "tool.ws.docker.env.A", "must be a string, not an integer"),
+        ('env = ["A=1"]', "tool.ws.docker.env", "must be a table"),
+        ('labels = { "a b" = "x" }', "tool.ws.docker.labels.a b", "is not a valid name"),
+        (
+            'labels = { "org.opencontainers.image.version" = "9" }',
+            "tool.ws.docker.labels.org.opencontainers.image.version",
+            "is set by ws",
+        ),
+        ('labels = { x = "\\t" }', "tool.ws.docker.labels.x", "U+0009"),
+        ("expose = [70000]", "tool.ws.docker.expose[0]", "outside 1-65535"),
+        ('expose = ["80/tcp\\nUSER root"]', "tool.ws.docker.expose[0]", "U+000A"),
+        ('expose = ["http"]', "tool.ws.docker.expose[0]", "is not a port"),
+        ("expose = [true]", "tool.ws.docker.expose[0]", "must be a string, not a boolean"),
+        ('user = "root"', "tool.ws.docker.user", "runs the image as root"),
+        ('user = "0:0"', "tool.ws.docker.user", "runs the image as root"),
+        ('user = "app; rm"', "tool.ws.docker.user", "is not a user"),
+        ('include = ["../core/x"]', "tool.ws.docker.include[0]", "not a path inside the member"),
+        ('include = ["/etc/passwd"]', "tool.ws.docker.include[0]", "not a path inside the member"),
+        ('include = ["missing.txt"]', "tool.ws.docker.include[0]", "does not exist"),
+        ('include = ["con fig"]', "tool.ws.docker.include[0]", "a Dockerfile COPY would misread"),
+        ('include = ["$HOME"]', "tool.ws.docker.include[0]", "a Dockerfile COPY would misread"),
+        ('healthcheck = { interval = "1s" }', "tool.ws.docker.healthcheck.command", "is missing"),
+        (
+            'healthcheck = { command = ["p"], interval = "10" }',
+            "tool.ws.docker.healthcheck.interval",
+            "is not a duration",
+        ),
+        (
+            'healthcheck = { command = ["p"], retries = true }',
+            "tool.ws.docker.healthcheck.retries",
+            "not a positive integer",
+        ),
+        (
+            'healthcheck = { command = ["p"], every = "1s" }',
+            "tool.ws.docker.healthcheck.every",
+            "is not a known key",
+        ),
+        (
+            'healthcheck = { command = ["p", "\\n"] }',
+            "tool.ws.docker.healthcheck.command[1]",
+            "U+000A",
+        ),
+    ],
+)
+def test_bad_member_values(tmp_path: Path, member: str, key: str, problem: str) -> None:
+    root = workspace(tmp_path, f"[tool.ws.docker]\n{member}\n")
+    message = config_error(root)
+    assert message.startswith(str(root / "packages" / "service" / "pyproject.toml") + ": ")
+    assert f"`{key}`" in message
+    assert problem in message
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "problem"),
+    [
+        ('python-image = "localhost:5000/Python:3"', "python-image", "not a valid image reference"),
+        ('python-image = "localhost:5000/py:3\\nRUN x"', "python-image", "U+000A"),
+        ('python-image = "localhost:5000/py"', "python-image", "has no tag"),
+        (
+            'python-image = "localhost:5000/py:3@sha256:abc"',
+            "python-image",
+            "not a valid image reference",
+        ),
+        ("uv-image = 5", "uv-image", "must be a string, not an integer"),
+        ('registry = "localhost:5000/team:latest"', "registry", "not a valid registry prefix"),
+        ('registry = "localhost:5000/team/"', "registry", "not a valid registry prefix"),
+        ('user = "root:root"', "user", "runs the image as root"),
+        ('env = { X = "a\\u001bb" }', "env.X", "U+001B"),
+        ('pyhton-image = "x"', "pyhton-image", "is not a known key"),
+    ],
+)
+def test_bad_root_values(tmp_path: Path, line: str, key: str, problem: str) -> None:
+    base = {
+        "python-image": 'python-image = "localhost:5000/py:3"',
+        "uv-image": 'uv-image = "localhost:5000/uv:1"',
+    }
+    field = line.split(" = ")[0]
+    body = "\n".join([v for k, v in base.items() if k != field] + [line])
+    root = workspace(tmp_path, root=f"[tool.ws.docker]\n{body}\n")
+    message = config_error(root)
+    assert message.startswith(str(root / "pyproject.toml") + ": ")
+    assert f"`tool.ws.docker.{key}`" in message
+    assert problem in message
+
+
+def test_missing_image_keys(tmp_path: Path) -> None:
+    message = config_error(
+        workspace(tmp_path, root='[tool.ws.docker]\nuv-image = "localhost:5000/uv:1"')
+    )
+    assert "`tool.ws.docker.python-image` is missing" in message
+
+
+def test_a_table_that_is_not_a_table(tmp_path: Path) -> None:
+    message = config_error(workspace(tmp_path, service='[tool.ws]\ndocker = "yes"\n'))
+    assert "`tool.ws.docker` must be a table" in message
+
+
+def test_include_through_a_symlink_out_of_the_member(tmp_path: Path) -> None:
+    root = workspace(tmp_path, '[tool.ws.docker]\ninclude = ["leak"]\n', files={})
+    (root / "packages" / "service" / "leak").symlink_to(root / "packages" / "core")
+    assert "leads outside the member" in config_error(root)

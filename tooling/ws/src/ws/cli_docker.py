@@ -1,0 +1,225 @@
+"""The `ws docker` commands: generate the Docker files, pin the base images (build: see below)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from ws.docker.config import DockerConfig, RootConfig
+    from ws.workspace import Workspace
+
+docker_app = typer.Typer(
+    # "\\[": a literal bracket; rich would read [tool.ws.docker] as markup and drop it.
+    help="Docker images of the members with a \\[tool.ws.docker] table.",
+    no_args_is_help=True,
+)
+F = TypeVar("F", bound=Callable[..., Any])
+
+GENERATE_FIX = "run `ws docker generate` and commit the files"
+PIN_FIX = "run `ws docker pin`, then `ws docker generate`, and commit"
+
+
+def handled(func: F) -> F:
+    """ws.cli.handle_errors, looked up when called: ws.cli imports this module at its end."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ws.cli import handle_errors  # noqa: PLC0415
+
+        return handle_errors(func)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]  # wraps keeps the signature typer reads
+
+
+def _load() -> tuple[Workspace, nx.DiGraph]:
+    from ws.cli import load  # noqa: PLC0415
+
+    return load()
+
+
+@docker_app.command()
+@handled
+def generate(
+    members: Annotated[
+        list[str] | None, typer.Argument(help="Only these image members (default: all).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if a generated file is stale.")
+    ] = False,
+) -> None:
+    """Write each image member's Dockerfile, its .dockerignore and the root .dockerignore."""
+    from ws.docker import generate as gen  # noqa: PLC0415
+    from ws.docker.config import load_config  # noqa: PLC0415
+    from ws.errors import StaleFiles  # noqa: PLC0415
+
+    ws, g = _load()
+    config = load_config(ws)
+    files = gen.generated_files(ws, g, config, members)
+    orphans = [] if members else gen.orphaned_files(ws, config)
+    if check:
+        problems = gen.stale_generated(ws.root, files, orphans)
+        if problems:
+            raise StaleFiles(problems, GENERATE_FIX)
+        typer.echo("all generated Docker files are up to date")
+        return
+    changed = gen.write_generated(ws.root, files, orphans)
+    for rel in changed:
+        typer.echo(f"{'removed' if rel in orphans else 'wrote'} {rel}")
+    if not changed:
+        typer.echo("all generated Docker files are up to date")
+
+
+@docker_app.command()
+@handled
+def pin(
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 if a pin is missing or its tag moved."),
+    ] = False,
+) -> None:
+    """Pin python-image and uv-image to the digests their tags point at now."""
+    from ws.docker import pins  # noqa: PLC0415
+    from ws.docker.config import load_root_config  # noqa: PLC0415
+    from ws.errors import StaleFiles  # noqa: PLC0415
+
+    ws, _ = _load()
+    root = load_root_config(ws)
+    if check:
+        problems = pins.check_pins(ws.pyproject, root)
+        if problems:
+            raise StaleFiles(problems, PIN_FIX)
+        typer.echo("every base image is pinned to the digest its tag points at")
+        return
+    changes = pins.pin_images(ws.pyproject, root)
+    for change in changes:
+        typer.echo(f"{change.key}: {change.old} -> {change.new}")
+    if changes:
+        typer.echo("now run `ws docker generate` to use the new pins")
+    else:
+        typer.echo("every base image is pinned to the digest its tag points at")
+
+
+def docker_problems(ws: Workspace, graph: nx.DiGraph) -> list[tuple[str, str]]:
+    """(problem, fix) for every stale generated file and stale pin; for `ws check`."""
+    from ws.docker.config import load_config  # noqa: PLC0415
+
+    config = load_config(ws)
+    problems = [] if config.root is None else _pin_problems(ws, config.root)
+    problems += _generated_problems(ws, graph, config)
+    # An unpinned image stops generation with the very line the pin check gave: keep one.
+    unique: dict[str, tuple[str, str]] = {}
+    for line, fix in problems:
+        unique.setdefault(line, (line, fix))
+    return list(unique.values())
+
+
+def _generated_problems(
+    ws: Workspace, graph: nx.DiGraph, config: DockerConfig
+) -> list[tuple[str, str]]:
+    from ws.docker import generate as gen  # noqa: PLC0415
+    from ws.errors import WsError  # noqa: PLC0415
+
+    try:
+        files = gen.generated_files(ws, graph, config)
+    except WsError as e:  # e.g. an unpinned image: one problem; the other checks still run
+        return [(str(e).splitlines()[0], _fix_of(e, GENERATE_FIX))]
+    found = gen.stale_generated(ws.root, files, gen.orphaned_files(ws, config))
+    return [(line, GENERATE_FIX) for line in found]
+
+
+def _pin_problems(ws: Workspace, root: RootConfig) -> list[tuple[str, str]]:
+    from ws.docker import pins  # noqa: PLC0415
+    from ws.errors import WsError  # noqa: PLC0415
+
+    try:
+        found = pins.check_pins(ws.pyproject, root)
+    except WsError as e:  # an unreachable registry is one more problem, not the end
+        return [(f"cannot check the image pins: {str(e).splitlines()[0]}", _fix_of(e, PIN_FIX))]
+    return [(line, PIN_FIX) for line in found]
+
+
+def _fix_of(error: Exception, default: str) -> str:
+    fixes = [
+        line.strip()[len("fix: ") :]
+        for line in str(error).splitlines()
+        if line.strip().startswith("fix: ")
+    ]
+    return fixes[0] if fixes else default
+
+
+# ---------------------------------------------------------------- ws docker build
+# The build command goes here: @docker_app.command() def build(...), in the style above
+# (lazy imports inside the command, errors through @handled, output only via typer.echo).
+
+
+class _BuildLines:
+    """Prints each build line to stderr, prefixed by its member: builds may interleave."""
+
+    def __init__(self) -> None:
+        import threading  # noqa: PLC0415
+
+        self.lock = threading.Lock()
+
+    def __call__(self, member: str, line: str) -> None:
+        with self.lock:
+            typer.echo(f"{member} | {line}", err=True)
+
+
+@docker_app.command()
+@handled
+def build(
+    members: Annotated[list[str] | None, typer.Argument(help="The image members to build.")] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every member with a \\[tool.ws.docker] table.")
+    ] = False,
+    affected: Annotated[
+        bool, typer.Option("--affected", help="Image members affected since --since REF.")
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="The git ref for --affected.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="One more tag for every image.")
+    ] = None,
+    push: Annotated[bool, typer.Option("--push", help="Push every tag to the registry.")] = False,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Builds at once.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step afresh.")] = False,
+) -> None:
+    """Build (and push) member images, dependencies first, from the generated Dockerfiles."""
+    import os  # noqa: PLC0415
+
+    import docker  # noqa: PLC0415
+
+    from ws.docker import build as builder  # noqa: PLC0415
+    from ws.errors import WsError  # noqa: PLC0415
+    from ws.locks import LockOptions  # noqa: PLC0415
+    from ws.uv import find_uv  # noqa: PLC0415
+
+    if affected != (since is not None):
+        raise WsError("--affected and --since go together\n  fix: --affected --since origin/main")
+    ws, g = _load()
+    names = builder.select_members(ws, g, members or [], every=every, since=since)
+    if not names:
+        typer.echo("no image member is affected: nothing to build")
+        return
+    env = dict(os.environ)
+    cores = jobs or os.cpu_count() or 1
+    opts = builder.BuildOptions(
+        locks=LockOptions(uv=find_uv(env), env=env, jobs=cores),
+        tags=tuple(tag or ()),
+        push=push,
+        jobs=cores,
+        no_cache=no_cache,
+    )
+    client = builder.connect(docker.from_env)
+    for image in builder.build_members(client, ws, g, names, opts, _BuildLines()):
+        typer.echo(f"{image.member}: {image.image_id}")
+        for ref in image.refs:
+            pushed = image.pushed.get(ref)
+            typer.echo(f"  {ref}" + (f"  pushed {pushed}" if pushed else ""))

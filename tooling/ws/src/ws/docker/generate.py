@@ -1,0 +1,188 @@
+"""The generated Docker files of a workspace: compute them, write the changed ones, check them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+
+import networkx as nx
+
+from ws.docker.config import DockerConfig, RootConfig
+from ws.docker.dockerignore import DockerIgnore
+from ws.docker.render import (
+    DOCKERFILE,
+    DOCKERIGNORE,
+    HEADER,
+    PYPROJECT,
+    ImageInputs,
+    render_dockerfile,
+    render_dockerignore,
+    render_pyproject,
+    render_root_dockerignore,
+)
+from ws.errors import ConfigError
+from ws.fsio import atomic_write_text
+from ws.graph import closure
+from ws.isolate import isolated_root_pyproject
+from ws.workspace import Workspace
+
+ROOT_IGNORE = ".dockerignore"
+GENERATED_NAMES = (DOCKERFILE, DOCKERIGNORE, PYPROJECT)
+# Root files besides pyproject.toml that steer uv; .python-version is not among them
+# because the image sets UV_PYTHON to its own interpreter.
+ROOT_UV_FILES = ("uv.toml",)
+
+
+def select_images(ws: Workspace, config: DockerConfig, names: Iterable[str] | None) -> list[str]:
+    """The image members named (any spelling), or all of them; an error for a library."""
+    if not names:
+        return sorted(config.images)
+    selected = []
+    for raw in names:
+        member = ws.member(raw)
+        if member.name not in config.images:
+            raise ConfigError(
+                member.pyproject,
+                f"{member.name} has no [tool.ws.docker] table, so it gets no image",
+                fix='add [tool.ws.docker] with command = ["..."] to opt it in',
+            )
+        selected.append(member.name)
+    return sorted(set(selected))
+
+
+def image_inputs(ws: Workspace, graph: nx.DiGraph, config: DockerConfig, name: str) -> ImageInputs:
+    root = _root(ws, config)
+    member = ws.members[name]
+    folders = sorted(ws.members[n].rel.as_posix() for n in closure(graph, name))
+    return ImageInputs(
+        name=name,
+        rel=member.rel.as_posix(),
+        version=member.version,
+        closure=tuple(folders),
+        root=root,
+        image=config.images[name],
+        root_files=tuple(f for f in ROOT_UV_FILES if (ws.root / f).is_file()),
+    )
+
+
+def generated_files(
+    ws: Workspace, graph: nx.DiGraph, config: DockerConfig, names: Collection[str] | None = None
+) -> dict[str, str]:
+    """Root-relative path -> text of every file ws generates for the selected image members.
+
+    The root .dockerignore is always included: it is the union over every image member.
+    """
+    if not config.images:
+        return {}
+    every = {name: image_inputs(ws, graph, config, name) for name in sorted(config.images)}
+    files: dict[str, str] = {}
+    for name in select_images(ws, config, names):
+        files.update(_member_files(ws, graph, every[name]))
+    files[ROOT_IGNORE] = render_root_dockerignore(list(every.values()))
+    return dict(sorted(files.items()))
+
+
+def _member_files(ws: Workspace, graph: nx.DiGraph, inputs: ImageInputs) -> dict[str, str]:
+    ignore = render_dockerignore(inputs)
+    _check_includes(inputs, ignore)
+    isolated = isolated_root_pyproject(ws, closure(graph, inputs.name))
+    return {
+        f"{inputs.rel}/{DOCKERFILE}": render_dockerfile(inputs),
+        f"{inputs.rel}/{DOCKERIGNORE}": ignore,
+        f"{inputs.rel}/{PYPROJECT}": render_pyproject(isolated),
+    }
+
+
+def _check_includes(inputs: ImageInputs, ignore_text: str) -> None:
+    ignore = DockerIgnore.from_text(ignore_text)
+    for i, path in enumerate(inputs.image.include):
+        if ignore.excluded(f"{inputs.rel}/{path}"):
+            raise ConfigError(
+                inputs.image.pyproject,
+                f"`tool.ws.docker.include[{i}]` = {path!r} is a file no image may hold "
+                "(a secret, a cache or a local environment)",
+                fix="remove it from include; pass secrets at run time instead",
+            )
+
+
+def _root(ws: Workspace, config: DockerConfig) -> RootConfig:
+    if config.root is None:
+        raise ConfigError(
+            ws.pyproject,
+            "`tool.ws.docker` is missing",
+            fix='add python-image = "..." and uv-image = "..." under [tool.ws.docker]',
+        )
+    return config.root
+
+
+def orphaned_files(ws: Workspace, config: DockerConfig) -> list[str]:
+    """Files ws generated for members that no longer ask for an image."""
+    candidates = [
+        f"{member.rel.as_posix()}/{name}"
+        for member in ws.members.values()
+        if member.name not in config.images and str(member.rel) != "."
+        for name in GENERATED_NAMES
+    ]
+    if not config.images:
+        candidates.append(ROOT_IGNORE)
+    return sorted(path for path in candidates if _is_generated(ws.root / path))
+
+
+def write_generated(root: Path, files: Mapping[str, str], remove: Iterable[str] = ()) -> list[str]:
+    """Write each file whose text differs (atomically) and delete remove; what changed.
+
+    A file in the way that ws did not write is never overwritten: nothing is written then.
+    """
+    for rel in files:
+        path = root / rel
+        if path.exists() and not _is_generated(path):
+            raise ConfigError(
+                path,
+                "exists and was not generated by ws",
+                fix=f"move it away or delete it: `ws docker generate` makes it from {_source(rel)}",
+            )
+    changed = []
+    for rel, text in files.items():
+        if _read(root / rel) != text:
+            atomic_write_text(root / rel, text)
+            changed.append(rel)
+    for rel in remove:
+        (root / rel).unlink(missing_ok=True)
+        changed.append(rel)
+    return changed
+
+
+def stale_generated(root: Path, files: Mapping[str, str], orphans: Iterable[str] = ()) -> list[str]:
+    """One line per generated file that is missing, edited by hand or out of date."""
+    problems = []
+    for rel, text in files.items():
+        current = _read(root / rel)
+        if current is None:
+            problems.append(f"{rel}: missing")
+        elif not current.startswith(HEADER):
+            problems.append(f"{rel}: not generated by ws (its first line is not the ws header)")
+        elif current != text:
+            problems.append(f"{rel}: out of date or edited by hand")
+    problems += [f"{rel}: left over from a member without [tool.ws.docker]" for rel in orphans]
+    return problems
+
+
+def _source(rel: str) -> str:
+    return "every [tool.ws.docker] table" if rel == ROOT_IGNORE else "[tool.ws.docker]"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        # Bytes, not read_text: newline translation would hide a CRLF edit.
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        return ""
+    except OSError as e:
+        raise ConfigError(path, f"cannot read: {e.strerror or e}") from e
+
+
+def _is_generated(path: Path) -> bool:
+    text = _read(path)
+    return text is not None and text.startswith(HEADER)
