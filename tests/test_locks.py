@@ -260,7 +260,10 @@ def test_ctrl_c_removes_the_temporary_folders(
 ) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    code = "import sys; from ws.cli import main; sys.argv = ['ws', '--root', sys.argv[1], 'sync-locks']; main()"
+    code = (
+        "import sys; from ws.cli import main; "
+        "sys.argv = ['ws', '--root', sys.argv[1], 'sync-locks']; main()"
+    )
     env = {**opts.env, "WS_UV": opts.uv, "TMPDIR": str(scratch)}
     proc = subprocess.Popen(
         [sys.executable, "-c", code, str(root)], env=env, stderr=subprocess.PIPE

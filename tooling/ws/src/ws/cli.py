@@ -6,7 +6,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -93,7 +93,9 @@ def load():
 @app.command("list")
 @handle_errors
 def list_members(
-    as_json: Annotated[bool, typer.Option("--json", help="Stable JSON (see docs/json.md).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Stable JSON (see docs/json.md).")
+    ] = False,
 ) -> None:
     """Every member: name, path, version and its workspace dependencies."""
     from ws import report  # noqa: PLC0415
@@ -102,7 +104,7 @@ def list_members(
     typer.echo(report.list_json(ws) if as_json else report.list_table(ws))
 
 
-class GraphFormat(str, Enum):
+class GraphFormat(StrEnum):
     tree = "tree"
     dot = "dot"
     mermaid = "mermaid"
@@ -137,7 +139,9 @@ def graph(
 @handle_errors
 def affected(
     since: Annotated[str, typer.Option("--since", help="A git ref: branch, tag or commit.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Stable JSON (see docs/json.md).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Stable JSON (see docs/json.md).")
+    ] = False,
 ) -> None:
     """Members whose files changed since REF, and every member depending on them."""
     from ws import changes, report  # noqa: PLC0415
@@ -182,16 +186,28 @@ class Progress:
 @app.command("sync-locks")
 @handle_errors
 def sync_locks(
-    members: Annotated[list[str] | None, typer.Argument(help="Only these (and their dependents).")] = None,
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if a lock is stale.")] = False,
-    upgrade: Annotated[bool, typer.Option("--upgrade", help="Allow every package to move.")] = False,
+    members: Annotated[
+        list[str] | None, typer.Argument(help="Only these (and their dependents).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if a lock is stale.")
+    ] = False,
+    upgrade: Annotated[
+        bool, typer.Option("--upgrade", help="Allow every package to move.")
+    ] = False,
     upgrade_package: Annotated[
         list[str] | None,
         typer.Option("--upgrade-package", "-P", help="Allow PKG (or PKG==VERSION) to move."),
     ] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Members locked at once.")] = None,
-    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for another ws run.")] = 300.0,
-    as_json: Annotated[bool, typer.Option("--json", help="A JSON summary of what changed.")] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Members locked at once.")
+    ] = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for another ws run.")
+    ] = 300.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON summary of what changed.")
+    ] = False,
 ) -> None:
     """Give every member its own uv.lock holding only its closure, agreeing with the root lock."""
     from ws import locks, report  # noqa: PLC0415
