@@ -1,0 +1,225 @@
+"""Workspaces with image members for Docker build tests and the build benchmark."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ws.docker.config import load_config, load_root_config
+from ws.docker.generate import generated_files, write_generated
+from ws.docker.pins import pin_images
+from ws.graph import build_graph
+from ws.locks import LockOptions, sync_locks
+from ws.workspace import load_workspace
+
+from tests.support.files import make_workspace
+from tests.support.gitrepo import GitRepo, init_repo
+
+PYTHON_IMAGE = "localhost:5000/python:3.11-slim"
+UV_IMAGE = "localhost:5000/astral-sh/uv:0.13.9"
+# Where the source of each image member answers from: the test greps images for these.
+OTHER_MARKER = "OTHER-MEMBER-SOURCE-7f3a"
+
+_SVC_APP = """
+import alpha
+import beta
+import lib
+
+import svc
+
+
+def main() -> None:
+    print(f"svc {svc.__version__} lib {lib.__version__} beta {beta.__version__} "
+          f"alpha {alpha.__version__} says {lib.greet('docker')}")
+"""
+
+_LIB = """
+__version__ = "0.2.0"
+
+
+def greet(name: str) -> str:
+    return f"hello {name}"
+"""
+
+_OTHER = f'''
+__version__ = "0.1.0"
+MARKER = "{OTHER_MARKER}"
+
+
+def main() -> None:
+    print(MARKER)
+'''
+
+
+def image_members() -> dict[str, dict[str, Any]]:
+    """svc (image) -> lib -> delta -> gamma; svc -> beta -> alpha; svc's dev group has devtool;
+    other (image) stands apart with epsilon."""
+    return {
+        "svc": {
+            "dependencies": ["lib", "beta>=1.0"],
+            "dependency-groups": {"dev": ["devtool"]},
+            "files": {"src/svc/app.py": _SVC_APP},
+            "extra": '[project.scripts]\nsvc = "svc.app:main"\n\n'
+            '[tool.ws.docker]\ncommand = ["svc"]\n',
+        },
+        "lib": {
+            "version": "0.2.0",
+            "dependencies": ["delta"],
+            "files": {"src/lib/__init__.py": _LIB},
+        },
+        "other": {
+            "dependencies": ["epsilon"],
+            "files": {"src/other/__init__.py": _OTHER},
+            "extra": '[project.scripts]\nother = "other:main"\n\n'
+            '[tool.ws.docker]\ncommand = ["other"]\n',
+        },
+    }
+
+
+def root_docker_config(registry: str | None) -> str:
+    lines = [
+        "[tool.ws.docker]",
+        f'python-image = "{PYTHON_IMAGE}"',
+        f'uv-image = "{UV_IMAGE}"',
+    ]
+    if registry:
+        lines.append(f'registry = "{registry}"')
+    return "\n".join(lines) + "\n"
+
+
+GITIGNORE = ".ws/\n.venv/\n__pycache__/\n.env\n"
+
+
+def commit_workspace(root: Path, message: str = "workspace") -> GitRepo:
+    """git init root if needed and commit everything; the repository."""
+    repo = GitRepo(root) if (root / ".git").exists() else init_repo(root)
+    (root / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+    repo.commit_all(message, allow_empty=True)
+    return repo
+
+
+def docker_answers() -> str | None:
+    """None when `docker info` answers, else why not (for pytest.skip)."""
+    try:
+        done = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"docker info failed: {e}"
+    if done.returncode != 0:
+        return f"no Docker engine: {done.stderr.strip()} (start one: tooling/engine.sh)"
+    return None
+
+
+def remove_labelled(client: Any, label: str, extra_ids: Sequence[str] = ()) -> None:
+    """Remove the containers and images carrying label, then the ids in extra_ids (the
+    intermediate images builds left, newest first), ignoring ones gone or still in use."""
+    import docker.errors  # noqa: PLC0415 -- only tests with an engine import docker
+
+    for container in client.containers.list(all=True, filters={"label": label}):
+        container.remove(force=True)
+    ids = [image.id for image in client.images.list(all=True, filters={"label": label})]
+    for image_id in [*ids, *extra_ids]:
+        try:
+            client.images.remove(image_id, force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError:
+            pass  # a parent of an image someone else still uses: the engine keeps it
+
+
+def run_image(client: Any, image: str, command: list[str], label: Mapping[str, str]) -> str:
+    """stdout of command in image, without a network; the container is removed."""
+    out = client.containers.run(
+        image,
+        command,
+        network_mode="none",
+        remove=True,
+        labels=dict(label),
+        stdout=True,
+        stderr=False,
+    )
+    return out.decode("utf-8")
+
+
+def generate(root: Path) -> None:
+    """`ws docker generate` for every image member of the workspace at root."""
+    ws = load_workspace(root)
+    graph = build_graph(ws)
+    write_generated(root, generated_files(ws, graph, load_config(ws)))
+
+
+def prepare_workspace(
+    root: Path,
+    index_url: str,
+    locks: LockOptions,
+    *,
+    registry: str | None = None,
+    members: Mapping[str, Mapping[str, Any]] | None = None,
+) -> GitRepo:
+    """The image workspace at root, ready to build: member locks, base images pinned
+    through the loopback registry, Docker files generated, all committed."""
+    make_workspace(
+        root,
+        image_members() if members is None else members,
+        index_url=index_url,
+        root_extra=root_docker_config(registry),
+    )
+    ws = load_workspace(root)
+    sync_locks(ws, build_graph(ws), None, locks)
+    pin_images(ws.pyproject, load_root_config(ws))
+    generate(root)
+    return commit_workspace(root)
+
+
+# The prototype of a split runtime copy: the builder collects the files of the installed
+# workspace members (from their RECORD) into /app/overlay, so the runtime stage can take the
+# dependencies from the deps stage (cached) and only this small overlay from the builder.
+OVERLAY_SCRIPT = """\
+import glob, importlib.metadata as m, os, shutil
+venv = '/app/.venv'
+site = glob.glob(venv + '/lib/python3*/site-packages')[0]
+for dist in m.distributions(path=[site]):
+    if 'file://' not in (dist.read_text('direct_url.json') or ''):
+        continue
+    tops = set()
+    for f in dist.files or []:
+        path = os.path.normpath(dist.locate_file(f))
+        inside = path.startswith(site + os.sep)
+        top = os.path.relpath(path, site).split(os.sep)[0]
+        tops.add(os.path.join(site, top) if inside else path)
+    for top in tops:
+        dest = os.path.join('/app/overlay', os.path.relpath(top, venv))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if os.path.isdir(top):
+            shutil.copytree(top, dest, symlinks=True, dirs_exist_ok=True)
+        elif os.path.lexists(top):
+            shutil.copy2(top, dest, follow_symlinks=False)
+"""
+
+
+def split_venv_dockerfile(generated: str) -> str:
+    """The generated Dockerfile with the runtime copy split into a cached dependency layer
+    and a small overlay of the workspace members (a prototype, not what ws generates)."""
+    script = base64.b64encode(OVERLAY_SCRIPT.encode()).decode()
+    out: list[str] = []
+    for line in generated.splitlines():
+        if line.startswith("COPY --from=builder /app/.venv"):
+            out += [
+                "COPY --from=deps /app/.venv /app/.venv",
+                "COPY --from=builder /app/overlay/ /app/.venv/",
+            ]
+            continue
+        out.append(line.replace(" AS builder", " AS deps"))
+        if line.startswith("RUN uv sync") and "--no-install-workspace" in line:
+            out.append("FROM deps AS builder")
+        elif line.startswith("RUN uv sync"):
+            out.append(f"RUN python3 -c \"import base64; exec(base64.b64decode('{script}'))\"")
+    return "\n".join(out) + "\n"

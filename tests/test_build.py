@@ -1,0 +1,472 @@
+"""ws docker build on the real engine: images that answer, hold only their closure, reuse the
+dependency layer, keep secrets out, fail with the failing step's output, and push."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tomllib
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import networkx as nx
+import pytest
+from typer.testing import CliRunner
+from ws.cli import app
+from ws.docker.build import (
+    BuildOptions,
+    BuiltImage,
+    build_members,
+    build_waves,
+    connect,
+    git_revision,
+    member_context,
+    select_members,
+)
+from ws.docker.imageref import parse_image_ref
+from ws.docker.registry import resolve_digest
+from ws.docker.stream import BuildLog, Step, StepFailed
+from ws.errors import ConfigError, DockerUnavailable, RegistryError, StaleFiles, WsError
+from ws.graph import build_graph
+from ws.locks import LockOptions
+from ws.workspace import load_workspace
+
+from tests.support.files import make_workspace
+from tests.support.gitrepo import GitRepo
+from tests.support.images import (
+    OTHER_MARKER,
+    commit_workspace,
+    docker_answers,
+    image_members,
+    prepare_workspace,
+    remove_labelled,
+    root_docker_config,
+    run_image,
+)
+from tests.support.pyindex import LocalIndex, find_uv, hermetic_uv_env
+
+ANSWER = "svc 0.1.0 lib 0.2.0 beta 1.1 alpha 2.0 says hello docker\n"
+DEPENDENCY_STEP = "--no-install-workspace"  # the generated RUN that installs the lock alone
+SCAN = "grep -rlsI --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev {} /; echo exit=$?"
+
+
+@dataclass
+class Made:
+    """What this module's builds created, removed at its end: images by label, intermediates."""
+
+    label: dict[str, str]
+    ids: list[str] = field(default_factory=list)
+
+    def record(self, steps: list[Step] | tuple[Step, ...]) -> None:
+        for step in steps:
+            # FROM steps print the base image's id, cached ones an image of an earlier build.
+            if step.image_id and not step.cached and not step.instruction.startswith("FROM"):
+                self.ids.append(step.image_id)
+
+    def record_lines(self, text: str) -> None:
+        """Recover the steps from CLI output ("member | line") and record them."""
+        log = BuildLog("cli", lambda _m, _l: None)
+        for line in text.splitlines():
+            if " | " in line:
+                log.feed({"stream": line.partition(" | ")[2] + "\n"})
+        self.record(log.steps)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[docker.DockerClient]:
+    why = docker_answers()
+    if why:
+        pytest.skip(why)
+    client = docker.from_env(timeout=120)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def made(engine: docker.DockerClient) -> Iterator[Made]:
+    record = Made({"ws.test": f"build-{uuid.uuid4().hex[:12]}"})
+    yield record
+    label = "=".join(next(iter(record.label.items())))
+    remove_labelled(engine, label, list(reversed(record.ids)))
+
+
+@pytest.fixture(scope="module")
+def lock_options(tmp_path_factory: pytest.TempPathFactory) -> LockOptions:
+    env = hermetic_uv_env(tmp_path_factory.mktemp("uv-build"))
+    return LockOptions(uv=find_uv(), env=env, jobs=2)
+
+
+@pytest.fixture(scope="module")
+def registry(made: Made) -> str:
+    return f"localhost:5000/{made.label['ws.test']}"
+
+
+@pytest.fixture(scope="module")
+def template(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """The image workspace, locked, pinned and generated once for the module; copy to change."""
+    root = tmp_path_factory.mktemp("images") / "ws"
+    try:
+        prepare_workspace(root, pyindex.url, lock_options, registry=registry)
+    except RegistryError as e:
+        pytest.skip(f"the loopback registry does not answer (tooling/engine.sh): {e}")
+    return root
+
+
+@pytest.fixture
+def workspace(template: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    shutil.copytree(template, root, symlinks=True)
+    return root
+
+
+def build(
+    client: docker.DockerClient,
+    made: Made,
+    root: Path,
+    names: list[str],
+    locks: LockOptions,
+    **options: Any,
+) -> tuple[list[BuiltImage], list[tuple[str, str]]]:
+    """build_members on the workspace at root; the images and every progress line."""
+    ws = load_workspace(root)
+    lines: list[tuple[str, str]] = []
+    opts = BuildOptions(locks=locks, labels=made.label, **options)
+    try:
+        built = build_members(
+            client, ws, build_graph(ws), names, opts, lambda m, line: lines.append((m, line))
+        )
+    except StepFailed as e:
+        made.record(e.steps)
+        raise
+    for image in built:
+        made.record(image.steps)
+    return built, lines
+
+
+@pytest.fixture(scope="module")
+def svc_image(
+    engine: docker.DockerClient, made: Made, template: Path, lock_options: LockOptions
+) -> BuiltImage:
+    (image,), _ = build(engine, made, template, ["svc"], lock_options)
+    return image
+
+
+def as_root(client: docker.DockerClient, image: str, script: str, made: Made) -> str:
+    """stdout of a shell script run as root in image, with no network."""
+    out = client.containers.run(
+        image,
+        ["sh", "-c", script],
+        user="0:0",
+        network_mode="none",
+        remove=True,
+        labels=made.label,
+        entrypoint=[],
+    )
+    return out.decode("utf-8")
+
+
+def step_with(image: BuiltImage, text: str) -> Step:
+    return next(step for step in image.steps if text in step.instruction)
+
+
+# ---------------------------------------------------------------- images that work
+
+
+@pytest.mark.docker
+def test_service_image_answers_with_no_network(
+    engine: docker.DockerClient, made: Made, template: Path, registry: str, svc_image: BuiltImage
+) -> None:
+    revision = git_revision(template)
+
+    assert run_image(engine, svc_image.refs[0], ["svc"], made.label) == ANSWER
+    assert svc_image.refs == (f"{registry}/svc:0.1.0", f"{registry}/svc:{revision.short}")
+    labels = engine.images.get(svc_image.image_id).labels
+    assert labels["ws.member"] == "svc"
+    assert labels["org.opencontainers.image.revision"] == revision.sha
+    assert not revision.dirty
+
+
+@pytest.mark.docker
+def test_image_holds_the_closure_and_its_locked_packages_only(
+    engine: docker.DockerClient, made: Made, template: Path, svc_image: BuiltImage
+) -> None:
+    lock = tomllib.loads((template / "packages/svc/uv.lock").read_text())
+    locked = {p["name"]: p["version"] for p in lock["package"]}
+    listing = "import importlib.metadata as m; print(*sorted(f'{d.name}=={d.version}' for d in m.distributions()))"  # noqa: E501
+
+    installed = run_image(engine, svc_image.image_id, ["python", "-c", listing], made.label).split()
+
+    expected = ["alpha", "beta", "delta", "gamma", "lib", "svc"]
+    assert installed == [f"{name}=={locked[name]}" for name in expected]
+    assert "devtool" in locked  # in the lock (dev group) but, as asked, not in the image
+    assert as_root(engine, svc_image.image_id, SCAN.format(OTHER_MARKER), made) == "exit=1\n"
+    assert "missing" in as_root(
+        engine, svc_image.image_id, "test -e /app/packages || echo missing", made
+    )
+
+
+@pytest.mark.docker
+def test_source_only_change_reuses_the_dependency_layer(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    (first,), _ = build(engine, made, workspace, ["svc"], lock_options)
+    app_py = workspace / "packages/svc/src/svc/app.py"
+    app_py.write_text(app_py.read_text().replace("says", "now says"))
+    GitRepo(workspace).commit_all("a source-only change")
+
+    (second,), lines = build(engine, made, workspace, ["svc"], lock_options)
+
+    deps = step_with(second, DEPENDENCY_STEP)
+    assert deps.cached and deps.image_id == step_with(first, DEPENDENCY_STEP).image_id
+    assert all(
+        step.cached for step in second.steps[: deps.number - 1] if "FROM" not in step.instruction
+    )
+    assert not step_with(second, "COPY packages/svc ").cached
+    assert ("svc", " ---> Using cache") in lines
+    assert run_image(engine, second.refs[0], ["svc"], made.label) == ANSWER.replace(
+        "says", "now says"
+    )
+
+
+# ---------------------------------------------------------------- secrets stay out
+
+
+def plant_canaries(root: Path, outside: Path, canary: str) -> list[str]:
+    """Secrets where a careless context would pick them up; their paths under root."""
+    outside.write_text(canary)
+    svc = "packages/svc"
+    planted = [
+        ".env",
+        f"{svc}/.env",
+        f"{svc}/src/svc/.env",
+        f"{svc}/src/svc/server.key",
+        f"{svc}/src/svc/id_rsa",
+        f"{svc}/src/svc/.env.production",
+    ]
+    for rel in planted:
+        (root / rel).write_text(f"SECRET={canary}\n")
+    (root / svc / "src/svc/leak.txt").symlink_to(outside)
+    os.mkfifo(root / svc / "src/svc/pipe")
+    return [*planted, f"{svc}/src/svc/leak.txt", f"{svc}/src/svc/pipe"]
+
+
+@pytest.mark.docker
+def test_secrets_never_reach_the_context_or_the_image(
+    engine: docker.DockerClient,
+    made: Made,
+    workspace: Path,
+    tmp_path: Path,
+    lock_options: LockOptions,
+) -> None:
+    canary = f"CANARY-{uuid.uuid4().hex}"
+    planted = plant_canaries(workspace, tmp_path / "outside-secret.txt", canary)
+    ws = load_workspace(workspace)
+
+    context, report, dockerfile = member_context(ws, ws.members["svc"])
+    with context, tarfile.open(fileobj=context, mode="r|") as tar:
+        sent = {}
+        for entry in tar:
+            handle = tar.extractfile(entry) if entry.isfile() else None
+            sent[entry.name] = handle.read() if handle else b""
+    (image,), lines = build(engine, made, workspace, ["svc"], lock_options)
+
+    assert dockerfile == "packages/svc/Dockerfile" and dockerfile in sent
+    assert not set(planted) & set(sent)
+    assert not [name for name, data in sent.items() if canary.encode() in data]
+    assert {s.path for s in report.skipped} == {
+        "packages/svc/src/svc/leak.txt",
+        "packages/svc/src/svc/pipe",
+    }
+    assert any(m == "svc" and "left out" in line and "leak.txt" in line for m, line in lines)
+    assert as_root(engine, image.image_id, SCAN.format(canary), made) == "exit=1\n"
+
+
+# ---------------------------------------------------------------- failures
+
+
+@pytest.mark.docker
+def test_a_failing_run_step_raises_build_failed_with_its_output(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    (workspace / "packages/svc/src/svc/__init__.py").unlink()
+    commit_workspace(workspace, "lose the package's __init__.py")
+
+    with pytest.raises(StepFailed) as caught:
+        build(engine, made, workspace, ["svc"], lock_options)
+
+    failure = caught.value
+    assert failure.member == "svc" and failure.step is not None
+    assert failure.step.instruction.startswith("RUN uv sync --frozen --no-dev --no-editable")
+    assert "returned a non-zero code" in failure.error
+    assert any("__init__.py" in line for line in failure.output)
+    assert "__init__.py" in str(failure) and failure.step.label in str(failure)
+
+    result = CliRunner().invoke(app, ["--root", str(workspace), "docker", "build", "svc"])
+    made.record_lines(result.output)
+    assert result.exit_code == 1
+    assert "error: svc: the image build failed at step" in result.output
+
+
+def depend_on_other(root: Path) -> None:
+    pyproject = root / "packages/svc/pyproject.toml"
+    text = pyproject.read_text().replace('"beta>=1.0"]', '"beta>=1.0", "other"]')
+    pyproject.write_text(
+        text.replace("[tool.uv.sources]\n", "[tool.uv.sources]\nother = { workspace = true }\n")
+    )
+
+
+@pytest.mark.docker
+def test_stale_locks_and_generated_files_are_refused_with_their_fixes(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    depend_on_other(workspace)
+
+    with pytest.raises(StaleFiles) as both:
+        build(engine, made, workspace, ["svc"], lock_options)
+
+    assert any(p.startswith("packages/svc/Dockerfile:") for p in both.value.problems)
+    assert any("packages/svc/uv.lock" in p for p in both.value.problems)
+    assert "`ws docker generate`" in str(both.value) and "`ws sync-locks`" in str(both.value)
+
+
+@pytest.mark.docker
+def test_a_hand_edited_dockerfile_is_refused(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    dockerfile = workspace / "packages/svc/Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "RUN echo edited\n")
+
+    with pytest.raises(StaleFiles) as caught:
+        build(engine, made, workspace, ["svc"], lock_options)
+
+    assert caught.value.problems == ["packages/svc/Dockerfile: out of date or edited by hand"]
+    assert "`ws docker generate`" in str(caught.value) and "sync-locks" not in str(caught.value)
+
+
+def test_no_engine_is_docker_unavailable_with_the_fix(tmp_path: Path) -> None:
+    socket = f"unix://{tmp_path / 'no-engine.sock'}"
+
+    with pytest.raises(DockerUnavailable) as caught:
+        connect(lambda: docker.DockerClient(base_url=socket))
+
+    assert "tooling/engine.sh" in str(caught.value)
+
+
+# ---------------------------------------------------------------- several images, pushing
+
+
+@pytest.mark.docker
+def test_every_image_member_builds_in_parallel(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    ws = load_workspace(workspace)
+    names = select_members(ws, build_graph(ws), every=True)
+
+    built, lines = build(engine, made, workspace, names, lock_options, jobs=2)
+
+    assert names == ["other", "svc"]
+    assert [image.member for image in built] == ["other", "svc"]
+    for image in built:
+        assert engine.images.get(image.image_id).labels["ws.member"] == image.member
+    assert run_image(engine, built[0].image_id, ["other"], made.label) == OTHER_MARKER + "\n"
+    assert {m for m, _ in lines} == {"other", "svc"}
+
+
+def delete_manifest(ref: str, digest: str) -> None:
+    parsed = parse_image_ref(ref)
+    url = f"http://{parsed.registry}/v2/{parsed.repository}/manifests/{digest}"
+    request = urllib.request.Request(url, method="DELETE")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=30):  # loopback only
+        pass
+
+
+@pytest.mark.docker
+def test_push_sends_every_tag_and_reports_the_registry_digest(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    (image,), lines = build(engine, made, workspace, ["svc"], lock_options, push=True, tags=("ci",))
+    try:
+        assert image.refs[-1].endswith("/svc:ci")
+        assert set(image.pushed) == set(image.refs)
+        for ref, digest in image.pushed.items():
+            assert digest == resolve_digest(parse_image_ref(ref))
+        assert any("Pushed" in line or "already exists" in line for _, line in lines)
+    finally:
+        for digest in set(image.pushed.values()):
+            delete_manifest(image.refs[0], digest)  # a manifest goes with all its tags
+
+
+@pytest.mark.docker
+def test_push_without_a_registry_is_refused_before_building(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    pyproject = workspace / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("registry"))
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        build(engine, made, workspace, ["svc"], lock_options, push=True)
+
+    assert "registry" in str(caught.value)
+
+
+# ---------------------------------------------------------------- choosing what to build
+
+
+def test_members_are_chosen_by_name_all_or_affected(tmp_path: Path) -> None:
+    root = make_workspace(tmp_path / "ws", image_members(), root_extra=root_docker_config(None))
+    repo = commit_workspace(root)
+    ws = load_workspace(root)
+    graph = build_graph(ws)
+    repo.write({"packages/lib/src/lib/__init__.py": "__version__ = '0.2.1'\n"})
+
+    assert select_members(ws, graph, ["SVC"]) == ["svc"]
+    assert select_members(ws, graph, every=True) == ["other", "svc"]
+    assert select_members(ws, graph, since="HEAD") == ["svc"]  # lib changed; svc depends on it
+    with pytest.raises(ConfigError, match="declares no image"):
+        select_members(ws, graph, ["lib"])
+    with pytest.raises(WsError, match="say which images"):
+        select_members(ws, graph)
+
+
+def test_waves_follow_dependencies_through_members_without_images() -> None:
+    graph = nx.DiGraph([("app", "lib"), ("lib", "base"), ("tool", "base")])
+
+    assert build_waves(graph, ["app", "base", "tool"]) == [["base"], ["tool"], ["app"]]
+
+
+def test_the_origin_url_loses_its_credentials(tmp_path: Path) -> None:
+    repo = commit_workspace(make_workspace(tmp_path / "ws", {"a": {}}))
+    repo.git("remote", "add", "origin", "https://bot:s3cret@git.example.invalid/team/ws.git")
+
+    revision = git_revision(repo.path)
+
+    assert revision.source == "https://git.example.invalid/team/ws.git"
+    assert len(revision.short) == 12 and revision.sha.startswith(revision.short)
+
+
+def test_the_build_log_reads_split_chunks_and_colours() -> None:
+    seen: list[str] = []
+    log = BuildLog("svc", lambda _m, line: seen.append(line))
+    for chunk in ["Step 1/2 : RUN x\n ---> Runn", "ing in 0123456789ab\n\x1b[91moops\n", "\x1b[0m"]:
+        log.feed({"stream": chunk})
+
+    with pytest.raises(StepFailed) as caught:
+        log.feed({"errorDetail": {"message": "The command returned a non-zero code: 1"}})
+
+    assert caught.value.output == ["oops"]
+    assert "  | oops" in str(caught.value) and "step 1/2 (RUN x)" in str(caught.value)
