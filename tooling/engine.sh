@@ -334,7 +334,7 @@ ensure_uv_image() {
 	version="$("$bin" --version | awk '{ print $2 }')"
 	[ -n "$version" ] || die "'$bin --version' printed no version"
 	ref="localhost:5000/astral-sh/uv:$version"
-	pinned="$(sed -n 's/^uv-image *= *"[^"]*:\([^"]*\)".*/\1/p' "$ROOT/pyproject.toml" 2>/dev/null || true)"
+	pinned="$(sed -n 's/^uv-image *= *"[^"@]*:\([^"@]*\)\(@[^"]*\)\{0,1\}".*/\1/p' "$ROOT/pyproject.toml" 2>/dev/null || true)"
 	if [ -n "$pinned" ] && [ "$pinned" != "$version" ]; then
 		say "uv image: note: pyproject.toml pins uv-image to $pinned, the uv here is $version"
 	fi
