@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -218,14 +219,19 @@ def test_a_failing_resolution_names_the_member_and_touches_nothing(root: Path, o
     assert {p: p.read_bytes() for p in root.rglob("uv.lock")} == before
 
 
-def test_a_failing_member_lock_leaves_that_lock_alone(root: Path, opts, index) -> None:
+def test_a_failing_member_lock_leaves_that_lock_alone(
+    root: Path, opts: LockOptions, index, tmp_path: Path
+) -> None:
     sync(root, opts)
     before = (root / "packages/cli/uv.lock").read_bytes()
-    index.close()  # the root lock is satisfied without the index; a member re-lock is not
-    edit(root / "packages/cli/pyproject.toml", "[project]", "[project]\n# edited")
-    (root / ".ws" / "locks.json").write_text("{}")
+    # The root lock stays fresh (its inputs did not move); cli must be re-locked, and neither
+    # an empty uv cache (the offline try) nor the closed index (the online one) can serve it.
+    cache = json.loads((root / ".ws/locks.json").read_text())
+    del cache["cli"]
+    (root / ".ws/locks.json").write_text(json.dumps(cache))
+    index.close()
     with pytest.raises(LockError) as err:
-        sync(root, opts)
+        sync(root, opts, env={**opts.env, "UV_CACHE_DIR": str(tmp_path / "empty-cache")})
     assert "cli (packages/cli): uv lock failed" in str(err.value)
     assert (root / "packages/cli/uv.lock").read_bytes() == before
 

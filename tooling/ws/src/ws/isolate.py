@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,10 +28,7 @@ def isolated_root_pyproject(ws: Workspace, closure: Iterable[str]) -> str:
     made again from a clean checkout (the Docker build relies on that).
     """
     names = set(closure)
-    doc = tomlkit.parse(ws.pyproject.read_text(encoding="utf-8"))
-    uv: dict[str, Any] = dict(doc.get("tool", {}).get("uv", {}))
-    for key in ROOT_ONLY_UV_KEYS:
-        uv.pop(key, None)
+    uv = dict(_root_uv_settings(ws.pyproject.read_text(encoding="utf-8")))
     if "sources" in uv:
         uv["sources"] = {
             k: v
@@ -44,6 +42,16 @@ def isolated_root_pyproject(ws: Workspace, closure: Iterable[str]) -> str:
     tool["uv"] = {**uv, "workspace": {"members": members}}
     out["tool"] = tool
     return tomlkit.dumps(out)
+
+
+@functools.lru_cache(maxsize=8)
+def _root_uv_settings(text: str) -> dict[str, Any]:
+    """The root's [tool.uv] minus root-only keys; parsed once per run, not once per member."""
+    doc = tomlkit.parse(text)
+    uv: dict[str, Any] = dict(doc.get("tool", {}).get("uv", {}))
+    for key in ROOT_ONLY_UV_KEYS:
+        uv.pop(key, None)
+    return uv
 
 
 def _canonical(name: str) -> str:

@@ -137,6 +137,14 @@ def _lock_members(
     def one(name: str) -> tuple[str, bytes | None, str | None]:
         state.on_event(name, "locking")
         try:
+            # The root lock was just resolved online, so uv's cache holds every index page
+            # and wheel metadata a member's closure needs: try without the network first.
+            data = _lock_member(state, name, seed, offline=True)
+            if not _agreement(state, name, data, root_pins):
+                return name, data, None
+        except LockError:
+            pass  # something was not cached: resolve online
+        try:
             data = _lock_member(state, name, seed)
         except LockError as e:
             return name, None, str(e)
@@ -155,13 +163,15 @@ def _lock_members(
     return done, failures
 
 
-def _lock_member(state: _Run, name: str, seed: bytes | None, *, locked: bool = False) -> bytes:
+def _lock_member(
+    state: _Run, name: str, seed: bytes | None, *, locked: bool = False, offline: bool = False
+) -> bytes:
     members = [state.ws.members[n] for n in sorted(state.closure(name))]
     root_text = isolated_root_pyproject(state.ws, state.closure(name))
     with tempfile.TemporaryDirectory(prefix=f"ws-lock-{name}-") as tmp:
         copy = make_copy(state.ws, members, root_text, Path(tmp), seed)
         try:
-            return state.run_uv(copy, locked=locked)
+            return state.run_uv(copy, locked=locked, offline=offline)
         except CommandFailed as e:
             member = state.ws.members[name]
             raise LockError(

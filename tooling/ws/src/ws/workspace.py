@@ -143,6 +143,7 @@ def _member_dirs(
     includes = _string_list(definition.get("members"), pyproject, "tool.uv.workspace.members")
     excludes = _string_list(definition.get("exclude"), pyproject, "tool.uv.workspace.exclude")
     found: list[Path] = []
+    seen: set[Path] = set()
     warnings: list[str] = []
     for pattern in includes:
         matches = sorted(_glob(root, pattern, pyproject))
@@ -154,7 +155,8 @@ def _member_dirs(
         for path in matches:
             _check_inside(root, path, pattern, pyproject)
             rel = path.relative_to(root).as_posix()
-            if path not in found and not _excluded(rel, excludes) and path.is_dir():
+            if path not in seen and not _excluded(rel, excludes) and path.is_dir():
+                seen.add(path)
                 if _keep_member_dir(path, pyproject, pattern):
                     found.append(path)
     return found, warnings
