@@ -69,7 +69,9 @@ EXPECTED_DOCKERFILE = f"""\
 
 FROM {UV} AS uv
 
-FROM {PY} AS builder
+# Dependencies first, in a stage of their own: it is rebuilt only when the lock or a
+# pyproject.toml changes, and the runtime stage copies its venv as one cached layer.
+FROM {PY} AS deps
 COPY --from=uv /uv /uvx /usr/local/bin/
 ENV UV_COMPILE_BYTECODE=1 \\
     UV_LINK_MODE=copy \\
@@ -77,34 +79,34 @@ ENV UV_COMPILE_BYTECODE=1 \\
     UV_PYTHON=python3 \\
     UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /app
-
-# Dependencies first: this layer is rebuilt only when the lock or a pyproject.toml changes.
 COPY packages/service/Dockerfile.pyproject.toml /app/pyproject.toml
 COPY packages/service/uv.lock /app/uv.lock
 COPY packages/core/pyproject.toml /app/packages/core/pyproject.toml
 COPY packages/devtool/pyproject.toml /app/packages/devtool/pyproject.toml
 COPY packages/report/pyproject.toml /app/packages/report/pyproject.toml
 COPY packages/service/pyproject.toml /app/packages/service/pyproject.toml
-RUN uv sync --frozen --no-dev --no-install-workspace --package service
+RUN uv sync --frozen --no-dev --no-install-workspace --package service && touch /app/.ws-deps-done
 
-# Then the workspace members themselves, installed as wheels (no links to sources).
+# Then the workspace members themselves, installed as wheels (no links to sources). The
+# overlay holds every venv file this install wrote, by mtime: the engine re-extracts each
+# committed layer, which renews every ctime but keeps mtimes, so ctime would copy it all.
+FROM deps AS builder
 COPY packages/core /app/packages/core
 COPY packages/devtool /app/packages/devtool
 COPY packages/report /app/packages/report
 COPY packages/service /app/packages/service
-RUN uv sync --frozen --no-dev --no-editable --package service
+RUN uv sync --frozen --no-dev --no-editable --package service \\
+    && mkdir -p /app/overlay && cd /app/.venv \\
+    && find . -newer /app/.ws-deps-done \\( -type f -o -type l \\) \\
+        -exec cp -a --parents {{}} /app/overlay/ \\;
 
+# What never changes between builds comes before the copies, so that a source-only change
+# re-runs only the small overlay copy and what follows it.
 FROM {PY} AS runtime
-ARG WS_SOURCE=unknown
-ARG WS_REVISION=unknown
 LABEL org.opencontainers.image.title="service"
 LABEL org.opencontainers.image.version="2.0.0"
-LABEL org.opencontainers.image.source="${{WS_SOURCE}}"
-LABEL org.opencontainers.image.revision="${{WS_REVISION}}"
 LABEL com.example.team="search"
 LABEL com.example.tier="web"
-COPY --from=builder /app/.venv /app/.venv
-COPY ["packages/service/config/app.toml", "/app/config/app.toml"]
 ENV PATH="/app/.venv/bin:${{PATH}}" \\
     VIRTUAL_ENV=/app/.venv \\
     PYTHONUNBUFFERED=1
@@ -116,6 +118,14 @@ EXPOSE 8080 9090/udp
 HEALTHCHECK --interval=10s --retries=3 CMD ["probe", "--quick"]
 ENTRYPOINT ["tini", "--"]
 CMD ["service", "--port", "$PORT"]
+COPY --from=deps /app/.venv /app/.venv
+COPY --from=builder /app/overlay/ /app/.venv/
+COPY ["packages/service/config/app.toml", "/app/config/app.toml"]
+# The revision changes with every commit: last, so that it re-runs only these lines.
+ARG WS_SOURCE=unknown
+ARG WS_REVISION=unknown
+LABEL org.opencontainers.image.source="${{WS_SOURCE}}"
+LABEL org.opencontainers.image.revision="${{WS_REVISION}}"
 """
 # Files no build context may hold, planted in the fixture to prove the whitelist drops them.
 JUNK = {
@@ -169,7 +179,9 @@ def test_the_dockerfile_needs_no_buildkit(root: Path) -> None:
     text = render_dockerfile(inputs_of(root))
     assert "--mount" not in text and "<<" not in text
     froms = [line for line in text.splitlines() if line.startswith("FROM ")]
-    assert len(froms) == 3 and all("@sha256:" in line for line in froms)
+    images = [line for line in froms if line != "FROM deps AS builder"]
+    assert len(froms) == 4 and len(images) == 3, "the builder starts from the deps stage"
+    assert all("@sha256:" in line for line in images)
 
 
 def test_the_member_whitelist_admits_exactly_what_the_dockerfile_copies(root: Path) -> None:

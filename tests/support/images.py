@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -177,49 +176,3 @@ def prepare_workspace(
     pin_images(ws.pyproject, load_root_config(ws))
     generate(root)
     return commit_workspace(root)
-
-
-# The prototype of a split runtime copy: the builder collects the files of the installed
-# workspace members (from their RECORD) into /app/overlay, so the runtime stage can take the
-# dependencies from the deps stage (cached) and only this small overlay from the builder.
-OVERLAY_SCRIPT = """\
-import glob, importlib.metadata as m, os, shutil
-venv = '/app/.venv'
-site = glob.glob(venv + '/lib/python3*/site-packages')[0]
-for dist in m.distributions(path=[site]):
-    if 'file://' not in (dist.read_text('direct_url.json') or ''):
-        continue
-    tops = set()
-    for f in dist.files or []:
-        path = os.path.normpath(dist.locate_file(f))
-        inside = path.startswith(site + os.sep)
-        top = os.path.relpath(path, site).split(os.sep)[0]
-        tops.add(os.path.join(site, top) if inside else path)
-    for top in tops:
-        dest = os.path.join('/app/overlay', os.path.relpath(top, venv))
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        if os.path.isdir(top):
-            shutil.copytree(top, dest, symlinks=True, dirs_exist_ok=True)
-        elif os.path.lexists(top):
-            shutil.copy2(top, dest, follow_symlinks=False)
-"""
-
-
-def split_venv_dockerfile(generated: str) -> str:
-    """The generated Dockerfile with the runtime copy split into a cached dependency layer
-    and a small overlay of the workspace members (a prototype, not what ws generates)."""
-    script = base64.b64encode(OVERLAY_SCRIPT.encode()).decode()
-    out: list[str] = []
-    for line in generated.splitlines():
-        if line.startswith("COPY --from=builder /app/.venv"):
-            out += [
-                "COPY --from=deps /app/.venv /app/.venv",
-                "COPY --from=builder /app/overlay/ /app/.venv/",
-            ]
-            continue
-        out.append(line.replace(" AS builder", " AS deps"))
-        if line.startswith("RUN uv sync") and "--no-install-workspace" in line:
-            out.append("FROM deps AS builder")
-        elif line.startswith("RUN uv sync"):
-            out.append(f"RUN python3 -c \"import base64; exec(base64.b64decode('{script}'))\"")
-    return "\n".join(out) + "\n"
