@@ -1,6 +1,6 @@
 """Benchmark ws's generated multi-stage image against a naive single-stage Dockerfile.
 
-Run: /tmp/wsvenv/bin/python tooling/bench_docker.py [--runs 3] [--packages 12]
+Run: .venv/bin/python tooling/bench_docker.py [--runs 3] [--packages 12]
 (needs the engine and loopback registry of tooling/engine.sh).
 
 Both sides build the service member `svc` of the same workspace (the test workspace of
@@ -368,7 +368,7 @@ def report(client: docker.DockerClient, scenarios: list[Scenario], packages: int
     lines = [
         "# Benchmark: ws docker build against a naive Dockerfile",
         "",
-        "Written by `tooling/bench_docker.py` (`/tmp/wsvenv/bin/python tooling/bench_docker.py`);",
+        "Written by `tooling/bench_docker.py` (`.venv/bin/python tooling/bench_docker.py`);",
         "every figure below comes from one run.",
         "",
         "## What is measured",

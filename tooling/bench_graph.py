@@ -1,6 +1,6 @@
 """Benchmark `ws list --json` and `ws graph --format json` on a generated 300-member workspace.
 
-Run: /tmp/wsvenv/bin/python tooling/bench_graph.py [--runs 15] [--members 300] [--seed 2024]
+Run: .venv/bin/python tooling/bench_graph.py [--runs 15] [--members 300] [--seed 2024]
 
 Each command runs as a whole process (the venv's `ws` console script), once to warm up and
 then --runs times; the median is reported. Bytecode caching is allowed (PYTHONDONTWRITEBYTECODE
@@ -258,7 +258,7 @@ def report(
         "# Benchmark: reading a 300-member workspace",
         "",
         "Written by `tooling/bench_graph.py` (run it with the project venv:",
-        "`/tmp/wsvenv/bin/python tooling/bench_graph.py`); every figure below comes from one run.",
+        "`.venv/bin/python tooling/bench_graph.py`); every figure below comes from one run.",
         "",
         "## What is measured",
         "",

@@ -1,6 +1,6 @@
 """Benchmark `ws sync-locks` against a naive per-member `uv lock` loop, on 12 and 50 members.
 
-Run: /tmp/wsvenv/bin/python tooling/bench_locks.py [--sizes 12 50] [--runs 3]
+Run: .venv/bin/python tooling/bench_locks.py [--sizes 12 50] [--runs 3]
 
 Both sides lock the same generated workspaces (members without workspace dependencies, each
 needing 1-3 packages of a local index on 127.0.0.1), with the same uv binary (ws gets it through
@@ -474,7 +474,7 @@ def document(results: Sequence[SizeResult], setup: Setup, args: argparse.Namespa
         "# Benchmark: `ws sync-locks` against a naive per-member `uv lock` loop",
         "",
         "Written by `tooling/bench_locks.py` (run it with the project venv:",
-        "`/tmp/wsvenv/bin/python tooling/bench_locks.py`); every figure below comes from one run.",
+        "`.venv/bin/python tooling/bench_locks.py`); every figure below comes from one run.",
         "",
         METHOD.format(sizes=sizes, libs=LIBRARIES, runs=args.runs, noop_runs=args.noop_runs),
         "Goals: no-op under 1.0 s for the largest workspace; one dependency bumped at most "
