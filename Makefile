@@ -25,7 +25,7 @@ demo: engine ## sync the locks, pin, generate and build the example service, run
 	@tooling/demo.sh
 
 test: engine ## run every test (real uv, real git, real Docker engine and registry)
-	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	@WS_REQUIRE_DOCKER=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 test-fast: bootstrap ## the tests that need no Docker engine
 	@$(VENV)/bin/python -m pytest -m "not docker" $(PYTEST_ARGS)

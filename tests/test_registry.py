@@ -6,7 +6,6 @@ import hashlib
 import io
 import tarfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -264,23 +263,6 @@ def test_plain_http_only_for_loopback(registry: str, url: str) -> None:
 
 
 # ------------------------------------------------------------ the real loopback registry
-
-
-@pytest.fixture(scope="module")
-def docker_client() -> Iterator[Any]:
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except Exception as e:  # noqa: BLE001 -- any failure means "no engine here"
-        pytest.skip(f"no Docker engine: {e}")
-    try:
-        with urllib.request.urlopen(f"http://{LOOPBACK}/v2/", timeout=3):  # noqa: S310
-            pass
-    except OSError as e:
-        pytest.skip(f"no registry at {LOOPBACK} (run tooling/engine.sh): {e}")
-    yield client
-    client.close()
 
 
 def push_tiny_image(client: Any, repository: str, tag: str, content: str) -> str:
