@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,8 +24,7 @@ from tests.support.fake_registry import (
     image_index,
     image_manifest,
 )
-
-LOOPBACK = "localhost:5000"
+from tests.support.loopback_images import push_tiny_image, unique_repository
 
 
 @pytest.fixture
@@ -265,27 +262,9 @@ def test_plain_http_only_for_loopback(registry: str, url: str) -> None:
 # ------------------------------------------------------------ the real loopback registry
 
 
-def push_tiny_image(client: Any, repository: str, tag: str, content: str) -> str:
-    """docker import a one-file tar as repository:tag, push it; the pushed digest."""
-    data = content.encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("hello.txt")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=tag)
-    pushed = None
-    for line in client.images.push(repository, tag=tag, stream=True, decode=True):
-        assert "error" not in line, line
-        pushed = line.get("aux", {}).get("Digest") or pushed
-    client.images.remove(f"{repository}:{tag}")
-    assert pushed, "docker push reported no digest"
-    return pushed
-
-
 @pytest.mark.docker
 def test_real_registry_digest_matches_docker(docker_client: Any) -> None:
-    repository = f"{LOOPBACK}/ws-test-{uuid.uuid4().hex[:12]}/tiny"
+    repository = unique_repository()
     pushed = push_tiny_image(docker_client, repository, "1", f"first {uuid.uuid4()}")
     ref = parse_image_ref(f"{repository}:1")
     digest = resolve_digest(ref)
@@ -303,8 +282,8 @@ def test_real_registry_digest_matches_docker(docker_client: Any) -> None:
 
 @pytest.mark.docker
 def test_real_registry_missing_tag_and_repository(docker_client: Any) -> None:
-    repository = f"{LOOPBACK}/ws-test-{uuid.uuid4().hex[:12]}/tiny"
+    repository = unique_repository()
     push_tiny_image(docker_client, repository, "1", f"only {uuid.uuid4()}")
     message = failure(parse_image_ref(f"{repository}:2"))
     assert "no manifest '2'" in message
-    assert "HTTP 404" in failure(parse_image_ref(f"{LOOPBACK}/ws-test-{uuid.uuid4().hex}/x:1"))
+    assert "HTTP 404" in failure(parse_image_ref(f"{unique_repository('x')}:1"))
