@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+from packaging.utils import canonicalize_name
 
 from ws.workspace import Member, Workspace, is_workspace_source
 
@@ -33,7 +34,7 @@ def isolated_root_pyproject(ws: Workspace, closure: Iterable[str]) -> str:
         uv["sources"] = {
             k: v
             for k, v in uv["sources"].items()
-            if not is_workspace_source(v) or _canonical(k) in names
+            if not is_workspace_source(v) or canonicalize_name(k) in names
         }
     members = sorted(ws.members[n].rel.as_posix() for n in names if str(ws.members[n].rel) != ".")
     out = tomlkit.document()
@@ -52,12 +53,6 @@ def _root_uv_settings(text: str) -> dict[str, Any]:
     for key in ROOT_ONLY_UV_KEYS:
         uv.pop(key, None)
     return uv
-
-
-def _canonical(name: str) -> str:
-    from packaging.utils import canonicalize_name  # noqa: PLC0415
-
-    return canonicalize_name(name)
 
 
 def make_copy(

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ws.errors import ToolNotFound
-from ws.proc import Result, run, which
+from ws.proc import run, which
 
 # Overrides the uv that ws finds (by default the one the `uv` package installed beside ws).
 UV_ENV_VAR = "WS_UV"
@@ -65,12 +65,3 @@ def lock_argv(
     if offline:
         argv.append("--offline")
     return argv
-
-
-def uv_lock(
-    uv: str,
-    project: Path,
-    env: Mapping[str, str],
-    **options: bool | Sequence[str],
-) -> Result:
-    return run(lock_argv(uv, **options), cwd=project, env=env)  # type: ignore[arg-type]  # options mirror lock_argv's keywords
