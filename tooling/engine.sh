@@ -10,7 +10,9 @@
 # (seconds to wait for a daemon, default 60), UV_BIN (uv binary to put in the uv image).
 #
 # No image comes from a public registry: the Python image is bootstrapped from Debian
-# packages, the uv image is the binary of the uv wheel ws depends on.
+# packages, the uv image is the binary of the uv wheel ws depends on. tooling/seed_image.py
+# pushes both with digests that depend only on their files, so the pins committed in
+# pyproject.toml hold on every machine that gets the same packages and CA bundle.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +29,9 @@ MANIFEST_TYPES="application/vnd.oci.image.index.v1+json,application/vnd.oci.imag
 MANIFEST_TYPES+=",application/vnd.docker.distribution.manifest.list.v2+json"
 MANIFEST_TYPES+=",application/vnd.docker.distribution.manifest.v2+json"
 ROOTFS_BUILD="" # set while a rootfs is being built, so an exit can clean its mounts
+# The seed images' time (2026-11-01 UTC): their config says it, and every later mtime in
+# their files is clamped to it, so the digest does not depend on the day they were made.
+SEED_EPOCH=1793491200
 
 say() { printf 'engine.sh: %s\n' "$*"; }
 die() {
@@ -118,10 +123,44 @@ manifest_digest() {
 	sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: *\([^[:space:]]*\).*/\1/p' <<<"$headers"
 }
 
-# push REF REPO TAG: pushes and reports the digest the registry now serves.
-push() {
-	docker push "$1" >"$STATE/push.log" 2>&1 || die_log "$STATE/push.log" "docker push $1 failed"
-	say "pushed $1 ($(manifest_digest "$2" "$3"))"
+seed_python() {
+	if [ -x "$ROOT/.venv/bin/python" ]; then echo "$ROOT/.venv/bin/python"; else echo python3; fi
+}
+
+# push_seed DIR REPO TAG [seed_image.py options]: pushes DIR as REPO:TAG, remembers the
+# digest in $STATE, and says whether it is the one pyproject.toml pins under KEY.
+push_seed() {
+	local dir="$1" repo="$2" tag="$3" digest
+	shift 3
+	digest="$("$(seed_python)" "$ROOT/tooling/seed_image.py" push "$dir" "$REGISTRY_ADDR" \
+		"$repo:$tag" --epoch "$SEED_EPOCH" --arch "$(dpkg --print-architecture 2>/dev/null || echo amd64)" \
+		"$@" 2>"$STATE/push.log")" || die_log "$STATE/push.log" "pushing $repo:$tag failed"
+	echo "$digest" >"$(pushed_file "$repo" "$tag")"
+	say "pushed localhost:5000/$repo:$tag ($digest)"
+	check_pin "$repo:$tag" "$digest"
+}
+
+pushed_file() { echo "$STATE/${1//\//-}-$2.pushed"; }
+
+# seeded REPO TAG: true when the registry serves the digest this script last pushed there.
+seeded() {
+	local digest
+	digest="$(manifest_digest "$1" "$2")" || return 1
+	[ "$digest" = "$(cat "$(pushed_file "$1" "$2")" 2>/dev/null)" ] || return 1
+	say "$1:$2 is in the registry ($digest)"
+	check_pin "$1:$2" "$digest"
+}
+
+# check_pin REPO:TAG DIGEST: a note when pyproject.toml pins another digest for it.
+check_pin() {
+	local pinned
+	pinned="$(grep -o "localhost:5000/$1@sha256:[0-9a-f]*" "$ROOT/pyproject.toml" 2>/dev/null | head -n 1)"
+	pinned="${pinned##*@}"
+	if [ -n "$pinned" ] && [ "$pinned" != "$2" ]; then
+		say "note: pyproject.toml pins $1 to $pinned, but its inputs here (Debian packages,"
+		say "  CA bundle, uv wheel) made $2: 'ws docker pin && ws docker generate' re-pins"
+	fi
+	return 0
 }
 
 # ---------------------------------------------------------------- engine
@@ -260,16 +299,22 @@ EOF
 	# The host bundle carries the CA of the proxy builds reach package indexes through.
 	cp "$CA_BUNDLE" "$r$CA_BUNDLE"
 	ln -sf /usr/bin/python3 "$r/usr/local/bin/python"
+	# What differs from one bootstrap to the next: the engine provides the first two at
+	# run time, ldconfig's aux-cache records inodes, and shadow the day of the install.
+	rm -f "$r/etc/hostname" "$r/etc/resolv.conf" "$r/var/cache/ldconfig/aux-cache"
+	sed -i -E "s/^([^:]*:[^:]*:)[0-9]+:/\1$((SEED_EPOCH / 86400)):/" "$r/etc/shadow"
+	rm -f "$r/etc/shadow-"
 }
 
-build_python_tarball() {
-	local tarball="$1" mirror proxy=""
+# build_python_rootfs DIR: a slim Debian with python3 in DIR, kept as the cache.
+build_python_rootfs() {
+	local rootfs="$1" mirror proxy=""
 	ensure_cmds debootstrap:debootstrap
 	[ -r "$CA_BUNDLE" ] || die "no CA bundle at $CA_BUNDLE to copy into the Python image"
 	mirror="$(host_mirror)" || true
 	mirror="${mirror%%$'\n'*}"
 	eval "$(apt-config shell proxy Acquire::http::Proxy 2>/dev/null || true)"
-	ROOTFS_BUILD="$STATE/rootfs.build"
+	ROOTFS_BUILD="$rootfs.build"
 	remove_rootfs "$ROOTFS_BUILD"
 	mkdir -p "$STATE/debs"
 	say "python image: debootstrap $SUITE (about 70 s, log $STATE/debootstrap.log)"
@@ -279,32 +324,22 @@ build_python_tarball() {
 		die_log "$STATE/debootstrap.log" "debootstrap failed"
 	unmount_under "$ROOTFS_BUILD"
 	slim_rootfs "$ROOTFS_BUILD"
-	tar --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
-		-C "$ROOTFS_BUILD" -cf "$tarball.tmp" .
-	mv "$tarball.tmp" "$tarball"
-	remove_rootfs "$ROOTFS_BUILD"
+	remove_rootfs "$rootfs"
+	mv "$ROOTFS_BUILD" "$rootfs"
 	ROOTFS_BUILD=""
 }
 
 ensure_python_image() {
-	local ref="localhost:5000/$PYTHON_REPO:$PYTHON_TAG" digest
-	local tarball="$STATE/python-$PYTHON_TAG-$SUITE.tar"
-	if digest="$(manifest_digest "$PYTHON_REPO" "$PYTHON_TAG")"; then
-		say "python image: $ref in the registry ($digest)"
-		return 0
+	local rootfs="$STATE/python-rootfs-$SUITE"
+	seeded "$PYTHON_REPO" "$PYTHON_TAG" && return 0
+	if [ -x "$rootfs/usr/bin/python3" ]; then
+		say "python image: reusing the cached rootfs $rootfs"
+	else
+		build_python_rootfs "$rootfs"
 	fi
-	if ! docker image inspect "$ref" >/dev/null 2>&1; then
-		if [ -s "$tarball" ]; then
-			say "python image: reusing the cached rootfs $tarball"
-		else
-			build_python_tarball "$tarball"
-		fi
-		docker import --message "ws seed: Debian $SUITE minbase with python3" \
-			-c "ENV PATH=$IMAGE_PATH" -c "ENV SSL_CERT_FILE=$CA_BUNDLE" -c 'ENV LANG=C.UTF-8' \
-			-c 'CMD ["python3"]' - "$ref" <"$tarball" >/dev/null ||
-			die "docker import of $tarball failed (delete it to bootstrap again)"
-	fi
-	push "$ref" "$PYTHON_REPO" "$PYTHON_TAG"
+	push_seed "$rootfs" "$PYTHON_REPO" "$PYTHON_TAG" --exclude dev --exclude proc --exclude sys \
+		--env "PATH=$IMAGE_PATH" --env "SSL_CERT_FILE=$CA_BUNDLE" --env LANG=C.UTF-8 \
+		--cmd '["python3"]' --comment "ws seed: Debian $SUITE minbase with python3"
 }
 
 # ---------------------------------------------------------------- uv image
@@ -329,30 +364,23 @@ find_uv_bin() {
 }
 
 ensure_uv_image() {
-	local bin version ref digest pinned tmp
+	local bin version pinned tmp
 	bin="$(find_uv_bin)"
 	version="$("$bin" --version | awk '{ print $2 }')"
 	[ -n "$version" ] || die "'$bin --version' printed no version"
-	ref="localhost:5000/astral-sh/uv:$version"
 	pinned="$(sed -n 's/^uv-image *= *"[^"@]*:\([^"@]*\)\(@[^"]*\)\{0,1\}".*/\1/p' "$ROOT/pyproject.toml" 2>/dev/null || true)"
 	if [ -n "$pinned" ] && [ "$pinned" != "$version" ]; then
 		say "uv image: note: pyproject.toml pins uv-image to $pinned, the uv here is $version"
 	fi
-	if digest="$(manifest_digest astral-sh/uv "$version")"; then
-		say "uv image: $ref in the registry ($digest)"
-		return 0
-	fi
-	if ! docker image inspect "$ref" >/dev/null 2>&1; then
-		tmp="$(mktemp -d "$STATE/uv.XXXXXX")"
-		install -m 0755 "$bin" "$tmp/uv"
-		if is_elf "$(dirname "$bin")/uvx"; then install -m 0755 "$(dirname "$bin")/uvx" "$tmp/uvx"; fi
-		# Like the official image: FROM scratch holding /uv and /uvx, nothing else.
-		(cd "$tmp" && tar --numeric-owner --owner=0 --group=0 -c -- *) |
-			docker import --message "ws seed: uv $version from $bin" \
-				-c 'ENTRYPOINT ["/uv"]' - "$ref" >/dev/null || die "docker import of uv failed"
-		rm -rf "$tmp"
-	fi
-	push "$ref" astral-sh/uv "$version"
+	seeded astral-sh/uv "$version" && return 0
+	tmp="$(mktemp -d "$STATE/uv.XXXXXX")"
+	install -m 0755 "$bin" "$tmp/uv"
+	if is_elf "$(dirname "$bin")/uvx"; then install -m 0755 "$(dirname "$bin")/uvx" "$tmp/uvx"; fi
+	touch -d "@$SEED_EPOCH" "$tmp"/* # the wheel's install time must not reach the digest
+	# Like the official image: FROM scratch holding /uv and /uvx, nothing else.
+	push_seed "$tmp" astral-sh/uv "$version" --root-owned --entrypoint '["/uv"]' \
+		--comment "ws seed: uv $version from the uv wheel"
+	rm -rf "$tmp"
 }
 
 # ---------------------------------------------------------------- commands
