@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from ws import lockfile
-from ws.errors import Busy, LockError, StaleFiles
+from ws.errors import Busy, ConfigError, LockError, StaleFiles
 from ws.graph import build_graph
 from ws.locks import LockOptions, check_locks, sync_locks
 from ws.mutex import workspace_lock
@@ -23,6 +23,7 @@ from ws.workspace import load_workspace
 from tests.support.files import make_workspace
 from tests.support.gitrepo import init_repo
 from tests.support.pyindex import Package
+from tests.support.wheels import write_wheel
 
 CATALOGUE = (
     Package("alpha", "1.0"),
@@ -282,3 +283,48 @@ def test_ctrl_c_removes_the_temporary_folders(
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
     assert list(scratch.glob("ws-*")) == []
+
+
+def vendored(path: str) -> dict:
+    """cli, taking `extra` from a wheel at path (relative to cli's folder) instead of the index."""
+    return {
+        **MEMBERS,
+        "cli": {
+            "dependencies": ["gamma", "extra"],
+            "extra": f'[tool.uv.sources]\nextra = {{ path = "{path}" }}',
+        },
+    }
+
+
+def test_path_sources_inside_the_root_reach_the_isolated_copies(
+    tmp_path: Path, index, opts: LockOptions
+) -> None:
+    wheel = "vendor/extra-1.0-py3-none-any.whl"
+    root = make_workspace(tmp_path / "ws", vendored(f"../../{wheel}"), index_url=index.url)
+    write_wheel(root / "vendor", "extra", "1.0")
+    sync(root, opts)
+    assert pins(root / "packages/cli/uv.lock")["extra"] == "1.0"
+    # uv writes path sources relative to the workspace root, as in the root lock
+    assert f'source = {{ path = "{wheel}" }}' in (root / "packages/cli/uv.lock").read_text()
+    check(root, opts)
+    write_wheel(root / "vendor", "extra", "1.0", requires=["alpha"])  # same name, new bytes
+    with pytest.raises(StaleFiles) as caught:
+        check(root, opts)
+    assert "packages/cli/uv.lock" in str(caught.value)
+    sync(root, opts)
+    assert "alpha" in pins(root / "packages/cli/uv.lock"), "the input cache saw the new wheel"
+
+
+def test_a_path_source_outside_the_root_is_one_clear_error(
+    tmp_path: Path, index, opts: LockOptions
+) -> None:
+    write_wheel(tmp_path / "elsewhere", "extra", "1.0")
+    path = "../../../elsewhere/extra-1.0-py3-none-any.whl"
+    root = make_workspace(tmp_path / "ws", vendored(path), index_url=index.url)
+    with pytest.raises(ConfigError) as caught:
+        sync(root, opts)
+    message = str(caught.value)
+    assert message.startswith(str(root / "packages/cli/pyproject.toml"))
+    assert "[tool.uv.sources] extra" in message and "outside the workspace root" in message
+    assert "fix: move it under the workspace root" in message
+    assert not (root / "uv.lock").exists(), "nothing was written"

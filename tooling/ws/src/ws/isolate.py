@@ -11,6 +11,7 @@ from typing import Any
 import tomlkit
 from packaging.utils import canonicalize_name
 
+from ws.local_sources import local_sources
 from ws.workspace import Member, Workspace, is_workspace_source
 
 # Root files that steer uv besides pyproject.toml.
@@ -59,7 +60,9 @@ def make_copy(
     ws: Workspace, members: Iterable[Member], root_pyproject: str, dest: Path, seed: bytes | None
 ) -> Path:
     """Lay out dest as an isolated workspace: the members at their relative paths, a root
-    pyproject.toml, the root's uv files, and seed as uv.lock (uv's preferences)."""
+    pyproject.toml, the root's uv files, their path sources, and seed as uv.lock (uv's
+    preferences)."""
+    members = list(members)
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "pyproject.toml").write_text(root_pyproject, encoding="utf-8")
     for name in ROOT_UV_FILES:
@@ -68,6 +71,8 @@ def make_copy(
     for member in members:
         if str(member.rel) != ".":
             _copy_member(member, dest / member.rel)
+    for source in local_sources(ws, [m.name for m in members]):
+        _copy_path(ws.root / source.rel, dest / source.rel)
     if seed is not None:
         (dest / "uv.lock").write_bytes(seed)
     return dest
@@ -80,3 +85,11 @@ def _copy_member(member: Member, target: Path) -> None:
         return
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(member.pyproject, target / "pyproject.toml")
+
+
+def _copy_path(path: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        shutil.copytree(path, target, ignore=COPY_IGNORE, symlinks=True, dirs_exist_ok=True)
+    else:
+        shutil.copy2(path, target)

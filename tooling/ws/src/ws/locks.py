@@ -18,6 +18,7 @@ from ws.errors import CommandFailed, LockError, StaleFiles
 from ws.fsio import atomic_write_bytes
 from ws.graph import closure, dependents
 from ws.isolate import ROOT_UV_FILES, isolated_root_pyproject, make_copy
+from ws.local_sources import fingerprint, local_sources
 from ws.mutex import state_dir, workspace_lock
 from ws.proc import run
 from ws.uv import lock_argv, version_of
@@ -264,12 +265,14 @@ def _root_key(state: _Run) -> str:
     parts: list[bytes | str] = [version_of(state.opts.uv), ws.pyproject.read_bytes()]
     parts += [(ws.root / f).read_bytes() for f in ROOT_UV_FILES if (ws.root / f).is_file()]
     parts += [m.pyproject.read_bytes() for m in ws.members.values()]
+    parts += [fingerprint(ws.root, s) for s in local_sources(ws, ws.members)]
     parts.append(state.root_lock.read_bytes() if state.root_lock.exists() else b"")
     return _digest(parts)
 
 
 def _member_key(state: _Run, name: str, root_pins: list[lockfile.Pin]) -> str:
-    """What a member lock depends on: its closure's pyprojects and the root pins it holds."""
+    """What a member lock depends on: its closure's pyprojects, their path sources, and the
+    root pins it holds."""
     path = state.lock_of(name)
     if not path.exists():
         return ""
@@ -281,6 +284,7 @@ def _member_key(state: _Run, name: str, root_pins: list[lockfile.Pin]) -> str:
         isolated_root_pyproject(state.ws, members),
     ]
     parts += [state.ws.members[m].pyproject.read_bytes() for m in members]
+    parts += [fingerprint(state.ws.root, s) for s in local_sources(state.ws, members)]
     parts += lockfile.subset_key(root_pins, held)
     parts.append(lock)
     return _digest(parts)
