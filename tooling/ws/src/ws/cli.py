@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from ws import __version__
+from ws.cli_common import STATE, handle_errors, load
+from ws.cli_docker import docker_app
 from ws.errors import WsError
 
 app = typer.Typer(
@@ -21,35 +21,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def handle_errors(func: F) -> F:
-    """Turn WsError into `error: ...` and exit 1, Ctrl-C into exit 130."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except WsError as e:
-            raise fail(str(e)) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]  # wraps keeps the signature typer reads
-
-
-class State:
-    root: Path | None = None
-
-
-STATE = State()
 
 
 def _version_callback(value: bool) -> None:
@@ -76,18 +47,6 @@ def main_options(
     ] = False,
 ) -> None:
     STATE.root = root
-
-
-def load():
-    """The workspace and its graph, from --root or the current directory."""
-    from ws.graph import build_graph  # noqa: PLC0415
-    from ws.workspace import find_root, load_workspace  # noqa: PLC0415
-
-    root = STATE.root if STATE.root is not None else find_root(Path.cwd())
-    ws = load_workspace(root)
-    for warning in ws.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    return ws, build_graph(ws)
 
 
 @app.command("list")
@@ -248,8 +207,6 @@ def check(
         raise StaleFiles([line for line, _ in problems], "; ".join(fixes))
     typer.echo("locks, generated Docker files and image pins are up to date")
 
-
-from ws.cli_docker import docker_app  # noqa: E402 -- it looks up this module's helpers lazily
 
 app.add_typer(docker_app, name="docker")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from ws.cli_common import handle_errors, load
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -19,32 +19,13 @@ docker_app = typer.Typer(
     help="Docker images of the members with a \\[tool.ws.docker] table.",
     no_args_is_help=True,
 )
-F = TypeVar("F", bound=Callable[..., Any])
 
 GENERATE_FIX = "run `ws docker generate` and commit the files"
 PIN_FIX = "run `ws docker pin`, then `ws docker generate`, and commit"
 
 
-def handled(func: F) -> F:
-    """ws.cli.handle_errors, looked up when called: ws.cli imports this module at its end."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ws.cli import handle_errors  # noqa: PLC0415
-
-        return handle_errors(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]  # wraps keeps the signature typer reads
-
-
-def _load() -> tuple[Workspace, nx.DiGraph]:
-    from ws.cli import load  # noqa: PLC0415
-
-    return load()
-
-
 @docker_app.command()
-@handled
+@handle_errors
 def generate(
     members: Annotated[
         list[str] | None, typer.Argument(help="Only these image members (default: all).")
@@ -58,7 +39,7 @@ def generate(
     from ws.docker.config import load_config  # noqa: PLC0415
     from ws.errors import StaleFiles  # noqa: PLC0415
 
-    ws, g = _load()
+    ws, g = load()
     config = load_config(ws)
     files = gen.generated_files(ws, g, config, members)
     orphans = [] if members else gen.orphaned_files(ws, config)
@@ -76,7 +57,7 @@ def generate(
 
 
 @docker_app.command()
-@handled
+@handle_errors
 def pin(
     check: Annotated[
         bool,
@@ -88,7 +69,7 @@ def pin(
     from ws.docker.config import load_root_config  # noqa: PLC0415
     from ws.errors import StaleFiles  # noqa: PLC0415
 
-    ws, _ = _load()
+    ws, _ = load()
     root = load_root_config(ws)
     if check:
         problems = pins.check_pins(ws.pyproject, root)
@@ -154,8 +135,6 @@ def _fix_of(error: Exception, default: str) -> str:
 
 
 # ---------------------------------------------------------------- ws docker build
-# The build command goes here: @docker_app.command() def build(...), in the style above
-# (lazy imports inside the command, errors through @handled, output only via typer.echo).
 
 
 class _BuildLines:
@@ -172,7 +151,7 @@ class _BuildLines:
 
 
 @docker_app.command()
-@handled
+@handle_errors
 def build(
     members: Annotated[list[str] | None, typer.Argument(help="The image members to build.")] = None,
     every: Annotated[
@@ -203,7 +182,7 @@ def build(
 
     if affected != (since is not None):
         raise WsError("--affected and --since go together\n  fix: --affected --since origin/main")
-    ws, g = _load()
+    ws, g = load()
     names = builder.select_members(ws, g, members or [], every=every, since=since)
     if not names:
         typer.echo("no image member is affected: nothing to build")
