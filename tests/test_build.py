@@ -3,27 +3,19 @@ dependency layer, keep secrets out, fail with the failing step's output, and pus
 
 from __future__ import annotations
 
-import os
 import shutil
 import tarfile
 import tomllib
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import docker
-import networkx as nx
 import pytest
 from typer.testing import CliRunner
 from ws.cli import app
 from ws.docker.build import (
-    BuildOptions,
     BuiltImage,
-    build_members,
-    build_waves,
     connect,
     git_revision,
     member_context,
@@ -31,22 +23,29 @@ from ws.docker.build import (
 )
 from ws.docker.imageref import parse_image_ref
 from ws.docker.registry import resolve_digest
-from ws.docker.stream import BuildLog, Step, StepFailed
-from ws.errors import ConfigError, DockerUnavailable, RegistryError, StaleFiles, WsError
+from ws.docker.stream import StepFailed
+from ws.errors import ConfigError, DockerUnavailable, RegistryError, StaleFiles
 from ws.graph import build_graph
 from ws.locks import LockOptions
 from ws.workspace import load_workspace
 
-from tests.support.files import make_workspace
 from tests.support.gitrepo import GitRepo
+from tests.support.imagebuild import (
+    BYTECODE,
+    Made,
+    as_root,
+    build,
+    delete_manifest,
+    depend_on_other,
+    plant_canaries,
+    step_with,
+)
 from tests.support.images import (
     OTHER_MARKER,
     commit_workspace,
     docker_answers,
-    image_members,
     prepare_workspace,
     remove_labelled,
-    root_docker_config,
     run_image,
 )
 from tests.support.pyindex import LocalIndex, find_uv, hermetic_uv_env
@@ -54,28 +53,6 @@ from tests.support.pyindex import LocalIndex, find_uv, hermetic_uv_env
 ANSWER = "svc 0.1.0 lib 0.2.0 beta 1.1 alpha 2.0 says hello docker\n"
 DEPENDENCY_STEP = "--no-install-workspace"  # the generated RUN that installs the lock alone
 SCAN = "grep -rlsI --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev {} /; echo exit=$?"
-
-
-@dataclass
-class Made:
-    """What this module's builds created, removed at its end: images by label, intermediates."""
-
-    label: dict[str, str]
-    ids: list[str] = field(default_factory=list)
-
-    def record(self, steps: list[Step] | tuple[Step, ...]) -> None:
-        for step in steps:
-            # FROM steps print the base image's id, cached ones an image of an earlier build.
-            if step.image_id and not step.cached and not step.instruction.startswith("FROM"):
-                self.ids.append(step.image_id)
-
-    def record_lines(self, text: str) -> None:
-        """Recover the steps from CLI output ("member | line") and record them."""
-        log = BuildLog("cli", lambda _m, _l: None)
-        for line in text.splitlines():
-            if " | " in line:
-                log.feed({"stream": line.partition(" | ")[2] + "\n"})
-        self.record(log.steps)
 
 
 @pytest.fixture(scope="module")
@@ -130,54 +107,12 @@ def workspace(template: Path, tmp_path: Path) -> Path:
     return root
 
 
-def build(
-    client: docker.DockerClient,
-    made: Made,
-    root: Path,
-    names: list[str],
-    locks: LockOptions,
-    **options: Any,
-) -> tuple[list[BuiltImage], list[tuple[str, str]]]:
-    """build_members on the workspace at root; the images and every progress line."""
-    ws = load_workspace(root)
-    lines: list[tuple[str, str]] = []
-    opts = BuildOptions(locks=locks, labels=made.label, **options)
-    try:
-        built = build_members(
-            client, ws, build_graph(ws), names, opts, lambda m, line: lines.append((m, line))
-        )
-    except StepFailed as e:
-        made.record(e.steps)
-        raise
-    for image in built:
-        made.record(image.steps)
-    return built, lines
-
-
 @pytest.fixture(scope="module")
 def svc_image(
     engine: docker.DockerClient, made: Made, template: Path, lock_options: LockOptions
 ) -> BuiltImage:
     (image,), _ = build(engine, made, template, ["svc"], lock_options)
     return image
-
-
-def as_root(client: docker.DockerClient, image: str, script: str, made: Made) -> str:
-    """stdout of a shell script run as root in image, with no network."""
-    out = client.containers.run(
-        image,
-        ["sh", "-c", script],
-        user="0:0",
-        network_mode="none",
-        remove=True,
-        labels=made.label,
-        entrypoint=[],
-    )
-    return out.decode("utf-8")
-
-
-def step_with(image: BuiltImage, text: str) -> Step:
-    return next(step for step in image.steps if text in step.instruction)
 
 
 # ---------------------------------------------------------------- images that work
@@ -217,6 +152,35 @@ def test_image_holds_the_closure_and_its_locked_packages_only(
 
 
 @pytest.mark.docker
+def test_members_and_dependencies_carry_current_bytecode(
+    engine: docker.DockerClient, made: Made, svc_image: BuiltImage
+) -> None:
+    modules = ["svc", "svc.app", "lib", "alpha", "beta", "gamma"]
+
+    out = run_image(engine, svc_image.image_id, ["python", "-c", BYTECODE, *modules], made.label)
+
+    assert out.splitlines() == [f"{name} current" for name in modules]
+
+
+@pytest.mark.docker
+def test_the_overlay_holds_only_what_the_members_install_wrote(
+    engine: docker.DockerClient, made: Made, svc_image: BuiltImage
+) -> None:
+    builder = step_with(svc_image, "--no-editable").image_id
+    assert builder is not None
+
+    listing = as_root(engine, builder, "cd /app/overlay && find . ! -type d | sort", made)
+
+    site = "./lib/python3.11/site-packages/"
+    owners = {
+        path.removeprefix(site).split("/")[0] if path.startswith(site) else path
+        for path in listing.split()
+    }
+    assert owners == {"./bin/svc", "lib", "lib-0.2.0.dist-info", "svc", "svc-0.1.0.dist-info"}
+    assert f"{site}svc/__pycache__/app.cpython-311.pyc" in listing.split()
+
+
+@pytest.mark.docker
 def test_source_only_change_reuses_the_dependency_layer(
     engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
 ) -> None:
@@ -232,33 +196,25 @@ def test_source_only_change_reuses_the_dependency_layer(
     assert all(
         step.cached for step in second.steps[: deps.number - 1] if "FROM" not in step.instruction
     )
-    assert not step_with(second, "COPY packages/svc ").cached
     assert ("svc", " ---> Using cache") in lines
+    assert step_with(second, "COPY --from=deps").cached, "a new revision keeps the venv copy"
+    rerun = [s.instruction for s in second.steps if not s.cached and "FROM" not in s.instruction]
+    assert rerun[0] == "COPY packages/svc /app/packages/svc"
+    assert rerun[1].startswith("RUN uv sync --frozen --no-dev --no-editable --package svc")
+    assert rerun[2].startswith("LABEL org.opencontainers.image.source="), "a new commit"
+    assert rerun[3] == "COPY --from=builder /app/overlay/ /app/.venv/"
+    assert rerun[4:] == [f"LABEL {k}={v}" for k, v in made.label.items()], "the caller's label"
+    revisions = [
+        engine.images.get(image.image_id).labels["org.opencontainers.image.revision"]
+        for image in (first, second)
+    ]
+    assert revisions[1] == git_revision(workspace).sha != revisions[0]
     assert run_image(engine, second.refs[0], ["svc"], made.label) == ANSWER.replace(
         "says", "now says"
     )
 
 
 # ---------------------------------------------------------------- secrets stay out
-
-
-def plant_canaries(root: Path, outside: Path, canary: str) -> list[str]:
-    """Secrets where a careless context would pick them up; their paths under root."""
-    outside.write_text(canary)
-    svc = "packages/svc"
-    planted = [
-        ".env",
-        f"{svc}/.env",
-        f"{svc}/src/svc/.env",
-        f"{svc}/src/svc/server.key",
-        f"{svc}/src/svc/id_rsa",
-        f"{svc}/src/svc/.env.production",
-    ]
-    for rel in planted:
-        (root / rel).write_text(f"SECRET={canary}\n")
-    (root / svc / "src/svc/leak.txt").symlink_to(outside)
-    os.mkfifo(root / svc / "src/svc/pipe")
-    return [*planted, f"{svc}/src/svc/leak.txt", f"{svc}/src/svc/pipe"]
 
 
 @pytest.mark.docker
@@ -318,14 +274,6 @@ def test_a_failing_run_step_raises_build_failed_with_its_output(
     assert "error: svc: the image build failed at step" in result.output
 
 
-def depend_on_other(root: Path) -> None:
-    pyproject = root / "packages/svc/pyproject.toml"
-    text = pyproject.read_text().replace('"beta>=1.0"]', '"beta>=1.0", "other"]')
-    pyproject.write_text(
-        text.replace("[tool.uv.sources]\n", "[tool.uv.sources]\nother = { workspace = true }\n")
-    )
-
-
 @pytest.mark.docker
 def test_stale_locks_and_generated_files_are_refused_with_their_fixes(
     engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
@@ -383,15 +331,6 @@ def test_every_image_member_builds_in_parallel(
     assert {m for m, _ in lines} == {"other", "svc"}
 
 
-def delete_manifest(ref: str, digest: str) -> None:
-    parsed = parse_image_ref(ref)
-    url = f"http://{parsed.registry}/v2/{parsed.repository}/manifests/{digest}"
-    request = urllib.request.Request(url, method="DELETE")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request, timeout=30):  # loopback only
-        pass
-
-
 @pytest.mark.docker
 def test_push_sends_every_tag_and_reports_the_registry_digest(
     engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
@@ -422,51 +361,3 @@ def test_push_without_a_registry_is_refused_before_building(
         build(engine, made, workspace, ["svc"], lock_options, push=True)
 
     assert "registry" in str(caught.value)
-
-
-# ---------------------------------------------------------------- choosing what to build
-
-
-def test_members_are_chosen_by_name_all_or_affected(tmp_path: Path) -> None:
-    root = make_workspace(tmp_path / "ws", image_members(), root_extra=root_docker_config(None))
-    repo = commit_workspace(root)
-    ws = load_workspace(root)
-    graph = build_graph(ws)
-    repo.write({"packages/lib/src/lib/__init__.py": "__version__ = '0.2.1'\n"})
-
-    assert select_members(ws, graph, ["SVC"]) == ["svc"]
-    assert select_members(ws, graph, every=True) == ["other", "svc"]
-    assert select_members(ws, graph, since="HEAD") == ["svc"]  # lib changed; svc depends on it
-    with pytest.raises(ConfigError, match="declares no image"):
-        select_members(ws, graph, ["lib"])
-    with pytest.raises(WsError, match="say which images"):
-        select_members(ws, graph)
-
-
-def test_waves_follow_dependencies_through_members_without_images() -> None:
-    graph = nx.DiGraph([("app", "lib"), ("lib", "base"), ("tool", "base")])
-
-    assert build_waves(graph, ["app", "base", "tool"]) == [["base"], ["tool"], ["app"]]
-
-
-def test_the_origin_url_loses_its_credentials(tmp_path: Path) -> None:
-    repo = commit_workspace(make_workspace(tmp_path / "ws", {"a": {}}))
-    repo.git("remote", "add", "origin", "https://bot:s3cret@git.example.invalid/team/ws.git")
-
-    revision = git_revision(repo.path)
-
-    assert revision.source == "https://git.example.invalid/team/ws.git"
-    assert len(revision.short) == 12 and revision.sha.startswith(revision.short)
-
-
-def test_the_build_log_reads_split_chunks_and_colours() -> None:
-    seen: list[str] = []
-    log = BuildLog("svc", lambda _m, line: seen.append(line))
-    for chunk in ["Step 1/2 : RUN x\n ---> Runn", "ing in 0123456789ab\n\x1b[91moops\n", "\x1b[0m"]:
-        log.feed({"stream": chunk})
-
-    with pytest.raises(StepFailed) as caught:
-        log.feed({"errorDetail": {"message": "The command returned a non-zero code: 1"}})
-
-    assert caught.value.output == ["oops"]
-    assert "  | oops" in str(caught.value) and "step 1/2 (RUN x)" in str(caught.value)

@@ -71,9 +71,10 @@ FROM {UV} AS uv
 
 # Dependencies first, in a stage of their own: it is rebuilt only when the lock or a
 # pyproject.toml changes, and the runtime stage copies its venv as one cached layer.
+# No uv cache in any layer: nothing after this stage reads it.
 FROM {PY} AS deps
-COPY --from=uv /uv /uvx /usr/local/bin/
-ENV UV_COMPILE_BYTECODE=1 \\
+COPY --from=uv /uv /usr/local/bin/uv
+ENV UV_NO_CACHE=1 \\
     UV_LINK_MODE=copy \\
     UV_PYTHON_DOWNLOADS=never \\
     UV_PYTHON=python3 \\
@@ -85,33 +86,43 @@ COPY packages/core/pyproject.toml /app/packages/core/pyproject.toml
 COPY packages/devtool/pyproject.toml /app/packages/devtool/pyproject.toml
 COPY packages/report/pyproject.toml /app/packages/report/pyproject.toml
 COPY packages/service/pyproject.toml /app/packages/service/pyproject.toml
-RUN uv sync --frozen --no-dev --no-install-workspace --package service && touch /app/.ws-deps-done
+RUN uv sync --frozen --no-dev --no-install-workspace --compile-bytecode --package service \\
+    && touch /app/.ws-deps-done
 
-# Then the workspace members themselves, installed as wheels (no links to sources). The
-# overlay holds every venv file this install wrote, by mtime: the engine re-extracts each
-# committed layer, which renews every ctime but keeps mtimes, so ctime would copy it all.
+# Then the workspace members themselves, installed as wheels (no links to sources). Only
+# their own files are compiled to bytecode, not the whole venv again (a file that does not
+# compile gets none, as with uv). The overlay holds every venv file this install wrote, by
+# mtime: the engine re-extracts each committed layer, which renews every ctime but keeps
+# mtimes, so ctime would copy it all.
 FROM deps AS builder
 COPY packages/core /app/packages/core
 COPY packages/devtool /app/packages/devtool
 COPY packages/report /app/packages/report
 COPY packages/service /app/packages/service
 RUN uv sync --frozen --no-dev --no-editable --package service \\
-    && mkdir -p /app/overlay && cd /app/.venv \\
+    && cd /app/.venv && mkdir /app/overlay \\
+    && {{ find . -newer /app/.ws-deps-done -type f -name '*.py' \\
+        -exec /app/.venv/bin/python -m compileall -qq {{}} + || true; }} \\
     && find . -newer /app/.ws-deps-done \\( -type f -o -type l \\) \\
-        -exec cp -a --parents {{}} /app/overlay/ \\;
+        -exec sh -c 'cp -a --parents "$@" /app/overlay/' sh {{}} +
 
-# What never changes between builds comes before the copies, so that a source-only change
-# re-runs only the small overlay copy and what follows it.
+# What never changes between builds comes first, then what changes ever more often: the
+# dependency venv (cached on a source-only change), the included files, the revision
+# labels (a new commit) and last the overlay (any source change), so that a change re-runs
+# only the instructions from its own on. The ARG can come first: a new value re-runs only
+# the instructions that use it, and RUN instructions (this stage has none).
 FROM {PY} AS runtime
-LABEL org.opencontainers.image.title="service"
-LABEL org.opencontainers.image.version="2.0.0"
-LABEL com.example.team="search"
-LABEL com.example.tier="web"
+ARG WS_SOURCE=unknown WS_REVISION=unknown
+LABEL org.opencontainers.image.title="service" \\
+      org.opencontainers.image.version="2.0.0" \\
+      com.example.team="search" \\
+      com.example.tier="web" \\
+      ws.member="service"
 ENV PATH="/app/.venv/bin:${{PATH}}" \\
     VIRTUAL_ENV=/app/.venv \\
-    PYTHONUNBUFFERED=1
-ENV GREETING="say \\"hi\\" to \\$USER \\\\ bye"
-ENV LOG_LEVEL="info"
+    PYTHONUNBUFFERED=1 \\
+    GREETING="say \\"hi\\" to \\$USER \\\\ bye" \\
+    LOG_LEVEL="info"
 WORKDIR /app
 USER 65532:65532
 EXPOSE 8080 9090/udp
@@ -119,13 +130,10 @@ HEALTHCHECK --interval=10s --retries=3 CMD ["probe", "--quick"]
 ENTRYPOINT ["tini", "--"]
 CMD ["service", "--port", "$PORT"]
 COPY --from=deps /app/.venv /app/.venv
-COPY --from=builder /app/overlay/ /app/.venv/
 COPY ["packages/service/config/app.toml", "/app/config/app.toml"]
-# The revision changes with every commit: last, so that it re-runs only these lines.
-ARG WS_SOURCE=unknown
-ARG WS_REVISION=unknown
-LABEL org.opencontainers.image.source="${{WS_SOURCE}}"
-LABEL org.opencontainers.image.revision="${{WS_REVISION}}"
+LABEL org.opencontainers.image.source="${{WS_SOURCE}}" \\
+      org.opencontainers.image.revision="${{WS_REVISION}}"
+COPY --from=builder /app/overlay/ /app/.venv/
 """
 # Files no build context may hold, planted in the fixture to prove the whitelist drops them.
 JUNK = {
@@ -407,5 +415,6 @@ include = ["config/app.toml"]
     labels = image.labels
     assert labels["com.example.note"] == 'quote " dollar $HOME backslash \\ end'
     assert labels["org.opencontainers.image.title"] == "service"
+    assert labels["ws.member"] == "service", "in the Dockerfile: a plain docker build has it too"
     assert labels["org.opencontainers.image.revision"] == "unknown"
     assert image.attrs["Config"]["User"] == "65532:65532"

@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
+from bench_docker_floor import Costs, floor_section, measure_costs  # noqa: E402
 from ws.docker.build import BuildOptions, build_members, send_build  # noqa: E402
 from ws.docker.config import load_root_config  # noqa: E402
 from ws.docker.context import DockerIgnore, context_tar  # noqa: E402
@@ -327,6 +328,11 @@ class Scenario:
     name: str
     results: Results
     facts: dict[str, Facts]
+    costs: Costs
+
+
+def rerun_instructions(build: Build) -> list[str]:
+    return [s.instruction for s in build.steps if not s.cached and "FROM" not in s.instruction]
 
 
 def reading(results: Results) -> str:
@@ -360,6 +366,13 @@ def scenario_section(scenario: Scenario) -> list[str]:
         reading(scenario.results),
         "",
         *steps_section(scenario.results),
+        "",
+        *floor_section(
+            scenario.costs,
+            {TITLES[s]: rerun_instructions(scenario.results.rebuild[s][-1]) for s in SIDES},
+            med(scenario.results.rebuild["naive"]),
+            REBUILD_GOAL,
+        ),
         "",
     ]
 
@@ -424,11 +437,13 @@ def run_scenario(
         try:
             results = measure(bench, args.runs)
             found = facts(bench, results)
+            python_image = str(load_root_config(load_workspace(root)).python_image)
+            costs = measure_costs(client, python_image, next(iter(label.items())), bench.made)
         finally:
             remove_labelled(client, "=".join(next(iter(label.items()))), list(reversed(bench.made)))
             index.close()
     name = "loopback index" if link is None else f"an index behind a {link / 1e6:g} MB/s link"
-    return Scenario(name, results, found)
+    return Scenario(name, results, found, costs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

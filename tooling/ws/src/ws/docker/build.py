@@ -54,7 +54,6 @@ __all__ = [
 
 DOCKERFILE = "Dockerfile"
 IGNORE_FILE = "Dockerfile.dockerignore"
-MEMBER_LABEL = "ws.member"
 REVISION_ARG = "WS_REVISION"
 SOURCE_ARG = "WS_SOURCE"
 ENGINE_FIX = "start an engine: tooling/engine.sh"
@@ -336,7 +335,7 @@ class _Job:
                 context,
                 dockerfile,
                 buildargs=self.buildargs,
-                labels={**self.opts.labels, MEMBER_LABEL: name},
+                labels=self.opts.labels,
                 no_cache=self.opts.no_cache,
                 progress=self.progress,
             )

@@ -21,6 +21,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 DOCKERFILE = "Dockerfile"
 DOCKERIGNORE = "Dockerfile.dockerignore"
 PYPROJECT = "Dockerfile.pyproject.toml"
+# The label naming the member an image was built for; ws sets it over any of the same key.
+MEMBER_LABEL = "ws.member"
 ALWAYS_DENY = (
     "**/.env",
     "**/.env.*",
@@ -102,7 +104,7 @@ def render_dockerfile(inputs: ImageInputs) -> str:
             pyproject=inputs.pyproject,
             root_files=inputs.root_files,
             closure=inputs.closure,
-            labels=_merged(inputs.root.labels, image.labels),
+            labels=_merged(inputs.root.labels, image.labels, [(MEMBER_LABEL, inputs.name)]),
             env=_merged(inputs.root.env, image.env),
             include=image.include,
             user=image.user or inputs.root.user,
@@ -166,11 +168,12 @@ def _render_ignore(purpose: list[str], allow: list[str], deny: list[str]) -> str
     )
 
 
-def _merged(
-    defaults: Iterable[tuple[str, str]], own: Iterable[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """The root's defaults overridden by the member's values, sorted by key."""
-    return sorted({**dict(defaults), **dict(own)}.items())
+def _merged(*layers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Key-value pairs, each layer overriding the ones before it, sorted by key."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        merged.update(layer)
+    return sorted(merged.items())
 
 
 def _health_flags(health: HealthCheck) -> list[str]:
