@@ -149,6 +149,31 @@ def test_a_noop_run_runs_no_uv(root: Path, opts: LockOptions, tmp_path: Path) ->
     assert [line for line in log.read_text().splitlines() if "lock" in line] == []
 
 
+def test_image_settings_leave_the_lock_cache_valid(
+    root: Path, opts: LockOptions, tmp_path: Path
+) -> None:
+    """`ws docker pin` rewrites [tool.ws.docker]: uv never reads it, so nothing is re-locked."""
+    sync(root, opts)
+    with (root / "pyproject.toml").open("a") as f:
+        f.write('\n[tool.ws.docker]\npython-image = "localhost:5000/python:3.11-slim"\n')
+    with (root / "packages/service/pyproject.toml").open("a") as f:
+        f.write('\n[tool.ws.docker]\ncommand = ["service"]\n')
+    log = tmp_path / "uv-calls"
+    shim = tmp_path / "uv-shim"
+    shim.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {opts.uv} "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    result = sync(root, opts, uv=str(shim))
+    assert set(result.members.values()) == {"fresh"} and result.root == "fresh"
+    assert not log.exists() or "lock" not in log.read_text()
+    edit(
+        root / "pyproject.toml",
+        "[tool.ws.docker]",
+        "[tool.uv]\nupgrade-package = []\n\n[tool.ws.docker]",
+    )
+    sync(root, opts, uv=str(shim))
+    assert "lock" in log.read_text(), "a change uv reads still re-locks"
+
+
 def test_named_members_bring_their_dependents(root: Path, opts: LockOptions) -> None:
     result = sync(root, opts, names=["report"])
     assert sorted(result.members) == ["report", "service"]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import networkx as nx
 
@@ -260,11 +260,21 @@ def _digest(parts: Sequence[bytes | str]) -> str:
     return h.hexdigest()
 
 
+def _uv_view(data: dict[str, Any]) -> str:
+    """A pyproject as uv reads it: without ws's own [tool.ws] table (image pins, labels,
+    commands, which uv never reads), so that `ws docker pin` or a member's image settings
+    leave the lock cache valid."""
+    tool = data.get("tool")
+    if isinstance(tool, dict) and "ws" in tool:
+        data = {**data, "tool": {k: v for k, v in tool.items() if k != "ws"}}
+    return json.dumps(data, sort_keys=True, default=str)
+
+
 def _root_key(state: _Run) -> str:
     ws = state.ws
-    parts: list[bytes | str] = [version_of(state.opts.uv), ws.pyproject.read_bytes()]
+    parts: list[bytes | str] = [version_of(state.opts.uv), _uv_view(ws.data)]
     parts += [(ws.root / f).read_bytes() for f in ROOT_UV_FILES if (ws.root / f).is_file()]
-    parts += [m.pyproject.read_bytes() for m in ws.members.values()]
+    parts += [_uv_view(m.data) for m in ws.members.values()]
     parts += [fingerprint(ws.root, s) for s in local_sources(ws, ws.members)]
     parts.append(state.root_lock.read_bytes() if state.root_lock.exists() else b"")
     return _digest(parts)
@@ -283,7 +293,7 @@ def _member_key(state: _Run, name: str, root_pins: list[lockfile.Pin]) -> str:
         version_of(state.opts.uv),
         isolated_root_pyproject(state.ws, members),
     ]
-    parts += [state.ws.members[m].pyproject.read_bytes() for m in members]
+    parts += [_uv_view(state.ws.members[m].data) for m in members]
     parts += [fingerprint(state.ws.root, s) for s in local_sources(state.ws, members)]
     parts += lockfile.subset_key(root_pins, held)
     parts.append(lock)
