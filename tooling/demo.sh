@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: ws's main job end to end on the example workspace in packages/:
 # the graph, the member locks, pinned and generated Dockerfiles, an image built through the
-# Engine API, run, and asked a question.
+# Engine API, run, and asked a question; then ws check, as CI runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WS=.venv/bin/ws
@@ -29,13 +29,18 @@ step "docker run $image (host network, port $PORT)"
 cid=$(docker run -d --rm --network host -e PORT="$PORT" --label ws.demo=1 "$image")
 trap 'docker rm -f "$cid" >/dev/null 2>&1 || true' EXIT
 url="http://127.0.0.1:$PORT/report?text=uv+workspaces+build+small+images.+Small+images+ship+fast.&title=ws+demo"
+answer=""
 for _ in $(seq 50); do
-    if answer=$(curl -fsS "$url" 2>/dev/null); then
-        printf 'GET %s\n%s\n' "$url" "$answer"
-        exit 0
-    fi
+    answer=$(curl -fsS "$url" 2>/dev/null) && break
     sleep 0.2
 done
-echo "demo: the service did not answer; its log:" >&2
-docker logs "$cid" >&2
-exit 1
+if [ -z "$answer" ]; then
+    echo "demo: the service did not answer; its log:" >&2
+    docker logs "$cid" >&2
+    exit 1
+fi
+printf 'GET %s\n%s\n' "$url" "$answer"
+
+# What CI and the pre-commit hook run: the locks, the generated files and the pins committed
+# here are what ws makes on this machine.
+step "ws check";                         $WS check
