@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 from ws.cli import app
+from ws.docker.build import member_context
 from ws.docker.config import load_config
 from ws.docker.generate import (
     generated_files,
@@ -22,6 +24,7 @@ from ws.graph import build_graph
 from ws.workspace import load_workspace
 
 from tests.support.files import make_workspace
+from tests.support.wheels import write_wheel
 
 ROOT_DOCKER = f"""
 [tool.ws.docker]
@@ -184,3 +187,27 @@ def test_ws_check_reports_every_kind_of_problem_at_once(root: Path) -> None:
     )
     assert "ws sync-locks" in result.output and "ws docker pin" in result.output
     assert "Traceback" not in result.output
+
+
+def test_path_sources_are_copied_before_the_dependency_install_and_reach_the_context(
+    tmp_path: Path,
+) -> None:
+    wheel = "vendor/vendored-1.0-py3-none-any.whl"
+    members = {**MEMBERS, "core": {"dependencies": ["vendored"]}}
+    extra = ROOT_DOCKER + f'\n[tool.uv.sources]\nvendored = {{ path = "{wheel}" }}\n'
+    root = make_workspace(tmp_path / "ws", members, root_extra=extra)
+    write_wheel(root / "vendor", "vendored", "1.0")
+    (root / "vendor" / "unrelated.whl").write_bytes(b"not in any image")
+    files = files_of(root)
+    lines = files["packages/api/Dockerfile"].splitlines()
+    copy = lines.index(f"COPY {wheel} /app/{wheel}")
+    install = next(i for i, line in enumerate(lines) if "--no-install-workspace" in line)
+    assert copy < install, "the wheel is there when the dependency layer installs it"
+    assert f"!{wheel}" in files["packages/api/Dockerfile.dockerignore"].splitlines()
+    assert f"!{wheel}" in files[".dockerignore"].splitlines()
+    write_generated(root, files)
+    ws = load_workspace(root)
+    stream, _, _ = member_context(ws, ws.members["api"])
+    with tarfile.open(fileobj=stream) as tar:
+        names = tar.getnames()
+    assert wheel in names and "vendor/unrelated.whl" not in names

@@ -24,6 +24,7 @@ from ws.errors import ConfigError
 from ws.fsio import atomic_write_text
 from ws.graph import closure
 from ws.isolate import isolated_root_pyproject
+from ws.local_sources import local_sources
 from ws.workspace import Workspace
 
 ROOT_IGNORE = ".dockerignore"
@@ -53,7 +54,8 @@ def select_images(ws: Workspace, config: DockerConfig, names: Iterable[str] | No
 def image_inputs(ws: Workspace, graph: nx.DiGraph, config: DockerConfig, name: str) -> ImageInputs:
     root = _root(ws, config)
     member = ws.members[name]
-    folders = sorted(ws.members[n].rel.as_posix() for n in closure(graph, name))
+    names = closure(graph, name)
+    folders = sorted(ws.members[n].rel.as_posix() for n in names)
     return ImageInputs(
         name=name,
         rel=member.rel.as_posix(),
@@ -62,6 +64,7 @@ def image_inputs(ws: Workspace, graph: nx.DiGraph, config: DockerConfig, name: s
         root=root,
         image=config.images[name],
         root_files=tuple(f for f in ROOT_UV_FILES if (ws.root / f).is_file()),
+        local_paths=tuple(s.rel.as_posix() for s in local_sources(ws, names)),
     )
 
 

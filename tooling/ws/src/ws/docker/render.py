@@ -55,6 +55,7 @@ class ImageInputs:
     root: RootConfig
     image: ImageConfig
     root_files: tuple[str, ...] = ()  # root files steering uv besides pyproject.toml
+    local_paths: tuple[str, ...] = ()  # path sources (vendored wheels, local folders), sorted
 
     @property
     def pyproject(self) -> str:
@@ -103,6 +104,7 @@ def render_dockerfile(inputs: ImageInputs) -> str:
             uv_image=_pinned(inputs.root, "uv-image", inputs.root.uv_image),
             pyproject=inputs.pyproject,
             root_files=inputs.root_files,
+            local_paths=inputs.local_paths,
             closure=inputs.closure,
             labels=_merged(inputs.root.labels, image.labels, [(MEMBER_LABEL, inputs.name)]),
             env=_merged(inputs.root.env, image.env),
@@ -121,7 +123,7 @@ def render_dockerfile(inputs: ImageInputs) -> str:
 def member_whitelist(inputs: ImageInputs) -> tuple[list[str], list[str]]:
     """What the member's Dockerfile copies (allow) and what inside that it must not (deny)."""
     _check_inputs(inputs)
-    allow = sorted({*inputs.root_files, *inputs.closure})
+    allow = sorted({*inputs.root_files, *inputs.local_paths, *inputs.closure})
     deny = [
         f"{path}/{name}"
         for path in inputs.closure
@@ -205,7 +207,7 @@ def _check_inputs(inputs: ImageInputs) -> None:
             f"project name {inputs.name!r} cannot be used in a Dockerfile",
             fix="use a PEP 503 name: lowercase letters, digits and '-'",
         )
-    for path in (inputs.rel, *inputs.closure, *inputs.root_files):
+    for path in (inputs.rel, *inputs.closure, *inputs.root_files, *inputs.local_paths):
         if not SAFE_PATH.fullmatch(path):
             raise ConfigError(
                 where,
