@@ -138,12 +138,18 @@ def test_upgrade_package_reaches_every_lock_that_holds_it(root: Path, opts, inde
     check(root, opts)
 
 
-def test_a_noop_run_runs_no_uv(root: Path, opts: LockOptions, tmp_path: Path) -> None:
-    sync(root, opts)
+def uv_shim(tmp_path: Path, opts: LockOptions) -> tuple[Path, Path]:
+    """A uv that logs its arguments to the second path, then runs the real one."""
     log = tmp_path / "uv-calls"
     shim = tmp_path / "uv-shim"
     shim.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {opts.uv} "$@"\n')
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    return shim, log
+
+
+def test_a_noop_run_runs_no_uv(root: Path, opts: LockOptions, tmp_path: Path) -> None:
+    sync(root, opts)
+    shim, log = uv_shim(tmp_path, opts)
     result = sync(root, opts, uv=str(shim))
     assert set(result.members.values()) == {"fresh"} and result.root == "fresh"
     assert [line for line in log.read_text().splitlines() if "lock" in line] == []
@@ -158,10 +164,7 @@ def test_image_settings_leave_the_lock_cache_valid(
         f.write('\n[tool.ws.docker]\npython-image = "localhost:5000/python:3.11-slim"\n')
     with (root / "packages/service/pyproject.toml").open("a") as f:
         f.write('\n[tool.ws.docker]\ncommand = ["service"]\n')
-    log = tmp_path / "uv-calls"
-    shim = tmp_path / "uv-shim"
-    shim.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {opts.uv} "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    shim, log = uv_shim(tmp_path, opts)
     result = sync(root, opts, uv=str(shim))
     assert set(result.members.values()) == {"fresh"} and result.root == "fresh"
     assert not log.exists() or "lock" not in log.read_text()
