@@ -12,7 +12,7 @@ import typer
 
 from ws import __version__
 from ws.cli_common import STATE, handle_errors, load
-from ws.cli_docker import docker_app
+from ws.cli_docker import docker_app, docker_problems
 from ws.errors import WsError
 
 app = typer.Typer(
@@ -192,7 +192,6 @@ def check(
 ) -> None:
     """Every check at once: member locks, generated Docker files, image pins. Writes nothing."""
     from ws import locks  # noqa: PLC0415
-    from ws.cli_docker import docker_problems  # noqa: PLC0415
     from ws.errors import StaleFiles  # noqa: PLC0415
 
     ws, g = load()
