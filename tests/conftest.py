@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.support.pyindex",
     "tests.support.gitrepo",
     "tests.support.loopback_images",
+    "tests.support.image_fixtures",
 ]
 
 

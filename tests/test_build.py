@@ -3,11 +3,9 @@ dependency layer, keep secrets out, fail with the failing step's output, and pus
 
 from __future__ import annotations
 
-import shutil
 import tarfile
 import tomllib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -24,7 +22,7 @@ from ws.docker.build import (
 from ws.docker.imageref import parse_image_ref
 from ws.docker.registry import resolve_digest
 from ws.docker.stream import StepFailed
-from ws.errors import ConfigError, DockerUnavailable, RegistryError, StaleFiles
+from ws.errors import ConfigError, DockerUnavailable, StaleFiles
 from ws.graph import build_graph
 from ws.locks import LockOptions
 from ws.workspace import load_workspace
@@ -43,68 +41,12 @@ from tests.support.imagebuild import (
 from tests.support.images import (
     OTHER_MARKER,
     commit_workspace,
-    docker_answers,
-    prepare_workspace,
-    remove_labelled,
     run_image,
 )
-from tests.support.pyindex import LocalIndex, find_uv, hermetic_uv_env
 
 ANSWER = "svc 0.1.0 lib 0.2.0 beta 1.1 alpha 2.0 says hello docker\n"
 DEPENDENCY_STEP = "--no-install-workspace"  # the generated RUN that installs the lock alone
 SCAN = "grep -rlsI --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev {} /; echo exit=$?"
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[docker.DockerClient]:
-    why = docker_answers()
-    if why:
-        pytest.skip(why)
-    client = docker.from_env(timeout=120)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def made(engine: docker.DockerClient) -> Iterator[Made]:
-    record = Made({"ws.test": f"build-{uuid.uuid4().hex[:12]}"})
-    yield record
-    label = "=".join(next(iter(record.label.items())))
-    remove_labelled(engine, label, list(reversed(record.ids)))
-
-
-@pytest.fixture(scope="module")
-def lock_options(tmp_path_factory: pytest.TempPathFactory) -> LockOptions:
-    env = hermetic_uv_env(tmp_path_factory.mktemp("uv-build"))
-    return LockOptions(uv=find_uv(), env=env, jobs=2)
-
-
-@pytest.fixture(scope="module")
-def registry(made: Made) -> str:
-    return f"localhost:5000/{made.label['ws.test']}"
-
-
-@pytest.fixture(scope="module")
-def template(
-    tmp_path_factory: pytest.TempPathFactory,
-    pyindex: LocalIndex,
-    lock_options: LockOptions,
-    registry: str,
-) -> Path:
-    """The image workspace, locked, pinned and generated once for the module; copy to change."""
-    root = tmp_path_factory.mktemp("images") / "ws"
-    try:
-        prepare_workspace(root, pyindex.url, lock_options, registry=registry)
-    except RegistryError as e:
-        pytest.skip(f"the loopback registry does not answer (tooling/engine.sh): {e}")
-    return root
-
-
-@pytest.fixture
-def workspace(template: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(template, root, symlinks=True)
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +210,8 @@ def test_a_failing_run_step_raises_build_failed_with_its_output(
     assert any("__init__.py" in line for line in failure.output)
     assert "__init__.py" in str(failure) and failure.step.label in str(failure)
 
-    result = CliRunner().invoke(app, ["--root", str(workspace), "docker", "build", "svc"])
+    argv = ["--root", str(workspace), "docker", "build", "--builder", "classic", "svc"]
+    result = CliRunner().invoke(app, argv)
     made.record_lines(result.output)
     assert result.exit_code == 1
     assert "error: svc: the image build failed at step" in result.output

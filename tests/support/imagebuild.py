@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from ws.docker.build import BuildOptions, BuiltImage, build_members
+from ws.docker.build import Builder, BuildOptions, BuiltImage, build_members
 from ws.docker.imageref import parse_image_ref
 from ws.docker.stream import BuildLog, Step, StepFailed
 from ws.graph import build_graph
@@ -46,12 +46,14 @@ def build(
     root: Path,
     names: list[str],
     locks: LockOptions,
+    builder: Builder = "classic",
     **options: Any,
 ) -> tuple[list[BuiltImage], list[tuple[str, str]]]:
-    """build_members on the workspace at root; the images and every progress line."""
+    """build_members on the workspace at root; the images and every progress line. The
+    classic builder unless asked: its steps leave images behind to look inside."""
     ws = load_workspace(root)
     lines: list[tuple[str, str]] = []
-    opts = BuildOptions(locks=locks, labels=made.label, **options)
+    opts = BuildOptions(locks=locks, labels=made.label, builder=builder, **options)
     try:
         built = build_members(
             client, ws, build_graph(ws), names, opts, lambda m, line: lines.append((m, line))

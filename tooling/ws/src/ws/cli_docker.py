@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -137,6 +138,12 @@ def _fix_of(error: Exception, default: str) -> str:
 # ---------------------------------------------------------------- ws docker build
 
 
+class BuilderChoice(enum.StrEnum):
+    auto = "auto"
+    buildkit = "buildkit"
+    classic = "classic"
+
+
 class _BuildLines:
     """Prints each build line to stderr, prefixed by its member: builds may interleave."""
 
@@ -169,13 +176,21 @@ def build(
     push: Annotated[bool, typer.Option("--push", help="Push every tag to the registry.")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Builds at once.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step afresh.")] = False,
+    builder: Annotated[
+        BuilderChoice,
+        typer.Option(
+            "--builder",
+            help="buildkit: the engine's BuildKit; classic: its classic builder; "
+            "auto: BuildKit where the engine has it.",
+        ),
+    ] = BuilderChoice.auto,
 ) -> None:
     """Build (and push) member images, dependencies first, from the generated Dockerfiles."""
     import os  # noqa: PLC0415
 
     import docker  # noqa: PLC0415
 
-    from ws.docker import build as builder  # noqa: PLC0415
+    from ws.docker import build as building  # noqa: PLC0415
     from ws.errors import WsError  # noqa: PLC0415
     from ws.locks import LockOptions  # noqa: PLC0415
     from ws.uv import find_uv  # noqa: PLC0415
@@ -183,21 +198,22 @@ def build(
     if affected != (since is not None):
         raise WsError("--affected and --since go together\n  fix: --affected --since origin/main")
     ws, g = load()
-    names = builder.select_members(ws, g, members or [], every=every, since=since)
+    names = building.select_members(ws, g, members or [], every=every, since=since)
     if not names:
         typer.echo("no image member is affected: nothing to build")
         return
     env = dict(os.environ)
     cores = jobs or os.cpu_count() or 1
-    opts = builder.BuildOptions(
+    opts = building.BuildOptions(
         locks=LockOptions(uv=find_uv(env), env=env, jobs=cores),
         tags=tuple(tag or ()),
         push=push,
         jobs=cores,
         no_cache=no_cache,
+        builder=builder.value,
     )
-    client = builder.connect(docker.from_env)
-    for image in builder.build_members(client, ws, g, names, opts, _BuildLines()):
+    client = building.connect(docker.from_env)
+    for image in building.build_members(client, ws, g, names, opts, _BuildLines()):
         typer.echo(f"{image.member}: {image.image_id}")
         for ref in image.refs:
             pushed = image.pushed.get(ref)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Literal
 
 import docker
 import docker.errors
@@ -18,9 +19,10 @@ import requests
 
 from ws.changes import affected
 from ws.docker import generate, imageref
+from ws.docker.buildkit import BuildKitLog
 from ws.docker.config import image_name, load_config, load_root_config
 from ws.docker.context import ContextReport, DockerIgnore, context_tar
-from ws.docker.stream import BuildLog, Progress, PushLog, Step, StepFailed
+from ws.docker.stream import BuildLog, Progress, PushLog, Step, StepFailed, error_text
 from ws.errors import (
     BuildFailed,
     CommandFailed,
@@ -44,12 +46,14 @@ __all__ = [
     "StepFailed",
     "build_members",
     "build_waves",
+    "ensure_base_images",
     "git_revision",
     "image_members",
     "image_refs",
     "member_context",
     "select_members",
     "send_build",
+    "uses_buildkit",
 ]
 
 DOCKERFILE = "Dockerfile"
@@ -58,6 +62,9 @@ REVISION_ARG = "WS_REVISION"
 SOURCE_ARG = "WS_SOURCE"
 ENGINE_FIX = "start an engine: tooling/engine.sh"
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+# The first Engine API version whose /build runs BuildKit when asked (version=2).
+BUILDKIT_API = (1, 39)
+Builder = Literal["auto", "buildkit", "classic"]
 
 
 def _quiet(_member: str, _line: str) -> None:
@@ -72,6 +79,8 @@ class BuildOptions:
     jobs: int = 1
     no_cache: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)  # more labels for every image
+    # auto: the engine's BuildKit where it has one (Linux, API >= 1.39), else the classic builder
+    builder: Builder = "auto"
 
 
 @dataclass(frozen=True)
@@ -262,26 +271,115 @@ def send_build(
     buildargs: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     no_cache: bool = False,
+    buildkit: bool = False,
     progress: Progress = _quiet,
 ) -> tuple[str, list[Step]]:
-    """Build context (a tar) with the classic builder on the host network; (image id, steps)."""
-    log = BuildLog(member, progress)
+    """Build context (a tar) on the host network, with the engine's BuildKit or its classic
+    builder; (image id, steps)."""
     with _engine_errors(member, "build"):
-        events = client.api.build(
-            fileobj=context,
-            custom_context=True,
-            dockerfile=dockerfile,
-            network_mode="host",
-            rm=True,
-            forcerm=True,
-            decode=True,
-            nocache=no_cache,
-            buildargs=dict(buildargs or {}),
-            labels=dict(labels or {}),
-            timeout=None,  # a RUN step may stay silent for longer than any read timeout
-        )
+        if buildkit:
+            log: BuildLog = BuildKitLog(member, progress)
+            params = {
+                "version": "2",
+                "dockerfile": dockerfile,
+                "networkmode": "host",
+                "nocache": "1" if no_cache else "0",
+                "buildargs": json.dumps(dict(buildargs or {})),
+                "labels": json.dumps(dict(labels or {})),
+            }
+            events = _buildkit_events(client, member, context, params)
+        else:
+            log = BuildLog(member, progress)
+            events = client.api.build(
+                fileobj=context,
+                custom_context=True,
+                dockerfile=dockerfile,
+                network_mode="host",
+                rm=True,
+                forcerm=True,
+                decode=True,
+                nocache=no_cache,
+                buildargs=dict(buildargs or {}),
+                labels=dict(labels or {}),
+                timeout=None,  # a RUN step may stay silent for longer than any read timeout
+            )
         image_id = log.consume(events)
     return image_id, log.steps
+
+
+def _buildkit_events(
+    client: docker.DockerClient, member: str, context: IO[bytes], params: Mapping[str, str]
+) -> Iterator[dict[str, Any]]:
+    """POST /build with version=2. docker-py's build() cannot ask for BuildKit, so the request
+    goes through its session: the same transport, TLS settings and API version."""
+    api = client.api
+    response = api.post(
+        f"{api.base_url}/v{api.api_version}/build",
+        params=params,
+        data=context,
+        headers={"Content-Type": "application/x-tar"},
+        stream=True,
+        timeout=None,
+    )
+    with response:
+        if response.status_code >= 400:
+            raise BuildFailed(
+                f"{member}: the engine refused a BuildKit build: {_message(response)}\n"
+                "  fix: build with --builder classic"
+            )
+        for line in response.iter_lines():
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError as e:
+                raise BuildFailed(f"{member}: unreadable build event from the engine: {e}") from e
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("message") or response.text)
+    except ValueError:
+        return response.text.strip() or f"HTTP {response.status_code}"
+
+
+def uses_buildkit(client: docker.DockerClient, builder: Builder) -> bool:
+    """Whether builds go to the engine's BuildKit: asked for, or (auto) an engine that has it."""
+    if builder != "auto":
+        return builder == "buildkit"
+    with _engine_errors("ws", "report its version"):
+        version = client.version()
+    api = tuple(int(p) for p in str(version.get("ApiVersion", "0.0")).split(".")[:2])
+    return version.get("Os") == "linux" and api >= BUILDKIT_API
+
+
+def ensure_base_images(
+    client: docker.DockerClient, refs: Sequence[str], progress: Progress = _quiet
+) -> None:
+    """Pull, through the Engine API, each base image the engine does not hold yet.
+
+    BuildKit inside the engine has no client session to ask for registry credentials, so it
+    pulls anonymously; docker-py's pull sends the user's credentials, and BuildKit then finds
+    the image locally.
+    """
+    for ref in refs:
+        try:
+            client.api.inspect_image(ref)
+            continue
+        except docker.errors.ImageNotFound:
+            pass
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise DockerUnavailable(f"cannot look up {ref}: {e}\n  fix: {ENGINE_FIX}") from e
+        progress("ws", f"pulling {ref}")
+        try:
+            for event in client.api.pull(ref, stream=True, decode=True):
+                if "error" in event or "errorDetail" in event:
+                    raise docker.errors.APIError(error_text(event))
+        except docker.errors.APIError as e:
+            raise RegistryError(
+                f"cannot pull the base image {ref}: {e.explanation or e}\n"
+                "  fix: check the registry answers and that `docker login` holds its credentials"
+            ) from e
 
 
 def _tag(client: docker.DockerClient, member: str, image_id: str, refs: Sequence[str]) -> None:
@@ -314,6 +412,7 @@ class _Job:
     revision: Revision
     opts: BuildOptions
     progress: Progress
+    buildkit: bool
 
     @property
     def buildargs(self) -> dict[str, str]:
@@ -337,6 +436,7 @@ class _Job:
                 buildargs=self.buildargs,
                 labels=self.opts.labels,
                 no_cache=self.opts.no_cache,
+                buildkit=self.buildkit,
                 progress=self.progress,
             )
         _tag(self.client, name, image_id, refs)
@@ -371,7 +471,11 @@ def build_members(
             fix='set registry = "host:port/namespace" under [tool.ws.docker]',
         )
     check_inputs(ws, graph, names, opts.locks)
-    job = _Job(client, ws, git_revision(ws.root), opts, progress)
+    buildkit = uses_buildkit(client, opts.builder)
+    if buildkit:
+        root = load_root_config(ws)
+        ensure_base_images(client, [str(root.python_image), str(root.uv_image)], progress)
+    job = _Job(client, ws, git_revision(ws.root), opts, progress, buildkit)
     for name in names:  # refuse a bad --tag before the first build starts
         image_refs(ws, ws.members[name], job.revision, opts.tags)
     built: list[BuiltImage] = []

@@ -32,10 +32,13 @@ class Step:
     cached: bool = False
     image_id: str | None = None  # the short id the engine printed after the step
     output: list[str] = field(default_factory=list)
+    stage: str | None = None  # BuildKit numbers the steps of each stage on their own
+    seconds: float | None = None  # how long it ran, when the engine says (BuildKit does)
 
     @property
     def label(self) -> str:
-        return f"step {self.number}/{self.total} ({self.instruction})"
+        where = f" of stage {self.stage}" if self.stage else ""
+        return f"step {self.number}/{self.total}{where} ({self.instruction})"
 
 
 class StepFailed(BuildFailed):
@@ -70,7 +73,7 @@ class BuildLog:
     def feed(self, event: Mapping[str, Any]) -> None:
         if "errorDetail" in event or "error" in event:
             self._flush()
-            raise StepFailed(self.member, self.current, _error_text(event), self.steps)
+            raise StepFailed(self.member, self.current, error_text(event), self.steps)
         if isinstance(event.get("stream"), str):
             self._text(event["stream"])
         elif isinstance(event.get("status"), str):
@@ -129,7 +132,7 @@ class BuildLog:
             current.output.append(line)
 
 
-def _error_text(event: Mapping[str, Any]) -> str:
+def error_text(event: Mapping[str, Any]) -> str:
     detail = event.get("errorDetail")
     if isinstance(detail, dict) and detail.get("message"):
         return str(detail["message"])
@@ -157,7 +160,7 @@ class PushLog:
         for event in events:
             if "errorDetail" in event or "error" in event:
                 raise RegistryError(
-                    f"{self.member}: pushing {self.ref} failed: {_error_text(event)}\n"
+                    f"{self.member}: pushing {self.ref} failed: {error_text(event)}\n"
                     "  fix: check the registry is running and accepts pushes, then push again"
                 )
             if isinstance(event.get("status"), str):

@@ -1,0 +1,70 @@
+"""Fixtures of the image-build tests: the engine, what the builds made (removed at the end of
+each module), and the image test workspace, prepared once per module and copied per test."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from ws.errors import RegistryError
+from ws.locks import LockOptions
+
+from tests.support.imagebuild import Made
+from tests.support.images import docker_answers, prepare_workspace, remove_labelled
+from tests.support.pyindex import LocalIndex, find_uv, hermetic_uv_env
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[docker.DockerClient]:
+    why = docker_answers()
+    if why:
+        pytest.skip(why)
+    client = docker.from_env(timeout=120)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def made(engine: docker.DockerClient) -> Iterator[Made]:
+    record = Made({"ws.test": f"build-{uuid.uuid4().hex[:12]}"})
+    yield record
+    label = "=".join(next(iter(record.label.items())))
+    remove_labelled(engine, label, list(reversed(record.ids)))
+
+
+@pytest.fixture(scope="module")
+def lock_options(tmp_path_factory: pytest.TempPathFactory) -> LockOptions:
+    env = hermetic_uv_env(tmp_path_factory.mktemp("uv-build"))
+    return LockOptions(uv=find_uv(), env=env, jobs=2)
+
+
+@pytest.fixture(scope="module")
+def registry(made: Made) -> str:
+    return f"localhost:5000/{made.label['ws.test']}"
+
+
+@pytest.fixture(scope="module")
+def template(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """The image workspace, locked, pinned and generated once for the module; copy to change."""
+    root = tmp_path_factory.mktemp("images") / "ws"
+    try:
+        prepare_workspace(root, pyindex.url, lock_options, registry=registry)
+    except RegistryError as e:
+        pytest.skip(f"the loopback registry does not answer (tooling/engine.sh): {e}")
+    return root
+
+
+@pytest.fixture
+def workspace(template: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    shutil.copytree(template, root, symlinks=True)
+    return root
