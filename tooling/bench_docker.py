@@ -89,11 +89,12 @@ class Build:
     seconds: float
     image_id: str
     steps: list[Step]
-    step_seconds: dict[int, float] = field(default_factory=dict)
+    durations: list[float]  # of each step, as steps
 
 
 class Timer:
-    """A progress sink that notes when each step starts, to time the steps."""
+    """A progress sink that notes when each classic-builder step starts, to time the steps
+    (BuildKit reports each step's own start and end)."""
 
     def __init__(self) -> None:
         self.starts: list[tuple[int, float]] = []
@@ -102,9 +103,12 @@ class Timer:
         if line.startswith("Step "):
             self.starts.append((int(line[5:].split("/")[0]), time.monotonic()))
 
-    def durations(self, end: float) -> dict[int, float]:
+    def durations(self, steps: list[Step], end: float) -> list[float]:
+        if any(s.seconds is not None for s in steps):
+            return [s.seconds or 0.0 for s in steps]
         ends = [t for _, t in self.starts[1:]] + [end]
-        return {n: e - t for (n, t), e in zip(self.starts, ends, strict=True)}
+        by_number = {n: e - t for (n, t), e in zip(self.starts, ends, strict=True)}
+        return [by_number.get(s.number, 0.0) for s in steps]
 
 
 def timed(action: Callable[[Timer], tuple[str, list[Step]]]) -> Build:
@@ -112,7 +116,34 @@ def timed(action: Callable[[Timer], tuple[str, list[Step]]]) -> Build:
     start = time.monotonic()
     image_id, steps = action(timer)
     end = time.monotonic()
-    return Build(end - start, image_id, steps, timer.durations(end))
+    return Build(end - start, image_id, steps, timer.durations(steps, end))
+
+
+@dataclass(frozen=True)
+class Side:
+    key: str
+    title: str
+    generated: bool  # ws's generated Dockerfile through build_members, else the naive one
+    buildkit: bool
+
+
+SIDES = (
+    Side("ws", "ws, BuildKit (its default here)", generated=True, buildkit=True),
+    Side("ws_classic", "ws, classic builder", generated=True, buildkit=False),
+    Side("naive", "naive, classic builder", generated=False, buildkit=False),
+    Side("naive_buildkit", "naive, BuildKit", generated=False, buildkit=True),
+)
+BY_KEY = {side.key: side for side in SIDES}
+BASELINE = "naive"  # what `docker build` and docker-py's build() do with it on this engine
+COMPARISONS = (
+    (
+        "ws",
+        "naive",
+        "ws's default build against the naive Dockerfile built as `docker build` builds it here",
+    ),
+    ("ws", "naive_buildkit", "both on BuildKit"),
+    ("ws_classic", "naive", "both on the classic builder"),
+)
 
 
 @dataclass
@@ -123,36 +154,35 @@ class Bench:
     label: dict[str, str]
     made: list[str] = field(default_factory=list)
 
-    def ws(self, *, cold: bool) -> Build:
-        def action(timer: Timer) -> tuple[str, list[Step]]:
-            ws = load_workspace(self.root)
-            opts = BuildOptions(locks=self.locks, no_cache=cold, labels=self.label)
-            (image,) = build_members(self.client, ws, build_graph(ws), ["svc"], opts, timer)
-            return image.image_id, list(image.steps)
+    def build(self, side: Side, *, cold: bool) -> Build:
+        make = self._generated if side.generated else self._naive
+        return self.note(timed(lambda timer: make(timer, side.buildkit, cold)))
 
-        return self.note(timed(action))
+    def _generated(self, timer: Timer, buildkit: bool, cold: bool) -> tuple[str, list[Step]]:
+        ws = load_workspace(self.root)
+        builder = "buildkit" if buildkit else "classic"
+        opts = BuildOptions(locks=self.locks, no_cache=cold, labels=self.label, builder=builder)
+        (image,) = build_members(self.client, ws, build_graph(ws), ["svc"], opts, timer)
+        return image.image_id, list(image.steps)
 
-    def naive(self, *, cold: bool) -> Build:
+    def _naive(self, timer: Timer, buildkit: bool, cold: bool) -> tuple[str, list[Step]]:
         root = load_root_config(load_workspace(self.root))
         dockerfile = NAIVE_DOCKERFILE.format(python=root.python_image, uv=root.uv_image)
-
-        def action(timer: Timer) -> tuple[str, list[Step]]:
-            ignore = DockerIgnore(NAIVE_IGNORE)
-            context, _ = context_tar(
-                self.root, ignore, dockerfile=("Dockerfile.naive", dockerfile.encode())
+        ignore = DockerIgnore(NAIVE_IGNORE)
+        context, _ = context_tar(
+            self.root, ignore, dockerfile=("Dockerfile.naive", dockerfile.encode())
+        )
+        with context:
+            return send_build(
+                self.client,
+                "naive",
+                context,
+                "Dockerfile.naive",
+                labels=self.label,
+                no_cache=cold,
+                buildkit=buildkit,
+                progress=timer,
             )
-            with context:
-                return send_build(
-                    self.client,
-                    "naive",
-                    context,
-                    "Dockerfile.naive",
-                    labels=self.label,
-                    no_cache=cold,
-                    progress=timer,
-                )
-
-        return self.note(timed(action))
 
     def note(self, build: Build) -> Build:
         self.made += [
@@ -187,27 +217,22 @@ def touch_source(root: Path, n: int) -> None:
     app.write_text(app.read_text(encoding="utf-8") + f"# change {n}\n", encoding="utf-8")
 
 
-SIDES = ("ws", "naive")
-TITLES = {"ws": "ws (generated)", "naive": "naive"}
-
-
 @dataclass
 class Results:
-    cold: dict[str, list[Build]] = field(default_factory=lambda: {s: [] for s in SIDES})
-    rebuild: dict[str, list[Build]] = field(default_factory=lambda: {s: [] for s in SIDES})
+    cold: dict[str, list[Build]] = field(default_factory=lambda: {s.key: [] for s in SIDES})
+    rebuild: dict[str, list[Build]] = field(default_factory=lambda: {s.key: [] for s in SIDES})
 
 
 def measure(bench: Bench, runs: int) -> Results:
     results = Results()
     for n in range(runs):
         for side in SIDES:
-            build = getattr(bench, side)
-            results.cold[side].append(build(cold=True))
+            results.cold[side.key].append(bench.build(side, cold=True))
             touch_source(bench.root, n)
-            results.rebuild[side].append(build(cold=False))
-            cold, rebuild = results.cold[side][-1], results.rebuild[side][-1]
+            results.rebuild[side.key].append(bench.build(side, cold=False))
+            cold, rebuild = results.cold[side.key][-1], results.rebuild[side.key][-1]
             print(
-                f"run {n + 1}/{runs} {side}: cold {cold.seconds:.2f} s, "
+                f"run {n + 1}/{runs} {side.key}: cold {cold.seconds:.2f} s, "
                 f"rebuild {rebuild.seconds:.2f} s",
                 file=sys.stderr,
             )
@@ -225,11 +250,11 @@ class Facts:
 def facts(bench: Bench, results: Results) -> dict[str, Facts]:
     found = {}
     for side in SIDES:
-        image = results.rebuild[side][-1].image_id
+        image = results.rebuild[side.key][-1].image_id
         answer = bench.answer(image)
         if "says hello docker" not in answer:
-            raise SystemExit(f"the {side} image does not answer as svc should: {answer!r}")
-        found[side] = Facts(bench.size(image), bench.has_dev(image))
+            raise SystemExit(f"the {side.key} image does not answer as svc should: {answer!r}")
+        found[side.key] = Facts(bench.size(image), bench.has_dev(image))
     return found
 
 
@@ -249,77 +274,101 @@ def verdict(ratio: float, goal: float) -> str:
     return f"<= {goal}: {'met' if ratio <= goal else 'MISSED'}"
 
 
+def _step_name(step: Step) -> str:
+    where = f"{step.stage} " if step.stage else ""
+    return f"{where}{step.number}"
+
+
 def rerun_steps(build: Build) -> list[str]:
-    """The steps a rebuild ran again (not from the cache), with their time, and what came
-    before the engine's first step (ws's checks, writing and sending the context)."""
-    before = build.seconds - sum(build.step_seconds.values())
-    rows = [f"| | before the first step: checks, context tar and upload | {before:.2f} |"]
-    for s in build.steps:
-        if not s.cached and not s.instruction.startswith("FROM"):
-            seconds = build.step_seconds.get(s.number, 0.0)
-            rows.append(f"| {s.number} | `{s.instruction[:90]}` | {seconds:.2f} |")
-    return rows
+    """The steps a rebuild ran again (not from the cache), with their time, and the rest of
+    its time: ws's checks, writing and sending the context, the builder's own work."""
+    rows = []
+    timed_steps = 0.0
+    for step, seconds in zip(build.steps, build.durations, strict=True):
+        if not step.cached and not step.instruction.startswith("FROM"):
+            timed_steps += seconds
+            rows.append(f"| {_step_name(step)} | `{step.instruction[:90]}` | {seconds:.2f} |")
+    rest = build.seconds - timed_steps
+    return [*rows, f"| | everything else: checks, context, the builder's own work | {rest:.2f} |"]
+
+
+def ratio(results: Results, series: str, key: str, against: str) -> float:
+    by_side = getattr(results, series)
+    return med(by_side[key]) / med(by_side[against])
 
 
 def results_table(results: Results, found: dict[str, Facts]) -> list[str]:
-    naive = found["naive"]
-    rows = ["| measure | " + " | ".join(TITLES[s] for s in SIDES) + " | goal (ws / naive) |"]
-    rows.append("|---|" + "---:|" * len(SIDES) + "---|")
-    for label, series, goal in (
-        ("cold build (s)", results.cold, None),
-        ("rebuild after a source-only change (s)", results.rebuild, REBUILD_GOAL),
+    naive = found[BASELINE]
+    rows = ["| measure | " + " | ".join(s.title for s in SIDES) + " |"]
+    rows.append("|---|" + "---:|" * len(SIDES))
+    for label, series in (
+        ("cold build (s)", "cold"),
+        ("rebuild after a source-only change (s)", "rebuild"),
     ):
-        ratio = med(series["ws"]) / med(series["naive"])
-        cells = [spread(series[s]) for s in SIDES]
-        rows.append(f"| {label} | " + " | ".join(cells) + f" | {_goal(ratio, goal)} |")
-        ratios = [f"{med(series[s]) / med(series['naive']):.2f}" for s in SIDES]
-        rows.append("| ... / naive | " + " | ".join(ratios) + " | |")
-    size_ratio = found["ws"].size / naive.size
-    sizes = [f"{found[s].size / 1e6:.1f} ({found[s].size / naive.size:.2f})" for s in SIDES]
-    rows.append(
-        "| final image size, MB (/ naive) | "
-        + " | ".join(sizes)
-        + f" | {_goal(size_ratio, SIZE_GOAL)} |"
-    )
-    dev = ["yes" if found[s].dev else "no" for s in SIDES]
-    rows.append(
-        "| dev dependencies in the image | "
-        + " | ".join(dev)
-        + f" | none: {'MISSED' if found['ws'].dev else 'met'} |"
-    )
+        by_side = getattr(results, series)
+        rows.append(f"| {label} | " + " | ".join(spread(by_side[s.key]) for s in SIDES) + " |")
+        ratios = [f"{ratio(results, series, s.key, BASELINE):.2f}" for s in SIDES]
+        rows.append(f"| ... / {BY_KEY[BASELINE].title} | " + " | ".join(ratios) + " |")
+    sizes = [f"{found[s.key].size / 1e6:.1f} ({found[s.key].size / naive.size:.2f})" for s in SIDES]
+    rows.append("| final image size, MB (/ naive) | " + " | ".join(sizes) + " |")
+    dev = ["yes" if found[s.key].dev else "no" for s in SIDES]
+    rows.append("| dev dependencies in the image | " + " | ".join(dev) + " |")
     return rows
 
 
-def _goal(ratio: float, goal: float | None) -> str:
-    return f"{ratio:.2f}" + (f", {verdict(ratio, goal)}" if goal is not None else "")
+def goals_table(results: Results, found: dict[str, Facts]) -> list[str]:
+    rows = [
+        "| ws | against | rebuild ratio (goal <= 0.3) | what it compares |",
+        "|---|---|---|---|",
+    ]
+    for key, against, what in COMPARISONS:
+        value = ratio(results, "rebuild", key, against)
+        rows.append(
+            f"| {BY_KEY[key].title} | {BY_KEY[against].title} "
+            f"| {value:.2f}, {verdict(value, REBUILD_GOAL)} | {what} |"
+        )
+    sizes = {s.key: found[s.key].size for s in SIDES}
+    worst = max(sizes["ws"], sizes["ws_classic"]) / min(sizes["naive"], sizes["naive_buildkit"])
+    dev = found["ws"].dev or found["ws_classic"].dev
+    rows += [
+        "",
+        f"Image size, ws's largest against naive's smallest: {worst:.2f} "
+        f"({verdict(worst, SIZE_GOAL)}); dev dependencies in ws's images: "
+        f"{'yes: MISSED' if dev else 'none: met'}.",
+    ]
+    return rows
 
 
 def slowest_steps(build: Build, count: int = 5) -> list[str]:
-    by_time = sorted(build.steps, key=lambda s: -build.step_seconds.get(s.number, 0.0))
+    pairs = sorted(zip(build.steps, build.durations, strict=True), key=lambda p: -p[1])
     return [
-        f"| {s.number} | `{s.instruction[:90]}` | {build.step_seconds.get(s.number, 0.0):.2f} |"
-        for s in by_time[:count]
+        f"| {_step_name(step)} | `{step.instruction[:90]}` | {seconds:.2f} |"
+        for step, seconds in pairs[:count]
     ]
 
 
 def steps_section(results: Results) -> list[str]:
-    cold = results.cold["ws"][-1]
-    lines = [
-        "The slowest steps of ws's last cold build:",
-        "",
-        "| step | instruction | s |",
-        "|---:|---|---:|",
-        *slowest_steps(cold),
-        "",
-    ]
+    lines = []
+    for key in ("ws", "ws_classic"):
+        lines += [
+            f"The slowest steps of the last cold build, {BY_KEY[key].title}:",
+            "",
+            "| step | instruction | s |",
+            "|---:|---|---:|",
+            *slowest_steps(results.cold[key][-1]),
+            "",
+        ]
     lines += [
         "### What a rebuild runs again",
         "",
-        "Steps not taken from the cache in the last rebuild, timed from the build's events.",
+        "Steps not taken from the cache in each side's last rebuild, timed from the build's",
+        "events (BuildKit reports each step's start and end; on the classic builder a step",
+        "lasts until the next one starts). BuildKit runs the stages side by side and",
+        "numbers the steps of each stage on their own.",
     ]
     for side in SIDES:
-        lines += ["", f"{TITLES[side]}:", "", "| step | instruction | s |", "|---:|---|---:|"]
-        lines += rerun_steps(results.rebuild[side][-1])
+        lines += ["", f"{side.title}:", "", "| step | instruction | s |", "|---:|---|---:|"]
+        lines += rerun_steps(results.rebuild[side.key][-1])
     return lines
 
 
@@ -336,30 +385,35 @@ def rerun_instructions(build: Build) -> list[str]:
 
 
 def reading(results: Results) -> str:
-    """Where ws's rebuild time goes, in one sentence computed from this run."""
+    """Where ws's default rebuild time goes, in one sentence computed from this run."""
     last = results.rebuild["ws"][-1]
-    runtime_copies = {
-        s.instruction: last.step_seconds.get(s.number, 0.0)
-        for s in last.steps
-        if s.instruction.startswith(("COPY --from=deps", "COPY --from=builder"))
-    }
-    overlay = runtime_copies.get(OVERLAY_COPY)
+    seconds = dict(zip((id(s) for s in last.steps), last.durations, strict=True))
+    overlay = next((s for s in last.steps if s.instruction == OVERLAY_COPY), None)
+    install = next((s for s in last.steps if "--no-editable" in s.instruction), None)
     deps_cached = any(
         s.cached for s in last.steps if s.instruction.startswith("COPY --from=deps /app/.venv")
     )
-    ratio = med(results.rebuild["ws"]) / med(results.rebuild["naive"])
-    overlay_text = "not found" if overlay is None else f"took {overlay:.2f} s"
+
+    def took(step: Step | None) -> str:
+        return "not found" if step is None else f"{seconds[id(step)]:.2f} s"
+
     return (
-        f"Rebuild ws / naive = {ratio:.2f} (goal <= {REBUILD_GOAL}). In ws's last rebuild "
-        f"({last.seconds:.2f} s) the runtime copy of the dependency venv came "
-        f"{'from the cache' if deps_cached else 'AGAIN (not cached)'}; the copy of the "
-        f"overlay of the members' installed files {overlay_text}."
+        f"In ws's last rebuild ({last.seconds:.2f} s, BuildKit) the runtime copy of the "
+        f"dependency venv came {'from the cache' if deps_cached else 'AGAIN (not cached)'}; "
+        f"the install of the workspace members took {took(install)}, the copy of what it "
+        f"installed into the runtime stage {took(overlay)}."
     )
 
 
 def scenario_section(scenario: Scenario) -> list[str]:
+    classic = {
+        BY_KEY[k].title: rerun_instructions(scenario.results.rebuild[k][-1])
+        for k in ("ws_classic", "naive")
+    }
     return [
         f"## Results: {scenario.name}",
+        "",
+        *goals_table(scenario.results, scenario.facts),
         "",
         *results_table(scenario.results, scenario.facts),
         "",
@@ -369,9 +423,10 @@ def scenario_section(scenario: Scenario) -> list[str]:
         "",
         *floor_section(
             scenario.costs,
-            {TITLES[s]: rerun_instructions(scenario.results.rebuild[s][-1]) for s in SIDES},
+            classic,
             med(scenario.results.rebuild["naive"]),
             REBUILD_GOAL,
+            BY_KEY["ws_classic"].title,
         ),
         "",
     ]
@@ -398,10 +453,16 @@ def report(client: docker.DockerClient, scenarios: list[Scenario], packages: int
         "  venv (cached on a source-only change), then the overlay. **naive**: one stage,",
         "  `COPY . .` of the whole workspace (minus .git), `uv sync --frozen --all-packages`",
         "  from the root lock (the dev group too).",
-        "- Same engine (20.10, classic builder, host network), same pinned base images; every",
-        "  final image is checked to answer as svc should.",
+        "- Each Dockerfile is built twice over: by the engine's BuildKit (a `version=2` build",
+        "  on the Engine API, what `ws docker build` does on an engine that has it) and by its",
+        "  classic builder (what docker-py's build() and, with no buildx installed, `docker",
+        "  build` do). The baseline is the naive Dockerfile as `docker build` builds it here:",
+        "  on the classic builder.",
+        "- Same engine (20.10, host network), same pinned base images; every final image is",
+        "  checked to answer as svc should.",
         f"- {runs} round(s), each: a cold build of each side (no cache), then a one-line change",
         "  to `svc/app.py`, then a rebuild of that side from its own cache. Medians (min - max).",
+        "  The two builders keep separate caches.",
         "- Two indexes: the loopback index as it is (packages arrive at memory speed), and the",
         "  same index standing for a remote one: each wheel download waits its turn on one",
         "  shared link of the stated bandwidth (no latency added).",

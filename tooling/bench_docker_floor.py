@@ -83,12 +83,13 @@ def fixed_cost(costs: Costs, instructions: Sequence[str]) -> float:
 
 
 def floor_section(
-    costs: Costs, rerun: dict[str, list[str]], naive_seconds: float, goal: float
+    costs: Costs, rerun: dict[str, list[str]], naive_seconds: float, goal: float, ws_side: str
 ) -> list[str]:
-    """Markdown: the cost per instruction, and each side's rebuild floor against naive's."""
+    """Markdown: the cost per classic-builder instruction, and each side's rebuild floor
+    against naive's (ws_side names ws's row in rerun)."""
     own_start = max(0.0, costs.build - costs.step["COPY"])
     lines = [
-        "### The floor on this engine",
+        "### The classic builder's floor on this engine",
         "",
         "What one more instruction costs with nothing to do inside it (medians of "
         f"{costs.rounds} rounds of tiny builds: FROM the Python image and one small COPY, "
@@ -110,10 +111,10 @@ def floor_section(
             f"| {side} | {kinds} | {fixed:.2f} | {own_start:.2f} "
             f"| {floors[side] / naive_seconds:.2f} |"
         )
-    ws_floor = floors.get("ws (generated)", 0.0)
+    ws_floor = floors.get(ws_side, 0.0)
     lines += [
         "",
-        f"With no checks and no work inside its instructions, ws's rebuild would still take "
+        f"With no checks and no work inside its instructions, ws's classic rebuild would take "
         f"{ws_floor:.2f} s here, {ws_floor / naive_seconds:.2f} x naive's (goal <= {goal}: "
         f"{goal * naive_seconds:.2f} s). On the classic builder (no RUN --mount) the members "
         "are installed by a RUN, so a source change re-runs at least the COPY of the sources, "
