@@ -16,12 +16,15 @@ from ws.cli import app
 from ws.docker.build import BuiltImage, ensure_base_images, git_revision, uses_buildkit
 from ws.docker.stream import StepFailed
 from ws.errors import RegistryError
-from ws.locks import LockOptions
+from ws.graph import build_graph
+from ws.locks import LockOptions, sync_locks
+from ws.workspace import load_workspace
 
 from tests.support.gitrepo import GitRepo
 from tests.support.imagebuild import Made, build, step_with
-from tests.support.images import commit_workspace, run_image
+from tests.support.images import commit_workspace, generate, run_image
 from tests.support.loopback_images import push_tiny_image, unique_repository
+from tests.support.wheels import write_wheel
 
 ANSWER = "svc 0.1.0 lib 0.2.0 beta 1.1 alpha 2.0 says hello docker\n"
 DEPENDENCY_STEP = "--no-install-workspace"
@@ -82,6 +85,30 @@ def test_buildkit_source_only_change_reruns_only_the_member_steps(
     assert run_image(engine, second.refs[0], ["svc"], made.label) == ANSWER.replace(
         "says", "now says"
     )
+
+
+@pytest.mark.docker
+def test_a_vendored_wheel_in_the_repository_reaches_the_image(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    write_wheel(workspace / "vendor", "vendored", "1.0")
+    (workspace / "vendor/unrelated.txt").write_text("in no image")
+    lib = workspace / "packages/lib/pyproject.toml"
+    text = lib.read_text().replace('["delta"]', '["delta", "vendored"]')
+    wheel = "../../vendor/vendored-1.0-py3-none-any.whl"
+    lib.write_text(text + f'\n[tool.uv.sources]\nvendored = {{ path = "{wheel}" }}\n')
+    ws = load_workspace(workspace)
+    sync_locks(ws, build_graph(ws), None, lock_options)
+    generate(workspace)
+    commit_workspace(workspace, "lib needs a vendored wheel")
+
+    (image,), _ = build(engine, made, workspace, ["svc"], lock_options, builder="buildkit")
+
+    probe = "import vendored, importlib.metadata as m; print(m.version('vendored'))"
+    assert run_image(engine, image.image_id, ["python", "-c", probe], made.label) == "1.0\n"
+    assert "vendor/vendored-1.0-py3-none-any.whl" in image.context.members
+    assert "vendor/unrelated.txt" not in image.context.members
+    assert run_image(engine, image.image_id, ["svc"], made.label) == ANSWER
 
 
 @pytest.mark.docker
