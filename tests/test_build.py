@@ -1,5 +1,6 @@
-"""ws docker build on the real engine: images that answer, hold only their closure, reuse the
-dependency layer, keep secrets out, fail with the failing step's output, and push."""
+"""ws docker build on the real engine, with the classic builder (whose steps leave images to
+look inside) unless a test names BuildKit: images that answer, hold only their closure, reuse
+the dependency layer, keep secrets out, fail with the failing step's output, and push."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 from ws.cli import app
 from ws.docker.build import (
+    Builder,
     BuiltImage,
     connect,
     git_revision,
@@ -194,27 +196,37 @@ def test_secrets_never_reach_the_context_or_the_image(
 
 
 @pytest.mark.docker
+@pytest.mark.parametrize(
+    ("builder", "engine_error"),
+    [("classic", "returned a non-zero code"), ("buildkit", "exit code:")],
+)
 def test_a_failing_run_step_raises_build_failed_with_its_output(
-    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+    engine: docker.DockerClient,
+    made: Made,
+    workspace: Path,
+    lock_options: LockOptions,
+    builder: Builder,
+    engine_error: str,
 ) -> None:
     (workspace / "packages/svc/src/svc/__init__.py").unlink()
     commit_workspace(workspace, "lose the package's __init__.py")
 
     with pytest.raises(StepFailed) as caught:
-        build(engine, made, workspace, ["svc"], lock_options)
+        build(engine, made, workspace, ["svc"], lock_options, builder=builder)
 
     failure = caught.value
     assert failure.member == "svc" and failure.step is not None
     assert failure.step.instruction.startswith("RUN uv sync --frozen --no-dev --no-editable")
-    assert "returned a non-zero code" in failure.error
+    assert engine_error in failure.error
     assert any("__init__.py" in line for line in failure.output)
     assert "__init__.py" in str(failure) and failure.step.label in str(failure)
 
-    argv = ["--root", str(workspace), "docker", "build", "--builder", "classic", "svc"]
+    argv = ["--root", str(workspace), "docker", "build", "--builder", builder, "svc"]
     result = CliRunner().invoke(app, argv)
     made.record_lines(result.output)
     assert result.exit_code == 1
     assert "error: svc: the image build failed at step" in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.docker

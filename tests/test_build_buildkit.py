@@ -11,10 +11,7 @@ from typing import Any
 import docker
 import docker.errors
 import pytest
-from typer.testing import CliRunner
-from ws.cli import app
 from ws.docker.build import BuiltImage, ensure_base_images, git_revision, uses_buildkit
-from ws.docker.stream import StepFailed
 from ws.errors import RegistryError
 from ws.graph import build_graph
 from ws.locks import LockOptions, sync_locks
@@ -109,29 +106,6 @@ def test_a_vendored_wheel_in_the_repository_reaches_the_image(
     assert "vendor/vendored-1.0-py3-none-any.whl" in image.context.members
     assert "vendor/unrelated.txt" not in image.context.members
     assert run_image(engine, image.image_id, ["svc"], made.label) == ANSWER
-
-
-@pytest.mark.docker
-def test_buildkit_failing_run_step_raises_build_failed_with_its_output(
-    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
-) -> None:
-    (workspace / "packages/svc/src/svc/__init__.py").unlink()
-    commit_workspace(workspace, "lose the package's __init__.py")
-
-    with pytest.raises(StepFailed) as caught:
-        build(engine, made, workspace, ["svc"], lock_options, builder="buildkit")
-
-    failure = caught.value
-    assert failure.step is not None and failure.step.stage == "builder"
-    assert failure.step.instruction.startswith("RUN uv sync --frozen --no-dev --no-editable")
-    assert "exit code" in failure.error
-    assert any("__init__.py" in line for line in failure.output)
-    assert "of stage builder" in str(failure)
-
-    result = CliRunner().invoke(app, ["--root", str(workspace), "docker", "build", "svc"])
-    assert result.exit_code == 1
-    assert "error: svc: the image build failed at step" in result.output
-    assert "Traceback" not in result.output
 
 
 @pytest.mark.docker
