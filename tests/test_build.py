@@ -5,7 +5,6 @@ the dependency layer, keep secrets out, fail with the failing step's output, and
 from __future__ import annotations
 
 import tarfile
-import tomllib
 import uuid
 from pathlib import Path
 
@@ -32,11 +31,13 @@ from ws.workspace import load_workspace
 from tests.support.gitrepo import GitRepo
 from tests.support.imagebuild import (
     BYTECODE,
+    INSTALLED,
     Made,
     as_root,
     build,
     delete_manifest,
     depend_on_other,
+    locked_versions,
     plant_canaries,
     step_with,
 )
@@ -80,11 +81,11 @@ def test_service_image_answers_with_no_network(
 def test_image_holds_the_closure_and_its_locked_packages_only(
     engine: docker.DockerClient, made: Made, template: Path, svc_image: BuiltImage
 ) -> None:
-    lock = tomllib.loads((template / "packages/svc/uv.lock").read_text())
-    locked = {p["name"]: p["version"] for p in lock["package"]}
-    listing = "import importlib.metadata as m; print(*sorted(f'{d.name}=={d.version}' for d in m.distributions()))"  # noqa: E501
+    locked = locked_versions(template, "svc")
 
-    installed = run_image(engine, svc_image.image_id, ["python", "-c", listing], made.label).split()
+    installed = run_image(
+        engine, svc_image.image_id, ["python", "-c", INSTALLED], made.label
+    ).split()
 
     expected = ["alpha", "beta", "delta", "gamma", "lib", "svc"]
     assert installed == [f"{name}=={locked[name]}" for name in expected]

@@ -4,7 +4,6 @@ a failing step's output, and base images pulled with credentials before BuildKit
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,13 @@ from ws.locks import LockOptions, sync_locks
 from ws.workspace import load_workspace
 
 from tests.support.gitrepo import GitRepo
-from tests.support.imagebuild import Made, build, step_with
+from tests.support.imagebuild import INSTALLED, Made, build, locked_versions, step_with
 from tests.support.images import commit_workspace, generate, run_image
 from tests.support.loopback_images import push_tiny_image, unique_repository
 from tests.support.wheels import write_wheel
 
 ANSWER = "svc 0.1.0 lib 0.2.0 beta 1.1 alpha 2.0 says hello docker\n"
 DEPENDENCY_STEP = "--no-install-workspace"
-LISTING = "import importlib.metadata as m; print(*sorted(f'{d.name}=={d.version}' for d in m.distributions()))"  # noqa: E501
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +38,10 @@ def svc_buildkit(
 def test_buildkit_image_answers_and_holds_the_closure_only(
     engine: docker.DockerClient, made: Made, template: Path, svc_buildkit: BuiltImage
 ) -> None:
-    lock = tomllib.loads((template / "packages/svc/uv.lock").read_text())
-    locked = {p["name"]: p["version"] for p in lock["package"]}
+    locked = locked_versions(template, "svc")
 
     answer = run_image(engine, svc_buildkit.refs[0], ["svc"], made.label)
-    installed = run_image(engine, svc_buildkit.image_id, ["python", "-c", LISTING], made.label)
+    installed = run_image(engine, svc_buildkit.image_id, ["python", "-c", INSTALLED], made.label)
 
     assert answer == ANSWER
     expected = ["alpha", "beta", "delta", "gamma", "lib", "svc"]

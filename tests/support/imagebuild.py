@@ -4,6 +4,7 @@ cleanup), running a build, looking inside an image, and the workspace edits the 
 from __future__ import annotations
 
 import os
+import tomllib
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,19 @@ def build(
     for image in built:
         made.record(image.steps)
     return built, lines
+
+
+# A script printing name==version of every distribution installed in an image, sorted.
+INSTALLED = (
+    "import importlib.metadata as m; "
+    "print(*sorted(f'{d.name}=={d.version}' for d in m.distributions()))"
+)
+
+
+def locked_versions(root: Path, member: str) -> dict[str, str]:
+    """name -> version of every package in the member's lock."""
+    lock = tomllib.loads((root / "packages" / member / "uv.lock").read_text(encoding="utf-8"))
+    return {p["name"]: p["version"] for p in lock["package"]}
 
 
 def as_root(client: docker.DockerClient, image: str, script: str, made: Made) -> str:
