@@ -45,7 +45,7 @@ def vertex(digest: str, name: str, **kw: Any) -> bytes:
     return data
 
 
-def log(digest: str, text: str) -> bytes:
+def log(digest: str, text: str | bytes) -> bytes:
     return _field(1, digest) + _field(2, _timestamp(1.0)) + _field(3, 1) + _field(4, text)
 
 
@@ -89,7 +89,8 @@ def test_instructions_become_steps_with_their_output_and_time() -> None:
     folded, lines = fold(
         trace(vertexes=(vertex("sha256:ctx", "[internal] load remote build context"),)),
         trace(vertexes=(vertex("sha256:a", RUN, started=1.0),)),
-        trace(logs=(log("sha256:a", "Buil"), log("sha256:a", "t svc\nInstal"))),
+        trace(logs=(log("sha256:a", "Buil"), log("sha256:a", b"t svc \xe2"))),
+        trace(logs=(log("sha256:a", b"\x9c\x93\nInstal"),)),
         trace(vertexes=(vertex("sha256:a", RUN, started=1.0, completed=3.5),)),
         trace(vertexes=(vertex("sha256:b", "[deps 4/4] COPY a /a", cached=True),)),
         trace(logs=(log("sha256:a", "led 1 package"),)),
@@ -99,10 +100,10 @@ def test_instructions_become_steps_with_their_output_and_time() -> None:
     assert folded.finish() == "sha256:f00"
     (run, copy) = folded.steps
     assert (run.stage, run.number, run.total, run.instruction) == ("builder", 2, 3, RUN[14:])
-    assert run.output == ["Built svc", "Installed 1 package"]
+    assert run.output == ["Built svc \u2713", "Installed 1 package"], "a character split in two"
     assert run.seconds == pytest.approx(2.5) and not run.cached
     assert copy.cached and copy.stage == "deps"
-    assert lines == [RUN, "Built svc", "[deps 4/4] COPY a /a (cached)", "Installed 1 package"]
+    assert lines == [RUN, run.output[0], "[deps 4/4] COPY a /a (cached)", run.output[1]]
 
 
 def test_the_error_names_the_failing_step_with_its_last_lines() -> None:

@@ -136,7 +136,8 @@ class BuildKitLog(BuildLog):
         super().__init__(member, progress)
         self._vertexes: dict[str, Vertex] = {}
         self._by_vertex: dict[str, Step] = {}
-        self._partials: dict[str, str] = {}
+        # Bytes, not text: a chunk may end inside a line, or inside a UTF-8 character.
+        self._partials: dict[str, bytes] = {}
         self._announced: set[str] = set()
 
     def feed(self, event: Mapping[str, Any]) -> None:
@@ -189,8 +190,8 @@ class BuildKitLog(BuildLog):
         return step
 
     def _output(self, log: VertexLog) -> None:
-        text = self._partials.pop(log.vertex, "") + log.data.decode("utf-8", "replace")
-        *lines, rest = text.split("\n")
+        data = self._partials.pop(log.vertex, b"") + log.data
+        *lines, rest = data.split(b"\n")
         if rest:
             self._partials[log.vertex] = rest
         for line in lines:
@@ -201,8 +202,8 @@ class BuildKitLog(BuildLog):
             del self._partials[digest]
             self._vertex_line(digest, rest)
 
-    def _vertex_line(self, digest: str, line: str) -> None:
-        line = _ANSI.sub("", line).rstrip("\r")
+    def _vertex_line(self, digest: str, data: bytes) -> None:
+        line = _ANSI.sub("", data.decode("utf-8", "replace")).rstrip("\r")
         self.progress(self.member, line)
         step = self._by_vertex.get(digest)
         if step is not None and line.strip():
