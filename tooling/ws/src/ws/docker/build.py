@@ -22,7 +22,15 @@ from ws.docker import generate, imageref
 from ws.docker.buildkit import BuildKitLog
 from ws.docker.config import image_name, load_config, load_root_config
 from ws.docker.context import ContextReport, DockerIgnore, context_tar
-from ws.docker.stream import BuildLog, Progress, PushLog, Step, StepFailed, error_text
+from ws.docker.stream import (
+    BuildLog,
+    Progress,
+    PushLog,
+    Step,
+    StepFailed,
+    error_text,
+    is_error,
+)
 from ws.errors import (
     BuildFailed,
     CommandFailed,
@@ -373,7 +381,7 @@ def ensure_base_images(
         progress("ws", f"pulling {ref}")
         try:
             for event in client.api.pull(ref, stream=True, decode=True):
-                if "error" in event or "errorDetail" in event:
+                if is_error(event):
                     raise docker.errors.APIError(error_text(event))
         except docker.errors.APIError as e:
             raise RegistryError(
@@ -464,7 +472,8 @@ def build_members(
     Refuses stale generated files or locks before building anything; stops after the first
     wave in which a build fails, raising that failure (all of them when several failed).
     """
-    if opts.push and load_root_config(ws).registry is None:
+    root = load_root_config(ws)
+    if opts.push and root.registry is None:
         raise ConfigError(
             ws.pyproject,
             "--push needs a registry to push to, and [tool.ws.docker] names none",
@@ -473,7 +482,6 @@ def build_members(
     check_inputs(ws, graph, names, opts.locks)
     buildkit = uses_buildkit(client, opts.builder)
     if buildkit:
-        root = load_root_config(ws)
         ensure_base_images(client, [str(root.python_image), str(root.uv_image)], progress)
     job = _Job(client, ws, git_revision(ws.root), opts, progress, buildkit)
     for name in names:  # refuse a bad --tag before the first build starts

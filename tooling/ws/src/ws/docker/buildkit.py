@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ws.docker.stream import BuildLog, Progress, Step, StepFailed, error_text
+from ws.docker.stream import BuildLog, Progress, Step
 
 TRACE_ID = "moby.buildkit.trace"
 # "[builder 3/4] RUN uv sync ...": a Dockerfile instruction, as opposed to BuildKit's own
@@ -141,25 +141,18 @@ class BuildKitLog(BuildLog):
         self._announced: set[str] = set()
 
     def feed(self, event: Mapping[str, Any]) -> None:
-        if event.get("id") == TRACE_ID:
-            aux = event.get("aux")
-            try:
-                vertexes, logs = decode_status(aux if isinstance(aux, str) else "")
-            except ValueError:
-                return  # progress we cannot read; the build's outcome comes in other events
-            for vertex in vertexes:
-                self._update(vertex)
-            for log in logs:
-                self._output(log)
+        if event.get("id") != TRACE_ID:
+            super().feed(event)
             return
-        if "errorDetail" in event or "error" in event:
-            self._flush_all()
-            raise StepFailed(self.member, self._failing(), error_text(event), self.steps)
-        super().feed(event)
-
-    def finish(self) -> str:
-        self._flush_all()
-        return super().finish()
+        aux = event.get("aux")
+        try:
+            vertexes, logs = decode_status(aux if isinstance(aux, str) else "")
+        except ValueError:
+            return  # progress we cannot read; the build's outcome comes in other events
+        for vertex in vertexes:
+            self._update(vertex)
+        for log in logs:
+            self._output(log)
 
     def _update(self, update: Vertex) -> None:
         vertex = self._vertexes.get(update.digest)
@@ -197,7 +190,8 @@ class BuildKitLog(BuildLog):
         for line in lines:
             self._vertex_line(log.vertex, line)
 
-    def _flush_all(self) -> None:
+    def _flush(self) -> None:
+        super()._flush()
         for digest, rest in list(self._partials.items()):
             del self._partials[digest]
             self._vertex_line(digest, rest)
@@ -209,7 +203,7 @@ class BuildKitLog(BuildLog):
         if step is not None and line.strip():
             step.output.append(line)
 
-    def _failing(self) -> Step | None:
+    def _failed_step(self) -> Step | None:
         """The step BuildKit marked as failed, else the last one that started and never ended."""
         for digest, vertex in self._vertexes.items():
             if vertex.error and digest in self._by_vertex:

@@ -71,15 +71,13 @@ class BuildLog:
         self._partial = ""
 
     def feed(self, event: Mapping[str, Any]) -> None:
-        if "errorDetail" in event or "error" in event:
+        if is_error(event):
             self._flush()
-            raise StepFailed(self.member, self.current, error_text(event), self.steps)
+            raise StepFailed(self.member, self._failed_step(), error_text(event), self.steps)
         if isinstance(event.get("stream"), str):
             self._text(event["stream"])
-        elif isinstance(event.get("status"), str):
-            line = _status_line(event)
-            if line:
-                self.progress(self.member, line)
+        else:
+            relay_status(event, self.member, self.progress)
         aux = event.get("aux")
         if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
             self.image_id = aux["ID"]
@@ -89,7 +87,7 @@ class BuildLog:
         self._flush()
         if self.image_id is None:
             error = "the engine ended the build without an image"
-            raise StepFailed(self.member, self.current, error, self.steps)
+            raise StepFailed(self.member, self._failed_step(), error, self.steps)
         return self.image_id
 
     def consume(self, events: Iterable[Mapping[str, Any]]) -> str:
@@ -100,6 +98,10 @@ class BuildLog:
     @property
     def current(self) -> Step | None:
         return self.steps[-1] if self.steps else None
+
+    def _failed_step(self) -> Step | None:
+        """The step a failure belongs to: the classic builder runs one step at a time."""
+        return self.current
 
     def _text(self, text: str) -> None:
         # A chunk may end mid-line, or hold several lines; only whole lines are read.
@@ -132,6 +134,18 @@ class BuildLog:
             current.output.append(line)
 
 
+def is_error(event: Mapping[str, Any]) -> bool:
+    return "errorDetail" in event or "error" in event
+
+
+def relay_status(event: Mapping[str, Any], member: str, progress: Progress) -> None:
+    """Pass a pull or push status to progress as a line, if it is worth one."""
+    if isinstance(event.get("status"), str):
+        line = _status_line(event)
+        if line:
+            progress(member, line)
+
+
 def error_text(event: Mapping[str, Any]) -> str:
     detail = event.get("errorDetail")
     if isinstance(detail, dict) and detail.get("message"):
@@ -158,15 +172,12 @@ class PushLog:
 
     def consume(self, events: Iterable[Mapping[str, Any]]) -> str:
         for event in events:
-            if "errorDetail" in event or "error" in event:
+            if is_error(event):
                 raise RegistryError(
                     f"{self.member}: pushing {self.ref} failed: {error_text(event)}\n"
                     "  fix: check the registry is running and accepts pushes, then push again"
                 )
-            if isinstance(event.get("status"), str):
-                line = _status_line(event)
-                if line:
-                    self.progress(self.member, line)
+            relay_status(event, self.member, self.progress)
             aux = event.get("aux")
             if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
                 self.digest = aux["Digest"]
