@@ -9,12 +9,13 @@ from pathlib import Path
 class WsError(Exception):
     """An error the user can act on; the CLI prints its message and exits 1."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.fix = fix
 
     def __str__(self) -> str:
-        return self.message
+        return self.message if self.fix is None else f"{self.message}\n  fix: {self.fix}"
 
 
 class ConfigError(WsError):
