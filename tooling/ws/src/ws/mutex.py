@@ -5,51 +5,110 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ws.errors import Busy
+from ws.errors import Busy, WsError
+from ws.fsio import atomic_write_text, open_parent, write_error
 
 STATE_DIR = ".ws"
+IGNORE_TEXT = "# ws's local state; never committed\n*\n"
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def state_dir(root: Path) -> Path:
-    """<root>/.ws, created with a .gitignore that keeps it out of git."""
+    """<root>/.ws, a real folder (never a link), with a .gitignore that keeps it out of git.
+
+    A .gitignore that is not ws's text (say, left empty by a full disk) is written again.
+    """
     path = root / STATE_DIR
-    path.mkdir(exist_ok=True)
+    if not path.is_symlink():
+        try:
+            path.mkdir(exist_ok=True)
+        except OSError as e:
+            raise _state_error(path, e) from e
+    if path.is_symlink() or not path.is_dir():
+        raise WsError(
+            f"{path} is not a folder (it is a link or a file); ws keeps its state there\n"
+            f"  fix: remove {path} and run again"
+        )
     ignore = path / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# ws's local state; never committed\n*\n", encoding="utf-8")
+    if _read_quietly(ignore) != IGNORE_TEXT:
+        atomic_write_text(ignore, IGNORE_TEXT, root=root)
     return path
+
+
+def _read_quietly(path: Path) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with open(fd, "rb") as handle:
+        try:
+            return handle.read(len(IGNORE_TEXT) + 1).decode("utf-8", "replace")
+        except OSError:
+            return None
+
+
+def _state_error(path: Path, error: OSError) -> WsError:
+    made = write_error(path, error)
+    return WsError(made.message.replace("cannot write", "cannot create the folder", 1))
 
 
 @contextlib.contextmanager
 def workspace_lock(root: Path, *, timeout: float) -> Iterator[None]:
     """Hold the workspace's lock; wait up to timeout seconds for another run to finish."""
     path = state_dir(root) / "lock"
-    with path.open("a+", encoding="utf-8") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise Busy(_busy_message(path)) from None
-                time.sleep(0.1)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+    fd = _open_lock(root, path)
+    try:
+        _acquire(fd, path, timeout)
+        with contextlib.suppress(OSError):  # the pid is a courtesy: a full disk may refuse it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
-def _busy_message(path: Path) -> str:
-    holder = path.read_text(encoding="utf-8").strip() or "unknown"
+def _open_lock(root: Path, path: Path) -> int:
+    """The lock file, opened without following a link and only if it is a regular file."""
+    try:
+        with open_parent(path, root) as parent:
+            fd = os.open(path.name, _LOCK_FLAGS, 0o666, dir_fd=parent)
+    except OSError as e:
+        raise WsError(
+            f"cannot open the workspace lock {path}: {e.strerror or e}\n"
+            f"  fix: {path} must be a regular file (not a link): remove it and run again"
+        ) from e
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise WsError(
+            f"the workspace lock {path} is not a regular file\n  fix: remove it and run again"
+        )
+    return fd
+
+
+def _acquire(fd: int, path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise Busy(_busy_message(fd, path)) from None
+            time.sleep(0.1)
+
+
+def _busy_message(fd: int, path: Path) -> str:
+    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    if not holder.isdigit():
+        holder = "unknown"
     return (
         f"another ws run (pid {holder}) is working on this workspace ({path})\n"
         "  fix: wait for it to finish, or pass --wait SECONDS to wait longer"
