@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ws.errors import CycleError
 from ws.graph import build_graph, build_order, closure, dependents, levels
 from ws.workspace import load_workspace
 
@@ -27,9 +26,10 @@ def graph(tmp_path: Path):
     return build_graph(load_workspace(tmp_path))
 
 
-def test_closure_all_edges_and_runtime_only(graph) -> None:
+def test_closure_takes_own_groups_and_extras_not_those_of_dependencies(graph) -> None:
     assert closure(graph, "service") == {"service", "report", "core", "tools"}
-    assert closure(graph, "service", runtime_only=True) == {"service", "report", "core"}
+    # tools' extra x is its own: installing tools alone brings core
+    assert closure(graph, "tools") == {"tools", "core"}
     assert closure(graph, "alone") == {"alone"}
 
 
@@ -53,10 +53,41 @@ def test_levels_group_independent_members(graph) -> None:
     ]
 
 
-def test_cycle_is_reported_as_a_chain(tmp_path: Path) -> None:
+@pytest.fixture
+def plugins(tmp_path: Path):
+    """The plugin shape: each plugin needs the core, the core offers each plugin as an extra,
+    and an app asks for one of those extras."""
     make_workspace(
-        tmp_path, {"a": {"dependencies": ["b"]}, "b": {"dependency-groups": {"g": ["a"]}}}
+        tmp_path,
+        {
+            "core": {"optional-dependencies": {"a": ["plugin-a"], "b": ["plugin-b"]}},
+            "plugin-a": {"dependencies": ["core", "liba"]},
+            "plugin-b": {"dependencies": ["core"]},
+            "app": {"dependencies": ["core[a]"]},
+            "selfish": {"dependency-groups": {"dev": ["selfish[cli]"]},
+                        "optional-dependencies": {"cli": ["plugin-b"]}},
+        },
     )
-    with pytest.raises(CycleError) as err:
-        build_graph(load_workspace(tmp_path))
-    assert "a -> b -> a" in str(err.value) or "b -> a -> b" in str(err.value)
+    return build_graph(load_workspace(tmp_path))
+
+
+def test_cycles_through_extras_are_read(plugins) -> None:
+    assert set(plugins.successors("core")) == {"plugin-a", "plugin-b"}
+    assert plugins.has_edge("selfish", "selfish")
+
+
+def test_a_closure_follows_only_the_extras_asked(plugins) -> None:
+    assert closure(plugins, "plugin-b") == {"plugin-b", "core"}
+    assert closure(plugins, "app") == {"app", "core", "plugin-a"}
+    assert closure(plugins, "core") == {"core", "plugin-a", "plugin-b"}
+    assert closure(plugins, "selfish") == {"selfish", "plugin-b", "core"}
+    assert dependents(plugins, ["plugin-a"]) == {"plugin-a", "core", "app"}
+
+
+def test_a_cycle_is_one_unit_of_the_build_order(plugins) -> None:
+    order = build_order(plugins)
+    assert order.index("core") < order.index("app")
+    assert levels(plugins, ["app", "core", "plugin-a", "plugin-b"]) == [
+        ["core", "plugin-a", "plugin-b"],
+        ["app"],
+    ]

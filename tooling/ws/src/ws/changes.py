@@ -7,8 +7,8 @@ from pathlib import Path, PurePosixPath
 import networkx as nx
 
 from ws.errors import CommandFailed, GitError
+from ws.git import git as _git
 from ws.graph import dependents
-from ws.proc import run
 from ws.workspace import Workspace
 
 # Files whose change touches every member: the shared resolution.
@@ -57,14 +57,3 @@ def _verify_ref(root: Path, ref: str) -> None:
             "  fix: pass an existing branch, tag or commit (in CI, fetch it first: "
             "git fetch origin main)"
         ) from e
-
-
-def _git(root: Path, *args: str) -> str:
-    try:
-        return run(["git", *args], cwd=root).stdout
-    except CommandFailed as e:
-        if "not a git repository" in e.stderr:
-            raise GitError(
-                f"{root} is not inside a git repository\n  fix: run ws affected in a git checkout"
-            ) from e
-        raise

@@ -1,4 +1,10 @@
-"""The workspace graph: member -> the members it depends on, and what follows from it."""
+"""The workspace graph: member -> the members it depends on, and what follows from it.
+
+Cycles are allowed, as uv allows them: a plugin depends on the core while the core offers
+the plugin as an extra. A closure follows only the edges that install: a member's own
+dependencies, extras and groups, and of every member it reaches the dependencies and the
+extras asked of it. Build order treats the members of one cycle as one unit.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,7 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from ws.errors import CycleError
-from ws.workspace import Workspace
+from ws.workspace import Dependency, Workspace
 
 
 def build_graph(ws: Workspace) -> nx.DiGraph:
@@ -21,55 +26,75 @@ def build_graph(ws: Workspace) -> nx.DiGraph:
                 graph.edges[member.name, dep.name]["kinds"].append(dep)
             else:
                 graph.add_edge(member.name, dep.name, kinds=[dep])
-    check_acyclic(graph)
     return graph
 
 
-def check_acyclic(graph: nx.DiGraph) -> None:
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return
-    raise CycleError([edge[0] for edge in cycle])
+def _edges(graph: nx.DiGraph, name: str) -> list[Dependency]:
+    return [dep for _, _, kinds in graph.out_edges(name, data="kinds") for dep in kinds]
 
 
-def runtime_view(graph: nx.DiGraph) -> nx.DiGraph:
-    """The graph with only runtime edges (what an installed member pulls in)."""
+def closure(graph: nx.DiGraph, name: str) -> set[str]:
+    """name and every member installing name can install (its own extras and groups
+    included; of the members it reaches, only the extras asked of them)."""
+    asked: dict[str, set[str | None]] = {name: {None}}
+    todo: list[tuple[str, str | None]] = [(name, None)]
+    while todo:
+        node, extra = todo.pop()
+        for dep in _edges(graph, node):
+            if not _installs(dep, node == name, extra):
+                continue
+            for wanted in (None, *dep.extras):
+                if wanted not in asked.setdefault(dep.name, set()):
+                    asked[dep.name].add(wanted)
+                    todo.append((dep.name, wanted))
+    return set(asked)
 
-    def runtime(u: str, v: str) -> bool:
-        return any(d.kind == "runtime" for d in graph.edges[u, v]["kinds"])
 
-    return nx.subgraph_view(graph, filter_edge=runtime)
+def _installs(dep: Dependency, own: bool, extra: str | None) -> bool:
+    """Whether an edge installs when its member is installed (own: the member asked for,
+    with every extra and group; else with no extra, or with the one extra asked)."""
+    if own:
+        return True
+    if extra is None:
+        return dep.kind == "runtime"
+    return dep.kind == "extra" and dep.group == extra
 
 
-def closure(graph: nx.DiGraph, name: str, *, runtime_only: bool = False) -> set[str]:
-    """name and every member it reaches."""
-    view = runtime_view(graph) if runtime_only else graph
-    return {name, *nx.descendants(view, name)}
-
-
-def closure_of(graph: nx.DiGraph, names: Iterable[str], *, runtime_only: bool = False) -> set[str]:
+def closure_of(graph: nx.DiGraph, names: Iterable[str]) -> set[str]:
     result: set[str] = set()
     for name in names:
-        result |= closure(graph, name, runtime_only=runtime_only)
+        result |= closure(graph, name)
     return result
 
 
 def dependents(graph: nx.DiGraph, names: Iterable[str]) -> set[str]:
-    """names and every member that reaches one of them, transitively."""
-    result = set(names)
-    for name in list(result):
-        result |= nx.ancestors(graph, name)
-    return result
+    """names and every member whose closure holds one of them."""
+    wanted = set(names)
+    return wanted | {m for m in graph.nodes if closure(graph, m) & wanted}
+
+
+def _units(graph: nx.DiGraph, names: Iterable[str] | None) -> nx.DiGraph:
+    """The condensation of the (sub)graph: one node per cycle, edges reversed so that a
+    member comes after what it depends on."""
+    sub = graph if names is None else graph.subgraph(names)
+    return nx.condensation(sub.reverse(copy=False))
 
 
 def build_order(graph: nx.DiGraph, names: Iterable[str] | None = None) -> list[str]:
     """Members (all, or names) ordered dependencies first; ties broken by name."""
-    sub = graph if names is None else graph.subgraph(names)
-    return list(nx.lexicographical_topological_sort(sub.reverse(copy=False)))
+    units = _units(graph, names)
+    members = nx.get_node_attributes(units, "members")
+    key = {unit: min(members[unit]) for unit in units}
+    order = nx.lexicographical_topological_sort(units, key=key.__getitem__)
+    return [name for unit in order for name in sorted(members[unit])]
 
 
 def levels(graph: nx.DiGraph, names: Iterable[str]) -> list[list[str]]:
-    """names grouped into waves: each wave depends only on earlier ones (parallel builds)."""
-    sub = graph.subgraph(names).reverse(copy=True)
-    return [sorted(generation) for generation in nx.topological_generations(sub)]
+    """names grouped into waves: each wave depends only on earlier ones (parallel builds);
+    the members of one cycle share a wave."""
+    units = _units(graph, names)
+    members = nx.get_node_attributes(units, "members")
+    return [
+        sorted(name for unit in generation for name in members[unit])
+        for generation in nx.topological_generations(units)
+    ]

@@ -1,30 +1,30 @@
-"""Isolated copies of a workspace: a member's closure alone, with the root's uv settings."""
+"""The root pyproject.toml of a member's image: its closure alone, with the root's uv settings."""
 
 from __future__ import annotations
 
 import functools
-import shutil
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import tomlkit
 from packaging.utils import canonicalize_name
 
-from ws.local_sources import local_sources
-from ws.workspace import Member, Workspace, is_workspace_source
+from ws.workspace import Workspace, is_workspace_source
 
-# Root files that steer uv besides pyproject.toml.
-ROOT_UV_FILES = ("uv.toml", ".python-version")
-# Root [tool.uv] keys that describe the root project or workspace, not the resolution.
-ROOT_ONLY_UV_KEYS = ("workspace", "dev-dependencies", "package", "managed")
-COPY_IGNORE = shutil.ignore_patterns(
-    ".venv", "__pycache__", "*.pyc", "*.egg-info", "uv.lock", ".git", "build", "dist", ".ws"
+# Root [tool.uv] keys that describe the root project, its groups or the workspace, not the
+# resolution: the root's groups are not in a member's image, so neither is what names them.
+ROOT_ONLY_UV_KEYS = (
+    "workspace",
+    "dev-dependencies",
+    "package",
+    "managed",
+    "default-groups",
+    "dependency-groups",
 )
 
 
 def isolated_root_pyproject(ws: Workspace, closure: Iterable[str]) -> str:
-    """The root pyproject.toml of a copy holding only closure: the root's [tool.uv], no project.
+    """The root pyproject.toml of an image holding only closure: the root's [tool.uv], no project.
 
     Deterministic in the committed root pyproject and the closure, so the same file can be
     made again from a clean checkout (the Docker build relies on that).
@@ -54,42 +54,3 @@ def _root_uv_settings(text: str) -> dict[str, Any]:
     for key in ROOT_ONLY_UV_KEYS:
         uv.pop(key, None)
     return uv
-
-
-def make_copy(
-    ws: Workspace, members: Iterable[Member], root_pyproject: str, dest: Path, seed: bytes | None
-) -> Path:
-    """Lay out dest as an isolated workspace: the members at their relative paths, a root
-    pyproject.toml, the root's uv files, their path sources, and seed as uv.lock (uv's
-    preferences)."""
-    members = list(members)
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "pyproject.toml").write_text(root_pyproject, encoding="utf-8")
-    for name in ROOT_UV_FILES:
-        if (ws.root / name).is_file():
-            shutil.copy2(ws.root / name, dest / name)
-    for member in members:
-        if str(member.rel) != ".":
-            _copy_member(member, dest / member.rel)
-    for source in local_sources(ws, [m.name for m in members]):
-        _copy_path(ws.root / source.rel, dest / source.rel)
-    if seed is not None:
-        (dest / "uv.lock").write_bytes(seed)
-    return dest
-
-
-def _copy_member(member: Member, target: Path) -> None:
-    """pyproject.toml alone suffices for static metadata; dynamic metadata needs the sources."""
-    if member.data.get("project", {}).get("dynamic"):
-        shutil.copytree(member.path, target, ignore=COPY_IGNORE, symlinks=True)
-        return
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(member.pyproject, target / "pyproject.toml")
-
-
-def _copy_path(path: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_dir():
-        shutil.copytree(path, target, ignore=COPY_IGNORE, symlinks=True, dirs_exist_ok=True)
-    else:
-        shutil.copy2(path, target)

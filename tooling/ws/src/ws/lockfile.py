@@ -1,78 +1,277 @@
-"""Reading uv.lock files: their packages, and whether a member lock agrees with the root lock."""
+"""uv.lock files: read the root lock, and derive a member's part of it byte for byte.
+
+A member lock is the subgraph of the root lock that the member can install: its own
+dependencies, extras and groups, and of every package it reaches only the extras it asks
+for. Kept entries stay the root lock's bytes, with two trims uv needs to read the result:
+members other than the target lose their dependency groups, and an entry loses the extras
+it was not asked for that name packages left out.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ws.errors import ConfigError
+from ws.errors import ConfigError, LockError
 
 LOCAL_SOURCES = ("editable", "virtual", "directory")
+_ROOT_ONLY_MANIFEST = ("requirements",)
+_ROOT_ONLY_MANIFEST_TABLES = ("[manifest.dependency-groups]",)
 
 
-@dataclass(frozen=True, order=True)
-class Pin:
-    """One package entry of a uv.lock."""
+@dataclass(frozen=True)
+class Ref:
+    """A dependency as the lock writes it: a package, maybe narrowed, and the extras asked."""
 
     name: str
     version: str | None
-    source: str  # the source table rendered stably, e.g. registry=<url> or editable=<path>
+    source: str | None
+    extras: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One TOML table of the lock as text: its header line, its keys' text, blank lines after."""
+
+    head: str  # the header line ("" for the lines before the first table)
+    items: tuple[tuple[str, str], ...]  # (key, the key's whole text), in order
+    trailer: str
+
+    def text(self, drop: Iterable[str] = ()) -> str:
+        dropped = set(drop)
+        return self.head + "".join(t for k, t in self.items if k not in dropped) + self.trailer
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One [[package]] of a lock: what it is, what it needs, and its text."""
+
+    index: int
+    name: str
+    version: str | None
+    source: str
+    dependencies: tuple[Ref, ...]
+    extras: Mapping[str, tuple[Ref, ...]]
+    groups: Mapping[str, tuple[Ref, ...]]
+    sections: tuple[Section, ...]
+
+    @property
+    def local(self) -> bool:
+        return self.source.split("=", 1)[0] in LOCAL_SOURCES
 
     @property
     def label(self) -> str:
-        return f"{self.name} {self.version or '(no version)'} ({self.source})"
+        return f"{self.name} {self.version or '(no version)'}"
 
 
-def parse_lock(text: str, path: Path) -> list[Pin]:
+@dataclass(frozen=True)
+class Lock:
+    path: Path
+    header: tuple[Section, ...]
+    entries: tuple[Entry, ...]
+    members: tuple[str, ...]
+
+    def by_name(self, name: str) -> list[Entry]:
+        return [e for e in self.entries if e.name == name]
+
+    def member(self, name: str) -> Entry | None:
+        found = [e for e in self.by_name(name) if e.local and name in self.members]
+        return found[0] if found else None
+
+
+def read_lock(path: Path) -> Lock:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(path, "missing", fix="run `ws sync-locks` (it runs `uv lock`)") from e
+    return parse_lock(text, path)
+
+
+def parse_lock(text: str, path: Path) -> Lock:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(path, f"unreadable lock: {e}", fix="re-run `ws sync-locks`") from e
-    return [_pin(entry) for entry in data.get("package", [])]
+        raise ConfigError(path, f"unreadable lock: {e}", fix="re-run `uv lock`") from e
+    sections = _split_sections(text)
+    header, blocks = _group_blocks(sections)
+    packages = data.get("package", [])
+    if len(packages) != len(blocks):
+        raise ConfigError(path, "not laid out as uv writes a lock", fix="re-run `uv lock`")
+    entries = tuple(_entry(i, p, b) for i, (p, b) in enumerate(zip(packages, blocks, strict=True)))
+    members = tuple(data.get("manifest", {}).get("members", ()))
+    if not members:  # a lone project: the one local package at the root is the member
+        members = tuple(e.name for e in entries if e.source in ("editable=.", "virtual=."))
+    return Lock(path, header, entries, members)
 
 
-def read_lock(path: Path) -> list[Pin]:
-    return parse_lock(path.read_text(encoding="utf-8"), path)
+def _split_sections(text: str) -> list[Section]:
+    """The lock's tables in order; uv starts every table and top-level key at column 0."""
+    sections: list[Section] = []
+    head, items, blanks = "", [], ""
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            sections.append(Section(head, tuple(items), blanks))
+            head, items, blanks = line, [], ""
+        elif not line.strip():
+            blanks += line
+        elif line[0] in " \t]" and items:
+            key, body = items[-1]
+            items[-1] = (key, body + blanks + line)
+            blanks = ""
+        else:
+            items.append((line.split("=", 1)[0].strip().strip('"'), blanks + line))
+            blanks = ""
+    sections.append(Section(head, tuple(items), blanks))
+    return [s for s in sections if s.head or s.items or s.trailer]
 
 
-def _pin(entry: dict[str, Any]) -> Pin:
-    source = entry.get("source", {})
-    rendered = ",".join(f"{k}={source[k]}" for k in sorted(source))
-    return Pin(entry["name"], entry.get("version"), rendered)
+def _group_blocks(sections: list[Section]) -> tuple[tuple[Section, ...], list[list[Section]]]:
+    header: list[Section] = []
+    blocks: list[list[Section]] = []
+    for section in sections:
+        if section.head.strip() == "[[package]]":
+            blocks.append([section])
+        elif blocks:
+            blocks[-1].append(section)
+        else:
+            header.append(section)
+    return tuple(header), blocks
 
 
-def is_local(pin: Pin) -> bool:
-    return pin.source.split("=", 1)[0] in LOCAL_SOURCES
+def render_source(source: Mapping[str, Any] | None) -> str:
+    source = source or {}
+    return ",".join(f"{k}={source[k]}" for k in sorted(source))
 
 
-def disagreements(member_pins: Iterable[Pin], root_pins: Iterable[Pin]) -> list[str]:
-    """Every third-party pin of a member lock that the root lock does not hold."""
-    root_by_name: dict[str, set[Pin]] = {}
-    for pin in root_pins:
-        root_by_name.setdefault(pin.name, set()).add(pin)
-    problems = []
-    for pin in member_pins:
-        if is_local(pin) or pin in root_by_name.get(pin.name, set()):
-            continue
-        root_side = ", ".join(p.label for p in sorted(root_by_name.get(pin.name, set())))
-        problems.append(f"{pin.label} but the root lock has {root_side or 'no such package'}")
-    return problems
-
-
-def foreign_members(
-    member_pins: Iterable[Pin], workspace_members: Collection[str], closure: Collection[str]
-) -> list[str]:
-    """Workspace members in a lock that are outside the member's closure."""
-    return sorted(
-        pin.name
-        for pin in member_pins
-        if is_local(pin) and pin.name in workspace_members and pin.name not in closure
+def _refs(values: Any) -> tuple[Ref, ...]:
+    return tuple(
+        Ref(
+            v["name"],
+            v.get("version"),
+            render_source(v["source"]) if "source" in v else None,
+            tuple(v.get("extra", ())),
+        )
+        for v in values or ()
     )
 
 
-def subset_key(root_pins: Iterable[Pin], names: Collection[str]) -> list[str]:
-    """The root lock's pins for names: what a member lock must follow."""
-    return sorted(p.label for p in root_pins if p.name in names and not is_local(p))
+def _entry(index: int, package: dict[str, Any], sections: list[Section]) -> Entry:
+    return Entry(
+        index=index,
+        name=package["name"],
+        version=package.get("version"),
+        source=render_source(package.get("source")),
+        dependencies=_refs(package.get("dependencies")),
+        extras={k: _refs(v) for k, v in package.get("optional-dependencies", {}).items()},
+        groups={k: _refs(v) for k, v in package.get("dev-dependencies", {}).items()},
+        sections=tuple(sections),
+    )
+
+
+def resolve(lock: Lock, ref: Ref, needed_by: Entry) -> list[Entry]:
+    """The entries a dependency names; uv narrows by version and source only when ambiguous."""
+    found = [
+        e
+        for e in lock.by_name(ref.name)
+        if (ref.version is None or e.version == ref.version)
+        and (ref.source is None or e.source == ref.source)
+    ]
+    if not found:
+        raise LockError(
+            f"{lock.path}: {needed_by.label} needs {ref.name}, which the lock has no entry for",
+            fix="re-lock the workspace: `ws sync-locks` (it runs `uv lock`)",
+        )
+    return found
+
+
+def reach(lock: Lock, target: Entry) -> dict[int, set[str]]:
+    """Entry index -> the extras asked of it, for everything target can install."""
+    kept: dict[int, set[str]] = {target.index: set(target.extras)}
+    todo: list[tuple[Entry, str | None]] = [(target, None), *((target, x) for x in target.extras)]
+    while todo:
+        entry, extra = todo.pop()
+        if extra is not None:
+            refs = entry.extras.get(extra, ())
+        elif entry is target:
+            refs = entry.dependencies + tuple(r for g in entry.groups.values() for r in g)
+        else:
+            refs = entry.dependencies
+        for ref in refs:
+            for dep in resolve(lock, ref, entry):
+                if dep.index not in kept:
+                    kept[dep.index] = set()
+                    todo.append((dep, None))
+                for asked in set(ref.extras) - kept[dep.index]:
+                    kept[dep.index].add(asked)
+                    todo.append((dep, asked))
+    return kept
+
+
+def member_lock(lock: Lock, name: str) -> bytes:
+    """The lock of member name: the part of the root lock it can install, as uv writes it."""
+    target = lock.member(name)
+    if target is None:
+        raise LockError(
+            f"{lock.path}: has no entry for workspace member {name}",
+            fix="re-lock the workspace: `ws sync-locks` (it runs `uv lock`)",
+        )
+    kept = reach(lock, target)
+    members = sorted(lock.entries[i].name for i in kept if lock.entries[i].name in lock.members)
+    parts = [_header_text(lock.header, members)]
+    for entry in lock.entries:
+        if entry.index in kept:
+            parts.append(_entry_text(lock, entry, target, kept))
+    return ("".join(parts).rstrip("\n") + "\n").encode("utf-8")
+
+
+def members_of(lock: Lock, name: str) -> set[str]:
+    """The workspace members that member name's lock holds (itself included)."""
+    target = lock.member(name)
+    if target is None:
+        return {name}
+    return {lock.entries[i].name for i in reach(lock, target)} & set(lock.members)
+
+
+def _header_text(header: tuple[Section, ...], members: list[str]) -> str:
+    out = []
+    listed = "members = [\n" + "".join(f'    "{m}",\n' for m in members) + "]\n"
+    for section in header:
+        if section.head.strip() in _ROOT_ONLY_MANIFEST_TABLES:
+            continue
+        if section.head.strip() == "[manifest]":
+            items = tuple(
+                (k, listed if k == "members" else t)
+                for k, t in section.items
+                if k not in _ROOT_ONLY_MANIFEST
+            )
+            section = Section(section.head, items, section.trailer)
+        out.append(section.text())
+    return "".join(out)
+
+
+def _entry_text(lock: Lock, entry: Entry, target: Entry, kept: dict[int, set[str]]) -> str:
+    out = []
+    for section in entry.sections:
+        table = section.head.strip()
+        if table == "[package.dev-dependencies]" and entry is not target:
+            continue
+        if table == "[package.optional-dependencies]":
+            drop = [x for x in entry.extras if _left_out(lock, entry, x, kept)]
+            if len(drop) == len(section.items):
+                continue
+            out.append(section.text(drop))
+        else:
+            out.append(section.text())
+    return "".join(out)
+
+
+def _left_out(lock: Lock, entry: Entry, extra: str, kept: dict[int, set[str]]) -> bool:
+    """An extra nobody asked for that names a package the member lock leaves out."""
+    if extra in kept[entry.index]:
+        return False
+    return any(
+        dep.index not in kept for ref in entry.extras[extra] for dep in resolve(lock, ref, entry)
+    )

@@ -1,12 +1,17 @@
-"""Per-member locks: each member's closure locked alone, in agreement with the root lock."""
+"""Per-member locks: the root lock brought up to date by uv, each member's part derived from it.
+
+uv is the source of truth. `uv lock` at the root resolves the whole workspace, as a user or
+Renovate runs it; a member lock is then the part of that root lock the member can install
+(see lockfile.member_lock), so it agrees with the root by construction, needs no network,
+no build backend and no copy of the workspace, and changes only when something the member
+installs changes.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,8 +21,7 @@ import networkx as nx
 from ws import lockfile
 from ws.errors import CommandFailed, LockError, StaleFiles
 from ws.fsio import atomic_write_bytes
-from ws.graph import closure, dependents
-from ws.isolate import ROOT_UV_FILES, isolated_root_pyproject, make_copy
+from ws.graph import dependents
 from ws.local_sources import fingerprint, local_sources
 from ws.mutex import state_dir, workspace_lock
 from ws.proc import run
@@ -28,13 +32,18 @@ Status = Literal["created", "updated", "unchanged", "fresh"]
 Events = Callable[[str, str], None]
 CACHE_FILE = "locks.json"
 LOCK_NAME = "uv.lock"
+# The lock of a root that is itself a project: `uv.lock` there is the workspace's.
+ROOT_MEMBER_LOCK = "uv.member.lock"
+# Root files that steer uv besides pyproject.toml.
+ROOT_UV_FILES = ("uv.toml", ".python-version")
+FIX = "run `ws sync-locks` and commit the locks"
 
 
 @dataclass(frozen=True)
 class LockOptions:
     uv: str
     env: Mapping[str, str]
-    jobs: int = 2
+    jobs: int = 2  # accepted for compatibility: deriving a member lock runs no uv
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
     wait: float = 300.0
@@ -54,29 +63,10 @@ def _quiet(_name: str, _status: str) -> None:
     """The default event sink: ws core never prints."""
 
 
-@dataclass
-class _Run:
-    """What one sync or check run knows: the workspace, its graph, options and cache."""
-
-    ws: Workspace
-    graph: nx.DiGraph
-    opts: LockOptions
-    on_event: Events = _quiet
-    cache: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def root_lock(self) -> Path:
-        return self.ws.root / LOCK_NAME
-
-    def lock_of(self, name: str) -> Path:
-        return self.ws.members[name].path / LOCK_NAME
-
-    def closure(self, name: str) -> set[str]:
-        return closure(self.graph, name)
-
-    def run_uv(self, cwd: Path, **options: bool | Sequence[str]) -> bytes:
-        run(lock_argv(self.opts.uv, **options), cwd=cwd, env=self.opts.env)  # type: ignore[arg-type]  # options mirror lock_argv's keywords
-        return (cwd / LOCK_NAME).read_bytes()
+def member_lock_path(ws: Workspace, name: str) -> Path:
+    """Where member name's lock lives: beside its pyproject.toml, except for the root project."""
+    member = ws.members[name]
+    return ws.root / ROOT_MEMBER_LOCK if member.path == ws.root else member.path / LOCK_NAME
 
 
 def sync_locks(
@@ -86,110 +76,76 @@ def sync_locks(
     opts: LockOptions,
     on_event: Events = _quiet,
 ) -> SyncReport:
-    """Bring the root lock up to date, then re-lock every member whose inputs changed."""
+    """Bring the root lock up to date with uv, then write every member lock that differs
+    from its part of the root lock."""
     with workspace_lock(ws.root, timeout=opts.wait):
-        state = _Run(ws, graph, opts, on_event, _load_cache(ws.root))
-        report = SyncReport(root=_sync_root(state))
-        targets = dependents(graph, names) if names else set(ws.members)
-        root_pins = lockfile.read_lock(state.root_lock)
-        stale = sorted(n for n in targets if state.cache.get(n) != _member_key(state, n, root_pins))
-        report.members = {n: "fresh" for n in sorted(targets) if n not in stale}
-        fresh_locks, failures = _lock_members(state, stale, root_pins)
-        for name, data in fresh_locks.items():
-            report.members[name] = _write(state.lock_of(name), data)
-            state.cache[name] = _member_key(state, name, root_pins)
-        _save_cache(ws.root, state.cache)
-    if failures:
-        raise LockError("\n".join(failures))
+        cache = _load_cache(ws.root)
+        report = SyncReport(root=_sync_root(ws, opts, cache, on_event))
+        _save_cache(ws.root, cache)
+        derived = derive_locks(ws, _targets(ws, graph, names))
+        for name, data in sorted(derived.items()):
+            report.members[name] = _write(member_lock_path(ws, name), data)
+            on_event(name, report.members[name])
     return report
 
 
-def _sync_root(state: _Run) -> Status:
-    """Re-lock the whole workspace in a copy (so the root lock is replaced atomically)."""
-    opts = state.opts
-    upgrading = opts.upgrade or bool(opts.upgrade_packages)
-    if not upgrading and state.cache.get("") == _root_key(state):
-        return "fresh"
-    state.on_event("root", "locking")
-    seed = state.root_lock.read_bytes() if state.root_lock.exists() else None
-    root_text = state.ws.pyproject.read_text(encoding="utf-8")
-    with tempfile.TemporaryDirectory(prefix="ws-root-lock-") as tmp:
-        copy = make_copy(state.ws, state.ws.members.values(), root_text, Path(tmp), seed)
+def _targets(ws: Workspace, graph: nx.DiGraph, names: Collection[str] | None) -> list[str]:
+    return sorted(dependents(graph, names) if names else ws.members)
+
+
+def derive_locks(ws: Workspace, names: Sequence[str]) -> dict[str, bytes]:
+    """Each named member's lock, derived from the root lock. Every member is tried once;
+    a failure raises one LockError per distinct cause, naming every member it hit."""
+    root_lock = lockfile.read_lock(ws.root / LOCK_NAME)
+    derived: dict[str, bytes] = {}
+    causes: dict[str, list[str]] = {}
+    for name in names:
         try:
-            data = state.run_uv(
-                copy, upgrade=opts.upgrade, upgrade_packages=list(opts.upgrade_packages)
-            )
-        except CommandFailed as e:
-            raise LockError(
-                f"uv could not lock the workspace ({state.root_lock}):\n{e.stderr.strip()}"
-            ) from e
-    status = _write(state.root_lock, data)
-    state.cache[""] = _root_key(state)
-    state.on_event("root", status)
+            derived[name] = lockfile.member_lock(root_lock, name)
+        except LockError as e:
+            causes.setdefault(str(e), []).append(name)
+    if causes:
+        raise LockError(
+            "\n".join(f"{cause}\n  (members: {', '.join(hit)})" for cause, hit in causes.items())
+        )
+    return derived
+
+
+def _sync_root(ws: Workspace, opts: LockOptions, cache: dict[str, str], on_event: Events) -> Status:
+    """`uv lock` at the root, as a user runs it; skipped when nothing uv reads has moved."""
+    upgrading = opts.upgrade or bool(opts.upgrade_packages)
+    key = _root_key(ws, opts)
+    if not upgrading and key and cache.get("") == key:
+        return "fresh"
+    on_event("root", "locking")
+    path = ws.root / LOCK_NAME
+    before = path.read_bytes() if path.is_file() else None
+    argv = lock_argv(opts.uv, upgrade=opts.upgrade, upgrade_packages=list(opts.upgrade_packages))
+    try:
+        run(argv, cwd=ws.root, env=opts.env)
+    except CommandFailed as e:
+        raise LockError(
+            f"uv could not lock the workspace ({path}):\n{e.stderr.strip()}",
+            fix="fix the requirement uv names, then run `ws sync-locks` again",
+        ) from e
+    except BaseException:
+        _restore(path, before)  # uv writes its lock in place: an interrupted write is undone
+        raise
+    cache[""] = _root_key(ws, opts)
+    after = path.read_bytes()
+    status: Status = "created" if before is None else "unchanged" if after == before else "updated"
+    on_event("root", status)
     return status
 
 
-def _lock_members(
-    state: _Run, names: list[str], root_pins: list[lockfile.Pin]
-) -> tuple[dict[str, bytes], list[str]]:
-    """Lock each member in its own copy, in parallel; check each result before keeping it."""
-    seed = state.root_lock.read_bytes()
-
-    def one(name: str) -> tuple[str, bytes | None, str | None]:
-        state.on_event(name, "locking")
-        try:
-            # The root lock was just resolved online, so uv's cache holds every index page
-            # and wheel metadata a member's closure needs: try without the network first.
-            data = _lock_member(state, name, seed, offline=True)
-            if not _agreement(state, name, data, root_pins):
-                return name, data, None
-        except LockError:
-            pass  # something was not cached: resolve online
-        try:
-            data = _lock_member(state, name, seed)
-        except LockError as e:
-            return name, None, str(e)
-        problems = _agreement(state, name, data, root_pins)
-        return name, (None if problems else data), ("\n".join(problems) or None)
-
-    done: dict[str, bytes] = {}
-    failures: list[str] = []
-    with ThreadPoolExecutor(max_workers=max(1, state.opts.jobs)) as pool:
-        for name, data, error in pool.map(one, names):
-            if data is not None:
-                done[name] = data
-            if error:
-                failures.append(error)
-                state.on_event(name, "failed")
-    return done, failures
-
-
-def _lock_member(
-    state: _Run, name: str, seed: bytes | None, *, locked: bool = False, offline: bool = False
-) -> bytes:
-    members = [state.ws.members[n] for n in sorted(state.closure(name))]
-    root_text = isolated_root_pyproject(state.ws, state.closure(name))
-    with tempfile.TemporaryDirectory(prefix=f"ws-lock-{name}-") as tmp:
-        copy = make_copy(state.ws, members, root_text, Path(tmp), seed)
-        try:
-            return state.run_uv(copy, locked=locked, offline=offline)
-        except CommandFailed as e:
-            member = state.ws.members[name]
-            raise LockError(
-                f"{name} ({member.rel}): uv lock failed; its lock was left as it was:\n"
-                f"{e.stderr.strip()}"
-            ) from e
-
-
-def _agreement(state: _Run, name: str, data: bytes, root_pins: list[lockfile.Pin]) -> list[str]:
-    lock_path = state.lock_of(name)
-    pins = lockfile.parse_lock(data.decode("utf-8"), lock_path)
-    problems = [f"{lock_path}: {p}" for p in lockfile.disagreements(pins, root_pins)]
-    problems += [
-        f"{lock_path}: holds workspace member {m}, outside {name}'s closure"
-        for m in lockfile.foreign_members(pins, state.ws.members, state.closure(name))
-    ]
-    return problems
+def _restore(path: Path, before: bytes | None) -> None:
+    current = path.read_bytes() if path.is_file() else None
+    if current == before:
+        return
+    if before is None:
+        path.unlink(missing_ok=True)
+    else:
+        atomic_write_bytes(path, before)
 
 
 def _write(path: Path, data: bytes) -> Status:
@@ -206,50 +162,39 @@ def check_locks(
     ws: Workspace, graph: nx.DiGraph, names: Collection[str] | None, opts: LockOptions
 ) -> None:
     """Raise StaleFiles listing every lock that `ws sync-locks` would change; write nothing."""
-    state = _Run(ws, graph, opts, cache=_load_cache(ws.root))
-    problems = _check_root(state)
-    if not state.root_lock.exists():
-        raise StaleFiles(problems, "run `ws sync-locks` and commit the locks")
-    root_pins = lockfile.read_lock(state.root_lock)
-    targets = sorted(dependents(graph, names) if names else ws.members)
-    with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
-        for found in pool.map(lambda n: _check_member(state, n, root_pins), targets):
-            problems += found
+    problems = _check_root(ws, opts)
+    if not (ws.root / LOCK_NAME).is_file():
+        raise StaleFiles(problems, FIX)
+    targets = _targets(ws, graph, names)
+    derived = derive_locks(ws, targets)
+    for name in targets:
+        path = member_lock_path(ws, name)
+        current = path.read_bytes() if path.is_file() else None
+        if current is None:
+            problems.append(f"{path}: missing")
+        elif current != derived[name]:
+            problems.append(f"{path}: out of date with the root lock ({name}'s part of it)")
     if problems:
-        raise StaleFiles(problems, "run `ws sync-locks` and commit the locks")
+        raise StaleFiles(problems, FIX)
 
 
-def _check_root(state: _Run) -> list[str]:
-    if not state.root_lock.exists():
-        return [f"{state.root_lock}: missing"]
-    if state.cache.get("") == _root_key(state):
+def _check_root(ws: Workspace, opts: LockOptions) -> list[str]:
+    path = ws.root / LOCK_NAME
+    if not path.is_file():
+        return [f"{path}: missing"]
+    key = _root_key(ws, opts)
+    if key and _load_cache(ws.root).get("") == key:
         return []
     try:
-        run(lock_argv(state.opts.uv, locked=True), cwd=state.ws.root, env=state.opts.env)
+        run(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
     except CommandFailed as e:
-        why = _first_line(e)
-        return [f"{state.root_lock}: out of date with the workspace's pyproject.toml files ({why})"]
+        return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e)})"]
     return []
 
 
-def _check_member(state: _Run, name: str, root_pins: list[lockfile.Pin]) -> list[str]:
-    path = state.lock_of(name)
-    if not path.exists():
-        return [f"{path}: missing"]
-    if state.cache.get(name) == _member_key(state, name, root_pins):
-        return []
-    data = path.read_bytes()
-    try:
-        _lock_member(state, name, data, locked=True)
-    except LockError as e:
-        why = _first_line(e)
-        return [f"{path}: out of date with the pyproject.toml files of {name}'s closure ({why})"]
-    return _agreement(state, name, data, root_pins)
-
-
-def _first_line(error: Exception) -> str:
-    lines = [line for line in str(error).splitlines() if "needs to be updated" in line]
-    return (lines or str(error).splitlines()[-1:] or ["uv lock --locked failed"])[0].strip()
+def _why(error: CommandFailed) -> str:
+    lines = [line for line in error.stderr.splitlines() if "needs to be updated" in line]
+    return (lines or error.stderr.strip().splitlines()[-1:] or ["uv lock --locked failed"])[0]
 
 
 def _digest(parts: Sequence[bytes | str]) -> str:
@@ -262,41 +207,24 @@ def _digest(parts: Sequence[bytes | str]) -> str:
 
 def _uv_view(data: dict[str, Any]) -> str:
     """A pyproject as uv reads it: without ws's own [tool.ws] table (image pins, labels,
-    commands, which uv never reads), so that `ws docker pin` or a member's image settings
-    leave the lock cache valid."""
+    commands, which uv never reads), so that `ws docker pin` leaves the lock cache valid."""
     tool = data.get("tool")
     if isinstance(tool, dict) and "ws" in tool:
         data = {**data, "tool": {k: v for k, v in tool.items() if k != "ws"}}
     return json.dumps(data, sort_keys=True, default=str)
 
 
-def _root_key(state: _Run) -> str:
-    ws = state.ws
-    parts: list[bytes | str] = [version_of(state.opts.uv), _uv_view(ws.data)]
+def _root_key(ws: Workspace, opts: LockOptions) -> str:
+    """What `uv lock` reads, when ws can see all of it; "" (never cached) when a build
+    backend computes a member's metadata from files and tags only uv asks for."""
+    if any(m.dynamic for m in ws.members.values()):
+        return ""
+    path = ws.root / LOCK_NAME
+    parts: list[bytes | str] = [version_of(opts.uv), _uv_view(ws.data)]
     parts += [(ws.root / f).read_bytes() for f in ROOT_UV_FILES if (ws.root / f).is_file()]
     parts += [_uv_view(m.data) for m in ws.members.values()]
     parts += [fingerprint(ws.root, s) for s in local_sources(ws, ws.members)]
-    parts.append(state.root_lock.read_bytes() if state.root_lock.exists() else b"")
-    return _digest(parts)
-
-
-def _member_key(state: _Run, name: str, root_pins: list[lockfile.Pin]) -> str:
-    """What a member lock depends on: its closure's pyprojects, their path sources, and the
-    root pins it holds."""
-    path = state.lock_of(name)
-    if not path.exists():
-        return ""
-    lock = path.read_bytes()
-    held = {p.name for p in lockfile.parse_lock(lock.decode("utf-8"), path)}
-    members = sorted(state.closure(name))
-    parts: list[bytes | str] = [
-        version_of(state.opts.uv),
-        isolated_root_pyproject(state.ws, members),
-    ]
-    parts += [_uv_view(state.ws.members[m].data) for m in members]
-    parts += [fingerprint(state.ws.root, s) for s in local_sources(state.ws, members)]
-    parts += lockfile.subset_key(root_pins, held)
-    parts.append(lock)
+    parts.append(path.read_bytes() if path.is_file() else b"")
     return _digest(parts)
 
 

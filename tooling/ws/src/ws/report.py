@@ -20,7 +20,7 @@ def dump_json(payload: dict[str, Any]) -> str:
 
 
 def _edge_json(dep: Dependency) -> dict[str, Any]:
-    return {"name": dep.name, "kind": dep.kind, "group": dep.group}
+    return {"name": dep.name, "kind": dep.kind, "group": dep.group, "extras": list(dep.extras)}
 
 
 def member_json(member: Member) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def graph_json(graph: nx.DiGraph) -> str:
         for n in sorted(graph)
     ]
     edges = [
-        {"from": u, "to": v, "kind": d.kind, "group": d.group}
+        {"from": u, "to": v, "kind": d.kind, "group": d.group, "extras": list(d.extras)}
         for u, v in sorted(graph.edges)
         for d in _edge_kinds(graph, u, v)
     ]
@@ -93,14 +93,23 @@ def graph_mermaid(graph: nx.DiGraph) -> str:
 
 
 def graph_tree(graph: nx.DiGraph, tops: Iterable[str] | None = None) -> str:
-    """Each top member with its dependencies below it; repeats marked (*)."""
-    if tops is None:
-        tops = sorted(n for n in graph if graph.in_degree(n) == 0)
+    """Each top member with its dependencies below it; repeats marked (*). Without tops:
+    every member nothing depends on, then each member of a cycle not shown yet."""
     lines: list[str] = []
-    for top in tops:
+    shown: set[str] = set()
+    for top in tops if tops is not None else _tops(graph):
+        if tops is None and top in shown:
+            continue
+        seen = {top}
         lines.append(_node_label(graph, top))
-        _tree_children(graph, top, "", set(), lines)
+        _tree_children(graph, top, "", seen, lines)
+        shown |= seen
     return "\n".join(lines)
+
+
+def _tops(graph: nx.DiGraph) -> list[str]:
+    free = [n for n in graph if not set(graph.predecessors(n)) - {n}]
+    return sorted(free) + sorted(set(graph) - set(free))
 
 
 def _node_label(graph: nx.DiGraph, name: str) -> str:
@@ -115,6 +124,8 @@ def _tree_children(
         last = i == len(children) - 1
         kinds = [d for d in _edge_kinds(graph, node, child) if d.kind != "runtime"]
         note = "".join(f" [{d.kind}: {d.group}]" for d in kinds)
+        asked = sorted({x for d in _edge_kinds(graph, node, child) for x in d.extras})
+        note = (f" [extras: {', '.join(asked)}]" if asked else "") + note
         repeat = " (*)" if child in seen and any(graph.successors(child)) else ""
         out.append(f"{prefix}{'└── ' if last else '├── '}{_node_label(graph, child)}{note}{repeat}")
         if not repeat:

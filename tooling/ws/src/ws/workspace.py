@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -13,6 +13,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ws.errors import ConfigError, WorkspaceNotFound
+from ws.git import only_ignored_files
+from ws.lockfile import Entry, Lock, Ref, read_lock
 
 EdgeKind = Literal["runtime", "extra", "group"]
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -25,6 +27,7 @@ class Dependency:
     name: str
     kind: EdgeKind
     group: str | None = None  # the extra's or the dependency group's name
+    extras: tuple[str, ...] = ()  # the extras of name asked for (`core[cli]`)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,12 @@ class Member:
     dependencies: tuple[Dependency, ...]
     pyproject: Path
     data: dict[str, Any] = field(compare=False, hash=False, repr=False)
+    dynamic: tuple[str, ...] = ()  # [project] dynamic: fields a build backend computes
+
+    @property
+    def dynamic_edges(self) -> bool:
+        """Its workspace edges are not all in pyproject.toml: uv's lock knows them."""
+        return bool({"dependencies", "optional-dependencies"} & set(self.dynamic))
 
     @property
     def version_label(self) -> str:
@@ -117,7 +126,11 @@ def load_workspace(root: Path) -> Workspace:
         paths.insert(0, root)
     root_sources = _sources(data, pyproject)
     members = _read_members(root, paths, root_sources)
-    _check_workspace_sources(members, root_sources, pyproject)
+    if any(m.dynamic_edges or m.version is None for m in members.values()):
+        lock_path = root / "uv.lock"
+        if lock_path.is_file():
+            members = with_lock_view(members, read_lock(lock_path))
+    _check_edges(members)
     ordered = dict(sorted(members.items()))
     return Workspace(root, pyproject, ordered, data, tuple(warnings))
 
@@ -142,6 +155,7 @@ def _member_dirs(
     """Expand the members globs minus the exclude globs, as uv does."""
     includes = _string_list(definition.get("members"), pyproject, "tool.uv.workspace.members")
     excludes = _string_list(definition.get("exclude"), pyproject, "tool.uv.workspace.exclude")
+    excludes = [_normal_glob(pattern) for pattern in excludes]
     found: list[Path] = []
     seen: set[Path] = set()
     warnings: list[str] = []
@@ -175,7 +189,13 @@ def _glob(root: Path, pattern: str, pyproject: Path) -> list[Path]:
             f"members glob {pattern!r} reaches outside the workspace root",
             fix="move the member under the workspace root",
         )
-    return [Path(str(p)) for p in root.glob(pattern)]
+    return [Path(str(p)) for p in root.glob(_normal_glob(pattern))]
+
+
+def _normal_glob(pattern: str) -> str:
+    """uv matches globs against normalised paths: `./libs/x` and `libs/x/` mean `libs/x`."""
+    parts = [p for p in PurePosixPath(pattern).parts if p != "."]
+    return "/".join(parts) or "."
 
 
 def _check_inside(root: Path, path: Path, pattern: str, pyproject: Path) -> None:
@@ -194,10 +214,11 @@ def _excluded(rel: str, excludes: list[str]) -> bool:
 
 
 def _keep_member_dir(path: Path, pyproject: Path, pattern: str) -> bool:
-    """A matched folder without pyproject.toml is an error, unless hidden (uv skips those)."""
+    """A matched folder without pyproject.toml is an error, unless uv skips it too: hidden,
+    or holding only files git ignores (a `__pycache__` left behind)."""
     if (path / "pyproject.toml").is_file():
         return True
-    if path.name.startswith(".") or path.name == "__pycache__":
+    if path.name.startswith(".") or only_ignored_files(path):
         return False
     raise ConfigError(
         path / "pyproject.toml",
@@ -225,6 +246,8 @@ def _read_members(root: Path, paths: list[Path], root_sources: dict[str, Any]) -
     members: dict[str, Member] = {}
     for path in paths:
         member = _read_member(root, path, root_sources)
+        if member is None:
+            continue
         if member.name in members:
             other = members[member.name]
             raise ConfigError(
@@ -236,9 +259,12 @@ def _read_members(root: Path, paths: list[Path], root_sources: dict[str, Any]) -
     return members
 
 
-def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member:
+def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member | None:
+    """The member at path; None for a project uv does not manage (`managed = false`)."""
     pyproject = path / "pyproject.toml"
     data = read_toml(pyproject)
+    if _uv_table(data).get("managed", True) is False:
+        return None
     project = data.get("project")
     if not isinstance(project, dict) or not isinstance(project.get("name"), str):
         raise ConfigError(
@@ -247,6 +273,13 @@ def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member
             fix='add [project] with name = "..." (uv requires it of every member)',
         )
     version = project.get("version")
+    dynamic = project.get("dynamic") or []
+    if not isinstance(dynamic, list) or not all(isinstance(d, str) for d in dynamic):
+        raise ConfigError(
+            pyproject,
+            "[project] dynamic must be a list of field names",
+            fix='dynamic = ["version"]',
+        )
     if version is not None and not isinstance(version, str):
         raise ConfigError(pyproject, "[project] version must be a string", fix='version = "0.1.0"')
     sources = {**root_sources, **_sources(data, pyproject)}
@@ -260,6 +293,7 @@ def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member
         dependencies=_workspace_edges(data, sources, pyproject),
         pyproject=pyproject,
         data=data,
+        dynamic=tuple(dynamic),
     )
 
 
@@ -272,6 +306,9 @@ def _requirement_lists(data: dict[str, Any]) -> list[tuple[EdgeKind, str | None,
         lists.append(("extra", extra, f"project.optional-dependencies.{extra}", reqs))
     for group, reqs in (data.get("dependency-groups") or {}).items():
         lists.append(("group", group, f"dependency-groups.{group}", reqs))
+    legacy = _uv_table(data).get("dev-dependencies")
+    if legacy is not None:  # uv still reads them as the `dev` group
+        lists.append(("group", "dev", "tool.uv.dev-dependencies", legacy))
     return lists
 
 
@@ -285,16 +322,18 @@ def _workspace_edges(
         for text in reqs:
             if not isinstance(text, str):
                 continue  # {include-group = "..."} entries of dependency groups
-            name = _requirement_name(text, pyproject, key)
-            edge = Dependency(name, kind, group)
+            name, extras = _requirement_name(text, pyproject, key)
+            edge = Dependency(name, kind, group, extras)
             if is_workspace_source(sources.get(name)) and edge not in edges:
                 edges.append(edge)
     return tuple(edges)
 
 
-def _requirement_name(text: str, pyproject: Path, key: str) -> str:
+def _requirement_name(text: str, pyproject: Path, key: str) -> tuple[str, tuple[str, ...]]:
+    """The requirement's name and the extras it asks for, normalised as uv writes them."""
     try:
-        return canonicalize_name(Requirement(text).name)
+        req = Requirement(text)
+        return canonicalize_name(req.name), tuple(sorted(canonicalize_name(e) for e in req.extras))
     except InvalidRequirement as e:
         raise ConfigError(
             pyproject,
@@ -303,19 +342,46 @@ def _requirement_name(text: str, pyproject: Path, key: str) -> str:
         ) from e
 
 
-def _check_workspace_sources(
-    members: dict[str, Member], root_sources: dict[str, Any], root_pyproject: Path
-) -> None:
-    """Every `{ workspace = true }` source must name a member (uv refuses otherwise)."""
-    places = [(root_pyproject, root_sources)] + [
-        (m.pyproject, _sources(m.data, m.pyproject)) for m in members.values()
-    ]
-    for path, sources in places:
-        for name, source in sources.items():
-            if is_workspace_source(source) and name not in members:
+def _check_edges(members: dict[str, Member]) -> None:
+    """A requirement with a `{ workspace = true }` source must name a member, as uv says; a
+    source nothing uses is no error (uv ignores it)."""
+    for member in members.values():
+        for dep in member.dependencies:
+            if dep.name not in members:
                 raise ConfigError(
-                    path,
-                    f"[tool.uv.sources] {name} = {{ workspace = true }}, "
-                    f"but no workspace member is named {name!r}",
-                    fix=f"add {name} to [tool.uv.workspace] members, or give it another source",
+                    member.pyproject,
+                    f"{dep.name} is a dependency with a {{ workspace = true }} source, "
+                    f"but no workspace member is named {dep.name!r}",
+                    fix=f"add {dep.name} to [tool.uv.workspace] members, or give it another source",
                 )
+
+
+def with_lock_view(members: dict[str, Member], lock: Lock) -> dict[str, Member]:
+    """Members whose edges or version a build backend computes, as uv's lock records them."""
+    out = dict(members)
+    for name, member in members.items():
+        entry = lock.member(name)
+        if entry is None or not (member.dynamic_edges or member.version is None):
+            continue
+        edges = _lock_edges(entry, set(lock.members)) if member.dynamic_edges else None
+        out[name] = replace(
+            member,
+            version=member.version or entry.version,
+            dependencies=member.dependencies if edges is None else edges,
+        )
+    return out
+
+
+def _lock_edges(entry: Entry, members: set[str]) -> tuple[Dependency, ...]:
+    lists: list[tuple[EdgeKind, str | None, tuple[Ref, ...]]] = [
+        ("runtime", None, entry.dependencies),
+        *(("extra", x, refs) for x, refs in entry.extras.items()),
+        *(("group", g, refs) for g, refs in entry.groups.items()),
+    ]
+    edges: list[Dependency] = []
+    for kind, group, refs in lists:
+        for ref in refs:
+            edge = Dependency(ref.name, kind, group, tuple(sorted(ref.extras)))
+            if ref.name in members and edge not in edges:
+                edges.append(edge)
+    return tuple(edges)
