@@ -7,6 +7,7 @@ import os
 import socket
 import tarfile
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from ws.errors import WsError
 
 from tests.support.buildctx import COPY_ALL, copied, engine
 from tests.support.files import build_file_tree
+from tests.support.gitrepo import init_repo
 
 CANARY = "CANARY-7f3a9c"
 
@@ -218,10 +220,10 @@ def test_an_unreadable_kept_file_is_an_error(
     root = build_file_tree(tmp_path / "c", {"ok.txt": "1", "locked.txt": "2"})
     real_open = os.open
 
-    def deny(path: object, flags: int, *args: int) -> int:
+    def deny(path: object, flags: int, *args: int, **kwargs: object) -> int:
         if str(path).endswith("locked.txt"):
             raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, flags, *args)  # type: ignore[arg-type]
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "open", deny)
     with pytest.raises(WsError, match="locked.txt: cannot read it into the build context"):
@@ -248,6 +250,7 @@ def test_large_files_are_streamed_not_loaded(tmp_path: Path) -> None:
 
 
 def test_context_tar_is_rewound_and_complete(monorepo: Path) -> None:
+    init_repo(monorepo).commit_all()
     handle, report = context_tar(
         monorepo, DockerIgnore.from_text(WHITELIST), dockerfile=("Dockerfile", COPY_ALL)
     )
@@ -259,6 +262,7 @@ def test_context_tar_is_rewound_and_complete(monorepo: Path) -> None:
 
 @pytest.mark.docker
 def test_engine_copies_exactly_the_report(monorepo: Path) -> None:
+    init_repo(monorepo).commit_all()
     client = engine()
     handle, report = context_tar(
         monorepo, DockerIgnore.from_text(WHITELIST), dockerfile=("Dockerfile", COPY_ALL)
@@ -269,3 +273,182 @@ def test_engine_copies_exactly_the_report(monorepo: Path) -> None:
     assert entries["packages/foo/readme-link"].issym()
     assert entries["packages/foo/readme-link"].linkname == "pyproject.toml"
     assert not [name for name in entries if ".env" in name or name.endswith(".pem")]
+
+
+# ---------------------------------------------------------------- what git holds, no secrets
+
+# Credential files as they end up in a member's folder; none may reach an image.
+SECRET_FILES = (
+    ".netrc",
+    ".git-credentials",
+    ".aws/credentials",
+    ".docker/config.json",
+    ".envrc",
+    "id_ecdsa",
+    "id_dsa",
+    "cert.p12",
+    "credentials",
+    "prod.env",
+    ".npmrc",
+    ".pypirc",
+)
+MEMBER_WHITELIST = "*\n!packages/foo\n"
+
+
+def _member_with_secrets(root: Path, *, ignored: bool) -> None:
+    files = {f"packages/foo/{name}": f"{CANARY}\n" for name in SECRET_FILES}
+    files["packages/foo/src/foo/__init__.py"] = "VALUE = 1\n"
+    files["packages/foo/pyproject.toml"] = "[project]\nname = 'foo'\n"
+    if ignored:
+        files[".gitignore"] = "".join(f"packages/foo/{name}\n" for name in SECRET_FILES)
+    build_file_tree(root, files)
+
+
+@pytest.mark.parametrize("ignored", [True, False], ids=["git-ignored", "committed"])
+def test_credential_files_never_reach_the_tar(tmp_path: Path, ignored: bool) -> None:
+    repo = init_repo(tmp_path / "repo")
+    _member_with_secrets(repo.path, ignored=ignored)
+    repo.commit_all()
+    handle, report = context_tar(repo.path, DockerIgnore.from_text(MEMBER_WHITELIST))
+    with handle:
+        data = handle.read()
+    assert CANARY.encode() not in data
+    assert "packages/foo/src/foo/__init__.py" in report.members
+    left_out = {s.path for s in report.skipped}
+    # Committed ones are named (the user should know); ignored ones are simply not held.
+    expected = {f"packages/foo/{n}" for n in SECRET_FILES} if not ignored else set()
+    assert left_out == expected
+
+
+def test_the_deny_list_holds_without_git_too(tmp_path: Path) -> None:
+    _member_with_secrets(tmp_path, ignored=False)
+    data, report = _tar(tmp_path, DockerIgnore.from_text(MEMBER_WHITELIST))
+    assert CANARY.encode() not in data
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert "never sends credentials" in reasons["packages/foo/.netrc"]
+    assert "it is .docker/config.json" in reasons["packages/foo/.docker/config.json"]
+
+
+def test_context_tar_sends_tracked_and_untracked_not_ignored_files(tmp_path: Path) -> None:
+    repo = init_repo(
+        tmp_path / "repo",
+        {
+            ".gitignore": "*.log\nbuild/\n",
+            "packages/foo/src/foo/__init__.py": "VALUE = 1\n",
+        },
+    )
+    repo.write(
+        {
+            "packages/foo/src/foo/new.py": "NEW = 1\n",  # untracked, not ignored: sent
+            "packages/foo/debug.log": f"{CANARY}\n",  # ignored: not sent
+            "packages/foo/build/lib/foo.py": f"{CANARY}\n",  # ignored folder: not even walked
+        }
+    )
+    handle, report = context_tar(repo.path, DockerIgnore.from_text(MEMBER_WHITELIST))
+    with handle:
+        assert CANARY.encode() not in handle.read()
+    assert report.members == [
+        "packages",
+        "packages/foo",
+        "packages/foo/src",
+        "packages/foo/src/foo",
+        "packages/foo/src/foo/__init__.py",
+        "packages/foo/src/foo/new.py",
+    ]
+    assert report.skipped == []
+
+
+def test_context_tar_outside_git_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(WsError, match="cannot list the files the git repository holds"):
+        context_tar(tmp_path, DockerIgnore(()))
+
+
+def test_a_hard_link_to_a_file_outside_stays_out(tmp_path: Path) -> None:
+    outside = tmp_path / "shadow"
+    outside.write_text(f"{CANARY}\n")
+    repo = init_repo(tmp_path / "repo", {"packages/foo/app.py": "x = 1\n"})
+    os.link(outside, repo.path / "packages/foo/data.txt")
+    repo.commit_all()
+    handle, report = context_tar(repo.path, DockerIgnore.from_text(MEMBER_WHITELIST))
+    with handle:
+        assert CANARY.encode() not in handle.read()
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons["packages/foo/data.txt"].startswith("a hard link (2 names)")
+
+
+# ---------------------------------------------------------------- swapped during the walk
+
+MARKER = b"SWAP-NOW-" * 8192  # larger than tarfile's stream buffer: written while it is read
+
+
+class _SwapOnMarker(io.BytesIO):
+    """A tar sink that runs swap once the marker file's bytes pass through it."""
+
+    def __init__(self, swap: Callable[[], None]) -> None:
+        super().__init__()
+        self.swap: Callable[[], None] | None = swap
+
+    def write(self, data: bytes, /) -> int:  # type: ignore[override]  # BytesIO's buffer type
+        if self.swap is not None and b"SWAP-NOW-" in data:
+            swap, self.swap = self.swap, None
+            swap()
+        return super().write(data)
+
+
+def _swap_for_link(folder: Path, aside: Path, target: Path) -> Callable[[], None]:
+    def swap() -> None:
+        folder.rename(aside)
+        folder.symlink_to(target, target_is_directory=True)
+
+    return swap
+
+
+@pytest.fixture
+def etc(tmp_path: Path) -> Path:
+    """A folder outside the root standing in for /etc."""
+    return build_file_tree(tmp_path / "etc", {"shadow": f"{CANARY}\n"})
+
+
+def test_a_folder_swapped_for_a_link_before_it_is_entered_stays_out(
+    tmp_path: Path, etc: Path
+) -> None:
+    root = tmp_path / "root"
+    build_file_tree(root, {"pkg/shadow": "decoy\n"})
+    (root / "a-marker").write_bytes(MARKER)  # sorts before pkg
+    sink = _SwapOnMarker(_swap_for_link(root / "pkg", tmp_path / "aside", etc))
+    report = write_context(root, DockerIgnore(()), sink)
+    assert sink.swap is None  # the swap happened mid-walk
+    assert CANARY.encode() not in sink.getvalue()
+    assert {s.path: s.reason for s in report.skipped}["pkg"] == (
+        "changed while the context was written"
+    )
+
+
+def test_a_parent_swapped_for_a_link_after_its_listing_is_still_read_from_inside(
+    tmp_path: Path, etc: Path
+) -> None:
+    root = tmp_path / "root"
+    build_file_tree(root, {"pkg/shadow": "decoy\n"})
+    (root / "pkg/a-marker").write_bytes(MARKER)  # pkg is listed, then a-marker read, then shadow
+    sink = _SwapOnMarker(_swap_for_link(root / "pkg", tmp_path / "aside", etc))
+    write_context(root, DockerIgnore(()), sink)
+    assert sink.swap is None
+    assert CANARY.encode() not in sink.getvalue()
+    assert _contents(sink.getvalue())["pkg/shadow"] == b"decoy\n"
+
+
+@pytest.mark.docker
+def test_engine_image_holds_no_credential_file(tmp_path: Path) -> None:
+    client = engine()
+    repo = init_repo(tmp_path / "repo")
+    _member_with_secrets(repo.path, ignored=False)
+    # Half of them committed, half ignored by git: neither kind reaches the image.
+    repo.write({".gitignore": "".join(f"packages/foo/{n}\n" for n in SECRET_FILES[::2])})
+    repo.commit_all()
+    handle, _ = context_tar(
+        repo.path, DockerIgnore.from_text(MEMBER_WHITELIST), dockerfile=("Dockerfile", COPY_ALL)
+    )
+    with handle:
+        names = {m.name for m in copied(client, handle, "Dockerfile")}
+    assert "packages/foo/src/foo/__init__.py" in names
+    assert not names & {f"packages/foo/{n}" for n in SECRET_FILES}

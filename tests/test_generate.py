@@ -24,6 +24,7 @@ from ws.graph import build_graph
 from ws.workspace import load_workspace
 
 from tests.support.files import make_workspace
+from tests.support.gitrepo import init_repo
 from tests.support.wheels import write_wheel
 
 ROOT_DOCKER = f"""
@@ -206,6 +207,7 @@ def test_path_sources_are_copied_before_the_dependency_install_and_reach_the_con
     assert f"!{wheel}" in files["packages/api/Dockerfile.dockerignore"].splitlines()
     assert f"!{wheel}" in files[".dockerignore"].splitlines()
     write_generated(root, files)
+    init_repo(root)  # the context holds what git holds: here every file, none ignored
     ws = load_workspace(root)
     stream, _, _ = member_context(ws, ws.members["api"])
     with tarfile.open(fileobj=stream) as tar:

@@ -43,7 +43,7 @@ def held_files(root: Path) -> frozenset[str]:
     except CommandFailed as e:
         raise GitError(
             f"{root}: cannot list the files the git repository holds "
-            f"({e.stderr.strip() or e.returncode})\n"
-            "  fix: build from a git checkout; ws sends only files git holds"
+            f"({e.stderr.strip() or e.returncode})",
+            fix="build from a git checkout; ws sends only files git holds",
         ) from e
     return frozenset(path for path in out.split("\0") if path)

@@ -26,11 +26,13 @@ def run(
     env: Mapping[str, str] | None = None,
     check: bool = True,
     timeout: float | None = None,
+    errors: str = "strict",
 ) -> Result:
     """Run argv (never through a shell) and capture its output.
 
-    Raises CommandFailed on a non-zero exit when check is true, and ToolNotFound
-    when the program does not exist.
+    errors is how undecodable output bytes are read: "surrogateescape" keeps file names
+    that are not UTF-8 equal to what os.listdir returns. Raises CommandFailed on a non-zero
+    exit when check is true, and ToolNotFound when the program does not exist.
     """
     args = [str(a) for a in argv]
     try:
@@ -40,6 +42,7 @@ def run(
             env=dict(env) if env is not None else None,
             capture_output=True,
             text=True,
+            errors=errors,
             check=False,
             timeout=timeout,
         )
