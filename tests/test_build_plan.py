@@ -11,7 +11,7 @@ from ws.docker.build import build_waves, git_revision, select_members
 from ws.docker.stream import BuildLog, StepFailed
 from ws.errors import ConfigError, WsError
 from ws.graph import build_graph
-from ws.workspace import load_workspace
+from ws.workspace import Dependency, load_workspace
 
 from tests.support.files import make_workspace
 from tests.support.images import commit_workspace, image_members, root_docker_config
@@ -36,7 +36,9 @@ def test_members_are_chosen_by_name_all_or_affected(tmp_path: Path) -> None:
 
 
 def test_waves_follow_dependencies_through_members_without_images() -> None:
-    graph = nx.DiGraph([("app", "lib"), ("lib", "base"), ("tool", "base")])
+    graph = nx.DiGraph()
+    for member, dep in [("app", "lib"), ("lib", "base"), ("tool", "base")]:
+        graph.add_edge(member, dep, kinds=[Dependency(dep, "runtime")])
 
     assert build_waves(graph, ["app", "base", "tool"]) == [["base"], ["tool"], ["app"]]
 

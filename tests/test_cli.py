@@ -54,7 +54,8 @@ def test_list_json_is_stable(root: Path) -> None:
         "package": True,
         "dependencies": [],
     }
-    assert {"name": "cli", "kind": "group", "group": "dev"} in data["members"][3]["dependencies"]
+    edge = {"name": "cli", "kind": "group", "group": "dev", "extras": []}
+    assert edge in data["members"][3]["dependencies"]
 
 
 def test_graph_tree_for_one_member(root: Path) -> None:
@@ -71,7 +72,8 @@ def test_graph_tree_for_one_member(root: Path) -> None:
 def test_graph_json_dot_and_mermaid(root: Path) -> None:
     data = json.loads(ws("graph", "--format", "json", root=root).output)
     assert [n["name"] for n in data["nodes"]] == ["cli", "core", "report", "service"]
-    assert {"from": "report", "to": "core", "kind": "runtime", "group": None} in data["edges"]
+    edge = {"from": "report", "to": "core", "kind": "runtime", "group": None, "extras": []}
+    assert edge in data["edges"]
     assert len(data["edges"]) == 4
     dot = ws("graph", "--format", "dot", root=root).output
     assert dot.startswith("digraph workspace {") and '"report" -> "core";' in dot
@@ -103,18 +105,28 @@ BAD_INPUTS = {
     "ghost source": (
         {
             "packages/cli/pyproject.toml": '[project]\nname = "cli"\nversion = "1"\n'
-            "[tool.uv.sources]\nghost = { workspace = true }\n"
+            'dependencies = ["ghost"]\n[tool.uv.sources]\nghost = { workspace = true }\n'
         },
         "no workspace member is named 'ghost'",
     ),
-    "cycle": (
+}
+
+
+def test_a_cycle_is_read_as_uv_reads_it(root: Path) -> None:
+    """uv accepts cycles (a core offering a plugin as an extra): so does every command."""
+    build_file_tree(
+        root,
         {
             "packages/core/pyproject.toml": '[project]\nname = "core"\nversion = "1"\n'
-            'dependencies = ["service"]\n[tool.uv.sources]\nservice = { workspace = true }\n'
+            '[project.optional-dependencies]\nplugin = ["cli"]\n'
+            "[tool.uv.sources]\ncli = { workspace = true }\n",
+            "packages/cli/pyproject.toml": '[project]\nname = "cli"\nversion = "1"\n'
+            'dependencies = ["core"]\n[tool.uv.sources]\ncore = { workspace = true }\n',
         },
-        "workspace dependency cycle: core -> service -> ",
-    ),
-}
+    )
+    result = ws("graph", root=root)
+    assert result.exit_code == 0, result.output
+    assert "└── core 1\n│       └── cli 1 [extra: plugin] (*)" in result.output
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import networkx as nx
 
 from ws import lockfile
-from ws.errors import CommandFailed, LockError, StaleFiles
+from ws.errors import CommandFailed, ConfigError, LockError, StaleFiles
 from ws.fsio import atomic_write_bytes
 from ws.graph import dependents
 from ws.local_sources import fingerprint, local_sources
@@ -223,7 +223,10 @@ def _root_key(ws: Workspace, opts: LockOptions) -> str:
     parts: list[bytes | str] = [version_of(opts.uv), _uv_view(ws.data)]
     parts += [(ws.root / f).read_bytes() for f in ROOT_UV_FILES if (ws.root / f).is_file()]
     parts += [_uv_view(m.data) for m in ws.members.values()]
-    parts += [fingerprint(ws.root, s) for s in local_sources(ws, ws.members)]
+    try:
+        parts += [fingerprint(ws.root, s) for s in local_sources(ws, ws.members)]
+    except ConfigError:
+        return ""  # a path source outside the root: uv reads it, ws does not key it
     parts.append(path.read_bytes() if path.is_file() else b"")
     return _digest(parts)
 

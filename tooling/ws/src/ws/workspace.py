@@ -290,7 +290,7 @@ def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member
         rel=PurePosixPath(path.relative_to(root).as_posix()),
         version=version,
         package=package,
-        dependencies=_workspace_edges(data, sources, pyproject),
+        dependencies=_workspace_edges(data, sources, pyproject, canonicalize_name(project["name"])),
         pyproject=pyproject,
         data=data,
         dynamic=tuple(dynamic),
@@ -313,8 +313,10 @@ def _requirement_lists(data: dict[str, Any]) -> list[tuple[EdgeKind, str | None,
 
 
 def _workspace_edges(
-    data: dict[str, Any], sources: dict[str, Any], pyproject: Path
+    data: dict[str, Any], sources: dict[str, Any], pyproject: Path, own: str
 ) -> tuple[Dependency, ...]:
+    """Requirements on members: a `{ workspace = true }` source, or the project itself (a
+    group installing it with an extra, which uv records as an edge to itself)."""
     edges: list[Dependency] = []
     for kind, group, key, reqs in _requirement_lists(data):
         if not isinstance(reqs, list):
@@ -324,7 +326,8 @@ def _workspace_edges(
                 continue  # {include-group = "..."} entries of dependency groups
             name, extras = _requirement_name(text, pyproject, key)
             edge = Dependency(name, kind, group, extras)
-            if is_workspace_source(sources.get(name)) and edge not in edges:
+            local = name == own or is_workspace_source(sources.get(name))
+            if local and edge not in edges:
                 edges.append(edge)
     return tuple(edges)
 
