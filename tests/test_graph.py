@@ -64,8 +64,10 @@ def plugins(tmp_path: Path):
             "plugin-a": {"dependencies": ["core", "liba"]},
             "plugin-b": {"dependencies": ["core"]},
             "app": {"dependencies": ["core[a]"]},
-            "selfish": {"dependency-groups": {"dev": ["selfish[cli]"]},
-                        "optional-dependencies": {"cli": ["plugin-b"]}},
+            "selfish": {
+                "dependency-groups": {"dev": ["selfish[cli]"]},
+                "optional-dependencies": {"cli": ["plugin-b"]},
+            },
         },
     )
     return build_graph(load_workspace(tmp_path))
