@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,11 +50,11 @@ def failure(ref: ImageRef, **kwargs: Any) -> str:
 # ------------------------------------------------------------ protocol, over real HTTP
 
 
-def test_head_with_the_digest_header_is_all_it_takes(fake: FakeRegistry) -> None:
+def test_one_get_resolves_and_verifies_the_digest(fake: FakeRegistry) -> None:
     digest = fake.add("team/app", "1", image_manifest("one"))
     assert resolve_digest(ref_on(fake)) == digest
-    [request] = fake.seen
-    assert (request.method, request.path) == ("HEAD", "/v2/team/app/manifests/1")
+    [request] = fake.seen  # a HEAD's header alone cannot be verified: the body is hashed
+    assert (request.method, request.path) == ("GET", "/v2/team/app/manifests/1")
     accepted = [t.strip() for t in request.headers["Accept"].split(",")]
     assert accepted == list(MANIFEST_TYPES)
     assert {OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST} == set(accepted)
@@ -111,14 +112,14 @@ def test_token_scope_defaults_to_pulling_the_repository(fake: FakeRegistry) -> N
     assert fake.requests_to("/token")[0].query["scope"] == "repository:team/app:pull"
 
 
-def test_token_is_reused_for_the_get_after_a_headerless_head(fake: FakeRegistry) -> None:
+def test_one_token_request_without_a_digest_header(fake: FakeRegistry) -> None:
     fake.behaviour.require_token = True
     fake.behaviour.send_digest = False
     manifest = image_manifest("one")
     fake.add("team/app", "1", manifest)
     assert resolve_digest(ref_on(fake)) == manifest.digest
     assert len(fake.requests_to("/token")) == 1
-    assert [s.method for s in fake.requests_to("/v2/")] == ["HEAD", "HEAD", "GET"]
+    assert [s.method for s in fake.requests_to("/v2/")] == ["GET", "GET"]
 
 
 def test_missing_digest_header_hashes_the_raw_manifest_body(fake: FakeRegistry) -> None:
@@ -127,7 +128,7 @@ def test_missing_digest_header_hashes_the_raw_manifest_body(fake: FakeRegistry) 
     fake.add("team/app", "1", manifest)
     expected = "sha256:" + hashlib.sha256(manifest.body).hexdigest()
     assert resolve_digest(ref_on(fake)) == expected
-    assert [s.method for s in fake.seen] == ["HEAD", "GET"]
+    assert [s.method for s in fake.seen] == ["GET"]
 
 
 def test_resolve_all_resolves_each_distinct_ref_once(fake: FakeRegistry) -> None:
@@ -287,3 +288,108 @@ def test_real_registry_missing_tag_and_repository(docker_client: Any) -> None:
     message = failure(parse_image_ref(f"{repository}:2"))
     assert "no manifest '2'" in message
     assert "HTTP 404" in failure(parse_image_ref(f"{unique_repository('x')}:1"))
+
+
+# ------------------------------------------------------------ where the client may go
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A loopback socket that counts as 'contacted' if anything connects to it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.settimeout(0.2)
+        yield server
+
+
+def _contacted(server: socket.socket) -> bool:
+    try:
+        connection, _ = server.accept()
+    except TimeoutError:
+        return False
+    connection.close()
+    return True
+
+
+def test_a_redirect_to_another_scheme_is_refused_without_contact(
+    fake: FakeRegistry, listener: socket.socket
+) -> None:
+    port = listener.getsockname()[1]
+    fake.behaviour.redirect = f"ftp://127.0.0.1:{port}/team/app"
+    message = failure(ref_on(fake))
+    assert f"redirected to 'ftp://127.0.0.1:{port}/team/app'" in message
+    assert not _contacted(listener)
+
+
+def test_a_redirect_to_plain_http_off_loopback_is_refused(fake: FakeRegistry) -> None:
+    fake.behaviour.redirect = "http://mirror.example.invalid/v2/team/app/manifests/1"
+    message = failure(ref_on(fake))
+    assert "follows redirects only to https" in message
+    assert "cannot reach" not in message  # refused before any name lookup
+
+
+def test_a_redirect_between_loopback_registries_is_followed(fake: FakeRegistry) -> None:
+    with FakeRegistry() as mirror:
+        digest = mirror.add("team/app", "1", image_manifest("mirrored"))
+        fake.behaviour.redirect = f"http://{mirror.host}/v2/team/app/manifests/1"
+        assert resolve_digest(ref_on(fake)) == digest
+        assert [s.path for s in mirror.seen] == ["/v2/team/app/manifests/1"]
+
+
+def test_the_token_is_sent_only_to_the_registry(fake: FakeRegistry) -> None:
+    with FakeRegistry() as mirror:
+        digest = mirror.add("team/app", "1", image_manifest("mirrored"))
+        fake.behaviour.require_token = True  # answered with the token, then redirected
+        fake.behaviour.redirect = f"http://{mirror.host}/v2/team/app/manifests/1"
+        assert resolve_digest(ref_on(fake)) == digest
+        assert fake.seen[-1].headers["Authorization"] == f"Bearer {TOKEN}"
+        assert [s.headers.get("Authorization") for s in mirror.seen] == [None]
+
+
+def test_a_token_realm_over_plain_http_off_loopback_is_refused(fake: FakeRegistry) -> None:
+    fake.behaviour.require_token = True
+    fake.behaviour.realm = "http://auth.example.invalid/token"
+    message = failure(ref_on(fake))
+    assert "realm 'http://auth.example.invalid/token' is not https" in message
+    assert fake.requests_to("/token") == []
+
+
+def test_a_digest_header_that_the_body_does_not_hash_to_is_refused(fake: FakeRegistry) -> None:
+    fake.add("team/app", "1", image_manifest("served"))
+    fake.behaviour.digest_header = image_manifest("claimed").digest
+    message = failure(ref_on(fake))
+    assert f"claims the digest {image_manifest('claimed').digest}" in message
+    assert f"hashes to {image_manifest('served').digest}" in message
+
+
+def test_a_digest_reference_must_hash_to_its_digest(fake: FakeRegistry) -> None:
+    wanted = "sha256:" + "a" * 64
+    fake.manifests[("team/app", wanted)] = image_manifest("other")
+    fake.behaviour.send_digest = False
+    assert "hashes to" in failure(ref_on(fake, f"team/app@{wanted}"))
+
+
+# ------------------------------------------------------------ neither hang nor lie in print
+
+
+def test_a_dripping_registry_hits_the_overall_deadline(fake: FakeRegistry) -> None:
+    fake.add("team/app", "1", image_manifest("one"))
+    fake.behaviour.drip = 0.05  # each byte well inside the per-read timeout
+    started = time.monotonic()
+    message = failure(ref_on(fake), timeout=1, deadline=1.5)
+    assert "took longer than 1.5 s" in message
+    assert time.monotonic() - started < 4
+
+
+def test_control_characters_from_the_registry_are_escaped(fake: FakeRegistry) -> None:
+    fake.behaviour.status = 503
+    fake.behaviour.reason = "Busy\x1b[2J\x1b[31m"
+    message = failure(ref_on(fake))
+    assert "\x1b" not in message
+    assert "Busy\\x1b[2J\\x1b[31m" in message
+    fake.behaviour.status = 429
+    fake.behaviour.headers = {"Retry-After": "60\x1b]0;owned\x07"}
+    message = failure(ref_on(fake))
+    assert "\x1b" not in message and "\x07" not in message
+    assert "retry after 60\\x1b]0;owned\\x07 s" in message

@@ -95,6 +95,10 @@ class Behaviour:
     token_body: bytes | None = None  # the token service's answer
     not_http: bool = False  # answer with bytes that are not HTTP at all
     stall: float = 0.0  # seconds to wait before answering
+    redirect: str | None = None  # answer manifest requests with 307 to this Location
+    realm: str | None = None  # the token realm in the challenge (default: this server's /token)
+    reason: str | None = None  # the reason phrase sent with `status`
+    drip: float = 0.0  # send manifest bodies one byte at a time, this many seconds apart
 
 
 class FakeRegistry:
@@ -189,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
         repository, _, reference = path[len("/v2/") :].partition("/manifests/")
         if not self._authorised(behaviour, repository):
             return
+        if behaviour.redirect is not None:
+            self._send(307, "application/json", b"{}", {"Location": behaviour.redirect})
+            return
         if behaviour.status is not None:
             self._send(behaviour.status, "application/json", b"{}", behaviour.headers)
             return
@@ -217,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
         if given == f"Bearer {TOKEN}" and behaviour.accept_token:
             return True
         scope = f',scope="repository:{repository}:pull"' if behaviour.challenge_scope else ""
-        realm = f"http://{self.registry.host}/token"
+        realm = behaviour.realm or f"http://{self.registry.host}/token"
         challenge = f'Bearer realm="{realm}",service="fake-registry"{scope}'
         self._send(401, "application/json", b"{}", {"WWW-Authenticate": challenge})
         return False
@@ -225,14 +232,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
     ) -> None:
-        self.send_response(status)
+        behaviour = self.registry.behaviour
+        self.send_response(status, behaviour.reason if behaviour.status == status else None)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if not behaviour.drip:
             self.wfile.write(body)
+            return
+        for i in range(len(body)):
+            if self.registry.release.wait(behaviour.drip):
+                return
+            self.wfile.write(body[i : i + 1])
+            self.wfile.flush()
 
 
 def closed_port() -> int:

@@ -1,18 +1,27 @@
 """Resolve image tags to manifest digests through the OCI distribution API (stdlib only).
 
 Requests are anonymous: a registry that answers 401 with a Bearer challenge gets one
-token request (as Docker Hub and ghcr.io expect); one that wants real credentials is
+token request (as the big public registries expect); one that wants real credentials is
 reported, not logged into. Loopback registries are spoken to over plain HTTP, every other
-registry over HTTPS. References on the default registry (no host written) are refused:
-ws pins images from a named registry only.
+registry over HTTPS; a redirect or a token realm may lead only to HTTPS, or to plain HTTP
+on loopback when the registry itself is on loopback, and the token goes to the registry
+host alone. A digest is pinned only when the manifest body hashes to it. Each image has an
+overall deadline besides the per-read timeout, so a registry that drips bytes cannot hold
+ws. References on the default registry (no host written) are refused: ws pins images from
+a named registry only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import json
 import re
+import socket
 import ssl
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,13 +29,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from http.client import HTTPException
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ws import __version__
+from ws.display import printable
 from ws.docker.imageref import ImageRef, check_digest
 from ws.errors import RegistryError
 
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 30.0  # for one connect or read
+DEFAULT_DEADLINE = 120.0  # for everything one image takes
 # Index and manifest-list types come first so a multi-arch tag pins its index, not
 # whichever platform's manifest the registry would pick.
 MANIFEST_TYPES = (
@@ -46,25 +57,37 @@ def resolve_digest(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     proxies: Mapping[str, str] | None = None,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> str:
-    """The digest ("sha256:...") the registry serves for ref's tag (or "latest").
+    """The digest ("sha256:...") of the manifest the registry serves for ref's tag (or
+    "latest"): the hash of the body received, which a Docker-Content-Digest must agree with.
 
-    A reference with only a digest is checked to exist and its digest returned. proxies
-    maps URL schemes to proxy URLs (urllib's format); none are used unless passed in.
-    Every failure is a RegistryError naming the image and what to do.
+    A reference with only a digest is checked to exist and to hash to it. timeout bounds
+    each connect and read, deadline the whole exchange. proxies maps URL schemes to proxy
+    URLs (urllib's format); none are used unless passed in. Every failure is a
+    RegistryError naming the image and what to do.
     """
     if ref.registry is None:
         raise RegistryError(
-            f"image {ref} names no registry; ws can only pin images from a named registry "
-            f"here\n  fix: write the registry host in front, e.g. localhost:5000/{ref.name}"
+            f"image {ref} names no registry; ws can only pin images from a named registry here",
+            fix=f"write the registry host in front, e.g. localhost:5000/{ref.name}",
         )
-    session = _Session(ref, timeout, proxies)
-    reference = ref.tag or ref.digest or "latest"
-    head = session.manifest("HEAD", reference)
-    digest = head.headers.get("Docker-Content-Digest")
-    if digest:
-        return _checked_digest(ref, digest.strip())
-    return _digest_of_body(ref, session.manifest("GET", reference).body)
+    with _Session(ref, timeout, proxies, deadline) as session:
+        reference = ref.tag or ref.digest or "latest"
+        response = session.manifest("GET", reference)
+    digest = _digest_of_body(ref, response.body)
+    claimed = response.headers.get("Docker-Content-Digest")
+    if claimed and _checked_digest(ref, claimed.strip()) != digest:
+        _fail(
+            ref,
+            f"{ref.registry} claims the digest {printable(claimed.strip())}, but the manifest "
+            f"it sent hashes to {digest}",
+            "check the address points at the registry you meant and run again; a proxy or "
+            "mirror in between may be altering answers",
+        )
+    if ref.digest and not ref.tag and digest != ref.digest:
+        _fail(ref, f"the manifest {ref.registry} sent hashes to {digest}", "check the digest")
+    return digest
 
 
 def resolve_all(
@@ -72,6 +95,7 @@ def resolve_all(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     proxies: Mapping[str, str] | None = None,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> dict[ImageRef, str]:
     """Resolve every ref; one RegistryError listing all failures if any ref failed.
 
@@ -82,7 +106,7 @@ def resolve_all(
     problems: list[str] = []
     for ref in unique:
         try:
-            digests[ref] = resolve_digest(ref, timeout=timeout, proxies=proxies)
+            digests[ref] = resolve_digest(ref, timeout=timeout, proxies=proxies, deadline=deadline)
         except RegistryError as e:
             problems.append("  " + str(e).replace("\n", "\n  "))
     if problems:
@@ -99,18 +123,137 @@ class _Response:
     body: bytes
 
 
+class _Watchdog:
+    """Shuts a session's sockets at its deadline: per-read timeouts alone let a server that
+    sends a byte every few seconds hold the connection for ever."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.expired = False
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.timer = threading.Timer(seconds, self.expire)
+        self.timer.daemon = True
+
+    def watch(self, sock: socket.socket) -> None:
+        with self.lock:
+            self.sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def expire(self) -> None:
+        with self.lock:
+            self.expired = True
+            for sock in self.sockets:
+                _shut(sock)
+
+    def remaining(self) -> float:
+        return self.ends - time.monotonic()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watched(base: type[http.client.HTTPConnection], dog: _Watchdog) -> Any:
+    """A connection factory for urllib's do_open whose sockets the watchdog can shut."""
+
+    def make(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+        connection = base(host, **kwargs)
+        connect = connection.connect
+
+        def watched_connect() -> None:
+            connect()
+            dog.watch(connection.sock)
+
+        connection.connect = watched_connect  # type: ignore[method-assign]  # one instance only
+        return connection
+
+    return make
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, dog: _Watchdog) -> None:
+        super().__init__()
+        self.dog = dog
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_watched(http.client.HTTPConnection, self.dog), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, dog: _Watchdog) -> None:
+        super().__init__(context=ssl.create_default_context())
+        self.dog = dog
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        context = ssl.create_default_context()
+        return self.do_open(_watched(http.client.HTTPSConnection, self.dog), req, context=context)
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to HTTPS, or to plain HTTP on loopback from a loopback registry."""
+
+    def __init__(self, ref: ImageRef) -> None:
+        super().__init__()
+        self.ref = ref
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if not allowed_url(self.ref.registry or "", newurl):
+            _fail(
+                self.ref,
+                f"{self.ref.registry} redirected to {printable(newurl)!r}; ws follows redirects "
+                "only to https (or to plain http on loopback from a loopback registry)",
+                "check the registry address; pin by hand as name:tag@sha256:... if you trust it",
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def allowed_url(registry: str, url: str) -> bool:
+    """Whether ws may send a request for registry to url: HTTPS anywhere, plain HTTP only
+    to a loopback host and only when the registry itself is on loopback."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    if parts.scheme != "http":
+        return False
+    return _is_loopback(_host_of(registry)) and _is_loopback(parts.hostname or "")
+
+
 class _Session:
     """One image's conversation with its registry; keeps the bearer token once fetched."""
 
-    def __init__(self, ref: ImageRef, timeout: float, proxies: Mapping[str, str] | None) -> None:
+    def __init__(
+        self, ref: ImageRef, timeout: float, proxies: Mapping[str, str] | None, deadline: float
+    ) -> None:
         self.ref = ref
         self.registry = ref.registry or ""
         self.timeout = timeout
         self.token: str | None = None
+        self.dog = _Watchdog(deadline)
         self.opener = urllib.request.build_opener(
             urllib.request.ProxyHandler(dict(proxies or {})),
-            urllib.request.HTTPSHandler(context=ssl.create_default_context()),
+            _HTTPHandler(self.dog),
+            _HTTPSHandler(self.dog),
+            _Redirects(ref),
         )
+
+    def __enter__(self) -> _Session:
+        self.dog.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dog.timer.cancel()
 
     def manifest(self, method: str, reference: str) -> _Response:
         """HEAD or GET the manifest, answering one Bearer challenge on the way."""
@@ -133,11 +276,12 @@ class _Session:
 
     def _token(self, challenge: dict[str, str]) -> str:
         realm = challenge.get("realm", "")
-        if not realm.startswith(("https://", "http://")):
+        if not allowed_url(self.registry, realm):
             _fail(
                 self.ref,
-                f"{self.registry} sent a Bearer challenge without a usable realm",
-                "check the registry address; this one does not follow the token protocol",
+                f"{self.registry} sent a Bearer challenge whose realm {printable(realm)!r} is "
+                "not https (plain http only on loopback, from a loopback registry)",
+                "check the registry address; this one does not follow the token protocol safely",
             )
         params = {
             "service": challenge.get("service"),
@@ -151,13 +295,13 @@ class _Session:
         if response.status != 200:
             _fail(
                 self.ref,
-                f"the token service {realm} answered HTTP {response.status}",
+                f"the token service {printable(realm)} answered HTTP {response.status}",
                 "check the registry is healthy and that the repository is public",
             )
         return _token_from(self.ref, realm, response.body)
 
     def _send(self, method: str, url: str, limit: int, *, auth: bool = True) -> _Response:
-        # S310: every URL here is http(s), built by base_url or checked in _token.
+        # S310: every URL here is http(s), built by base_url or checked by allowed_url.
         request = urllib.request.Request(url, method=method)  # noqa: S310
         request.add_header("User-Agent", f"ws/{__version__}")
         request.add_header("Accept", ", ".join(MANIFEST_TYPES) if auth else "application/json")
@@ -165,29 +309,51 @@ class _Session:
             # Unredirected: a redirect to another host must not carry the token along.
             request.add_unredirected_header("Authorization", f"Bearer {self.token}")
         try:
-            with self.opener.open(request, timeout=self.timeout) as answer:
+            response = self._exchange(request, limit)
+        except (urllib.error.URLError, OSError, HTTPException) as e:
+            self._check_deadline()
+            raise _unreachable(self.ref, url, e) from e
+        self._check_deadline()
+        return response
+
+    def _exchange(self, request: urllib.request.Request, limit: int) -> _Response:
+        timeout = max(0.001, min(self.timeout, self.dog.remaining()))
+        try:
+            with self.opener.open(request, timeout=timeout) as answer:
                 body = answer.read(limit + 1)
                 return _Response(answer.status, answer.reason, answer.headers, body)
         except urllib.error.HTTPError as e:
             if e.fp is not None:
                 e.close()
             return _Response(e.code, str(e.reason), e.headers, b"")
-        except (urllib.error.URLError, OSError, HTTPException) as e:
-            raise _unreachable(self.ref, url, e) from e
+
+    def _check_deadline(self) -> None:
+        if self.dog.expired or self.dog.remaining() <= 0:
+            _fail(
+                self.ref,
+                f"{self.registry} took longer than {self.dog.seconds:g} s to answer",
+                "check the registry is healthy and run again",
+            )
 
 
 def base_url(registry: str) -> str:
     """scheme://registry: plain HTTP for loopback hosts, HTTPS for everything else."""
-    if registry.startswith("["):
-        host = registry[1 : registry.find("]")]
-    else:
-        host = registry.partition(":")[0]
-    scheme = "http" if host.lower() in LOOPBACK_HOSTS else "https"
+    scheme = "http" if _is_loopback(_host_of(registry)) else "https"
     return f"{scheme}://{registry}"
 
 
+def _host_of(registry: str) -> str:
+    if registry.startswith("["):
+        return registry[1 : registry.find("]")]
+    return registry.partition(":")[0]
+
+
+def _is_loopback(host: str) -> bool:
+    return host.lower() in LOOPBACK_HOSTS
+
+
 def _fail(ref: ImageRef, problem: str, fix: str) -> NoReturn:
-    raise RegistryError(f"cannot resolve {ref}: {problem}\n  fix: {fix}")
+    raise RegistryError(f"cannot resolve {ref}: {problem}", fix=fix)
 
 
 def _unreachable(ref: ImageRef, url: str, error: Exception) -> RegistryError:
@@ -196,8 +362,8 @@ def _unreachable(ref: ImageRef, url: str, error: Exception) -> RegistryError:
         reason = f"the answer is not valid HTTP ({type(error).__name__})"
     host = urllib.parse.urlsplit(url).netloc
     return RegistryError(
-        f"cannot resolve {ref}: cannot reach {host} ({url}): {reason}\n"
-        "  fix: check the registry is running and its address is right"
+        printable(f"cannot resolve {ref}: cannot reach {host} ({url}): {reason}"),
+        fix="check the registry is running and its address is right",
     )
 
 
@@ -228,7 +394,7 @@ def _token_from(ref: ImageRef, realm: str, body: bytes) -> str:
     if not isinstance(token, str) or not token:
         _fail(
             ref,
-            f"the token service {realm} answered without a token",
+            f"the token service {printable(realm)} answered without a token",
             "check the registry address; this one does not follow the token protocol",
         )
     return token
@@ -246,7 +412,7 @@ def _check_status(ref: ImageRef, reference: str, response: _Response) -> None:
         )
     if status == 429:
         wait = response.headers.get("Retry-After")
-        after = f"; it asks to retry after {wait} s" if wait else ""
+        after = f"; it asks to retry after {printable(wait)} s" if wait else ""
         _fail(
             ref,
             f"{ref.registry} is rate-limiting requests (HTTP 429){after}",
@@ -260,7 +426,7 @@ def _check_status(ref: ImageRef, reference: str, response: _Response) -> None:
         )
     _fail(
         ref,
-        f"{ref.registry} answered HTTP {status} {response.reason}".rstrip(),
+        f"{ref.registry} answered HTTP {status} {printable(response.reason)}".rstrip(),
         "check the registry is healthy and run again",
     )
 
@@ -270,7 +436,7 @@ def _check_media_type(ref: ImageRef, response: _Response) -> None:
     if media_type and media_type not in MANIFEST_TYPES:
         _fail(
             ref,
-            f"{ref.registry} answered with {media_type!r}, not an image manifest",
+            f"{ref.registry} answered with {printable(media_type)!r}, not an image manifest",
             "check the address points at an OCI/Docker registry and the image was "
             "pushed by a current client",
         )
@@ -282,13 +448,13 @@ def _checked_digest(ref: ImageRef, digest: str) -> str:
     except ValueError as e:
         _fail(
             ref,
-            f"{ref.registry} sent a malformed Docker-Content-Digest: {e}",
+            f"{ref.registry} sent a malformed Docker-Content-Digest: {printable(str(e))}",
             "check the address points at an OCI/Docker registry",
         )
     if not digest.startswith("sha256:"):
         _fail(
             ref,
-            f"{ref.registry} sent a {digest.partition(':')[0]} digest; ws pins sha256",
+            f"{ref.registry} sent a {printable(digest.partition(':')[0])} digest; ws pins sha256",
             "write the pin by hand as name:tag@sha256:...",
         )
     return digest

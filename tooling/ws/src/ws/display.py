@@ -1,0 +1,20 @@
+"""Text from outside ws (a registry's answers, file and folder names, versions) made safe to
+print: control characters, line breaks and bidirectional overrides shown escaped."""
+
+from __future__ import annotations
+
+
+def printable(text: str) -> str:
+    """text with every character str.isprintable() refuses written as its Python escape.
+
+    A newline cannot forge an `error:` line, an escape sequence cannot reach the terminal,
+    and a right-to-left override cannot reorder what is shown; ordinary text, spaces and
+    non-ASCII letters are kept as they are.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
