@@ -29,3 +29,25 @@ def test_ws_check_passes_on_the_repository(docker_client: Any) -> None:  # noqa:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_fresh_clone_needs_no_lock_change(tmp_path: Path) -> None:
+    """Renovate and CI start from a fresh clone: there, `ws sync-locks` must write nothing
+    (no .ws cache, an empty uv cache, no network)."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)  # noqa: S603, S607
+    env = {**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(tmp_path / "uv-cache")}
+    for args in (["sync-locks", "--check"], ["sync-locks"]):
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "ws", "--root", str(clone), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    status = subprocess.run(  # noqa: S603, S607
+        ["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == ""
