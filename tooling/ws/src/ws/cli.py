@@ -159,7 +159,8 @@ def sync_locks(
         typer.Option("--upgrade-package", "-P", help="Allow PKG (or PKG==VERSION) to move."),
     ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Members locked at once.")
+        int | None,
+        typer.Option("--jobs", "-j", min=1, hidden=True, help="No effect: locks are derived."),
     ] = None,
     wait: Annotated[
         float, typer.Option("--wait", help="Seconds to wait for another ws run.")
@@ -168,7 +169,7 @@ def sync_locks(
         bool, typer.Option("--json", help="A JSON summary of what changed.")
     ] = False,
 ) -> None:
-    """Give every member its own uv.lock holding only its closure, agreeing with the root lock."""
+    """Bring the root uv.lock up to date with uv, then give every member its part of it."""
     from ws import locks, report  # noqa: PLC0415
 
     ws, g = load()
@@ -187,7 +188,8 @@ def sync_locks(
 @handle_errors
 def check(
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Members locked at once.")
+        int | None,
+        typer.Option("--jobs", "-j", min=1, hidden=True, help="No effect: locks are derived."),
     ] = None,
 ) -> None:
     """Every check at once: member locks, generated Docker files, image pins. Writes nothing."""
