@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from ws.errors import ConfigError, WsError
-from ws.toml_write import set_values
+from ws.toml_write import read_strings, read_toml, set_values
 
 from tests.support.immutable import immutable
 
@@ -127,3 +127,77 @@ def test_a_failed_write_keeps_the_file_and_cleans_up(pyproject: Path) -> None:
             set_values(pyproject, {PYTHON: PINNED})
     assert pyproject.read_text() == PYPROJECT
     assert [p.name for p in pyproject.parent.iterdir()] == ["pyproject.toml"]
+
+
+# ---------------------------------------------------------------- as uv reads it, never a crash
+
+DOTTED = """\
+[project]
+name = "root"
+
+[tool.ws]
+docker.python-image = "localhost:5000/python:3.11-slim"
+docker.uv-image = "localhost:5000/astral-sh/uv:0.13.9"
+
+[tool.other]
+x = 1
+
+[tool.ws.docker.env]
+A = "1"
+"""
+
+
+def test_valid_toml_tomlkit_cannot_edit_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(DOTTED)
+    assert read_toml(path)["tool"]["ws"]["docker"]["env"] == {"A": "1"}  # uv reads it too
+    with pytest.raises(ConfigError) as caught:
+        set_values(path, {PYTHON: PINNED})
+    message = str(caught.value)
+    assert message.startswith(f"{path}:12:")
+    assert "valid TOML, but laid out in a way ws's TOML editor (tomlkit) cannot rewrite" in message
+    assert "fix: give each table its own [header]" in message
+    assert path.read_text() == DOTTED
+
+
+def test_a_byte_order_mark_is_read_as_uv_reads_it_and_kept(pyproject: Path) -> None:
+    pyproject.write_bytes(b"\xef\xbb\xbf" + PYPROJECT.encode())
+    assert read_toml(pyproject)["project"]["name"] == "root"
+    assert set_values(pyproject, {PYTHON: PINNED})
+    data = pyproject.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf# The") and data.count(b"\xef\xbb\xbf") == 1
+    assert read_strings(pyproject, [PYTHON, UV, ("project", "nope")]) == {
+        PYTHON: PINNED,
+        UV: "localhost:5000/astral-sh/uv:0.13.9",
+        ("project", "nope"): None,
+    }
+
+
+@pytest.mark.parametrize("nesting", ["[" * 3000 + "]" * 3000, "{a = " * 3000 + "1" + "}" * 3000])
+def test_deep_nesting_is_one_clear_error(tmp_path: Path, nesting: str) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(f"[project]\nname = 'x'\ndeep = {nesting}\n")
+    with pytest.raises(ConfigError, match="nested too deeply|nested more than"):
+        read_toml(path)
+    with pytest.raises(ConfigError):
+        set_values(path, {PYTHON: PINNED})
+
+
+def test_invalid_toml_read_names_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nname = "x"\nbroken =\n')
+    with pytest.raises(ConfigError) as caught:
+        read_toml(path)
+    assert (caught.value.line, caught.value.column) == (3, 9)
+    assert str(caught.value) == f"{path}:3:9: invalid TOML: Invalid value"
+
+
+def test_a_symlinked_pyproject_is_refused_with_root(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.toml"
+    outside.write_text(PYPROJECT)
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "pyproject.toml").symlink_to(outside)
+    with pytest.raises(WsError, match="never writes through a link"):
+        set_values(root / "pyproject.toml", {PYTHON: PINNED}, root=root)
+    assert outside.read_text() == PYPROJECT

@@ -1,8 +1,11 @@
-"""The one place ws edits TOML: tomlkit round trips, so comments and layout survive."""
+"""The one place ws edits TOML: tomlkit round trips, so comments and layout survive. Reading
+goes through tomllib (read_toml, read_strings): fast, and it accepts what uv accepts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +16,64 @@ from tomlkit.items import String, StringType
 from ws.errors import ConfigError
 from ws.fsio import atomic_write_text
 
+BOM = "\ufeff"  # uv reads a file that starts with one; so does ws, and keeps it on writing
+KeyPath = tuple[str, ...]
+_POSITION = re.compile(r" \(at line (\d+), column (\d+)\)$")
 
-def set_values(path: Path, updates: Mapping[tuple[str, ...], str]) -> bool:
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """path parsed as uv reads it (a leading byte-order mark skipped), with tomllib.
+
+    Unreadable files, invalid TOML and nesting too deep for Python are a ConfigError.
+    """
+    return parse_toml(path, _read(path))
+
+
+def parse_toml(path: Path | str, text: str) -> dict[str, Any]:
+    """text (read from path) parsed as read_toml does."""
+    try:
+        return tomllib.loads(text.removeprefix(BOM))
+    except tomllib.TOMLDecodeError as e:
+        # Before Python 3.14 the position is only in the message: "... (at line 3, column 9)".
+        where = _POSITION.search(str(e))
+        line, column = (int(where[1]), int(where[2])) if where else (None, None)
+        problem = _POSITION.sub("", str(e))
+        raise ConfigError(path, f"invalid TOML: {problem}", line=line, column=column) from e
+    except RecursionError as e:
+        raise ConfigError(
+            path, "arrays or tables nested too deeply to read", fix="flatten the nesting"
+        ) from e
+
+
+def read_strings(path: Path, keys: Iterable[KeyPath]) -> dict[KeyPath, str | None]:
+    """The string at each key path (None where it is missing or not a string)."""
+    document: Any = read_toml(path)
+    found: dict[KeyPath, str | None] = {}
+    for key_path in keys:
+        value = document
+        for key in key_path:
+            value = value.get(key) if isinstance(value, dict) else None
+        found[key_path] = value if isinstance(value, str) else None
+    return found
+
+
+def set_values(path: Path, updates: Mapping[KeyPath, str], *, root: Path | None = None) -> bool:
     """Set string values at key paths, e.g. ("tool", "ws", "docker", "python-image").
 
     Missing tables are created. Everything but the changed values is kept byte for byte,
-    including a value's trailing comment and literal ('...') quoting where the new value
-    allows it. The file is rewritten atomically, and only if something changed; returns
-    whether it did.
+    including a value's trailing comment, literal ('...') quoting where the new value
+    allows it, and a leading byte-order mark. The file is rewritten atomically (below root,
+    when given: see ws.fsio), and only if something changed; returns whether it did.
     """
     original = _read(path)
-    document = _parse(path, original)
+    bom = BOM if original.startswith(BOM) else ""
+    document = _parse(path, original.removeprefix(BOM))
     for keys, value in updates.items():
         _set(path, document, keys, value)
-    text = document.as_string()
+    text = bom + document.as_string()
     if text == original:
         return False
-    atomic_write_text(path, text)
+    atomic_write_text(path, text, root=root)
     return True
 
 
@@ -48,10 +92,17 @@ def _read(path: Path) -> str:
 def _parse(path: Path, text: str) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(text)
-    except ParseError as e:
-        raise ConfigError(path, f"invalid TOML: {e}", line=e.line, column=e.col) from e
-    except TOMLKitError as e:
-        raise ConfigError(path, f"invalid TOML: {e}") from e
+    except (TOMLKitError, RecursionError) as e:
+        parse_toml(path, text)  # invalid TOML: tomllib's error, as uv would report it
+        line, column = (e.line, e.col) if isinstance(e, ParseError) else (None, None)
+        raise ConfigError(
+            path,
+            f"valid TOML, but laid out in a way ws's TOML editor (tomlkit) cannot rewrite: {e}",
+            line=line,
+            column=column,
+            fix="give each table its own [header] (for example [tool.ws.docker] instead of "
+            "dotted docker.* keys under [tool.ws]), then run again",
+        ) from e
 
 
 def _set(path: Path, document: tomlkit.TOMLDocument, keys: tuple[str, ...], value: str) -> None:

@@ -8,11 +8,14 @@ from pathlib import Path
 
 from ws.docker import registry
 from ws.docker.config import TABLE, RootConfig
-from ws.docker.imageref import ImageRef
-from ws.toml_write import set_values
+from ws.docker.imageref import ImageRef, parse_image_ref
+from ws.errors import ConfigError
+from ws.mutex import workspace_lock
+from ws.toml_write import read_strings, set_values
 
 Resolver = Callable[[Iterable[ImageRef]], Mapping[ImageRef, str]]
 IMAGE_KEYS = ("python-image", "uv-image")
+DEFAULT_WAIT = 300.0  # seconds to wait for another ws run, as sync-locks does
 
 
 @dataclass(frozen=True)
@@ -27,11 +30,17 @@ def configured_images(config: RootConfig) -> dict[str, ImageRef]:
 
 
 def pin_images(
-    pyproject: Path, config: RootConfig, resolver: Resolver = registry.resolve_all
+    pyproject: Path,
+    config: RootConfig,
+    resolver: Resolver = registry.resolve_all,
+    *,
+    wait: float = DEFAULT_WAIT,
 ) -> list[PinChange]:
     """Resolve every image's tag and write name:tag@digest back, keeping the file's layout.
 
-    Nothing is written unless every image resolved (the resolver raises otherwise).
+    Nothing is written unless every image resolved (the resolver raises otherwise). The
+    write happens under the workspace lock (waiting up to wait seconds), after re-reading
+    the file: an image changed while the registry answered is an error, never reverted.
     """
     images = configured_images(config)
     digests = resolver([ref.with_digest(None) for ref in images.values()])
@@ -41,8 +50,39 @@ def pin_images(
         if pinned != ref:
             changes.append(PinChange(key, str(ref), str(pinned)))
     if changes:
-        set_values(pyproject, {("tool", "ws", "docker", c.key): c.new for c in changes})
+        root = pyproject.parent
+        with workspace_lock(root, timeout=wait):
+            _refuse_moved(pyproject, images, changes)
+            updates = {_key_path(c.key): c.new for c in changes}
+            set_values(pyproject, updates, root=root)
     return changes
+
+
+def _key_path(key: str) -> tuple[str, ...]:
+    return ("tool", "ws", "docker", key)
+
+
+def _refuse_moved(
+    pyproject: Path, images: Mapping[str, ImageRef], changes: list[PinChange]
+) -> None:
+    """A ConfigError if an image about to be pinned no longer reads as it did."""
+    current = read_strings(pyproject, [_key_path(c.key) for c in changes])
+    for change in changes:
+        now = current[_key_path(change.key)]
+        if now is None or _parsed(now) != images[change.key]:
+            raise ConfigError(
+                pyproject,
+                f"`{TABLE}.{change.key}` changed while ws asked the registry "
+                f"(it was {change.old!r}, it is now {now!r}); nothing was written",
+                fix="run `ws docker pin` again to pin the new value",
+            )
+
+
+def _parsed(text: str) -> ImageRef | None:
+    try:
+        return parse_image_ref(text)
+    except ValueError:
+        return None
 
 
 def check_pins(
