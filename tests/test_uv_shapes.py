@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from ws.graph import build_graph, closure
 from ws.isolate import isolated_root_pyproject
+from ws.lockfile import members_of, read_lock
 from ws.locks import LockOptions, check_locks, member_lock_path, sync_locks
 from ws.workspace import load_workspace
 
@@ -273,6 +274,7 @@ def test_ws_reads_and_locks_the_shape_as_uv_does(
     assert set(graph.edges) == uv_edges(root)
 
     root_lock = (root / "uv.lock").read_bytes()
+    lock = read_lock(root / "uv.lock")
     report = sync_locks(ws, graph, None, opts)
     assert (root / "uv.lock").read_bytes() == root_lock, "a current root lock is left alone"
     assert report.root in ("fresh", "unchanged")
@@ -281,6 +283,7 @@ def test_ws_reads_and_locks_the_shape_as_uv_does(
         assert path != root / "uv.lock"
         check_member_lock(root / "uv.lock", path, name)
         names = closure(graph, name)
+        assert members_of(lock, name) == names, "ws's closure is the lock's"
         pyprojects = {str(ws.members[n].rel): ws.members[n].pyproject for n in names}
         if "." not in pyprojects:  # a closure holding the root project exports from the root
             mine = exported_from_member_lock(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +73,10 @@ class Lock:
     header: tuple[Section, ...]
     entries: tuple[Entry, ...]
     members: tuple[str, ...]
+    names: Mapping[str, tuple[Entry, ...]] = field(default_factory=dict, repr=False)
 
-    def by_name(self, name: str) -> list[Entry]:
-        return [e for e in self.entries if e.name == name]
+    def by_name(self, name: str) -> tuple[Entry, ...]:
+        return self.names.get(name, ())
 
     def member(self, name: str) -> Entry | None:
         found = [e for e in self.by_name(name) if e.local and name in self.members]
@@ -104,7 +105,10 @@ def parse_lock(text: str, path: Path) -> Lock:
     members = tuple(data.get("manifest", {}).get("members", ()))
     if not members:  # a lone project: the one local package at the root is the member
         members = tuple(e.name for e in entries if e.source in ("editable=.", "virtual=."))
-    return Lock(path, header, entries, members)
+    names: dict[str, tuple[Entry, ...]] = {}
+    for entry in entries:
+        names[entry.name] = (*names.get(entry.name, ()), entry)
+    return Lock(path, header, entries, members, names)
 
 
 def _split_sections(text: str) -> list[Section]:
