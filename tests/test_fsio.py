@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from ws.errors import WsError
-from ws.fsio import atomic_write_bytes, atomic_write_text
+from ws.fsio import atomic_write_bytes, atomic_write_text, remove_abandoned
 
 from tests.support.immutable import immutable
 from tests.support.mounts import fill, make_read_only, tmpfs
@@ -192,3 +192,18 @@ def test_a_killed_writers_temp_file_is_removed_by_the_next_write(tmp_path: Path)
     atomic_write_text(target, "new\n")
     assert target.read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["uv.lock"]
+
+
+def test_a_run_that_writes_nothing_still_sweeps_abandoned_temp_files(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text("old\n")
+    writer = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(tmp_path / "uv.lock")])
+    try:
+        temp = _wait_for_temp(tmp_path)
+        assert remove_abandoned(tmp_path) == []  # its writer still lives
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    (tmp_path / ".notes.txt.tmp").write_text("not ws's")  # not named as ws names them
+    assert remove_abandoned(tmp_path) == [temp.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.txt.tmp", "uv.lock"]
+    assert (tmp_path / "uv.lock").read_text() == "old\n"

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from ws.errors import WsError
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")  # what _write_and_rename names them
 _FIXES = {
     errno.ENOSPC: "free some disk space and run again",
     errno.EDQUOT: "free some disk space (you are over quota) and run again",
@@ -54,9 +56,9 @@ def atomic_write_bytes(path: Path, data: bytes, *, root: Path | None = None) -> 
 
 def write_error(path: Path, error: OSError) -> WsError:
     """The WsError for a failed write of path: the reason and, where known, the fix."""
-    message = f"cannot write {path}: {error.strerror or error}"
-    fix = _FIXES.get(error.errno or 0)
-    return WsError(f"{message}\n  fix: {fix}" if fix else message)
+    return WsError(
+        f"cannot write {path}: {error.strerror or error}", fix=_FIXES.get(error.errno or 0)
+    )
 
 
 @contextlib.contextmanager
@@ -78,8 +80,8 @@ def _parts_below(path: Path, root: Path) -> list[str]:
     parts = Path(rel).parts
     if not parts or parts[0] == ".." or rel == ".":
         raise WsError(
-            f"refusing to write {path}: it is not inside the workspace {root}\n"
-            "  fix: this is a bug in ws or a hostile path; report it"
+            f"refusing to write {path}: it is not inside the workspace {root}",
+            fix="this is a bug in ws or a hostile path; report it",
         )
     return list(parts)
 
@@ -113,17 +115,17 @@ def _refuse_non_regular(path: Path, parent: int) -> None:
         raise _link_refused(path, path, f"is a symbolic link (to {target!r})")
     if not stat.S_ISREG(st.st_mode):
         raise WsError(
-            f"cannot write {path}: it exists and is not a regular file\n"
-            "  fix: move it away; ws writes only regular files"
+            f"cannot write {path}: it exists and is not a regular file",
+            fix="move it away; ws writes only regular files",
         )
 
 
 def _link_refused(path: Path, where: Path, what: str) -> WsError:
+    kind = "file" if where == path else "folder"
     return WsError(
         f"refusing to write {path}: {where} {what}; ws never writes through a link, "
-        "so nothing lands outside the workspace\n"
-        f"  fix: replace {where} with a regular {'folder' if where != path else 'file'} "
-        "(git rm the link), then run again"
+        "so nothing lands outside the workspace",
+        fix=f"replace {where} with a regular {kind} (git rm the link), then run again",
     )
 
 
@@ -158,6 +160,24 @@ def _existing_mode(parent: int, name: str) -> int | None:
         return None
 
 
+def remove_abandoned(folder: Path) -> list[str]:
+    """Remove the temporary files killed ws runs left in folder (those no live writer holds);
+    the names removed. A run calls this for the folders it writes in, even when it ends up
+    writing nothing there."""
+    removed = []
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return removed
+    try:
+        for entry in os.listdir(fd):
+            if _TEMP_NAME.fullmatch(entry) and _remove_if_abandoned(fd, entry):
+                removed.append(entry)
+    finally:
+        os.close(fd)
+    return removed
+
+
 def _remove_stale_temps(parent: int, name: str) -> None:
     """Remove .<name>.*.tmp files beside name whose writer is gone (their lock is free)."""
     prefix = f".{name}."
@@ -166,20 +186,22 @@ def _remove_stale_temps(parent: int, name: str) -> None:
             _remove_if_abandoned(parent, entry)
 
 
-def _remove_if_abandoned(parent: int, entry: str) -> None:
+def _remove_if_abandoned(parent: int, entry: str) -> bool:
     try:
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         fd = os.open(entry, flags, dir_fd=parent)
     except OSError:
-        return
+        return False
     try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            _unlink_quietly(entry, parent)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.unlink(entry, dir_fd=parent)
     except OSError:
-        return  # a live writer holds it, or the folder refuses: leave it
+        return False  # a live writer holds it, or the folder refuses: leave it
     finally:
         os.close(fd)
+    return True
 
 
 def _unlink_quietly(name: str, parent: int) -> None:

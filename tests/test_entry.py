@@ -1,0 +1,35 @@
+"""Ctrl-C at any moment of a run, the first fraction of a second included, exits 130 without
+a traceback: the entry point imports the CLI (typer and the rest, the slow part of starting)
+inside its guard. Python's own start-up (site) before ws's first line is out of ws's reach."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+# What the `ws` console script does, with a line printed once the entry point is imported.
+SCRIPT = "from ws.entry import main; print('imported', flush=True); main()"
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2])
+def test_ctrl_c_while_starting_exits_130_without_a_traceback(delay: float) -> None:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # a slow start: a wide window
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "imported\n"  # interrupted on the event, then delay
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert "Traceback" not in stderr
+    assert process.returncode == 130, stderr
