@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from ws.docker.dockerignore import DockerIgnore, go_clean, read_patterns
-from ws.errors import ConfigError
+from ws.errors import ConfigError, WsError
 
 from tests.support.buildctx import COPY_ALL, copied, engine, tar_of
 
@@ -306,3 +306,12 @@ def test_engine_agrees_with_golden_rows() -> None:
         if removed is not want:
             disagree.append((ident, removed))
     assert disagree == []
+
+
+def test_from_file_refuses_a_link(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.write_text("*\n")
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx/.dockerignore").symlink_to(outside)
+    with pytest.raises(WsError, match="it is a symbolic link"):
+        DockerIgnore.from_file(tmp_path / "ctx/.dockerignore")

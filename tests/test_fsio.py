@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from ws.errors import WsError
-from ws.fsio import atomic_write_bytes, atomic_write_text, remove_abandoned
+from ws.fsio import atomic_write_bytes, atomic_write_text, read_regular, remove_abandoned
 
 from tests.support.immutable import immutable
 from tests.support.mounts import fill, make_read_only, tmpfs
@@ -83,7 +83,7 @@ def test_a_symlink_to_a_file_outside_is_refused_and_the_file_kept(tmp_path: Path
     root = tmp_path / "root"
     root.mkdir()
     (root / "uv.lock").symlink_to(outside)
-    with pytest.raises(WsError, match=r"uv\.lock is a symbolic link .*outside\.txt"):
+    with pytest.raises(WsError, match=r"uv\.lock: it is a symbolic link .*outside\.txt"):
         atomic_write_text(root / "uv.lock", "lock text\n", root=root)
     assert outside.read_text() == "precious\n"
     assert (root / "uv.lock").is_symlink()
@@ -207,3 +207,24 @@ def test_a_run_that_writes_nothing_still_sweeps_abandoned_temp_files(tmp_path: P
     assert remove_abandoned(tmp_path) == [temp.name]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.txt.tmp", "uv.lock"]
     assert (tmp_path / "uv.lock").read_text() == "old\n"
+
+
+# ---------------------------------------------------------------- reading what is sent on
+
+
+def test_read_regular_reads_a_file_and_refuses_a_link_or_a_fifo(tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:x\n")
+    root = tmp_path / "root"
+    (root / "packages/m").mkdir(parents=True)
+    (root / "packages/m/Dockerfile").write_text("FROM scratch\n")
+    assert read_regular(root / "packages/m/Dockerfile", root=root) == b"FROM scratch\n"
+    (root / "packages/m/link").symlink_to(secret)
+    with pytest.raises(WsError, match="refusing to read .*link: it is a symbolic link"):
+        read_regular(root / "packages/m/link")
+    os.mkfifo(root / "packages/m/pipe")
+    with pytest.raises(WsError, match="not a regular file"):
+        read_regular(root / "packages/m/pipe")  # and no hang on the open
+    (root / "packages/n").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(WsError, match="packages/n is a symbolic link or not a folder"):
+        read_regular(root / "packages/n/shadow", root=root)

@@ -54,6 +54,29 @@ def atomic_write_bytes(path: Path, data: bytes, *, root: Path | None = None) -> 
         raise write_error(path, e) from e
 
 
+def read_regular(path: Path, *, root: Path | None = None) -> bytes:
+    """The bytes of path, a regular file reached without following a link (below root, when
+    given, as atomic_write_bytes walks): what ws reads to send elsewhere, such as a
+    Dockerfile, cannot be /etc/shadow behind a link. A link, a FIFO or a folder there is a
+    WsError; FileNotFoundError and other OSErrors pass to the caller."""
+    with open_parent(path, root) as parent:
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            fd = os.open(path.name, flags, dir_fd=parent)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise WsError(
+                    f"refusing to read {path}: it is a symbolic link; ws reads only regular "
+                    "files here, so nothing from outside the workspace is sent on",
+                    fix=f"replace {path} with a regular file (git rm the link)",
+                ) from e
+            raise
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise WsError(f"refusing to read {path}: it is not a regular file")
+        return handle.read()
+
+
 def write_error(path: Path, error: OSError) -> WsError:
     """The WsError for a failed write of path: the reason and, where known, the fix."""
     return WsError(
@@ -80,7 +103,7 @@ def _parts_below(path: Path, root: Path) -> list[str]:
     parts = Path(rel).parts
     if not parts or parts[0] == ".." or rel == ".":
         raise WsError(
-            f"refusing to write {path}: it is not inside the workspace {root}",
+            f"refusing {path}: it is not inside the workspace {root}",
             fix="this is a bug in ws or a hostile path; report it",
         )
     return list(parts)
@@ -95,7 +118,13 @@ def _walk_down(root: Path, folders: list[str], path: Path) -> int:
             except OSError as e:
                 if e.errno in (errno.ELOOP, errno.ENOTDIR):
                     where = root.joinpath(*folders[: depth + 1])
-                    raise _link_refused(path, where, "is a symbolic link or not a folder") from e
+                    raise WsError(
+                        f"refusing {path}: {where} is a symbolic link or not a folder; ws "
+                        "never goes through a link, so nothing outside the workspace is "
+                        "read or written",
+                        fix=f"replace {where} with a regular folder (git rm the link), "
+                        "then run again",
+                    ) from e
                 raise
             os.close(fd)
             fd = child
@@ -112,7 +141,7 @@ def _refuse_non_regular(path: Path, parent: int) -> None:
         return
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(path.name, dir_fd=parent)
-        raise _link_refused(path, path, f"is a symbolic link (to {target!r})")
+        raise _link_refused(path, f"is a symbolic link (to {target!r})")
     if not stat.S_ISREG(st.st_mode):
         raise WsError(
             f"cannot write {path}: it exists and is not a regular file",
@@ -120,12 +149,11 @@ def _refuse_non_regular(path: Path, parent: int) -> None:
         )
 
 
-def _link_refused(path: Path, where: Path, what: str) -> WsError:
-    kind = "file" if where == path else "folder"
+def _link_refused(path: Path, what: str) -> WsError:
     return WsError(
-        f"refusing to write {path}: {where} {what}; ws never writes through a link, "
+        f"refusing to write {path}: it {what}; ws never writes through a link, "
         "so nothing lands outside the workspace",
-        fix=f"replace {where} with a regular {kind} (git rm the link), then run again",
+        fix=f"replace {path} with a regular file (git rm the link), then run again",
     )
 
 

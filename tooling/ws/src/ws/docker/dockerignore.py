@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ws.errors import ConfigError
+from ws.fsio import read_regular
 
 # Go's unicode.IsSpace set: strings.TrimSpace trims exactly these, str.strip() trims more.
 _GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
@@ -231,9 +232,10 @@ class DockerIgnore:
         return ignore
 
     @classmethod
-    def from_file(cls, path: Path) -> DockerIgnore:
+    def from_file(cls, path: Path, *, root: Path | None = None) -> DockerIgnore:
+        """The patterns of path, a regular file (a link there is refused; see read_regular)."""
         try:
-            text = path.read_bytes().decode("utf-8")
+            text = read_regular(path, root=root).decode("utf-8")
         except UnicodeDecodeError as e:
             raise ConfigError(path, f"not UTF-8 ({e.reason})", fix="save it as UTF-8") from e
         except OSError as e:
