@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ws.display import printable
 from ws.errors import BuildFailed, RegistryError
 
 Progress = Callable[[str, str], None]
@@ -107,12 +108,12 @@ class BuildLog:
         # A chunk may end mid-line, or hold several lines; only whole lines are read.
         *lines, self._partial = (self._partial + text).split("\n")
         for line in lines:
-            self._line(_ANSI.sub("", line).rstrip("\r"))
+            self._line(terminal_line(line))
 
     def _flush(self) -> None:
         if self._partial:
             line, self._partial = self._partial, ""
-            self._line(_ANSI.sub("", line).rstrip("\r"))
+            self._line(terminal_line(line))
 
     def _line(self, line: str) -> None:
         self.progress(self.member, line)
@@ -134,6 +135,12 @@ class BuildLog:
             current.output.append(line)
 
 
+def terminal_line(raw: str) -> str:
+    """A line of build output as ws shows it: colour codes dropped, tabs expanded, and every
+    other control character (a cursor move, a title change, a bell) escaped."""
+    return printable(_ANSI.sub("", raw).rstrip("\r").expandtabs())
+
+
 def is_error(event: Mapping[str, Any]) -> bool:
     return "errorDetail" in event or "error" in event
 
@@ -149,8 +156,10 @@ def relay_status(event: Mapping[str, Any], member: str, progress: Progress) -> N
 def error_text(event: Mapping[str, Any]) -> str:
     detail = event.get("errorDetail")
     if isinstance(detail, dict) and detail.get("message"):
-        return str(detail["message"])
-    return str(event.get("error") or "the engine reported an error without a message")
+        text = str(detail["message"])
+    else:
+        text = str(event.get("error") or "the engine reported an error without a message")
+    return "\n".join(printable(line) for line in text.splitlines())
 
 
 def _status_line(event: Mapping[str, Any]) -> str | None:
@@ -158,7 +167,7 @@ def _status_line(event: Mapping[str, Any]) -> str | None:
     if event.get("progressDetail") and event.get("progress"):
         return None
     status = str(event["status"])
-    return f"{event['id']}: {status}" if event.get("id") else status
+    return printable(f"{event['id']}: {status}" if event.get("id") else status)
 
 
 @dataclass
