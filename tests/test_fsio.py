@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 from ws.errors import WsError
-from ws.fsio import atomic_write_bytes, atomic_write_text, read_regular, remove_abandoned
+from ws.fsio import (
+    atomic_write_bytes,
+    atomic_write_text,
+    read_regular,
+    refuse_links,
+    remove_abandoned,
+)
 
 from tests.support.immutable import immutable
 from tests.support.mounts import fill, make_read_only, tmpfs
@@ -228,3 +234,15 @@ def test_read_regular_reads_a_file_and_refuses_a_link_or_a_fifo(tmp_path: Path) 
     (root / "packages/n").symlink_to(tmp_path, target_is_directory=True)
     with pytest.raises(WsError, match="packages/n is a symbolic link or not a folder"):
         read_regular(root / "packages/n/shadow", root=root)
+
+
+def test_refuse_links_guards_files_another_program_writes(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    refuse_links(root / "uv.lock", root=root)  # missing: fine
+    (root / "uv.lock").write_text("x")
+    refuse_links(root / "uv.lock", root=root)  # a regular file: fine
+    (root / "uv.lock").unlink()
+    (root / "uv.lock").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(WsError, match="uv.lock: it is a symbolic link"):
+        refuse_links(root / "uv.lock", root=root)

@@ -77,6 +77,16 @@ def read_regular(path: Path, *, root: Path | None = None) -> bytes:
         return handle.read()
 
 
+def refuse_links(path: Path, *, root: Path | None = None) -> None:
+    """A WsError unless path is a regular file or missing, reached (below root, when given)
+    without a link: for files another program writes in place, such as `uv lock`'s uv.lock."""
+    try:
+        with open_parent(path, root) as parent:
+            _refuse_non_regular(path, parent)
+    except OSError as e:
+        raise write_error(path, e) from e
+
+
 def write_error(path: Path, error: OSError) -> WsError:
     """The WsError for a failed write of path: the reason and, where known, the fix."""
     return WsError(
