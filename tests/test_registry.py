@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from ws.docker.imageref import ImageRef, parse_image_ref
-from ws.docker.registry import MANIFEST_TYPES, base_url, resolve_all, resolve_digest
+from ws.docker.registry import MANIFEST_TYPES, resolve_all, resolve_digest
+from ws.docker.transport import base_url
 from ws.errors import RegistryError
 
 from tests.support.fake_registry import (

@@ -13,15 +13,9 @@ a named registry only.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import http.client
 import json
 import re
-import socket
-import ssl
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,11 +23,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from http.client import HTTPException
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from ws import __version__
 from ws.display import printable
 from ws.docker.imageref import ImageRef, check_digest
+from ws.docker.transport import Watchdog, allowed_url, base_url, build_opener
 from ws.errors import RegistryError
 
 DEFAULT_TIMEOUT = 30.0  # for one connect or read
@@ -46,7 +41,6 @@ MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MANIFEST_LIMIT = 4 * 1024 * 1024  # the distribution spec's manifest size ceiling
 TOKEN_LIMIT = 1024 * 1024
 _PARAM = re.compile(r'([A-Za-z_][\w-]*)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
@@ -123,113 +117,6 @@ class _Response:
     body: bytes
 
 
-class _Watchdog:
-    """Shuts a session's sockets at its deadline: per-read timeouts alone let a server that
-    sends a byte every few seconds hold the connection for ever."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.ends = time.monotonic() + seconds
-        self.expired = False
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.timer = threading.Timer(seconds, self.expire)
-        self.timer.daemon = True
-
-    def watch(self, sock: socket.socket) -> None:
-        with self.lock:
-            self.sockets.append(sock)
-            if self.expired:
-                _shut(sock)
-
-    def expire(self) -> None:
-        with self.lock:
-            self.expired = True
-            for sock in self.sockets:
-                _shut(sock)
-
-    def remaining(self) -> float:
-        return self.ends - time.monotonic()
-
-
-def _shut(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def _watched(base: type[http.client.HTTPConnection], dog: _Watchdog) -> Any:
-    """A connection factory for urllib's do_open whose sockets the watchdog can shut."""
-
-    def make(host: str, **kwargs: Any) -> http.client.HTTPConnection:
-        connection = base(host, **kwargs)
-        connect = connection.connect
-
-        def watched_connect() -> None:
-            connect()
-            dog.watch(connection.sock)
-
-        connection.connect = watched_connect  # type: ignore[method-assign]  # one instance only
-        return connection
-
-    return make
-
-
-class _HTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, dog: _Watchdog) -> None:
-        super().__init__()
-        self.dog = dog
-
-    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_watched(http.client.HTTPConnection, self.dog), req)
-
-
-class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, dog: _Watchdog) -> None:
-        super().__init__(context=ssl.create_default_context())
-        self.dog = dog
-
-    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        context = ssl.create_default_context()
-        return self.do_open(_watched(http.client.HTTPSConnection, self.dog), req, context=context)
-
-
-class _Redirects(urllib.request.HTTPRedirectHandler):
-    """Follows a redirect only to HTTPS, or to plain HTTP on loopback from a loopback registry."""
-
-    def __init__(self, ref: ImageRef) -> None:
-        super().__init__()
-        self.ref = ref
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: Any,
-        code: int,
-        msg: str,
-        headers: http.client.HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        if not allowed_url(self.ref.registry or "", newurl):
-            _fail(
-                self.ref,
-                f"{self.ref.registry} redirected to {printable(newurl)!r}; ws follows redirects "
-                "only to https (or to plain http on loopback from a loopback registry)",
-                "check the registry address; pin by hand as name:tag@sha256:... if you trust it",
-            )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def allowed_url(registry: str, url: str) -> bool:
-    """Whether ws may send a request for registry to url: HTTPS anywhere, plain HTTP only
-    to a loopback host and only when the registry itself is on loopback."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "https":
-        return bool(parts.hostname)
-    if parts.scheme != "http":
-        return False
-    return _is_loopback(_host_of(registry)) and _is_loopback(parts.hostname or "")
-
-
 class _Session:
     """One image's conversation with its registry; keeps the bearer token once fetched."""
 
@@ -240,13 +127,8 @@ class _Session:
         self.registry = ref.registry or ""
         self.timeout = timeout
         self.token: str | None = None
-        self.dog = _Watchdog(deadline)
-        self.opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler(dict(proxies or {})),
-            _HTTPHandler(self.dog),
-            _HTTPSHandler(self.dog),
-            _Redirects(ref),
-        )
+        self.dog = Watchdog(deadline)
+        self.opener = build_opener(self.registry, proxies, self.dog, self._refuse_redirect)
 
     def __enter__(self) -> _Session:
         self.dog.timer.start()
@@ -254,6 +136,14 @@ class _Session:
 
     def __exit__(self, *exc: object) -> None:
         self.dog.timer.cancel()
+
+    def _refuse_redirect(self, url: str) -> NoReturn:
+        _fail(
+            self.ref,
+            f"{self.registry} redirected to {printable(url)!r}; ws follows redirects only to "
+            "https (or to plain http on loopback from a loopback registry)",
+            "check the registry address; pin by hand as name:tag@sha256:... if you trust it",
+        )
 
     def manifest(self, method: str, reference: str) -> _Response:
         """HEAD or GET the manifest, answering one Bearer challenge on the way."""
@@ -334,22 +224,6 @@ class _Session:
                 f"{self.registry} took longer than {self.dog.seconds:g} s to answer",
                 "check the registry is healthy and run again",
             )
-
-
-def base_url(registry: str) -> str:
-    """scheme://registry: plain HTTP for loopback hosts, HTTPS for everything else."""
-    scheme = "http" if _is_loopback(_host_of(registry)) else "https"
-    return f"{scheme}://{registry}"
-
-
-def _host_of(registry: str) -> str:
-    if registry.startswith("["):
-        return registry[1 : registry.find("]")]
-    return registry.partition(":")[0]
-
-
-def _is_loopback(host: str) -> bool:
-    return host.lower() in LOOPBACK_HOSTS
 
 
 def _fail(ref: ImageRef, problem: str, fix: str) -> NoReturn:
