@@ -80,8 +80,10 @@ def sync_locks(
     from its part of the root lock."""
     with workspace_lock(ws.root, timeout=opts.wait):
         cache = _load_cache(ws.root)
+        before = dict(cache)
         report = SyncReport(root=_sync_root(ws, opts, cache, on_event))
-        _save_cache(ws.root, cache)
+        if cache != before:
+            _save_cache(ws.root, cache)
         derived = derive_locks(ws, _targets(ws, graph, names))
         for name, data in sorted(derived.items()):
             report.members[name] = _write(member_lock_path(ws, name), data)
