@@ -379,3 +379,11 @@ def test_a_vendored_wheel_path_source_is_kept(tmp_path: Path, pyindex, opts) -> 
     ws = load_workspace(root)
     sync_locks(ws, build_graph(ws), None, opts)
     assert 'name = "extra"' in (root / "packages/svc/uv.lock").read_text()
+
+
+def test_dynamic_edges_without_a_root_lock_are_a_warning(tmp_path: Path, pyindex) -> None:
+    root = tmp_path / "ws"
+    dynamic(root, pyindex.url)
+    ws = load_workspace(root)
+    assert ws.members["dyn"].dependencies == ()
+    assert any("its dependencies are dynamic" in w and "ws sync-locks" in w for w in ws.warnings)

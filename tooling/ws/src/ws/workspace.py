@@ -130,6 +130,12 @@ def load_workspace(root: Path) -> Workspace:
         lock_path = root / "uv.lock"
         if lock_path.is_file():
             members = with_lock_view(members, read_lock(lock_path))
+        warnings += [
+            f"{m.pyproject}: its dependencies are dynamic and {lock_path} does not exist, so "
+            "ws cannot see its workspace edges (run `ws sync-locks` to let uv lock them)"
+            for m in members.values()
+            if m.dynamic_edges and not lock_path.is_file()
+        ]
     _check_edges(members)
     ordered = dict(sorted(members.items()))
     return Workspace(root, pyproject, ordered, data, tuple(warnings))
