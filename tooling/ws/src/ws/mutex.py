@@ -31,8 +31,8 @@ def state_dir(root: Path) -> Path:
             raise _state_error(path, e) from e
     if path.is_symlink() or not path.is_dir():
         raise WsError(
-            f"{path} is not a folder (it is a link or a file); ws keeps its state there\n"
-            f"  fix: remove {path} and run again"
+            f"{path} is not a folder (it is a link or a file); ws keeps its state there",
+            fix=f"remove {path} and run again",
         )
     ignore = path / ".gitignore"
     if _read_quietly(ignore) != IGNORE_TEXT:
@@ -54,7 +54,9 @@ def _read_quietly(path: Path) -> str | None:
 
 def _state_error(path: Path, error: OSError) -> WsError:
     made = write_error(path, error)
-    return WsError(made.message.replace("cannot write", "cannot create the folder", 1))
+    return WsError(
+        made.message.replace("cannot write", "cannot create the folder", 1), fix=made.fix
+    )
 
 
 @contextlib.contextmanager
@@ -82,13 +84,13 @@ def _open_lock(root: Path, path: Path) -> int:
             fd = os.open(path.name, _LOCK_FLAGS, 0o666, dir_fd=parent)
     except OSError as e:
         raise WsError(
-            f"cannot open the workspace lock {path}: {e.strerror or e}\n"
-            f"  fix: {path} must be a regular file (not a link): remove it and run again"
+            f"cannot open the workspace lock {path}: {e.strerror or e}",
+            fix=f"{path} must be a regular file (not a link): remove it and run again",
         ) from e
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise WsError(
-            f"the workspace lock {path} is not a regular file\n  fix: remove it and run again"
+            f"the workspace lock {path} is not a regular file", fix="remove it and run again"
         )
     return fd
 
@@ -101,7 +103,10 @@ def _acquire(fd: int, path: Path, timeout: float) -> None:
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise Busy(_busy_message(fd, path)) from None
+                raise Busy(
+                    _busy_message(fd, path),
+                    fix="wait for it to finish, or pass --wait SECONDS to wait longer",
+                ) from None
             time.sleep(0.1)
 
 
@@ -109,7 +114,4 @@ def _busy_message(fd: int, path: Path) -> str:
     holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     if not holder.isdigit():
         holder = "unknown"
-    return (
-        f"another ws run (pid {holder}) is working on this workspace ({path})\n"
-        "  fix: wait for it to finish, or pass --wait SECONDS to wait longer"
-    )
+    return f"another ws run (pid {holder}) is working on this workspace ({path})"
