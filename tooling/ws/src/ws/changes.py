@@ -48,12 +48,12 @@ def affected(ws: Workspace, graph: nx.DiGraph, ref: str) -> tuple[set[str], set[
 
 def _verify_ref(root: Path, ref: str) -> None:
     if ref.startswith("-"):
-        raise GitError(f"{ref!r} is not a git ref\n  fix: pass a branch, tag or commit")
+        raise GitError(f"{ref!r} is not a git ref", fix="pass a branch, tag or commit")
     try:
         _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except CommandFailed as e:
         raise GitError(
-            f"git ref {ref!r} does not exist in the repository at {root}\n"
-            "  fix: pass an existing branch, tag or commit (in CI, fetch it first: "
-            "git fetch origin main)"
+            f"git ref {ref!r} does not exist in the repository at {root}",
+            fix="pass an existing branch, tag or commit (in CI, fetch it first: "
+            "git fetch origin main)",
         ) from e

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from ws.docker.config import DockerConfig, RootConfig
+    from ws.errors import WsError
     from ws.workspace import Workspace
 
 docker_app = typer.Typer(
@@ -110,7 +111,7 @@ def _generated_problems(
     try:
         files = gen.generated_files(ws, graph, config)
     except WsError as e:  # e.g. an unpinned image: one problem; the other checks still run
-        return [(str(e).splitlines()[0], _fix_of(e, GENERATE_FIX))]
+        return [(e.message.splitlines()[0], _fix_of(e, GENERATE_FIX))]
     found = gen.stale_generated(ws.root, files, gen.orphaned_files(ws, config))
     return [(line, GENERATE_FIX) for line in found]
 
@@ -122,17 +123,12 @@ def _pin_problems(ws: Workspace, root: RootConfig) -> list[tuple[str, str]]:
     try:
         found = pins.check_pins(ws.pyproject, root)
     except WsError as e:  # an unreachable registry is one more problem, not the end
-        return [(f"cannot check the image pins: {str(e).splitlines()[0]}", _fix_of(e, PIN_FIX))]
+        return [(f"cannot check the image pins: {e.message.splitlines()[0]}", _fix_of(e, PIN_FIX))]
     return [(line, PIN_FIX) for line in found]
 
 
-def _fix_of(error: Exception, default: str) -> str:
-    fixes = [
-        line.strip()[len("fix: ") :]
-        for line in str(error).splitlines()
-        if line.strip().startswith("fix: ")
-    ]
-    return fixes[0] if fixes else default
+def _fix_of(error: WsError, default: str) -> str:
+    return error.fix or default
 
 
 # ---------------------------------------------------------------- ws docker build
@@ -196,7 +192,7 @@ def build(
     from ws.uv import find_uv  # noqa: PLC0415
 
     if affected != (since is not None):
-        raise WsError("--affected and --since go together\n  fix: --affected --since origin/main")
+        raise WsError("--affected and --since go together", fix="--affected --since origin/main")
     ws, g = load()
     names = building.select_members(ws, g, members or [], every=every, since=since)
     if not names:

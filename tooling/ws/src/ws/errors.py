@@ -35,10 +35,7 @@ class ConfigError(WsError):
             where += f":{line}"
             if column is not None:
                 where += f":{column}"
-        message = f"{where}: {problem}"
-        if fix:
-            message += f"\n  fix: {fix}"
-        super().__init__(message)
+        super().__init__(f"{where}: {problem}", fix=fix or None)
         self.path = Path(path)
         self.line = line
         self.column = column
@@ -46,18 +43,6 @@ class ConfigError(WsError):
 
 class WorkspaceNotFound(WsError):
     """No uv workspace above the starting directory."""
-
-
-class CycleError(WsError):
-    """The workspace dependencies form a cycle."""
-
-    def __init__(self, cycle: Sequence[str]) -> None:
-        chain = " -> ".join([*cycle, cycle[0]])
-        super().__init__(
-            f"workspace dependency cycle: {chain}\n"
-            "  fix: remove one of these { workspace = true } dependencies"
-        )
-        self.cycle = list(cycle)
 
 
 class CommandFailed(WsError):
@@ -106,4 +91,4 @@ class StaleFiles(WsError):
     def __init__(self, problems: Sequence[str], fix: str) -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{len(self.problems)} problem(s):\n{lines}\n  fix: {fix}")
+        super().__init__(f"{len(self.problems)} problem(s):\n{lines}", fix=fix)

@@ -19,7 +19,7 @@ def find_uv(env: Mapping[str, str]) -> str:
     if override:
         if not Path(override).is_file():
             raise ToolNotFound(
-                f"{UV_ENV_VAR}={override}: no such file\n  fix: point it at a uv binary"
+                f"{UV_ENV_VAR}={override}: no such file", fix="point it at a uv binary"
             )
         return override
     try:
@@ -30,8 +30,8 @@ def find_uv(env: Mapping[str, str]) -> str:
         found = which("uv")
         if found is None:
             raise ToolNotFound(
-                "uv not found\n  fix: install ws with its dependencies (pip install ws), "
-                f"or set {UV_ENV_VAR} to a uv binary"
+                "uv not found",
+                fix=f"install ws with its dependencies, or set {UV_ENV_VAR} to a uv binary",
             ) from None
         return found
 

@@ -104,8 +104,8 @@ def find_root(start: Path) -> Path:
             return directory
     raise WorkspaceNotFound(
         f"no uv workspace found in {start} or any parent directory "
-        "(looked for a pyproject.toml with [tool.uv.workspace])\n"
-        "  fix: run ws inside a uv workspace, or pass --root PATH"
+        "(looked for a pyproject.toml with [tool.uv.workspace])",
+        fix="run ws inside a uv workspace, or pass --root PATH",
     )
 
 
