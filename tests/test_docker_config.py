@@ -225,3 +225,87 @@ def test_include_through_a_symlink_out_of_the_member(tmp_path: Path) -> None:
     root = workspace(tmp_path, '[tool.ws.docker]\ninclude = ["leak"]\n', files={})
     (root / "packages" / "service" / "leak").symlink_to(root / "packages" / "core")
     assert "leads outside the member" in config_error(root)
+
+
+# ---------------------------------------------------------------- build-files
+
+
+def test_build_files_are_paths_under_the_root_that_exist(tmp_path: Path) -> None:
+    service = '[tool.ws.docker]\ncommand = ["s"]\nbuild-files = ["../../shared/./deps.txt", "x"]\n'
+    root = workspace(tmp_path, service, files={"x": ""})
+    (root / "shared").mkdir()
+    (root / "shared" / "deps.txt").write_text("core\n")
+    config = load_config(load_workspace(root))
+    assert config.images["service"].build_files == ("shared/deps.txt", "packages/service/x")
+    assert config.build_files["service"] == ("shared/deps.txt", "packages/service/x")
+
+
+def test_a_library_declaring_build_files_gets_no_image(tmp_path: Path) -> None:
+    root = workspace(tmp_path, '[tool.ws.docker]\nbuild-files = ["../../VERSION"]\n', files={})
+    (root / "VERSION").write_text("1.0\n")
+    config = load_config(load_workspace(root))
+    assert config.images == {}
+    assert config.build_files == {"service": ("VERSION",)}
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ('"../../../outside.txt"', "is not a path inside the workspace root"),
+        ('"/etc/passwd"', "is not a path inside the workspace root"),
+        ('"../../missing.txt"', "does not exist"),
+        ('"../../a b.txt"', "a Dockerfile COPY would misread"),
+        ("3", "must be a string, not an integer"),
+    ],
+)
+def test_bad_build_files(tmp_path: Path, entry: str, problem: str) -> None:
+    root = workspace(tmp_path, f"[tool.ws.docker]\nbuild-files = [{entry}]\n", files={})
+    message = config_error(root)
+    assert message.startswith(str(root / "packages" / "service" / "pyproject.toml") + ": ")
+    assert "`tool.ws.docker.build-files[0]`" in message and problem in message
+
+
+def test_a_build_file_through_a_symlink_out_of_the_root(tmp_path: Path) -> None:
+    root = workspace(tmp_path, '[tool.ws.docker]\nbuild-files = ["../../leak"]\n', files={})
+    (tmp_path / "secret.txt").write_text("x")
+    (root / "leak").symlink_to(tmp_path / "secret.txt")
+    assert "leads outside the workspace root" in config_error(root)
+
+
+# ---------------------------------------------------------------- a root that is a project
+
+ROOT_PROJECT = """
+[project]
+name = "app"
+version = "1.0"
+requires-python = ">=3.11"
+"""
+
+
+def test_a_root_project_carries_its_image_keys_in_the_root_table(tmp_path: Path) -> None:
+    own = 'command = ["app"]\nexpose = [8080]\ninclude = ["conf.toml"]\n'
+    root = workspace(tmp_path, root=ROOT + own + ROOT_PROJECT)
+    (root / "conf.toml").write_text("x = 1\n")
+    config = load_config(load_workspace(root))
+    assert config.root is not None and config.root.user == "app:app"
+    app = config.images["app"]
+    assert (app.command, app.expose, app.include) == (("app",), ("8080",), ("conf.toml",))
+    assert app.pyproject == root / "pyproject.toml"
+    assert app.env == () and app.user is None, "the root's own env and user apply as defaults"
+    assert "service" in config.images
+
+
+def test_a_root_project_without_image_keys_gets_no_image(tmp_path: Path) -> None:
+    root = workspace(tmp_path, root=ROOT + ROOT_PROJECT)
+    assert "app" not in load_config(load_workspace(root)).images
+
+
+def test_a_root_without_a_project_refuses_image_keys(tmp_path: Path) -> None:
+    message = config_error(workspace(tmp_path, root=ROOT + 'command = ["app"]\n'))
+    assert "`tool.ws.docker.command` belongs to an image" in message
+    assert "has no [project]" in message
+
+
+def test_a_root_project_refuses_unknown_keys(tmp_path: Path) -> None:
+    message = config_error(workspace(tmp_path, root=ROOT + "port = 1\n" + ROOT_PROJECT))
+    assert "`tool.ws.docker.port` is not a known key" in message and "command" in message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tarfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from ws.cli import app
 from ws.docker.build import member_context
 from ws.docker.config import load_config
+from ws.docker.dockerignore import DockerIgnore
 from ws.docker.generate import (
     generated_files,
     orphaned_files,
@@ -23,7 +25,7 @@ from ws.errors import ConfigError
 from ws.graph import build_graph
 from ws.workspace import load_workspace
 
-from tests.support.files import make_workspace
+from tests.support.files import build_file_tree, make_workspace
 from tests.support.gitrepo import init_repo
 from tests.support.wheels import write_wheel
 
@@ -213,3 +215,212 @@ def test_path_sources_are_copied_before_the_dependency_install_and_reach_the_con
     with tarfile.open(fileobj=stream) as tar:
         names = tar.getnames()
     assert wheel in names and "vendor/unrelated.whl" not in names
+
+
+# ---------------------------------------------------------------- a root that is a project
+
+ROOT_PROJECT = """
+[project]
+name = "app"  # the root is itself a project
+version = "1.0"
+requires-python = ">=3.11"
+readme = "README.md"
+license = { file = "LICENSE" }
+dependencies = ["core"]
+
+[dependency-groups]
+dev = ["devtool"]
+
+[tool.uv]
+default-groups = ["dev"]
+
+[tool.uv.sources]
+core = { workspace = true }
+api = { workspace = true }
+
+[build-system]
+requires = ["uv_build>=0.9,<0.14"]
+build-backend = "uv_build"
+"""
+ROOT_FILES = {
+    "src/app/__init__.py": "",
+    "README.md": "# app\n",
+    "LICENSE": "MIT\n",
+    "uv.lock": "version = 1\n",
+    "notes.txt": "in no image\n",
+}
+WORKER = {
+    "dependencies": ["app"],
+    "extra": '[tool.uv.sources]\napp = { workspace = true }\n\n[tool.ws.docker]\ncommand = ["w"]',
+}
+
+
+def root_project(tmp_path: Path, docker: str = "", **members: dict[str, Any]) -> Path:
+    """The root project app (depending on core) beside MEMBERS; docker: more root keys."""
+    extra = ROOT_DOCKER + docker + ROOT_PROJECT
+    root = make_workspace(tmp_path / "ws", {**MEMBERS, **members}, root_extra=extra)
+    build_file_tree(root, ROOT_FILES)
+    return root
+
+
+def copy_lines(dockerfile: str) -> list[str]:
+    return [
+        line
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ") and not line.startswith("COPY --from=")
+    ]
+
+
+def admitted(root: Path, ignore_text: str) -> set[str]:
+    ignore = DockerIgnore.from_text(ignore_text)
+    paths = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    return {p for p in paths if not ignore.excluded(p)}
+
+
+def test_a_closure_holding_the_root_project_copies_its_inputs_once(tmp_path: Path) -> None:
+    root = root_project(tmp_path, worker=WORKER)
+    files = files_of(root)
+    copies = copy_lines(files["packages/worker/Dockerfile"])
+    assert copies == [
+        "COPY packages/worker/Dockerfile.pyproject.toml /app/pyproject.toml",
+        "COPY packages/worker/uv.lock /app/uv.lock",
+        "COPY packages/core/pyproject.toml /app/packages/core/pyproject.toml",
+        "COPY packages/worker/pyproject.toml /app/packages/worker/pyproject.toml",
+        "COPY packages/core /app/packages/core",
+        "COPY packages/worker /app/packages/worker",
+        "COPY LICENSE /app/LICENSE",
+        "COPY README.md /app/README.md",
+        "COPY src /app/src",
+    ]
+    targets = [line.split()[-1] for line in copies]
+    assert len(targets) == len(set(targets)), "never two files onto one path"
+    write_generated(root, files)
+    sent = admitted(root, files["packages/worker/Dockerfile.dockerignore"])
+    assert {"LICENSE", "README.md", "src/app/__init__.py"} <= sent
+    assert not {"pyproject.toml", "uv.lock", "notes.txt"} & sent
+    assert not any(p.startswith("packages/api/") for p in sent)
+
+
+def test_the_image_pyproject_is_the_root_s_own_narrowed_to_the_closure(tmp_path: Path) -> None:
+    root = root_project(tmp_path, worker=WORKER)
+    text = files_of(root)["packages/worker/Dockerfile.pyproject.toml"]
+    assert "# the root is itself a project" in text, "the root's own file, comments kept"
+    data = tomllib.loads(text)
+    assert data["project"]["name"] == "app"
+    assert data["dependency-groups"] == {"dev": ["devtool"]}
+    assert data["tool"]["uv"]["workspace"] == {"members": ["packages/core", "packages/worker"]}
+    assert set(data["tool"]["uv"]["sources"]) == {"core"}, "api is not in the closure"
+    assert "ws" not in data["tool"] and "default-groups" not in data["tool"]["uv"]
+
+
+def test_the_root_project_gets_an_image_whose_files_sit_at_the_root(tmp_path: Path) -> None:
+    docker = 'command = ["app"]\ninclude = ["conf/app.toml"]\n'
+    root = root_project(tmp_path, docker)
+    build_file_tree(root, {"conf/app.toml": "x = 1\n"})
+    files = files_of(root)
+    assert {"Dockerfile", "Dockerfile.dockerignore", "Dockerfile.pyproject.toml"} <= set(files)
+    dockerfile = files["Dockerfile"]
+    assert "# The image of app (the workspace root), from [tool.ws.docker]" in dockerfile
+    assert "docker build -f Dockerfile ." in dockerfile
+    assert copy_lines(dockerfile) == [
+        "COPY Dockerfile.pyproject.toml /app/pyproject.toml",
+        "COPY uv.member.lock /app/uv.lock",
+        "COPY packages/core/pyproject.toml /app/packages/core/pyproject.toml",
+        "COPY packages/core /app/packages/core",
+        "COPY LICENSE /app/LICENSE",
+        "COPY README.md /app/README.md",
+        "COPY src /app/src",
+        'COPY ["conf/app.toml", "/app/conf/app.toml"]',
+    ]
+    assert "--package app" in dockerfile and 'CMD ["app"]' in dockerfile
+    build_file_tree(root, {"uv.member.lock": "version = 1\n"})
+    write_generated(root, files)
+    sent = admitted(root, files["Dockerfile.dockerignore"])
+    assert {"uv.member.lock", "Dockerfile.pyproject.toml", "conf/app.toml"} <= sent
+    assert not {"uv.lock", "pyproject.toml", "notes.txt"} & sent
+    assert sent <= admitted(root, files[".dockerignore"])
+
+
+def test_the_root_image_files_go_when_the_root_drops_its_command(tmp_path: Path) -> None:
+    root = root_project(tmp_path, 'command = ["app"]\n')
+    assert ws_cli(root, "docker", "generate").exit_code == 0
+    assert (root / "Dockerfile").is_file()
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('command = ["app"]\n', ""))
+    result = ws_cli(root, "docker", "generate")
+    assert result.exit_code == 0, result.output
+    assert "removed Dockerfile\n" in result.output
+    assert not (root / "Dockerfile").exists() and not (root / "Dockerfile.pyproject.toml").exists()
+
+
+def test_a_hand_written_root_dockerfile_is_never_removed(tmp_path: Path) -> None:
+    root = root_project(tmp_path)
+    (root / "Dockerfile").write_text("FROM scratch\n")
+    assert ws_cli(root, "docker", "generate").exit_code == 0
+    assert (root / "Dockerfile").read_text() == "FROM scratch\n"
+
+
+def test_a_root_project_whose_package_folder_ws_cannot_find(tmp_path: Path) -> None:
+    root = root_project(tmp_path, 'command = ["app"]\n')
+    (root / "src/app/__init__.py").rename(root / "code.py")
+    shutil.rmtree(root / "src")
+    with pytest.raises(ConfigError) as caught:
+        files_of(root)
+    message = str(caught.value)
+    assert message.startswith(f"{root / 'pyproject.toml'}: the root project app has no src/")
+    assert 'fix: list what the build reads under [tool.ws.docker] build-files = ["..."]' in message
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        'command = ["app"]', 'command = ["app"]\nbuild-files = ["code.py"]'
+    )
+    pyproject.write_text(text)
+    assert "COPY code.py /app/code.py" in copy_lines(files_of(root)["Dockerfile"])
+
+
+def test_an_in_tree_backend_of_the_root_project_is_copied(tmp_path: Path) -> None:
+    root = root_project(tmp_path, 'command = ["app"]\n')
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        'build-backend = "uv_build"', 'build-backend = "backend"\nbackend-path = ["."]'
+    )
+    pyproject.write_text(text)
+    build_file_tree(root, {"backend.py": ""})
+    assert "COPY backend.py /app/backend.py" in copy_lines(files_of(root)["Dockerfile"])
+
+
+def test_a_virtual_root_project_has_no_build_inputs(tmp_path: Path) -> None:
+    root = root_project(tmp_path, 'command = ["app"]\n')
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace("[tool.uv]\n", "[tool.uv]\npackage = false\n")
+    )
+    (root / "src/app/__init__.py").unlink()
+    copies = copy_lines(files_of(root)["Dockerfile"])
+    assert not [line for line in copies if "README" in line or " src " in line]
+
+
+def test_a_setuptools_root_project_copies_its_setup_files_and_package(tmp_path: Path) -> None:
+    root = root_project(tmp_path, 'command = ["app"]\n')
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text().replace('build-backend = "uv_build"', BUILD_SETUPTOOLS)
+    pyproject.write_text(text)
+    shutil.rmtree(root / "src")
+    build_file_tree(root, {"app/__init__.py": "", "setup.py": "", "MANIFEST.in": ""})
+    copies = [line for line in copy_lines(files_of(root)["Dockerfile"]) if "packages/" not in line]
+    assert copies[2:] == [
+        "COPY LICENSE /app/LICENSE",
+        "COPY MANIFEST.in /app/MANIFEST.in",
+        "COPY README.md /app/README.md",
+        "COPY app /app/app",
+        "COPY setup.py /app/setup.py",
+    ]
+
+
+BUILD_SETUPTOOLS = 'build-backend = "setuptools.build_meta"'
+
+
+def test_selecting_a_root_project_without_an_image(tmp_path: Path) -> None:
+    ws = load_workspace(root_project(tmp_path))
+    with pytest.raises(ConfigError, match="the root project app has no image") as caught:
+        select_images(ws, load_config(ws), ["app"])
+    assert 'add command = ["..."] to the root\'s [tool.ws.docker]' in str(caught.value)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -22,6 +23,7 @@ from ws.docker import generate, imageref
 from ws.docker.buildkit import BuildKitLog
 from ws.docker.config import image_name, load_config, load_root_config
 from ws.docker.context import ContextReport, DockerIgnore, context_tar
+from ws.docker.gitversion import VERSION_ARG, describe_version, version_overrides
 from ws.docker.stream import (
     BuildLog,
     Progress,
@@ -41,7 +43,7 @@ from ws.errors import (
     StaleFiles,
     WsError,
 )
-from ws.graph import closure_of, levels
+from ws.graph import closure, closure_of, levels
 from ws.locks import LockOptions, check_locks
 from ws.proc import run
 from ws.workspace import Member, Workspace
@@ -56,6 +58,7 @@ __all__ = [
     "build_waves",
     "ensure_base_images",
     "git_revision",
+    "git_version_args",
     "image_members",
     "image_refs",
     "member_context",
@@ -221,6 +224,22 @@ def _origin_url(root: Path) -> str | None:
     # https://user:token@host/repo: the token must never end up in an image label.
     host = parts.netloc.rpartition("@")[2]
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def git_version_args(
+    ws: Workspace, graph: nx.DiGraph, names: Collection[str], today: date | None = None
+) -> dict[str, dict[str, str]]:
+    """The version build argument of each image whose closure takes a version from git tags:
+    what setuptools-scm would compute here, since the build context holds no .git."""
+    needing = [
+        name
+        for name in sorted(names)
+        if any(version_overrides(ws.members[m]) for m in closure(graph, name))
+    ]
+    if not needing:
+        return {}
+    version = describe_version(ws.root, today or datetime.now(UTC).date())
+    return {name: {VERSION_ARG: version} for name in needing}
 
 
 def image_refs(
@@ -421,10 +440,10 @@ class _Job:
     opts: BuildOptions
     progress: Progress
     buildkit: bool
+    version_args: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
-    @property
-    def buildargs(self) -> dict[str, str]:
-        args = {REVISION_ARG: self.revision.label}
+    def buildargs(self, name: str) -> dict[str, str]:
+        args = {REVISION_ARG: self.revision.label, **self.version_args.get(name, {})}
         if self.revision.source:
             args[SOURCE_ARG] = self.revision.source
         return args
@@ -441,7 +460,7 @@ class _Job:
                 name,
                 context,
                 dockerfile,
-                buildargs=self.buildargs,
+                buildargs=self.buildargs(name),
                 labels=self.opts.labels,
                 no_cache=self.opts.no_cache,
                 buildkit=self.buildkit,
@@ -483,7 +502,9 @@ def build_members(
     buildkit = uses_buildkit(client, opts.builder)
     if buildkit:
         ensure_base_images(client, [str(root.python_image), str(root.uv_image)], progress)
-    job = _Job(client, ws, git_revision(ws.root), opts, progress, buildkit)
+    revision = git_revision(ws.root)  # first: it says what to do outside a git checkout
+    versions = git_version_args(ws, graph, names)
+    job = _Job(client, ws, revision, opts, progress, buildkit, versions)
     for name in names:  # refuse a bad --tag before the first build starts
         image_refs(ws, ws.members[name], job.revision, opts.tags)
     built: list[BuiltImage] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,12 @@ from ws.workspace import Member, Workspace
 TABLE = "tool.ws.docker"
 DEFAULT_USER = "65532:65532"
 ROOT_KEYS = ("python-image", "uv-image", "registry", "user", "labels", "env")
-MEMBER_KEYS = ("command", "entrypoint", "expose", "env", "labels", "include", "healthcheck", "user")
+IMAGE_KEYS = ("command", "entrypoint", "expose", "env", "labels", "include", "healthcheck", "user")
+# build-files alone opts into no image: a library lists there what its build reads.
+MEMBER_KEYS = (*IMAGE_KEYS, "build-files")
+# A root that is itself a project carries its own image's keys beside ROOT_KEYS (whose user,
+# labels and env, the defaults of every image, its image takes as well).
+ROOT_PROJECT_KEYS = ("command", "entrypoint", "expose", "include", "healthcheck", "build-files")
 HEALTH_KEYS = ("command", "interval", "timeout", "retries", "start-period")
 # ws writes these labels itself: from the member's metadata and from build arguments.
 RESERVED_LABELS = frozenset(
@@ -70,12 +76,15 @@ class ImageConfig:
     include: tuple[str, ...] = ()
     healthcheck: HealthCheck | None = None
     user: str | None = None
+    build_files: tuple[str, ...] = ()  # relative to the workspace root
 
 
 @dataclass(frozen=True)
 class DockerConfig:
     root: RootConfig | None
     images: dict[str, ImageConfig] = field(hash=False)  # member name -> its image
+    # member name -> the build-files it declares, image or not (relative to the root)
+    build_files: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -96,11 +105,15 @@ class _At:
 
 def load_config(ws: Workspace) -> DockerConfig:
     """Every image member's config, and the root's (required once a member opts in)."""
-    images = {}
+    images: dict[str, ImageConfig] = {}
+    declared: dict[str, tuple[str, ...]] = {}
     for member in ws.members.values():
         table = docker_table(member.data, member.pyproject)
-        if table is not None and str(member.rel) != ".":
-            images[member.name] = member_config(member, table)
+        if table is not None and not is_root_project(member):
+            config = member_config(member, table, ws.root)
+            declared[member.name] = config.build_files
+            if set(table) != {"build-files"}:
+                images[member.name] = config
     root_table = docker_table(ws.data, ws.pyproject)
     if root_table is None:
         if images:
@@ -108,8 +121,16 @@ def load_config(ws: Workspace) -> DockerConfig:
                 f"is missing, but {', '.join(images)} ask(s) for an image",
                 '[tool.ws.docker] python-image = "host/python:3.11-slim", uv-image = "host/uv:0.9"',
             )
-        return DockerConfig(None, images)
-    return DockerConfig(root_config(ws.pyproject, root_table), images)
+        return DockerConfig(None, images, declared)
+    project = root_project(ws)
+    root = root_config(ws.pyproject, root_table, project=project is not None)
+    if project is not None:
+        own = {k: v for k, v in root_table.items() if k in ROOT_PROJECT_KEYS}
+        config = member_config(project, own, ws.root)
+        declared[project.name] = config.build_files
+        if set(own) - {"build-files"}:
+            images[project.name] = config
+    return DockerConfig(root, images, declared)
 
 
 def load_root_config(ws: Workspace) -> RootConfig:
@@ -118,7 +139,16 @@ def load_root_config(ws: Workspace) -> RootConfig:
         _At(ws.pyproject, TABLE).fail(
             "is missing", 'add [tool.ws.docker] with python-image = "..." and uv-image = "..."'
         )
-    return root_config(ws.pyproject, table)
+    return root_config(ws.pyproject, table, project=root_project(ws) is not None)
+
+
+def is_root_project(member: Member) -> bool:
+    return str(member.rel) == "."
+
+
+def root_project(ws: Workspace) -> Member | None:
+    """The member the root pyproject.toml's own [project] makes, if any."""
+    return next((m for m in ws.members.values() if is_root_project(m)), None)
 
 
 def docker_table(data: Mapping[str, Any], path: Path) -> dict[str, Any] | None:
@@ -134,9 +164,18 @@ def docker_table(data: Mapping[str, Any], path: Path) -> dict[str, Any] | None:
     return node
 
 
-def root_config(path: Path, table: Mapping[str, Any]) -> RootConfig:
+def root_config(path: Path, table: Mapping[str, Any], *, project: bool = False) -> RootConfig:
+    """The workspace-wide settings; project: the root is itself a project, whose own image's
+    keys may sit in the same table."""
     at = _At(path, TABLE)
-    _known_keys(at, table, ROOT_KEYS)
+    if not project:
+        for key in table:
+            if key in ROOT_PROJECT_KEYS:
+                at.sub(key).fail(
+                    "belongs to an image, and this root has no [project] to build one from",
+                    "move it to the [tool.ws.docker] table of the member the image runs",
+                )
+    _known_keys(at, table, (*ROOT_KEYS, *ROOT_PROJECT_KEYS) if project else ROOT_KEYS)
     for required in ("python-image", "uv-image"):
         if required not in table:
             at.sub(required).fail("is missing", f'{required} = "registry.example:5000/name:tag"')
@@ -152,7 +191,7 @@ def root_config(path: Path, table: Mapping[str, Any]) -> RootConfig:
     )
 
 
-def member_config(member: Member, table: Mapping[str, Any]) -> ImageConfig:
+def member_config(member: Member, table: Mapping[str, Any], root: Path) -> ImageConfig:
     at = _At(member.pyproject, TABLE)
     _known_keys(at, table, MEMBER_KEYS)
 
@@ -170,6 +209,7 @@ def member_config(member: Member, table: Mapping[str, Any]) -> ImageConfig:
         include=_include(at.sub("include"), table.get("include", []), member.path),
         healthcheck=optional("healthcheck", _healthcheck),
         user=optional("user", _user),
+        build_files=_build_files(at.sub("build-files"), table.get("build-files", []), member, root),
     )
 
 
@@ -378,3 +418,38 @@ def _include(at: _At, value: Any, member_dir: Path) -> tuple[str, ...]:
             where.fail(f"= {raw!r} leads outside the member", "include only the member's own files")
         paths.append(rel)
     return tuple(paths)
+
+
+def workspace_path(member_rel: PurePosixPath, raw: str) -> str | None:
+    """raw, written relative to a member, as a path relative to the workspace root; None when
+    it leads out of the root."""
+    path = posixpath.normpath((member_rel / raw).as_posix())
+    return None if path == ".." or path.startswith("../") else path
+
+
+def _build_files(at: _At, value: Any, member: Member, root: Path) -> tuple[str, ...]:
+    """Files outside the member that its build reads: like include, but they may lie anywhere
+    under the workspace root (an image is built from the root)."""
+    paths = []
+    for i, item in enumerate(_list(at, value, 'build-files = ["../../shared/deps.txt"]')):
+        where = at.sub(i)
+        raw = _text(where, item)
+        rel = None if raw.startswith("/") else workspace_path(member.rel, raw)
+        if rel is None or rel == ".":
+            where.fail(
+                f"= {raw!r} is not a path inside the workspace root {root}",
+                "write it relative to the member, and keep the file under the workspace root: "
+                "every image is built from the root",
+            )
+        if not SAFE_PATH.fullmatch(rel):
+            where.fail(
+                f"= {raw!r} has characters a Dockerfile COPY would misread",
+                "use letters, digits and . _ - + @ = , in file names",
+            )
+        target = root / rel
+        if not target.exists():
+            where.fail(f"= {raw!r} does not exist ({target})", "create it or fix the path")
+        if not target.resolve().is_relative_to(root.resolve()):
+            where.fail(f"= {raw!r} leads outside the workspace root", "copy the file under it")
+        paths.append(rel)
+    return tuple(dict.fromkeys(paths))

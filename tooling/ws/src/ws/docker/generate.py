@@ -7,14 +7,18 @@ from pathlib import Path
 
 import networkx as nx
 
-from ws.docker.config import DockerConfig, RootConfig
+from ws.docker.buildfiles import BuildFile, build_files
+from ws.docker.config import DockerConfig, RootConfig, is_root_project
 from ws.docker.dockerignore import DockerIgnore
+from ws.docker.gitversion import version_overrides
 from ws.docker.render import (
     DOCKERFILE,
     DOCKERIGNORE,
     HEADER,
     PYPROJECT,
     ImageInputs,
+    beside,
+    covered,
     render_dockerfile,
     render_dockerignore,
     render_pyproject,
@@ -23,9 +27,10 @@ from ws.docker.render import (
 from ws.errors import ConfigError
 from ws.fsio import atomic_write_text
 from ws.graph import closure
-from ws.isolate import isolated_root_pyproject
+from ws.isolate import isolated_root_pyproject, root_project_pyproject
 from ws.local_sources import local_sources
-from ws.workspace import Workspace
+from ws.locks import member_lock_path
+from ws.workspace import Member, Workspace
 
 ROOT_IGNORE = ".dockerignore"
 GENERATED_NAMES = (DOCKERFILE, DOCKERIGNORE, PYPROJECT)
@@ -41,6 +46,13 @@ def select_images(ws: Workspace, config: DockerConfig, names: Iterable[str] | No
     selected = []
     for raw in names:
         member = ws.member(raw)
+        if member.name not in config.images and is_root_project(member):
+            raise ConfigError(
+                member.pyproject,
+                f"the root project {member.name} has no image: its [tool.ws.docker] table "
+                "holds only the workspace-wide settings",
+                fix='add command = ["..."] to the root\'s [tool.ws.docker] to give it one',
+            )
         if member.name not in config.images:
             raise ConfigError(
                 member.pyproject,
@@ -54,18 +66,55 @@ def select_images(ws: Workspace, config: DockerConfig, names: Iterable[str] | No
 def image_inputs(ws: Workspace, graph: nx.DiGraph, config: DockerConfig, name: str) -> ImageInputs:
     root = _root(ws, config)
     member = ws.members[name]
-    names = closure(graph, name)
-    folders = sorted(ws.members[n].rel.as_posix() for n in names)
+    members = [ws.members[n] for n in sorted(closure(graph, name))]
+    folders = tuple(sorted(m.rel.as_posix() for m in members if not is_root_project(m)))
+    root_files = tuple(f for f in ROOT_UV_FILES if (ws.root / f).is_file())
+    local_paths = tuple(s.rel.as_posix() for s in local_sources(ws, [m.name for m in members]))
+    lock = member_lock_path(ws, name).relative_to(ws.root).as_posix()
     return ImageInputs(
         name=name,
         rel=member.rel.as_posix(),
         version=member.version,
-        closure=tuple(folders),
+        closure=folders,
         root=root,
         image=config.images[name],
-        root_files=tuple(f for f in ROOT_UV_FILES if (ws.root / f).is_file()),
-        local_paths=tuple(s.rel.as_posix() for s in local_sources(ws, names)),
+        lock=lock,
+        root_files=root_files,
+        local_paths=local_paths,
+        build_files=_build_files(ws, config, members, folders, (*root_files, *local_paths)),
+        version_env=tuple(sorted({v for m in members for v in version_overrides(m)})),
     )
+
+
+def _build_files(
+    ws: Workspace,
+    config: DockerConfig,
+    members: list[Member],
+    folders: tuple[str, ...],
+    copied: tuple[str, ...],
+) -> tuple[str, ...]:
+    """What the closure's builds read outside the member folders the builder stage copies,
+    each path once: none already copied, none inside another."""
+    found: dict[str, BuildFile] = {}
+    for member in members:
+        for entry in build_files(ws.root, member, config.build_files.get(member.name, ())):
+            found.setdefault(entry.path, entry)
+    for entry in found.values():
+        _check_clash(entry, folders)
+    paths = [p for p in found if not covered(p, folders) and not covered(p, copied)]
+    return tuple(sorted(p for p in paths if not covered(p, [q for q in paths if q != p])))
+
+
+def _check_clash(entry: BuildFile, folders: tuple[str, ...]) -> None:
+    """A build file may not land where the image keeps its own files or another copy goes."""
+    inner = [f for f in folders if f.startswith(entry.path + "/")]
+    if entry.path in ("pyproject.toml", "uv.lock") or inner:
+        target = f"the member {inner[0]}" if inner else f"the image's own /app/{entry.path}"
+        raise ConfigError(
+            entry.pyproject,
+            f"`{entry.key}` names {entry.path}, and copying it would overwrite {target}",
+            fix="name the files the build reads one by one under [tool.ws.docker] build-files",
+        )
 
 
 def generated_files(
@@ -88,18 +137,22 @@ def generated_files(
 def _member_files(ws: Workspace, graph: nx.DiGraph, inputs: ImageInputs) -> dict[str, str]:
     ignore = render_dockerignore(inputs)
     _check_includes(inputs, ignore)
-    isolated = isolated_root_pyproject(ws, closure(graph, inputs.name))
+    names = closure(graph, inputs.name)
+    if any(is_root_project(ws.members[n]) for n in names):
+        pyproject = root_project_pyproject(ws, names)
+    else:
+        pyproject = isolated_root_pyproject(ws, names)
     return {
-        f"{inputs.rel}/{DOCKERFILE}": render_dockerfile(inputs),
-        f"{inputs.rel}/{DOCKERIGNORE}": ignore,
-        f"{inputs.rel}/{PYPROJECT}": render_pyproject(isolated),
+        inputs.dockerfile: render_dockerfile(inputs),
+        inputs.ignore_file: ignore,
+        inputs.pyproject: render_pyproject(pyproject),
     }
 
 
 def _check_includes(inputs: ImageInputs, ignore_text: str) -> None:
     ignore = DockerIgnore.from_text(ignore_text)
     for i, path in enumerate(inputs.image.include):
-        if ignore.excluded(f"{inputs.rel}/{path}"):
+        if ignore.excluded(beside(inputs.rel, path)):
             raise ConfigError(
                 inputs.image.pyproject,
                 f"`tool.ws.docker.include[{i}]` = {path!r} is a file no image may hold "
@@ -120,12 +173,10 @@ def _root(ws: Workspace, config: DockerConfig) -> RootConfig:
 
 def orphaned_files(ws: Workspace, config: DockerConfig) -> list[str]:
     """Files ws generated for members that no longer ask for an image."""
-    candidates = [
-        f"{member.rel.as_posix()}/{name}"
-        for member in ws.members.values()
-        if member.name not in config.images and str(member.rel) != "."
-        for name in GENERATED_NAMES
-    ]
+    folders = {m.rel.as_posix() for m in ws.members.values() if m.name not in config.images}
+    if not any(is_root_project(ws.members[name]) for name in config.images):
+        folders.add(".")  # a root project that had an image: its files sit at the root
+    candidates = [beside(folder, name) for folder in sorted(folders) for name in GENERATED_NAMES]
     if not config.images:
         candidates.append(ROOT_IGNORE)
     return sorted(path for path in candidates if _is_generated(ws.root / path))

@@ -12,6 +12,7 @@ from pathlib import Path
 import jinja2
 
 from ws.docker.config import SAFE_PATH, TABLE, HealthCheck, ImageConfig, RootConfig
+from ws.docker.gitversion import DEFAULT_VERSION, VERSION_ARG
 from ws.docker.imageref import ImageRef
 from ws.errors import ConfigError
 
@@ -49,17 +50,39 @@ class ImageInputs:
     """Everything one member's generated files depend on; paths are relative to the root."""
 
     name: str
-    rel: str
+    rel: str  # "." for the root project
     version: str | None
-    closure: tuple[str, ...]  # folders of the members in the member's lock, sorted
+    closure: tuple[str, ...]  # folders of the members in the member's lock but the root, sorted
     root: RootConfig
     image: ImageConfig
+    lock: str  # the member's lock
     root_files: tuple[str, ...] = ()  # root files steering uv besides pyproject.toml
     local_paths: tuple[str, ...] = ()  # path sources (vendored wheels, local folders), sorted
+    # What the closure's builds read outside the member folders (the root project's inputs)
+    build_files: tuple[str, ...] = ()
+    version_env: tuple[str, ...] = ()  # variables feeding a version from git to the backends
 
     @property
     def pyproject(self) -> str:
-        return f"{self.rel}/{PYPROJECT}"
+        return beside(self.rel, PYPROJECT)
+
+    @property
+    def dockerfile(self) -> str:
+        return beside(self.rel, DOCKERFILE)
+
+    @property
+    def ignore_file(self) -> str:
+        return beside(self.rel, DOCKERIGNORE)
+
+
+def beside(rel: str, name: str) -> str:
+    """The root-relative path of file name in folder rel ("." for the root)."""
+    return name if rel == "." else f"{rel}/{name}"
+
+
+def covered(path: str, folders: Iterable[str]) -> bool:
+    """Whether path is one of folders or lies in one."""
+    return any(path == f or path.startswith(f + "/") for f in folders)
 
 
 def quoted(value: str) -> str:
@@ -98,17 +121,23 @@ def render_dockerfile(inputs: ImageInputs) -> str:
         .render(
             header=HEADER,
             name=inputs.name,
-            rel=inputs.rel,
+            where="the workspace root" if inputs.rel == "." else inputs.rel,
+            dockerfile=inputs.dockerfile,
             version=inputs.version,
             python_image=_pinned(inputs.root, "python-image", inputs.root.python_image),
             uv_image=_pinned(inputs.root, "uv-image", inputs.root.uv_image),
             pyproject=inputs.pyproject,
+            lock=inputs.lock,
             root_files=inputs.root_files,
             local_paths=inputs.local_paths,
             closure=inputs.closure,
+            build_files=inputs.build_files,
+            version_arg=VERSION_ARG,
+            default_version=DEFAULT_VERSION,
+            version_env=[f'{var}="${{{VERSION_ARG}}}"' for var in inputs.version_env],
             labels=_merged(inputs.root.labels, image.labels, [(MEMBER_LABEL, inputs.name)]),
             env=_merged(inputs.root.env, image.env),
-            include=image.include,
+            include=[(beside(inputs.rel, path), f"/app/{path}") for path in image.include],
             user=image.user or inputs.root.user,
             expose=image.expose,
             healthcheck=None
@@ -123,20 +152,22 @@ def render_dockerfile(inputs: ImageInputs) -> str:
 def member_whitelist(inputs: ImageInputs) -> tuple[list[str], list[str]]:
     """What the member's Dockerfile copies (allow) and what inside that it must not (deny)."""
     _check_inputs(inputs)
-    allow = sorted({*inputs.root_files, *inputs.local_paths, *inputs.closure})
+    allow = {*inputs.root_files, *inputs.local_paths, *inputs.closure, *inputs.build_files}
+    own = [inputs.pyproject, inputs.lock, *(beside(inputs.rel, p) for p in inputs.image.include)]
+    allow |= {path for path in own if not covered(path, allow)}  # the root project's
     deny = [
         f"{path}/{name}"
         for path in inputs.closure
         if path != inputs.rel
         for name in ("uv.lock", PYPROJECT)
     ]
-    return allow, deny
+    return sorted(allow), deny
 
 
 def render_dockerignore(inputs: ImageInputs) -> str:
     allow, deny = member_whitelist(inputs)
     purpose = [
-        f"The build context of {inputs.rel}/{DOCKERFILE} (BuildKit reads this file beside it).",
+        f"The build context of {inputs.dockerfile} (BuildKit reads this file beside it).",
         "Everything is left out, then exactly what the Dockerfile copies is let back in.",
     ]
     return _render_ignore(purpose, allow, deny)
@@ -207,7 +238,8 @@ def _check_inputs(inputs: ImageInputs) -> None:
             f"project name {inputs.name!r} cannot be used in a Dockerfile",
             fix="use a PEP 503 name: lowercase letters, digits and '-'",
         )
-    for path in (inputs.rel, *inputs.closure, *inputs.root_files, *inputs.local_paths):
+    paths = (inputs.rel, inputs.lock, *inputs.closure, *inputs.root_files, *inputs.local_paths)
+    for path in (*paths, *inputs.build_files):
         if not SAFE_PATH.fullmatch(path):
             raise ConfigError(
                 where,
