@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from ws import lockfile
-from ws.errors import Busy, LockError, StaleFiles
+from ws.errors import Busy, LockError, StaleFiles, WsError
 from ws.graph import build_graph
 from ws.locks import LockOptions, check_locks, derive_locks, sync_locks
 from ws.mutex import workspace_lock
@@ -270,24 +270,59 @@ def test_a_second_run_waits_then_fails_clearly(root: Path, opts: LockOptions) ->
         sync(root, opts)
 
 
-def test_a_killed_run_leaves_every_lock_whole(root: Path, opts: LockOptions, index) -> None:
+# Loaded into the ws process under test: the n-th time ws is about to rename a temporary
+# file over a lock, it says so (a marker file) and waits to be killed there.
+PAUSE_BEFORE_RENAME = """
+import os, time
+_replace, _seen = os.replace, [0]
+def replace(src, dst, *args, **kwargs):
+    if str(src).endswith(".tmp") and "uv.lock" in str(dst):
+        _seen[0] += 1
+        if _seen[0] == int(os.environ["WS_PAUSE_AT"]):
+            open(os.environ["WS_PAUSE_MARKER"], "w").close()
+            time.sleep(60)
+    return _replace(src, dst, *args, **kwargs)
+os.replace = replace
+"""
+
+
+def test_a_killed_run_leaves_every_lock_whole(
+    root: Path, opts: LockOptions, index, tmp_path: Path
+) -> None:
+    """Killed when uv starts, and when each member lock's temporary file is written but not
+    yet renamed: every lock stays whole, and the next run cleans up and completes."""
     sync(root, opts)
     index.add("alpha", "1.1")
     index.add("gamma", "0.2")
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(PAUSE_BEFORE_RENAME)
+    shim, log = uv_shim(tmp_path, opts)
     code = (
         "import sys; from ws.cli import main; "
         "sys.argv = ['ws', '--root', sys.argv[1], 'sync-locks', '--upgrade']; main()"
     )
-    env = {**opts.env, "WS_UV": opts.uv}
-    for delay in (0.2, 0.5, 0.9, 1.4):
-        proc = subprocess.Popen([sys.executable, "-c", code, str(root)], env=env)
-        time.sleep(delay)
+    marker = tmp_path / "paused"
+    env = {**opts.env, "WS_UV": str(shim), "PYTHONPATH": str(hooks), "WS_PAUSE_MARKER": str(marker)}
+    for event in ("uv", 1, 2, 3):
+        marker.unlink(missing_ok=True)
+        log.unlink(missing_ok=True)
+        seen = log if event == "uv" else marker
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(root)], env={**env, "WS_PAUSE_AT": str(event)}
+        )
+        deadline = time.monotonic() + 60
+        while not seen.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert seen.exists(), f"never reached {event}"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        time.sleep(0.5 if event == "uv" else 0)  # the orphaned uv finishes its own write
         for lock in root.rglob("uv.lock"):
             lockfile.read_lock(lock)  # parses: whole, old or new
     sync(root, opts, upgrade=True)
     check(root, opts)
+    assert not [p for p in root.rglob("*.tmp")], "the next run removed what a killed run left"
 
 
 def test_ctrl_c_during_uv_lock_restores_the_root_lock(
@@ -363,3 +398,22 @@ def test_a_path_source_outside_the_root_is_locked_as_uv_locks_it(
     sync(root, opts)
     assert pins(root / "packages/cli/uv.lock")["extra"] == "1.0"
     check(root, opts)
+
+
+@pytest.mark.parametrize("link", ["uv.lock", "packages/core/uv.lock"])
+def test_a_lock_that_is_a_symbolic_link_is_refused(
+    root: Path, opts: LockOptions, tmp_path: Path, link: str
+) -> None:
+    """ws writes only regular files inside the root: a committed link is one clear error,
+    and the file it points at is never written."""
+    sync(root, opts)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    (root / link).unlink()
+    (root / link).symlink_to(outside)
+    if link == "uv.lock":  # let the root lock be re-made
+        edit(root / "packages/cli/pyproject.toml", '"gamma"', '"gamma", "alpha"')
+    with pytest.raises(WsError) as err:
+        sync(root, opts)
+    assert link in str(err.value) and "link" in str(err.value)
+    assert outside.read_text() == "keep me"

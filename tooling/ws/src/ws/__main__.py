@@ -1,5 +1,5 @@
 """python -m ws."""
 
-from ws.cli import main
+from ws.entry import main
 
 main()

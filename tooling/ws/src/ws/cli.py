@@ -11,7 +11,17 @@ from typing import Annotated
 import typer
 
 from ws import __version__
-from ws.cli_common import STATE, handle_errors, load
+from ws.cli_common import (
+    SETTINGS,
+    handle_errors,
+    load,
+    load_workspace_only,
+    lock_env,
+    main_exit,
+    out,
+    say,
+    wants_color,
+)
 from ws.cli_docker import docker_app, docker_problems
 from ws.errors import WsError
 
@@ -20,7 +30,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class ColorChoice(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
 
 
 def _version_callback(value: bool) -> None:
@@ -39,14 +57,45 @@ def _version_callback(value: bool) -> None:
 def main_options(
     root: Annotated[
         Path | None,
-        typer.Option("--root", help="The workspace root (default: found by walking up from here)."),
+        typer.Option(
+            "--root",
+            "--directory",
+            help="The workspace root (default: found by walking up from here).",
+        ),
     ] = None,
+    quiet: Annotated[
+        int,
+        typer.Option(
+            "--quiet", "-q", count=True, show_default=False, help="Less output; -qq: only errors."
+        ),
+    ] = 0,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, show_default=False, help="Progress as plain lines too."
+        ),
+    ] = 0,
+    color: Annotated[
+        ColorChoice, typer.Option("--color", help="Colour the output (NO_COLOR is honoured).")
+    ] = ColorChoice.auto,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Pass --offline to uv: use only its cache.")
+    ] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No live progress lines.")
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Show versions."),
     ] = False,
 ) -> None:
-    STATE.root = root
+    """Global options: accepted before or after the command, as uv's are."""
+    SETTINGS.root = root
+    SETTINGS.quiet = quiet
+    SETTINGS.verbose = verbose
+    SETTINGS.color = wants_color(color.value, dict(os.environ), sys.stderr)
+    SETTINGS.offline = offline
+    SETTINGS.progress = not no_progress and quiet == 0
 
 
 @app.command("list")
@@ -59,8 +108,8 @@ def list_members(
     """Every member: name, path, version and its workspace dependencies."""
     from ws import report  # noqa: PLC0415
 
-    ws, _ = load()
-    typer.echo(report.list_json(ws) if as_json else report.list_table(ws))
+    ws = load_workspace_only()
+    out(report.list_json(ws) if as_json else report.list_table(ws))
 
 
 class GraphFormat(StrEnum):
@@ -91,7 +140,7 @@ def graph(
         GraphFormat.mermaid: lambda: report.graph_mermaid(g),
         GraphFormat.json: lambda: report.graph_json(g),
     }[fmt]
-    typer.echo(render())
+    out(render())
 
 
 @app.command()
@@ -110,16 +159,16 @@ def affected(
     changed, hit = changes.affected(ws, g, since)
     ordered = build_order(g, hit)
     if as_json:
-        typer.echo(report.affected_json(since, changed, ordered))
+        out(report.affected_json(since, changed, ordered))
     elif ordered:
-        typer.echo("\n".join(ordered))
+        out("\n".join(ordered))
 
 
 def _lock_options(jobs: int | None, upgrade: bool, upgrade_package: list[str], wait: float):
     from ws.locks import LockOptions  # noqa: PLC0415
     from ws.uv import find_uv  # noqa: PLC0415
 
-    env = dict(os.environ)
+    env = lock_env()
     return LockOptions(
         uv=find_uv(env),
         env=env,
@@ -131,15 +180,23 @@ def _lock_options(jobs: int | None, upgrade: bool, upgrade_package: list[str], w
 
 
 class Progress:
-    """A line per member on a terminal; nothing when quiet (CI, --json, a pipe)."""
+    """What a sync does, as it does it: one live line on a terminal, gone when done; plain
+    lines with -v; nothing in CI, in a pipe, with --json or --no-progress."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, live: bool, plain: bool) -> None:
+        self.live = live
+        self.plain = plain
 
     def __call__(self, name: str, status: str) -> None:
-        if self.enabled:
-            label = "workspace root" if name == "root" else name
-            typer.echo(f"  {label}: {status}", err=True)
+        text = f"{'workspace root' if name == 'root' else name}: {status}"
+        if self.plain:
+            typer.echo(f"  {text}", err=True)
+        elif self.live and status == "locking":
+            sys.stderr.write(f"\r\x1b[2KLocking the {text.split(':')[0]} with uv...")
+            sys.stderr.flush()
+        elif self.live:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
 
 
 @app.command("sync-locks")
@@ -177,11 +234,15 @@ def sync_locks(
     opts = _lock_options(jobs, upgrade, upgrade_package or [], wait)
     if check:
         locks.check_locks(ws, g, names, opts)
-        typer.echo("all locks are up to date")
+        say("all locks are up to date")
         return
-    progress = Progress(not as_json and sys.stderr.isatty() and not os.environ.get("CI"))
+    terminal = sys.stderr.isatty() and not os.environ.get("CI") and not as_json
+    progress = Progress(live=terminal and SETTINGS.progress, plain=SETTINGS.verbose > 0)
     result = locks.sync_locks(ws, g, names, opts, progress)
-    typer.echo(report.sync_json(result) if as_json else report.sync_text(result))
+    if as_json:
+        out(report.sync_json(result))
+    else:
+        say(report.sync_text(result))
 
 
 @app.command()
@@ -206,14 +267,11 @@ def check(
     if problems:
         fixes = dict.fromkeys(fix for _, fix in problems)
         raise StaleFiles([line for line, _ in problems], "; ".join(fixes))
-    typer.echo("locks, generated Docker files and image pins are up to date")
+    say("locks, generated Docker files and image pins are up to date")
 
 
 app.add_typer(docker_app, name="docker")
 
 
 def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    main_exit(app)

@@ -1,9 +1,14 @@
-"""What every ws command shares: the --root state, loading the workspace, errors to exit codes."""
+"""What every ws command shares: the global options, loading the workspace, and how output,
+errors and exit codes look (as uv's: `error:` and `hint:` lines; 2 for usage, 130 for Ctrl-C)."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,43 +22,164 @@ if TYPE_CHECKING:
     from ws.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
+USAGE = 2
+INTERRUPTED = 130
+# Global options, accepted before or after the subcommand as uv accepts them.
+GLOBAL_VALUED = frozenset({"--root", "--directory", "--color"})
+GLOBAL_FLAGS = frozenset({"--quiet", "--verbose", "--offline", "--no-progress"})
+_COUNTED = re.compile(r"-(q+|v+)")
+_ANSI = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "hint": "\x1b[1;36m"}
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+@dataclass
+class Settings:
+    """The global options of this run."""
+
+    root: Path | None = None
+    quiet: int = 0
+    verbose: int = 0
+    color: bool = False
+    progress: bool = True
+    offline: bool = False
+
+
+SETTINGS = Settings()
+
+
+def wants_color(choice: str, env: dict[str, str], stream: Any) -> bool:
+    """--color always|never|auto; auto honours NO_COLOR and FORCE_COLOR, then the terminal."""
+    if choice != "auto":
+        return choice == "always"
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)()) and env.get("TERM") != "dumb"
+
+
+def hoist_global_options(argv: Sequence[str]) -> list[str]:
+    """argv with the global options found after the subcommand moved before it."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_VALUED and "=" not in arg and i + 1 < len(argv):
+            front += [arg, argv[i + 1]]
+            i += 1
+        elif name in GLOBAL_VALUED or arg in GLOBAL_FLAGS or _COUNTED.fullmatch(arg):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def label(kind: str, text: str) -> str:
+    """`error: text`, the label bold and coloured when colour is on."""
+    prefix = f"{_ANSI[kind]}{kind}:\x1b[0m" if SETTINGS.color else f"{kind}:"
+    return f"{prefix} {text}"
+
+
+def report_error(message: str, fix: str | None = None) -> None:
+    # color=: click strips escape sequences from a stream that is not a terminal otherwise
+    typer.echo(label("error", message), err=True, color=SETTINGS.color)
+    if fix:
+        typer.echo(label("hint", fix), err=True, color=SETTINGS.color)
+
+
+def warn(message: str) -> None:
+    if SETTINGS.quiet < 2:
+        typer.echo(label("warning", message), err=True, color=SETTINGS.color)
+
+
+def say(text: str) -> None:
+    """A status line (what changed, that all is well): hidden by -q."""
+    if SETTINGS.quiet == 0:
+        typer.echo(text)
+
+
+def out(text: str) -> None:
+    """What the command was asked for (a list, a graph, JSON): hidden only by -qq."""
+    if SETTINGS.quiet < 2:
+        typer.echo(text)
 
 
 def handle_errors(func: F) -> F:
-    """Turn WsError into `error: ...` and exit 1, Ctrl-C into exit 130."""
+    """Turn WsError into `error:` and `hint:` lines and exit 1, Ctrl-C into exit 130."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except WsError as e:
-            raise fail(str(e)) from None
+            report_error(e.message, e.fix)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]  # wraps keeps the signature typer reads
 
 
-class State:
-    root: Path | None = None
+def usage_error(message: str, fix: str | None = None) -> typer.Exit:
+    """A usage error raised by a command: same look as the parser's, exit 2."""
+    report_error(message, fix)
+    return typer.Exit(USAGE)
 
 
-STATE = State()
+def lock_env() -> dict[str, str]:
+    """The environment uv runs with: this one, plus --offline."""
+    env = dict(os.environ)
+    if SETTINGS.offline:
+        env["UV_OFFLINE"] = "1"
+    return env
 
 
 def load() -> tuple[Workspace, nx.DiGraph]:
     """The workspace and its graph, from --root or the current directory."""
     from ws.graph import build_graph  # noqa: PLC0415
+
+    ws = load_workspace_only()
+    return ws, build_graph(ws)
+
+
+def load_workspace_only() -> Workspace:
+    """The workspace, for commands that need no graph (and so no networkx)."""
     from ws.workspace import find_root, load_workspace  # noqa: PLC0415
 
-    root = STATE.root if STATE.root is not None else find_root(Path.cwd())
+    root = SETTINGS.root if SETTINGS.root is not None else find_root(Path.cwd())
     ws = load_workspace(root)
     for warning in ws.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    return ws, build_graph(ws)
+        warn(warning)
+    return ws
+
+
+def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
+    """Run the typer app on argv; parser errors print as `error:`/`hint:` and exit 2."""
+    from typer._click import exceptions as click_errors  # noqa: PLC0415 -- typer vendors click
+
+    try:
+        code = app(args=hoist_global_options(argv), prog_name="ws", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as e:
+        typer.echo(e.ctx.get_help() if e.ctx else "", err=True)
+        return USAGE
+    except click_errors.UsageError as e:
+        path = e.ctx.command_path if e.ctx else "ws"
+        report_error(e.format_message(), f"`{path} --help` lists what it takes")
+        return USAGE
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        return INTERRUPTED
+    return code if isinstance(code, int) else 0
+
+
+def main_exit(app: typer.Typer) -> None:
+    try:
+        sys.exit(run_app(app, sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(INTERRUPTED)

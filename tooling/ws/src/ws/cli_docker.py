@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ws.cli_common import handle_errors, load
+from ws.cli_common import handle_errors, load, usage_error
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from ws.workspace import Workspace
 
 docker_app = typer.Typer(
-    # "\\[": a literal bracket; rich would read [tool.ws.docker] as markup and drop it.
-    help="Docker images of the members with a \\[tool.ws.docker] table.",
+    help="Docker images of the members with a [tool.ws.docker] table.",
     no_args_is_help=True,
 )
 
@@ -158,7 +157,7 @@ class _BuildLines:
 def build(
     members: Annotated[list[str] | None, typer.Argument(help="The image members to build.")] = None,
     every: Annotated[
-        bool, typer.Option("--all", help="Every member with a \\[tool.ws.docker] table.")
+        bool, typer.Option("--all", help="Every member with a [tool.ws.docker] table.")
     ] = False,
     affected: Annotated[
         bool, typer.Option("--affected", help="Image members affected since --since REF.")
@@ -187,12 +186,16 @@ def build(
     import docker  # noqa: PLC0415
 
     from ws.docker import build as building  # noqa: PLC0415
-    from ws.errors import WsError  # noqa: PLC0415
     from ws.locks import LockOptions  # noqa: PLC0415
     from ws.uv import find_uv  # noqa: PLC0415
 
     if affected != (since is not None):
-        raise WsError("--affected and --since go together", fix="--affected --since origin/main")
+        raise usage_error("--affected and --since go together", "--affected --since origin/main")
+    if not (members or every or affected):
+        raise usage_error(
+            "say which images to build",
+            "name members, or pass --all, or --affected --since REF (one of the three)",
+        )
     ws, g = load()
     names = building.select_members(ws, g, members or [], every=every, since=since)
     if not names:

@@ -20,7 +20,7 @@ import networkx as nx
 
 from ws import lockfile
 from ws.errors import CommandFailed, ConfigError, LockError, StaleFiles
-from ws.fsio import atomic_write_bytes
+from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
 from ws.graph import dependents
 from ws.local_sources import fingerprint, local_sources
 from ws.mutex import state_dir, workspace_lock
@@ -79,6 +79,8 @@ def sync_locks(
     """Bring the root lock up to date with uv, then write every member lock that differs
     from its part of the root lock."""
     with workspace_lock(ws.root, timeout=opts.wait):
+        for folder in {ws.root, *(m.path for m in ws.members.values())}:
+            remove_abandoned(folder)  # what a killed run left beside the locks
         cache = _load_cache(ws.root)
         before = dict(cache)
         report = SyncReport(root=_sync_root(ws, opts, cache, on_event))
@@ -86,7 +88,7 @@ def sync_locks(
             _save_cache(ws.root, cache)
         derived = derive_locks(ws, _targets(ws, graph, names))
         for name, data in sorted(derived.items()):
-            report.members[name] = _write(member_lock_path(ws, name), data)
+            report.members[name] = _write(member_lock_path(ws, name), data, ws.root)
             on_event(name, report.members[name])
     return report
 
@@ -121,6 +123,7 @@ def _sync_root(ws: Workspace, opts: LockOptions, cache: dict[str, str], on_event
         return "fresh"
     on_event("root", "locking")
     path = ws.root / LOCK_NAME
+    refuse_links(path, root=ws.root)  # uv writes the lock in place, through any link
     before = path.read_bytes() if path.is_file() else None
     argv = lock_argv(opts.uv, upgrade=opts.upgrade, upgrade_packages=list(opts.upgrade_packages))
     try:
@@ -131,7 +134,7 @@ def _sync_root(ws: Workspace, opts: LockOptions, cache: dict[str, str], on_event
             fix="fix the requirement uv names, then run `ws sync-locks` again",
         ) from e
     except BaseException:
-        _restore(path, before)  # uv writes its lock in place: an interrupted write is undone
+        _restore(path, before, ws.root)  # uv writes in place: an interrupted write is undone
         raise
     cache[""] = _root_key(ws, opts)
     after = path.read_bytes()
@@ -140,23 +143,23 @@ def _sync_root(ws: Workspace, opts: LockOptions, cache: dict[str, str], on_event
     return status
 
 
-def _restore(path: Path, before: bytes | None) -> None:
+def _restore(path: Path, before: bytes | None, root: Path) -> None:
     current = path.read_bytes() if path.is_file() else None
     if current == before:
         return
     if before is None:
         path.unlink(missing_ok=True)
     else:
-        atomic_write_bytes(path, before)
+        atomic_write_bytes(path, before, root=root)
 
 
-def _write(path: Path, data: bytes) -> Status:
-    if not path.exists():
-        atomic_write_bytes(path, data)
+def _write(path: Path, data: bytes, root: Path) -> Status:
+    if not path.exists() and not path.is_symlink():
+        atomic_write_bytes(path, data, root=root)
         return "created"
-    if path.read_bytes() == data:
+    if not path.is_symlink() and path.read_bytes() == data:
         return "unchanged"
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, root=root)  # refuses a link, with its fix
     return "updated"
 
 
@@ -243,4 +246,4 @@ def _load_cache(root: Path) -> dict[str, str]:
 
 def _save_cache(root: Path, cache: dict[str, str]) -> None:
     text = json.dumps(cache, indent=1, sort_keys=True)
-    atomic_write_bytes(state_dir(root) / CACHE_FILE, text.encode("utf-8"))
+    atomic_write_bytes(state_dir(root) / CACHE_FILE, text.encode("utf-8"), root=root)

@@ -10,6 +10,7 @@ import networkx as nx
 
 if TYPE_CHECKING:
     from ws.locks import SyncReport
+from ws.display import printable
 from ws.workspace import Dependency, Member, Workspace
 
 SCHEMA_VERSION = 1
@@ -42,7 +43,8 @@ def list_json(ws: Workspace) -> str:
 def list_table(ws: Workspace) -> str:
     rows = [("NAME", "PATH", "VERSION", "WORKSPACE DEPENDENCIES")]
     for m in ws.members.values():
-        rows.append((m.name, m.rel.as_posix(), m.version_label, _deps_label(m.dependencies)))
+        name, path, version = (printable(v) for v in (m.name, m.rel.as_posix(), m.version_label))
+        rows.append((name, path, version, printable(_deps_label(m.dependencies))))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
@@ -102,7 +104,7 @@ def graph_tree(graph: nx.DiGraph, tops: Iterable[str] | None = None) -> str:
             continue
         seen = {top}
         lines.append(_node_label(graph, top))
-        _tree_children(graph, top, "", seen, lines)
+        _tree_children(graph, top, seen, lines)
         shown |= seen
     return "\n".join(lines)
 
@@ -113,24 +115,36 @@ def _tops(graph: nx.DiGraph) -> list[str]:
 
 
 def _node_label(graph: nx.DiGraph, name: str) -> str:
-    return f"{name} {graph.nodes[name]['member'].version_label}"
+    return printable(f"{name} {graph.nodes[name]['member'].version_label}")
 
 
-def _tree_children(
-    graph: nx.DiGraph, node: str, prefix: str, seen: set[str], out: list[str]
-) -> None:
-    children = sorted(graph.successors(node))
-    for i, child in enumerate(children):
-        last = i == len(children) - 1
-        kinds = [d for d in _edge_kinds(graph, node, child) if d.kind != "runtime"]
-        note = "".join(f" [{d.kind}: {d.group}]" for d in kinds)
-        asked = sorted({x for d in _edge_kinds(graph, node, child) for x in d.extras})
-        note = (f" [extras: {', '.join(asked)}]" if asked else "") + note
+def _edge_note(graph: nx.DiGraph, node: str, child: str) -> str:
+    kinds = _edge_kinds(graph, node, child)
+    asked = sorted({x for d in kinds for x in d.extras})
+    note = f" [extras: {', '.join(asked)}]" if asked else ""
+    return printable(
+        note + "".join(f" [{d.kind}: {d.group}]" for d in kinds if d.kind != "runtime")
+    )
+
+
+def _tree_children(graph: nx.DiGraph, top: str, seen: set[str], out: list[str]) -> None:
+    """The lines below top, depth first; a stack, not recursion: chains may be long."""
+    stack: list[tuple[str, str, list[str], int]] = [(top, "", sorted(graph.successors(top)), 0)]
+    while stack:
+        node, prefix, children, i = stack.pop()
+        if i == len(children):
+            continue
+        stack.append((node, prefix, children, i + 1))
+        child, last = children[i], i == len(children) - 1
         repeat = " (*)" if child in seen and any(graph.successors(child)) else ""
-        out.append(f"{prefix}{'└── ' if last else '├── '}{_node_label(graph, child)}{note}{repeat}")
+        branch = "└── " if last else "├── "
+        out.append(
+            f"{prefix}{branch}{_node_label(graph, child)}{_edge_note(graph, node, child)}{repeat}"
+        )
         if not repeat:
             seen.add(child)
-            _tree_children(graph, child, prefix + ("    " if last else "│   "), seen, out)
+            below = prefix + ("    " if last else "│   ")
+            stack.append((child, below, sorted(graph.successors(child)), 0))
 
 
 def affected_json(since: str, changed: Iterable[str], affected: list[str]) -> str:

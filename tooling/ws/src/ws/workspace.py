@@ -80,8 +80,12 @@ class Workspace:
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file, turning every failure into a ConfigError with line and column."""
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        # uv reads a file that starts with a byte-order mark; so does ws
+        return tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
+    except RecursionError as e:
+        raise ConfigError(
+            path, "arrays or tables nested too deeply to read", fix="flatten the nesting"
+        ) from e
     except tomllib.TOMLDecodeError as e:
         found = _TOML_POSITION.search(str(e))
         line, column = (int(found[1]), int(found[2])) if found else (None, None)
@@ -93,6 +97,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(path, "file not found") from e
     except UnicodeDecodeError as e:
         raise ConfigError(path, "not UTF-8 text", fix="save the file as UTF-8") from e
+    except OSError as e:
+        raise ConfigError(
+            path, f"cannot read: {e.strerror or e}", fix="make it a readable file"
+        ) from e
 
 
 def find_root(start: Path) -> Path:
@@ -205,7 +213,15 @@ def _normal_glob(pattern: str) -> str:
 
 
 def _check_inside(root: Path, path: Path, pattern: str, pyproject: Path) -> None:
-    real = path.resolve()
+    try:
+        real = path.resolve()
+    except (RuntimeError, OSError) as e:  # a link loop
+        raise ConfigError(
+            pyproject,
+            f"member {path.relative_to(root).as_posix()} (from glob {pattern!r}) cannot be "
+            f"resolved: {e}",
+            fix="remove the symbolic link loop",
+        ) from e
     if real != root and root not in real.parents:
         raise ConfigError(
             pyproject,
