@@ -14,13 +14,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ws.docker.stream import BuildLog, Progress, Step
+from ws.display import printable
+from ws.docker.stream import BuildLog, Progress, Step, terminal_line
 
 TRACE_ID = "moby.buildkit.trace"
 # "[builder 3/4] RUN uv sync ...": a Dockerfile instruction, as opposed to BuildKit's own
 # vertexes ("[internal] load build context", "exporting to image").
 _INSTRUCTION = re.compile(r"^\[(?P<stage>[^\]]+?) (?P<n>\d+)/(?P<total>\d+)\] (?P<text>.*)$", re.S)
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass
@@ -169,7 +169,8 @@ class BuildKitLog(BuildLog):
                 step.seconds = max(0.0, vertex.completed - vertex.started)
         if (vertex.started is not None or vertex.cached) and vertex.digest not in self._announced:
             self._announced.add(vertex.digest)
-            self.progress(self.member, vertex.name + (" (cached)" if vertex.cached else ""))
+            name = printable(vertex.name)
+            self.progress(self.member, name + (" (cached)" if vertex.cached else ""))
 
     def _step(self, vertex: Vertex) -> Step | None:
         step = self._by_vertex.get(vertex.digest)
@@ -197,7 +198,7 @@ class BuildKitLog(BuildLog):
             self._vertex_line(digest, rest)
 
     def _vertex_line(self, digest: str, data: bytes) -> None:
-        line = _ANSI.sub("", data.decode("utf-8", "replace")).rstrip("\r")
+        line = terminal_line(data.decode("utf-8", "replace"))
         self.progress(self.member, line)
         step = self._by_vertex.get(digest)
         if step is not None and line.strip():
