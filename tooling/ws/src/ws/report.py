@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 if TYPE_CHECKING:
+    import networkx as nx
+
     from ws.locks import SyncReport
 from ws.display import printable
 from ws.workspace import Dependency, Member, Workspace
