@@ -1,0 +1,329 @@
+"""Real engine builds (BuildKit) of the workspace shapes issue 9 names: a root that is itself
+the service, built from its own member lock (uv.member.lock); and a member whose build reads
+files outside it and whose version comes from a git tag, built without .git in the context."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import docker
+import pytest
+from ws.docker.config import load_root_config
+from ws.docker.pins import pin_images
+from ws.graph import build_graph
+from ws.locks import LockOptions, sync_locks
+from ws.workspace import load_workspace
+
+from tests.support.files import UV_BUILD_REQUIRES, build_file_tree, make_workspace
+from tests.support.gitrepo import GitRepo
+from tests.support.imagebuild import INSTALLED, Made, build
+from tests.support.images import commit_workspace, generate, root_docker_config, run_image
+from tests.support.pyindex import LocalIndex
+
+ROOT_PROJECT = f"""
+command = ["app"]
+expose = [8080]
+
+[project]
+name = "app"
+version = "1.0"
+requires-python = ">=3.11"
+readme = "README.md"
+license = {{ file = "LICENSE" }}
+dependencies = ["core", "beta"]
+
+[project.optional-dependencies]
+fast = ["delta"]
+
+[project.scripts]
+app = "app:main"
+
+[dependency-groups]
+dev = ["app[fast]", "devtool"]
+
+[tool.uv.sources]
+core = {{ workspace = true }}
+
+[build-system]
+requires = ["{UV_BUILD_REQUIRES}"]
+build-backend = "uv_build"
+"""
+ROOT_APP = """\
+import importlib.metadata as m
+
+import core
+
+
+def main() -> None:
+    print("app", m.version("app"), "core", core.__version__, "beta", m.version("beta"))
+"""
+
+
+WORKER = {
+    "dependencies": ["app"],
+    "files": {"src/worker/__init__.py": "import app\n\ndef main():\n    app.main()\n"},
+    "extra": '[project.scripts]\nworker = "worker:main"\n\n'
+    '[tool.uv.sources]\napp = { workspace = true }\n\n[tool.ws.docker]\ncommand = ["worker"]',
+}
+
+
+def locked(path: Path) -> dict[str, str]:
+    """name -> version of every package in a lock (members without a version left out)."""
+    lock = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {p["name"]: p["version"] for p in lock["package"] if "version" in p}
+
+
+def prepare(root: Path, locks: LockOptions) -> GitRepo:
+    ws = load_workspace(root)
+    sync_locks(ws, build_graph(ws), None, locks)
+    pin_images(ws.pyproject, load_root_config(ws))
+    generate(root)
+    return commit_workspace(root, "locked and generated")
+
+
+@pytest.fixture(scope="module")
+def root_service(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """A root project (with readme, license, an extra and a dev group installing itself)
+    depending on the member core; a member worker depending on it; cli in neither closure."""
+    root = tmp_path_factory.mktemp("root-service") / "ws"
+    make_workspace(
+        root,
+        {"core": {"version": "0.3.0", "dependencies": ["alpha"]}, "cli": {}, "worker": WORKER},
+        index_url=pyindex.url,
+        root_extra=root_docker_config(registry) + ROOT_PROJECT,
+    )
+    build_file_tree(
+        root,
+        {"src/app/__init__.py": ROOT_APP, "README.md": "# app\n", "LICENSE": "MIT\n"},
+    )
+    prepare(root, lock_options)
+    return root
+
+
+@pytest.mark.docker
+def test_the_root_project_image_builds_from_its_member_lock(
+    engine: docker.DockerClient, made: Made, root_service: Path, lock_options: LockOptions
+) -> None:
+    dockerfile = (root_service / "Dockerfile").read_text().splitlines()
+    assert "COPY uv.member.lock /app/uv.lock" in dockerfile
+    assert "COPY Dockerfile.pyproject.toml /app/pyproject.toml" in dockerfile
+    assert not any(line.startswith("COPY . ") for line in dockerfile)
+
+    (image,), _ = build(engine, made, root_service, ["app"], lock_options, builder="buildkit")
+
+    member_lock = locked(root_service / "uv.member.lock")
+    answer = run_image(engine, image.image_id, ["app"], made.label)
+    assert answer == f"app 1.0 core 0.3.0 beta {member_lock['beta']}\n"
+    installed = run_image(engine, image.image_id, ["python", "-c", INSTALLED], made.label)
+    expected = {"alpha": member_lock["alpha"], "beta": member_lock["beta"]}
+    assert installed.split() == sorted(
+        [*(f"{n}=={v}" for n, v in expected.items()), "app==1.0", "core==0.3.0"]
+    ), "no dev group, no extra, nothing of cli"
+    inspected = engine.images.get(image.image_id).attrs["Config"]
+    assert inspected["Cmd"] == ["app"] and "8080/tcp" in inspected["ExposedPorts"]
+    assert image.refs[0].endswith("/app:1.0")
+    sent = set(image.context.members)
+    assert {"uv.member.lock", "Dockerfile.pyproject.toml", "README.md", "LICENSE"} <= sent
+    assert "src/app/__init__.py" in sent
+    assert not {"uv.lock", "pyproject.toml"} & sent, "the root's own lock and pyproject stay out"
+    assert not any(p.startswith("packages/cli") for p in sent)
+
+
+# An in-tree build backend that honours what setuptools does and setuptools-scm does: its
+# dependencies from the files [tool.setuptools.dynamic] names, its version from
+# SETUPTOOLS_SCM_PRETEND_VERSION(_FOR_DYN), else from `git describe`; it also bakes in a
+# banner read from a file outside the member (declared in build-files).
+SCM_BACKEND = '''
+"""setuptools' dynamic files and setuptools-scm's pretend version, without either."""
+import base64, hashlib, os, pathlib, subprocess, tomllib, zipfile
+
+_WHEEL = "Wheel-Version: 1.0\\nGenerator: scmback\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+
+
+def _version():
+    for var in ("SETUPTOOLS_SCM_PRETEND_VERSION_FOR_DYN", "SETUPTOOLS_SCM_PRETEND_VERSION"):
+        if os.environ.get(var):
+            return os.environ[var]
+    describe = ["git", "describe", "--tags", "--abbrev=0"]
+    try:
+        out = subprocess.run(describe, capture_output=True, text=True)
+    except OSError:
+        raise RuntimeError("no git and no SETUPTOOLS_SCM_PRETEND_VERSION") from None
+    if out.returncode:
+        raise RuntimeError(f"git describe failed: {out.stderr}")
+    return out.stdout.strip().lstrip("v")
+
+
+def _dependencies():
+    config = tomllib.loads(pathlib.Path("pyproject.toml").read_text())
+    files = config["tool"]["setuptools"]["dynamic"]["dependencies"]["file"]
+    return [d for f in files for d in pathlib.Path(f).read_text().split()]
+
+
+def _metadata():
+    lines = ["Metadata-Version: 2.1", "Name: dyn", f"Version: {_version()}"]
+    return "\\n".join(lines + [f"Requires-Dist: {d}" for d in _dependencies()]) + "\\n"
+
+
+def _dist_info():
+    return f"dyn-{_version()}.dist-info"
+
+
+def prepare_metadata_for_build_wheel(directory, config_settings=None):
+    info = pathlib.Path(directory) / _dist_info()
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(_metadata())
+    (info / "WHEEL").write_text(_WHEEL)
+    return info.name
+
+
+def _record(name, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}\\n"
+
+
+def build_wheel(directory, config_settings=None, metadata_directory=None):
+    banner = pathlib.Path("../../shared/banner.txt").read_text().strip()
+    module = (
+        "import importlib.metadata as m\\n"
+        f"BANNER = {banner!r}\\n"
+        "def main():\\n"
+        "    print(BANNER, m.version('dyn'), ' '.join(sorted(m.requires('dyn'))))\\n"
+    )
+    info = _dist_info()
+    files = {
+        "dyn/__init__.py": module.encode(),
+        f"{info}/METADATA": _metadata().encode(),
+        f"{info}/WHEEL": _WHEEL.encode(),
+        f"{info}/entry_points.txt": b"[console_scripts]\\ndyn = dyn:main\\n",
+    }
+    name = f"dyn-{_version()}-py3-none-any.whl"
+    with zipfile.ZipFile(pathlib.Path(directory) / name, "w") as whl:
+        record = ""
+        for path, data in files.items():
+            whl.writestr(path, data)
+            record += _record(path, data)
+        whl.writestr(f"{info}/RECORD", record + f"{info}/RECORD,,\\n")
+    return name
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+get_requires_for_build_editable = get_requires_for_build_wheel
+prepare_metadata_for_build_editable = prepare_metadata_for_build_wheel
+build_editable = build_wheel
+'''
+DYN_PYPROJECT = """
+[project]
+name = "dyn"
+requires-python = ">=3.11"
+dynamic = ["version", "dependencies"]
+
+[tool.uv.sources]
+core = { workspace = true }
+
+[tool.setuptools.dynamic]
+dependencies = { file = ["../../shared/deps.txt"] }
+
+[tool.setuptools_scm]
+
+[tool.ws.docker]
+command = ["dyn"]
+build-files = ["../../shared/banner.txt"]
+
+[build-system]
+requires = []
+build-backend = "scmback"
+backend-path = ["."]
+"""
+
+
+@pytest.fixture(scope="module")
+def git_versioned(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> tuple[Path, GitRepo]:
+    """dyn: dependencies from ../../shared/deps.txt, a banner from ../../shared/banner.txt,
+    its version from the tag v2.5.0, one commit behind HEAD."""
+    root = tmp_path_factory.mktemp("git-versioned") / "ws"
+    make_workspace(
+        root,
+        {"core": {"version": "0.3.0", "dependencies": ["alpha"]}},
+        index_url=pyindex.url,
+        root_extra=root_docker_config(registry),
+    )
+    build_file_tree(
+        root,
+        {
+            "shared/deps.txt": "core\ngamma\n",
+            "shared/banner.txt": "made with a file outside the member\n",
+            "shared/unrelated.txt": "in no image\n",
+            "packages/dyn/pyproject.toml": DYN_PYPROJECT,
+            "packages/dyn/scmback.py": SCM_BACKEND,
+        },
+    )
+    repo = commit_workspace(root, "dyn")
+    repo.git("tag", "v2.5.0")
+    return root, prepare(root, lock_options)
+
+
+@pytest.mark.docker
+def test_a_git_versioned_member_reading_outside_files_builds_without_git(
+    engine: docker.DockerClient,
+    made: Made,
+    git_versioned: tuple[Path, GitRepo],
+    lock_options: LockOptions,
+) -> None:
+    root, repo = git_versioned
+    lines = (root / "packages/dyn/Dockerfile").read_text().splitlines()
+    builder = lines[lines.index("FROM deps AS builder") :]
+    assert "COPY shared/banner.txt /app/shared/banner.txt" in builder
+    assert "COPY shared/deps.txt /app/shared/deps.txt" in builder
+    assert "ARG WS_GIT_VERSION=0.0.0+unknown" in builder
+    assert 'ENV SETUPTOOLS_SCM_PRETEND_VERSION="${WS_GIT_VERSION}"' in builder
+
+    (image,), _ = build(engine, made, root, ["dyn"], lock_options, builder="buildkit")
+
+    version = f"2.5.1.dev1+g{repo.git('rev-parse', '--short=7', 'HEAD')}"
+    answer = run_image(engine, image.image_id, ["dyn"], made.label)
+    assert answer == f"made with a file outside the member {version} core gamma\n"
+    installed = run_image(engine, image.image_id, ["python", "-c", INSTALLED], made.label)
+    assert f"dyn=={version}" in installed.split()
+    sent = set(image.context.members)
+    assert {"shared/deps.txt", "shared/banner.txt", "packages/dyn/scmback.py"} <= sent
+    assert "shared/unrelated.txt" not in sent
+    assert not any(p == ".git" or p.startswith(".git/") for p in sent)
+
+
+@pytest.mark.docker
+def test_a_member_image_whose_closure_holds_the_root_project(
+    engine: docker.DockerClient, made: Made, root_service: Path, lock_options: LockOptions
+) -> None:
+    pyproject = tomllib.loads(
+        (root_service / "packages/worker/Dockerfile.pyproject.toml").read_text()
+    )
+    assert pyproject["project"]["name"] == "app"
+    assert pyproject["tool"]["uv"]["workspace"]["members"] == ["packages/core", "packages/worker"]
+
+    (image,), _ = build(engine, made, root_service, ["worker"], lock_options, builder="buildkit")
+
+    member_lock = locked(root_service / "packages/worker/uv.lock")
+    answer = run_image(engine, image.image_id, ["worker"], made.label)
+    assert answer == f"app 1.0 core 0.3.0 beta {member_lock['beta']}\n"
+    installed = run_image(engine, image.image_id, ["python", "-c", INSTALLED], made.label)
+    assert [line.split("==")[0] for line in installed.split()] == [
+        "alpha", "app", "beta", "core", "worker"
+    ]  # fmt: skip
+    sent = set(image.context.members)
+    assert {"README.md", "LICENSE", "src/app/__init__.py"} <= sent
+    assert not {"uv.lock", "uv.member.lock", "pyproject.toml", "Dockerfile.pyproject.toml"} & sent
