@@ -95,6 +95,19 @@ def test_affected_json(root: Path) -> None:
     }
 
 
+def test_affected_matrix_feeds_a_ci_matrix(root: Path) -> None:
+    repo = init_repo(root)
+    repo.commit_all("initial")
+    (root / "packages/report/x.py").write_text("")
+    line = ws("affected", "--since", "HEAD", "--matrix", root=root).output
+    assert line == (
+        '{"include":[{"member":"report","path":"packages/report"},'
+        '{"member":"service","path":"packages/service"}]}\n'
+    )
+    repo.commit_all("more")
+    assert ws("affected", "--since", "HEAD", "--matrix", root=root).output == '{"include":[]}\n'
+
+
 BAD_INPUTS = {
     "invalid toml": ({"packages/core/pyproject.toml": "[project\n"}, "invalid TOML"),
     "no pyproject": ({"packages/empty/notes.txt": "x"}, "has no pyproject.toml"),

@@ -150,6 +150,12 @@ def affected(
     as_json: Annotated[
         bool, typer.Option("--json", help="Stable JSON (see docs/json.md).")
     ] = False,
+    matrix: Annotated[
+        bool,
+        typer.Option(
+            "--matrix", help='One line of JSON for a CI matrix: {"include": [{member, path}]}.'
+        ),
+    ] = False,
 ) -> None:
     """Members whose files changed since REF, and every member depending on them."""
     from ws import changes, report  # noqa: PLC0415
@@ -160,6 +166,8 @@ def affected(
     ordered = build_order(g, hit)
     if as_json:
         out(report.affected_json(since, changed, ordered))
+    elif matrix:
+        out(report.affected_matrix(ws, ordered))
     elif ordered:
         out("\n".join(ordered))
 

@@ -151,6 +151,13 @@ def affected_json(since: str, changed: Iterable[str], affected: list[str]) -> st
     return dump_json({"since": since, "changed": sorted(changed), "affected": affected})
 
 
+def affected_matrix(ws: Workspace, affected: list[str]) -> str:
+    """GitHub Actions' `strategy.matrix` as one line (`fromJSON` of a step output); an empty
+    `include` runs no job."""
+    rows = [{"member": n, "path": ws.members[n].rel.as_posix()} for n in affected]
+    return json.dumps({"include": rows}, separators=(",", ":"))
+
+
 def sync_json(result: SyncReport) -> str:
     return dump_json({"root": result.root, "members": result.members, "changed": result.changed})
 
