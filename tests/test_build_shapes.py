@@ -1,6 +1,7 @@
 """Real engine builds (BuildKit) of the workspace shapes issue 9 names: a root that is itself
 the service, built from its own member lock (uv.member.lock); and a member whose build reads
-files outside it and whose version comes from a git tag, built without .git in the context."""
+files outside it and whose version comes from a git tag, built without .git in the context
+(and by a plain docker build, with the documented default version)."""
 
 from __future__ import annotations
 
@@ -327,3 +328,21 @@ def test_a_member_image_whose_closure_holds_the_root_project(
     sent = set(image.context.members)
     assert {"README.md", "LICENSE", "src/app/__init__.py"} <= sent
     assert not {"uv.lock", "uv.member.lock", "pyproject.toml", "Dockerfile.pyproject.toml"} & sent
+
+
+@pytest.mark.docker
+def test_a_plain_docker_build_gets_the_documented_default_version(
+    engine: docker.DockerClient, made: Made, git_versioned: tuple[Path, GitRepo]
+) -> None:
+    root, _ = git_versioned
+    image, _ = engine.images.build(
+        path=str(root),
+        dockerfile="packages/dyn/Dockerfile",
+        network_mode="host",
+        labels=made.label,
+        rm=True,
+        forcerm=True,
+    )
+    made.ids.append(image.id)
+    answer = run_image(engine, image.id, ["dyn"], made.label)
+    assert answer == "made with a file outside the member 0.0.0+unknown core gamma\n"
