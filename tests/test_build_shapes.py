@@ -343,6 +343,7 @@ def test_a_plain_docker_build_gets_the_documented_default_version(
         rm=True,
         forcerm=True,
     )
+    assert image.id is not None
     made.ids.append(image.id)
     answer = run_image(engine, image.id, ["dyn"], made.label)
     assert answer == "made with a file outside the member 0.0.0+unknown core gamma\n"
