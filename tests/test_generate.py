@@ -105,7 +105,7 @@ def test_check_names_a_hand_edited_a_missing_and_an_outdated_file(root: Path) ->
     result = ws_cli(root, "docker", "generate", "--check")
     assert result.exit_code == 1
     assert "  packages/api/Dockerfile: out of date or edited by hand\n" in result.output
-    assert "fix: run `ws docker generate`" in result.output
+    assert "hint: run `ws docker generate`" in result.output
     assert "USER root" in dockerfile.read_text(), "--check writes nothing"
     result = ws_cli(root, "docker", "generate")
     assert result.exit_code == 0, result.output

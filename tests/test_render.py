@@ -293,7 +293,7 @@ def test_hostile_member_values_stop_generate_before_any_file(
     root = make_workspace(tmp_path / "ws", members, root_extra=ROOT_DOCKER)
     result = CliRunner().invoke(app, ["--root", str(root), "docker", "generate"])
     assert result.exit_code == 1
-    assert where in result.output and "fix:" in result.output
+    assert where in result.output and "hint:" in result.output
     assert "Traceback" not in result.output
     assert not (root / "packages/service/Dockerfile").exists()
     assert not (root / ".dockerignore").exists()
