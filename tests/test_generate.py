@@ -424,3 +424,12 @@ def test_selecting_a_root_project_without_an_image(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="the root project app has no image") as caught:
         select_images(ws, load_config(ws), ["app"])
     assert 'add command = ["..."] to the root\'s [tool.ws.docker]' in str(caught.value)
+
+
+def test_ws_check_checks_pins_for_form_only(root: Path) -> None:
+    """Pins are checked for form offline; a tag that moved is `ws docker pin --check`'s news.
+    The fixture's digests exist in no registry: an online check would report them."""
+    ws_cli(root, "docker", "generate")
+    result = ws_cli(root, "check")
+    assert "pin" not in result.output.replace("ws docker pin", ""), result.output
+    assert "registry" not in result.output

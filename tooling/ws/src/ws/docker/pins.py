@@ -85,6 +85,15 @@ def _parsed(text: str) -> ImageRef | None:
         return None
 
 
+def unpinned(pyproject: Path, config: RootConfig) -> list[str]:
+    """One line per image without a digest: what `ws check` can say without a registry."""
+    return [
+        f"{pyproject}: `{TABLE}.{key}` = {str(ref)!r} is not pinned to a digest"
+        for key, ref in configured_images(config).items()
+        if ref.digest is None
+    ]
+
+
 def check_pins(
     pyproject: Path, config: RootConfig, resolver: Resolver = registry.resolve_all
 ) -> list[str]:
@@ -93,11 +102,7 @@ def check_pins(
     Only pinned images are looked up, so a missing pin is reported without a registry.
     """
     images = configured_images(config)
-    problems = [
-        f"{pyproject}: `{TABLE}.{key}` = {str(ref)!r} is not pinned to a digest"
-        for key, ref in images.items()
-        if ref.digest is None
-    ]
+    problems = unpinned(pyproject, config)
     pinned = {key: ref for key, ref in images.items() if ref.digest is not None}
     if not pinned:
         return problems
