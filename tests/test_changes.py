@@ -76,3 +76,20 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
     ws = load_workspace(tmp_path)
     with pytest.raises(GitError, match="not inside a git repository"):
         affected(ws, build_graph(ws), "HEAD")
+
+
+def test_a_file_a_build_reads_outside_its_member_affects_it(tmp_path: Path) -> None:
+    members = {
+        **MEMBERS,
+        "cli": {"extra": '[tool.hatch.version]\npath = "../../VERSION.py"'},
+        "core": {"extra": '[tool.ws.docker]\nbuild-files = ["../../shared/deps.txt"]'},
+    }
+    make_workspace(tmp_path / "repo", members)
+    repo = init_repo(tmp_path / "repo")
+    repo.write({"VERSION.py": "__version__ = '1'\n", "shared/deps.txt": "x\n"})
+    repo.commit_all("initial")
+    repo.write({"VERSION.py": "__version__ = '2'\n"})
+    assert run_affected(repo) == ({"cli"}, {"cli"})
+    repo.commit_all("version")
+    repo.write({"shared/deps.txt": "y\n"})
+    assert run_affected(repo) == ({"core"}, {"core", "report", "service"})

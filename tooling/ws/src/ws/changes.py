@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 import networkx as nx
 
-from ws.errors import CommandFailed, GitError
+from ws.errors import CommandFailed, GitError, WsError
 from ws.git import git as _git
 from ws.graph import dependents
 from ws.workspace import Workspace
@@ -24,9 +24,42 @@ def changed_files(root: Path, ref: str) -> set[str]:
 
 
 def touched_members(ws: Workspace, files: set[str]) -> set[str]:
-    """The members owning any of files; every member when a workspace-wide file changed."""
+    """The members owning any of files, or whose build reads one of them from outside their
+    folder (a version file, a shared readme); every member when a workspace-wide file
+    changed."""
     if files & WORKSPACE_WIDE:
         return set(ws.members)
+    touched = {name for name, inputs in _outside_inputs(ws).items() if _hits(files, inputs)}
+    return touched | _owners(ws, files)
+
+
+def _hits(files: set[str], inputs: list[str]) -> bool:
+    return any(f == i or f.startswith(i.rstrip("/") + "/") for f in files for i in inputs)
+
+
+def _outside_inputs(ws: Workspace) -> dict[str, list[str]]:
+    """member -> the files outside its folder its build reads, as ws docker copies them."""
+    from ws.docker.buildfiles import build_files  # noqa: PLC0415 -- only for affected
+    from ws.docker.config import workspace_path  # noqa: PLC0415
+
+    found: dict[str, list[str]] = {}
+    for member in ws.members.values():
+        paths = (workspace_path(member.rel, raw) for raw in _declared_build_files(member.data))
+        declared = [p for p in paths if p is not None]
+        try:
+            found[member.name] = [f.path for f in build_files(ws.root, member, declared)]
+        except WsError:
+            found[member.name] = []  # a broken setting: ws docker generate reports it
+    return found
+
+
+def _declared_build_files(data: dict) -> list[str]:
+    table = data.get("tool", {}).get("ws", {}).get("docker", {})
+    files = table.get("build-files", []) if isinstance(table, dict) else []
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+
+
+def _owners(ws: Workspace, files: set[str]) -> set[str]:
     owners = sorted(
         ((m.rel, m.name) for m in ws.members.values()), key=lambda o: len(o[0].parts), reverse=True
     )
