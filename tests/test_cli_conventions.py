@@ -40,7 +40,7 @@ TABLE = [
     (["graph", "--root={root}", "--format", "json"], 0, '"edges"', ""),
     (["list", "-h"], 0, "Usage: ws list", ""),
     (["-h"], 0, "Usage: ws", ""),
-    (["list", "--bogus", "--root", "{root}"], 2, "", "error: No such option: --bogus"),
+    (["list", "--bogus", "--root", "{root}"], 2, "", "error: No such option"),
     (["list", "--bogus"], 2, "", "hint: `ws list --help`"),
     (["graph", "--format", "svg", "--root", "{root}"], 2, "", "error: Invalid value"),
     (["nonsense"], 2, "", "error: No such command"),

@@ -228,7 +228,10 @@ def sync_locks(
         typer.Option("--jobs", "-j", min=1, hidden=True, help="No effect: locks are derived."),
     ] = None,
     wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait for another ws run.")
+        float,
+        typer.Option(
+            "--wait", show_default=False, help="Seconds to wait for another ws run (300)."
+        ),
     ] = 300.0,
     as_json: Annotated[
         bool, typer.Option("--json", help="A JSON summary of what changed.")
@@ -237,16 +240,16 @@ def sync_locks(
     """Bring the root uv.lock up to date with uv, then give every member its part of it."""
     from ws import locks, report  # noqa: PLC0415
 
-    ws, g = load()
+    ws = load_workspace_only()  # the graph (networkx) only for named members: locks build it
     names = [ws.member(m).name for m in members or []] or None
     opts = _lock_options(jobs, upgrade, upgrade_package or [], wait)
     if check:
-        locks.check_locks(ws, g, names, opts)
+        locks.check_locks(ws, None, names, opts)
         say("all locks are up to date")
         return
     terminal = sys.stderr.isatty() and not os.environ.get("CI") and not as_json
     progress = Progress(live=terminal and SETTINGS.progress, plain=SETTINGS.verbose > 0)
-    result = locks.sync_locks(ws, g, names, opts, progress)
+    result = locks.sync_locks(ws, None, names, opts, progress)
     if as_json:
         out(report.sync_json(result))
     else:

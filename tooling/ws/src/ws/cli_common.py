@@ -161,7 +161,7 @@ def load_workspace_only() -> Workspace:
 
 def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
     """Run the typer app on argv; parser errors print as `error:`/`hint:` and exit 2."""
-    from typer._click import exceptions as click_errors  # noqa: PLC0415 -- typer vendors click
+    from click import exceptions as click_errors  # noqa: PLC0415
 
     try:
         code = app(args=hoist_global_options(argv), prog_name="ws", standalone_mode=False)
@@ -172,7 +172,7 @@ def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
         path = e.ctx.command_path if e.ctx else "ws"
         report_error(e.format_message(), f"`{path} --help` lists what it takes")
         return USAGE
-    except typer.Abort:
+    except click_errors.Abort:
         typer.echo("interrupted", err=True)
         return INTERRUPTED
     return code if isinstance(code, int) else 0

@@ -14,19 +14,19 @@ import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Literal
 
 from ws import lockfile
 from ws.errors import CommandFailed, ConfigError, LockError, StaleFiles
 from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
-from ws.graph import dependents
 from ws.local_sources import fingerprint, local_sources
 from ws.mutex import state_dir, workspace_lock
 from ws.proc import run
 from ws.uv import lock_argv, version_of
 from ws.workspace import Workspace
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Status = Literal["created", "updated", "unchanged", "fresh"]
 Events = Callable[[str, str], None]
@@ -71,7 +71,7 @@ def member_lock_path(ws: Workspace, name: str) -> Path:
 
 def sync_locks(
     ws: Workspace,
-    graph: nx.DiGraph,
+    graph: nx.DiGraph | None,
     names: Collection[str] | None,
     opts: LockOptions,
     on_event: Events = _quiet,
@@ -93,8 +93,14 @@ def sync_locks(
     return report
 
 
-def _targets(ws: Workspace, graph: nx.DiGraph, names: Collection[str] | None) -> list[str]:
-    return sorted(dependents(graph, names) if names else ws.members)
+def _targets(ws: Workspace, graph: nx.DiGraph | None, names: Collection[str] | None) -> list[str]:
+    """Every member, or names and the members installing them (the graph is needed, and
+    networkx imported, only then)."""
+    if not names:
+        return sorted(ws.members)
+    from ws.graph import build_graph, dependents  # noqa: PLC0415
+
+    return sorted(dependents(graph if graph is not None else build_graph(ws), names))
 
 
 def derive_locks(ws: Workspace, names: Sequence[str]) -> dict[str, bytes]:
@@ -164,7 +170,7 @@ def _write(path: Path, data: bytes, root: Path) -> Status:
 
 
 def check_locks(
-    ws: Workspace, graph: nx.DiGraph, names: Collection[str] | None, opts: LockOptions
+    ws: Workspace, graph: nx.DiGraph | None, names: Collection[str] | None, opts: LockOptions
 ) -> None:
     """Raise StaleFiles listing every lock that `ws sync-locks` would change; write nothing."""
     problems = _check_root(ws, opts)
