@@ -9,6 +9,7 @@ it was not asked for that name packages left out.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,15 +35,41 @@ class Ref:
 
 @dataclass(frozen=True)
 class Section:
-    """One TOML table of the lock as text: its header line, its keys' text, blank lines after."""
+    """One TOML table of the lock as text: its header line and the lines up to the next."""
 
     head: str  # the header line ("" for the lines before the first table)
-    items: tuple[tuple[str, str], ...]  # (key, the key's whole text), in order
-    trailer: str
+    body: str
 
-    def text(self, drop: Iterable[str] = ()) -> str:
-        dropped = set(drop)
-        return self.head + "".join(t for k, t in self.items if k not in dropped) + self.trailer
+    @property
+    def table(self) -> str:
+        return self.head.strip()
+
+    def text(self, drop: Iterable[str] = (), replace: Mapping[str, str] | None = None) -> str:
+        """The section's text, without the keys in drop and with replace's keys' text."""
+        dropped, replace = set(drop), replace or {}
+        if not dropped and not replace:
+            return self.head + self.body
+        items, trailer = _items(self.body)
+        kept = (replace.get(k, t) for k, t in items if k not in dropped)
+        return self.head + "".join(kept) + trailer
+
+
+def _items(body: str) -> tuple[list[tuple[str, str]], str]:
+    """A table's keys as (key, its whole text), and the blank lines after the last; uv starts
+    every key at column 0 and indents what continues it."""
+    items: list[tuple[str, str]] = []
+    blanks = ""
+    for line in body.splitlines(keepends=True):
+        if not line.strip():
+            blanks += line
+        elif line[0] in " \t]" and items:
+            key, text = items[-1]
+            items[-1] = (key, text + blanks + line)
+            blanks = ""
+        else:
+            items.append((line.split("=", 1)[0].strip().strip('"'), blanks + line))
+            blanks = ""
+    return items, blanks
 
 
 @dataclass(frozen=True)
@@ -92,16 +119,21 @@ def read_lock(path: Path) -> Lock:
 
 
 def parse_lock(text: str, path: Path) -> Lock:
+    sections = _split_sections(text)
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(_lean(sections))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(path, f"unreadable lock: {e}", fix="re-run `uv lock`") from e
-    sections = _split_sections(text)
     header, blocks = _group_blocks(sections)
     packages = data.get("package", [])
-    if len(packages) != len(blocks):
+    if len(packages) != len(blocks) or any(not isinstance(p, dict) for p in packages):
         raise ConfigError(path, "not laid out as uv writes a lock", fix="re-run `uv lock`")
-    entries = tuple(_entry(i, p, b) for i, (p, b) in enumerate(zip(packages, blocks, strict=True)))
+    try:
+        entries = tuple(
+            _entry(i, p, b) for i, (p, b) in enumerate(zip(packages, blocks, strict=True))
+        )
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ConfigError(path, f"a package entry lacks {e}", fix="re-run `uv lock`") from e
     members = tuple(data.get("manifest", {}).get("members", ()))
     if not members:  # a lone project: the one local package at the root is the member
         members = tuple(e.name for e in entries if e.source in ("editable=.", "virtual=."))
@@ -111,32 +143,44 @@ def parse_lock(text: str, path: Path) -> Lock:
     return Lock(path, header, entries, members, names)
 
 
+# Tables start at column 0 in what uv writes; array items and continuations are indented.
+_TABLE_START = re.compile(r"^(?=\[)", re.M)
+# Of a package, ws reads what it needs and where from; its files and metadata only pass.
+_FILES = re.compile(r"^(?:sdist = \{[^\n]*\}|wheels = \[\n.*?^\])\n", re.M | re.S)
+_READ = ("[[package]]", "[package.optional-dependencies]", "[package.dev-dependencies]")
+
+
 def _split_sections(text: str) -> list[Section]:
-    """The lock's tables in order; uv starts every table and top-level key at column 0."""
-    sections: list[Section] = []
-    head, items, blanks = "", [], ""
-    for line in text.splitlines(keepends=True):
-        if line.startswith("["):
-            sections.append(Section(head, tuple(items), blanks))
-            head, items, blanks = line, [], ""
-        elif not line.strip():
-            blanks += line
-        elif line[0] in " \t]" and items:
-            key, body = items[-1]
-            items[-1] = (key, body + blanks + line)
-            blanks = ""
+    """The lock's tables in order, as text (regular expressions: a lock can be megabytes)."""
+    sections = []
+    for chunk in _TABLE_START.split(text):
+        if not chunk:
+            continue
+        if chunk.startswith("["):
+            head, _, body = chunk.partition("\n")
+            sections.append(Section(head + "\n", body))
         else:
-            items.append((line.split("=", 1)[0].strip().strip('"'), blanks + line))
-            blanks = ""
-    sections.append(Section(head, tuple(items), blanks))
-    return [s for s in sections if s.head or s.items or s.trailer]
+            sections.append(Section("", chunk))
+    return sections
+
+
+def _lean(sections: list[Section]) -> str:
+    """The TOML ws reads: the top keys, the manifest, and of each package its name, version,
+    source and dependencies (parsing every wheel's URL and hash would be most of the work)."""
+    parts = []
+    for section in sections:
+        if section.table == "[[package]]":
+            parts.append(section.head + _FILES.sub("", section.body))
+        elif section.table in _READ or section.table in ("", "[manifest]"):
+            parts.append(section.head + section.body)
+    return "".join(parts)
 
 
 def _group_blocks(sections: list[Section]) -> tuple[tuple[Section, ...], list[list[Section]]]:
     header: list[Section] = []
     blocks: list[list[Section]] = []
     for section in sections:
-        if section.head.strip() == "[[package]]":
+        if section.table == "[[package]]":
             blocks.append([section])
         elif blocks:
             blocks[-1].append(section)
@@ -243,28 +287,23 @@ def _header_text(header: tuple[Section, ...], members: list[str]) -> str:
     out = []
     listed = "members = [\n" + "".join(f'    "{m}",\n' for m in members) + "]\n"
     for section in header:
-        if section.head.strip() in _ROOT_ONLY_MANIFEST_TABLES:
+        if section.table in _ROOT_ONLY_MANIFEST_TABLES:
             continue
-        if section.head.strip() == "[manifest]":
-            items = tuple(
-                (k, listed if k == "members" else t)
-                for k, t in section.items
-                if k not in _ROOT_ONLY_MANIFEST
-            )
-            section = Section(section.head, items, section.trailer)
-        out.append(section.text())
+        if section.table == "[manifest]":
+            out.append(section.text(_ROOT_ONLY_MANIFEST, {"members": listed}))
+        else:
+            out.append(section.text())
     return "".join(out)
 
 
 def _entry_text(lock: Lock, entry: Entry, target: Entry, kept: dict[int, set[str]]) -> str:
     out = []
     for section in entry.sections:
-        table = section.head.strip()
-        if table == "[package.dev-dependencies]" and entry is not target:
+        if section.table == "[package.dev-dependencies]" and entry is not target:
             continue
-        if table == "[package.optional-dependencies]":
+        if section.table == "[package.optional-dependencies]":
             drop = [x for x in entry.extras if _left_out(lock, entry, x, kept)]
-            if len(drop) == len(section.items):
+            if len(drop) == len(entry.extras):
                 continue
             out.append(section.text(drop))
         else:
