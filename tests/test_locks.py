@@ -417,3 +417,26 @@ def test_a_lock_that_is_a_symbolic_link_is_refused(
         sync(root, opts)
     assert link in str(err.value) and "link" in str(err.value)
     assert outside.read_text() == "keep me"
+
+
+def test_a_noop_derives_nothing_but_an_edited_lock_is_made_again(
+    root: Path, opts: LockOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that finds the root and member locks as the last run left them skips the
+    derivation; a member lock edited by hand is not as it was left, and is made again."""
+    sync(root, opts)
+    calls: list[str] = []
+    real = lockfile.member_lock
+    monkeypatch.setattr(
+        lockfile, "member_lock", lambda lock, name: calls.append(name) or real(lock, name)
+    )
+    assert set(sync(root, opts).members.values()) == {"unchanged"}
+    check(root, opts)
+    assert calls == []
+    path = root / "packages/core/uv.lock"
+    good = path.read_bytes()
+    path.write_bytes(good.replace(b'version = "1.0"', b'version = "9.9"'))
+    with pytest.raises(StaleFiles, match="packages/core/uv.lock: out of date"):
+        check(root, opts)
+    assert sync(root, opts).members["core"] == "updated"
+    assert path.read_bytes() == good

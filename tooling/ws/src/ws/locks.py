@@ -37,6 +37,12 @@ ROOT_MEMBER_LOCK = "uv.member.lock"
 # Root files that steer uv besides pyproject.toml.
 ROOT_UV_FILES = ("uv.toml", ".python-version")
 FIX = "run `ws sync-locks` and commit the locks"
+MEMBERS_KEY = "members"
+
+
+def _derivation_code() -> bytes:
+    """The code that derives member locks: a new ws re-derives them."""
+    return Path(lockfile.__file__).read_bytes()
 
 
 @dataclass(frozen=True)
@@ -84,13 +90,29 @@ def sync_locks(
         cache = _load_cache(ws.root)
         before = dict(cache)
         report = SyncReport(root=_sync_root(ws, opts, cache, on_event))
-        if cache != before:
-            _save_cache(ws.root, cache)
-        derived = derive_locks(ws, _targets(ws, graph, names))
-        for name, data in sorted(derived.items()):
+        targets = _targets(ws, graph, names)
+        if names is None and cache.get(MEMBERS_KEY) == _members_key(ws, targets):
+            report.members = dict.fromkeys(targets, "unchanged")  # as the last run left them
+            return report
+        for name, data in sorted(derive_locks(ws, targets).items()):
             report.members[name] = _write(member_lock_path(ws, name), data, ws.root)
             on_event(name, report.members[name])
+        if names is None:
+            cache[MEMBERS_KEY] = _members_key(ws, targets)
+        if cache != before:
+            _save_cache(ws.root, cache)
     return report
+
+
+def _members_key(ws: Workspace, targets: Sequence[str]) -> str:
+    """The root lock and every member lock as they are: when a run finds them as the last
+    one left them, each member lock is still the root lock's part (the derivation is a pure
+    function of the two, and of the code that derives)."""
+    parts: list[bytes | str] = [_derivation_code(), (ws.root / LOCK_NAME).read_bytes()]
+    for name in targets:
+        path = member_lock_path(ws, name)
+        parts += [name, path.read_bytes() if path.is_file() and not path.is_symlink() else b"-"]
+    return _digest(parts)
 
 
 def _targets(ws: Workspace, graph: nx.DiGraph | None, names: Collection[str] | None) -> list[str]:
@@ -177,6 +199,10 @@ def check_locks(
     if not (ws.root / LOCK_NAME).is_file():
         raise StaleFiles(problems, FIX)
     targets = _targets(ws, graph, names)
+    if names is None and _load_cache(ws.root).get(MEMBERS_KEY) == _members_key(ws, targets):
+        if problems:
+            raise StaleFiles(problems, FIX)
+        return
     derived = derive_locks(ws, targets)
     for name in targets:
         path = member_lock_path(ws, name)
