@@ -22,7 +22,7 @@ from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
 from ws.local_sources import fingerprint, local_sources
 from ws.mutex import state_dir, workspace_lock
 from ws.proc import run
-from ws.uv import lock_argv, version_of
+from ws.uv import identity, lock_argv
 from ws.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -257,7 +257,7 @@ def _root_key(ws: Workspace, opts: LockOptions) -> str:
     if any(m.dynamic for m in ws.members.values()):
         return ""
     path = ws.root / LOCK_NAME
-    parts: list[bytes | str] = [version_of(opts.uv), _uv_view(ws.data)]
+    parts: list[bytes | str] = [identity(opts.uv), _uv_view(ws.data)]
     parts += [(ws.root / f).read_bytes() for f in ROOT_UV_FILES if (ws.root / f).is_file()]
     parts += [_uv_view(m.data) for m in ws.members.values()]
     try:

@@ -42,6 +42,13 @@ def version_of(binary: str) -> str:
     return out[1] if len(out) > 1 else out[0]
 
 
+def identity(binary: str) -> str:
+    """Which uv binary this is, without running it (a cache key): its path, size and mtime."""
+    found = Path(binary).resolve()
+    st = found.stat()
+    return f"{found}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def uv_version(env: Mapping[str, str]) -> str:
     return version_of(find_uv(env))
 
