@@ -43,6 +43,7 @@ from ws.errors import (
     StaleFiles,
     WsError,
 )
+from ws.fsio import read_regular
 from ws.graph import closure, closure_of, levels
 from ws.locks import LockOptions, check_locks
 from ws.proc import run
@@ -269,10 +270,10 @@ def member_context(ws: Workspace, member: Member) -> tuple[IO[bytes], ContextRep
     for path in (ignore_path, dockerfile):
         if not path.is_file():
             raise ConfigError(path, "missing", fix="run `ws docker generate` and commit the result")
-    ignore = DockerIgnore.from_file(ignore_path)
+    ignore = DockerIgnore.from_file(ignore_path, root=ws.root)
     name = (member.rel / DOCKERFILE).as_posix()
     # Docker always sends the Dockerfile; a whitelist that leaves it out still builds.
-    extra = None if not ignore.excluded(name) else (name, dockerfile.read_bytes())
+    extra = None if not ignore.excluded(name) else (name, read_regular(dockerfile, root=ws.root))
     handle, report = context_tar(ws.root, ignore, dockerfile=extra)
     return handle, report, name
 

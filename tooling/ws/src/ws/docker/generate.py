@@ -198,7 +198,7 @@ def write_generated(root: Path, files: Mapping[str, str], remove: Iterable[str] 
     changed = []
     for rel, text in files.items():
         if _read(root / rel) != text:
-            atomic_write_text(root / rel, text)
+            atomic_write_text(root / rel, text, root=root)
             changed.append(rel)
     for rel in remove:
         (root / rel).unlink(missing_ok=True)
