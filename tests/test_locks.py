@@ -442,3 +442,21 @@ def test_a_noop_derives_nothing_but_an_edited_lock_is_made_again(
         check(root, opts)
     assert sync(root, opts).members["core"] == "updated"
     assert path.read_bytes() == good
+
+
+def test_a_huge_pyproject_costs_a_noop_no_tomlkit(root: Path, opts: LockOptions) -> None:
+    """A 10 MB pyproject.toml once made a no-op take 24 s in tomlkit: sync-locks reads with
+    tomllib and never imports tomlkit."""
+    with (root / "packages/cli/pyproject.toml").open("a") as f:
+        f.write("\n[tool.padding]\n" + "".join(f'k{i} = "{"x" * 90}"\n' for i in range(100_000)))
+    sync(root, opts)
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-X", "importtime", "-m", "ws", "--root", str(root), "sync-locks"],
+        env={**opts.env, "WS_UV": opts.uv},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "tomlkit" not in done.stderr and "up to date" in done.stdout
