@@ -11,16 +11,30 @@ import sys
 import time
 
 import pytest
+from ws.mutex import workspace_lock
+
+from tests.support.files import make_workspace
 
 # What the `ws` console script does, with a line printed once the entry point is imported.
 SCRIPT = "from ws.entry import main; print('imported', flush=True); main()"
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2])
-def test_ctrl_c_while_starting_exits_130_without_a_traceback(delay: float) -> None:
+def test_ctrl_c_while_starting_exits_130_without_a_traceback(delay: float, tmp_path) -> None:
+    """The command waits for a workspace lock this test holds: whenever the interrupt comes,
+    ws is still starting or still running."""
+    root = make_workspace(tmp_path / "ws", {"core": {}})
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # a slow start: a wide window
+    with workspace_lock(root, timeout=5):
+        process = _interrupted(root, env, delay)
+        _, stderr = process.communicate(timeout=60)
+    assert "Traceback" not in stderr
+    assert process.returncode == 130, stderr
+
+
+def _interrupted(root, env, delay: float) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, "list"],
+        [sys.executable, "-c", SCRIPT, "--root", str(root), "sync-locks", "--wait", "30"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -30,6 +44,4 @@ def test_ctrl_c_while_starting_exits_130_without_a_traceback(delay: float) -> No
     assert process.stdout.readline() == "imported\n"  # interrupted on the event, then delay
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert "Traceback" not in stderr
-    assert process.returncode == 130, stderr
+    return process
