@@ -102,7 +102,7 @@ def test_a_moved_tag_fails_the_check_until_pinned_again(tmp_path: Path, images: 
     ]
     result = ws_cli(root, "docker", "pin", "--check")
     assert result.exit_code == 1
-    assert "now points at" in result.output and "fix: run `ws docker pin`" in result.output
+    assert "now points at" in result.output and "hint: run `ws docker pin`" in result.output
 
     result = ws_cli(root, "docker", "pin")
     assert result.exit_code == 0, result.output
