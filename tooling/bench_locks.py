@@ -411,17 +411,16 @@ def imported(label, names):
     add("import " + label, time.perf_counter() - start)
 imported("typer", ["typer"])
 imported("ws.cli (ws's command line)", ["ws.cli"])
-imported("typer._adapters (typer's runtime coercion of every parameter: pydantic)",
-         ["typer._adapters"])
 imported("packaging", ["packaging.requirements", "packaging.utils"])
-imported("networkx", ["networkx"])
-imported("ws's other modules", ["ws.workspace", "ws.graph", "ws.lockfile", "ws.locks",
+imported("ws's other modules", ["ws.workspace", "ws.lockfile", "ws.locks",
                                  "ws.report", "ws.uv", "ws.git", "ws.proc", "ws.fsio"])
 def label_of_run(args, kwargs):
     argv = [str(a) for a in (args[0] if args else kwargs["argv"])]
     flags = [a for a in argv[2:] if a in ("--locked", "--check")]
     return "subprocess: " + " ".join([Path(argv[0]).name, *argv[1:2], *flags])
 def wrap(module, name, label):
+    if module not in sys.modules:  # ws does not load it on this path (the graph, unnamed)
+        return
     original = getattr(sys.modules[module], name, None)
     if original is None:
         missing.append(f"{module}.{name}")
@@ -444,13 +443,9 @@ for module, name, label in json.loads(os.environ["WS_PHASES"]):
     wrap(module, name, label_of_run if label == "run" else label)
 sys.argv = ["ws", *json.loads(os.environ["WS_ARGS"])]
 import ws.cli
+from ws.cli_common import run_app
 start = time.perf_counter()
-try:
-    ws.cli.main()
-except SystemExit as e:
-    code = e.code
-else:
-    code = 0
+code = run_app(ws.cli.app, sys.argv[1:])  # main() would end the process: ws ends by os._exit
 add("the rest (typer parsing the command line, ws's glue)",
     time.perf_counter() - start - sum(v for k, v in spent.items() if not k.startswith("import")))
 out = {"code": code, "spent": spent, "t0": T0, "missing": missing,
@@ -458,6 +453,7 @@ out = {"code": code, "spent": spent, "t0": T0, "missing": missing,
                         if m in sys.modules)}
 out["t_end"] = time.perf_counter()
 Path(os.environ["WS_PHASES_OUT"]).write_text(json.dumps(out))
+os._exit(0)  # as ws ends: no module teardown
 """
 
 # (module, function, label): every reference to the function in ws's modules is timed.
@@ -695,12 +691,11 @@ def reading(r: Results) -> list[str]:
         f"- Imports plus the interpreter's start-up and exit: {_span(fixed, f)} of every "
         f"process, before and after ws's work (F, {f * 1000:.0f} ms, is the same for typer "
         "alone).",
-        f"- Of the imports, networkx and pydantic (which typer's parameter coercion imports "
-        f"when a command runs; `import typer` does not): {_span(heavy, f)}, not counting the "
-        "longer exit they cause.",
+        f"- networkx and pydantic, which these commands no longer import (the graph is built "
+        f"only for named members; typer is held below 0.21): {_span(heavy, f)}.",
         f"- Parsing the root uv.lock and deriving every member lock, in (b) and (c): "
-        f"{_span(lock_work, f)}; a no-op repeats both although nothing changed.",
-        f"- Waiting for uv (`uv lock`, `uv lock --locked`, `uv --version`): "
+        f"{_span(lock_work, f)}; a no-op whose locks are as the last run left them skips both.",
+        f"- Waiting for uv (`uv lock`, `uv lock --locked`): "
         f"{_span([_spent(p, _is_subprocess) for p in r.profiles], f)}.",
     ]
 
