@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.files import build_file_tree, toml_array, toml_str  # noqa: E402
 
-GOAL_SECONDS = 0.5
+GOAL_RATIO = 3.5  # x the floor, `python -c "import typer"` (issue 12)
 Edge = tuple[str, str, str, str | None]  # from, to, kind, group
 
 
@@ -191,24 +191,24 @@ import json, time
 from pathlib import Path
 t = [time.perf_counter()]
 import typer; t.append(time.perf_counter())
-import typer._adapters; t.append(time.perf_counter())
-import networkx; t.append(time.perf_counter())
 import packaging.requirements; t.append(time.perf_counter())
-import ws.cli, ws.graph, ws.report, ws.workspace; t.append(time.perf_counter())
+import ws.cli, ws.report, ws.workspace; t.append(time.perf_counter())
 w = ws.workspace.load_workspace(Path(".")); t.append(time.perf_counter())
+ws.report.list_json(w); t.append(time.perf_counter())
+import networkx, ws.graph; t.append(time.perf_counter())
 g = ws.graph.build_graph(w); t.append(time.perf_counter())
-ws.report.list_json(w); ws.report.graph_json(g); t.append(time.perf_counter())
+ws.report.graph_json(g); t.append(time.perf_counter())
 print(json.dumps([b - a for a, b in zip(t, t[1:])]))
 """
 PHASES = (
     "import typer",
-    "import typer._adapters (typer's runtime parameter coercion; pulls in pydantic)",
-    "import networkx",
     "import packaging.requirements",
-    "import ws.cli, ws.graph, ws.report, ws.workspace (ws's own modules)",
+    "import ws.cli, ws.report, ws.workspace (ws's own modules)",
     "load_workspace: read and parse 300 pyproject.toml files",
-    "build_graph (networkx DiGraph, cycle check)",
-    "list_json + graph_json (render both)",
+    "list_json (render)",
+    "import networkx, ws.graph (ws graph only)",
+    "build_graph (networkx DiGraph)",
+    "graph_json (render)",
 )
 MEASURED = ("ws list --json", "ws graph --format json")
 
@@ -237,7 +237,8 @@ def table(timings: dict[str, Timing]) -> list[str]:
     for label, t in timings.items():
         goal = ""
         if label in MEASURED:
-            goal = f"< {GOAL_SECONDS} s: {'met' if t.median < GOAL_SECONDS else 'MISSED'}"
+            met = t.median <= GOAL_RATIO * floor
+            goal = f"<= {GOAL_RATIO} x floor: {'met' if met else 'MISSED'}"
         elif label == FLOOR:
             goal = "(the floor)"
         rows.append(
@@ -275,7 +276,8 @@ def report(
         '- The floor for the ratios is `python -c "import typer"` with the same interpreter: the '
         "start-up any typer command line pays before doing any work. `python -c pass` (the bare "
         "interpreter) and `ws --help` (ws's own start-up, no workspace read) are shown for scale.",
-        f"- Goal: each of `ws list --json` and `ws graph --format json` under {GOAL_SECONDS} s.",
+        f"- Goal: each of `ws list --json` and `ws graph --format json` at most {GOAL_RATIO} x "
+        "the floor, in the same run.",
         "",
         "## Results",
         "",
@@ -292,9 +294,9 @@ def report(
         "",
         *phase_table(split),
         "",
-        "Most of a run is importing libraries, not ws's work: typer (with pydantic, which "
-        "typer's parameter coercion imports at run time) and networkx. Reading the 300 "
-        "pyprojects is the largest part that is ws's own.",
+        "`ws list` imports no networkx (it needs no graph), and typer is held below 0.21, "
+        "whose parameter coercion imported pydantic on every run. Reading the 300 pyprojects "
+        "is the largest part that is ws's own.",
         "",
         "## Machine",
         "",
@@ -337,7 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(phase_table(split)))
     print("checks: " + "; ".join(checks))
     print(f"written: {args.out}")
-    missed = [label for label in MEASURED if timings[label].median >= GOAL_SECONDS]
+    floor = timings[FLOOR].median
+    missed = [label for label in MEASURED if timings[label].median > GOAL_RATIO * floor]
     return 1 if missed else 0
 
 
