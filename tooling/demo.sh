@@ -10,7 +10,14 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "ws list";                          $WS list
 step "ws graph";                         $WS graph
-step "ws affected --since HEAD";         $WS affected --since HEAD || true
+# A change to the core library, as a new file git sees: what does it affect? (removed again)
+change=packages/example-core/demo-change.txt
+step "ws affected --since HEAD, after adding $change"
+trap 'rm -f "$change"' EXIT
+echo "a change" >"$change"
+$WS affected --since HEAD
+rm -f "$change"
+trap - EXIT
 step "ws sync-locks";                    $WS sync-locks
 step "ws sync-locks --check";            $WS sync-locks --check
 step "ws docker pin";                    $WS docker pin
