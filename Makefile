@@ -1,6 +1,7 @@
 # ws: make help lists the targets. Two commands set up a fresh machine:
 #   make demo   runs ws's main job on the example workspace in packages/
-#   make test   installs what the tests need (uv, the Docker engine, the registry, the images), then runs them
+#   make test   installs what the tests need (uv, the Docker engine, the registry, the images,
+#               Node and Renovate), then runs them
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 PYTHON ?= python3
