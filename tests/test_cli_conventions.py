@@ -117,3 +117,15 @@ def test_a_thousand_member_chain_prints_its_tree(tmp_path: Path) -> None:
     done = run(root, "graph")
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(done.stdout.splitlines()) == 1000
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["", "list", "graph", "affected", "sync-locks", "check", "docker", "docker generate",
+     "docker pin", "docker build"],
+)  # fmt: skip
+def test_help_is_plain_text(root: Path, command: str) -> None:
+    """No markup escapes (a `\\[`), no boxes, no `<bool>` after a flag."""
+    done = run(root, *command.split(), "--help")
+    assert done.returncode == 0, done.stderr
+    assert "\\[" not in done.stdout and "╭" not in done.stdout and "<bool>" not in done.stdout

@@ -20,6 +20,7 @@ from ws.cli_common import (
     main_exit,
     out,
     say,
+    usage_error,
     wants_color,
 )
 from ws.cli_docker import docker_app, docker_problems
@@ -76,7 +77,12 @@ def main_options(
         ),
     ] = 0,
     color: Annotated[
-        ColorChoice, typer.Option("--color", help="Colour the output (NO_COLOR is honoured).")
+        ColorChoice,
+        typer.Option(
+            "--color",
+            show_default=False,
+            help="Colour the output (default: auto, which honours NO_COLOR).",
+        ),
     ] = ColorChoice.auto,
     offline: Annotated[
         bool, typer.Option("--offline", help="Pass --offline to uv: use only its cache.")
@@ -123,7 +129,10 @@ class GraphFormat(StrEnum):
 @handle_errors
 def graph(
     member: Annotated[str | None, typer.Argument(help="Show only this member's closure.")] = None,
-    fmt: Annotated[GraphFormat, typer.Option("--format", help="Output format.")] = GraphFormat.tree,
+    fmt: Annotated[
+        GraphFormat,
+        typer.Option("--format", show_default=False, help="Output format (default: tree)."),
+    ] = GraphFormat.tree,
 ) -> None:
     """The workspace graph, whole or one member's closure."""
     from ws import report  # noqa: PLC0415
@@ -146,7 +155,9 @@ def graph(
 @app.command()
 @handle_errors
 def affected(
-    since: Annotated[str, typer.Option("--since", help="A git ref: branch, tag or commit.")],
+    since: Annotated[
+        str | None, typer.Option("--since", help="A git ref: branch, tag or commit (required).")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Stable JSON (see docs/json.md).")
     ] = False,
@@ -161,6 +172,8 @@ def affected(
     from ws import changes, report  # noqa: PLC0415
     from ws.graph import build_order  # noqa: PLC0415
 
+    if since is None:  # checked here: typer would print its own "[required]" mark-up
+        raise usage_error("--since REF is required", "ws affected --since origin/main")
     ws, g = load()
     changed, hit = changes.affected(ws, g, since)
     ordered = build_order(g, hit)

@@ -167,14 +167,17 @@ def build(
         list[str] | None, typer.Option("--tag", "-t", help="One more tag for every image.")
     ] = None,
     push: Annotated[bool, typer.Option("--push", help="Push every tag to the registry.")] = False,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Builds at once.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Builds at once (at least 1).")
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step afresh.")] = False,
     builder: Annotated[
         BuilderChoice,
         typer.Option(
             "--builder",
+            show_default=False,
             help="buildkit: the engine's BuildKit; classic: its classic builder; "
-            "auto: BuildKit where the engine has it.",
+            "auto (the default): BuildKit where the engine has it.",
         ),
     ] = BuilderChoice.auto,
 ) -> None:
@@ -187,6 +190,8 @@ def build(
     from ws.locks import LockOptions  # noqa: PLC0415
     from ws.uv import find_uv  # noqa: PLC0415
 
+    if jobs is not None and jobs < 1:
+        raise usage_error(f"--jobs {jobs}: at least one build at a time", "--jobs 2")
     if affected != (since is not None):
         raise usage_error("--affected and --since go together", "--affected --since origin/main")
     if not (members or every or affected):
