@@ -185,3 +185,25 @@ def test_the_real_command_finds_the_root_and_fails_cleanly(root: Path, tmp_path:
     assert "Traceback" not in outside.stderr
     usage = subprocess.run([*command, "graph", "--format", "png"], capture_output=True, text=True)
     assert usage.returncode == 2
+
+
+def test_graph_json_without_networkx_equals_the_graphs(tmp_path: Path) -> None:
+    """`ws graph --format json` renders from the members (no networkx to import); it must say
+    exactly what the networkx graph says, cycles, extras and self-references included."""
+    from ws import report
+    from ws.graph import build_graph
+    from ws.workspace import load_workspace
+
+    members = {
+        "core": {"optional-dependencies": {"a": ["plugin"]}, "dependency-groups": {"dev": ["app"]}},
+        "plugin": {"dependencies": ["core"]},
+        "app": {"dependencies": ["core[a]", "plugin"], "dependency-groups": {"dev": ["app[x]"]},
+                "optional-dependencies": {"x": ["plugin"]}},
+    }  # fmt: skip
+    root = make_workspace(tmp_path / "ws", members)
+    ws_ = load_workspace(root)
+    assert report.workspace_graph_json(ws_) == report.graph_json(build_graph(ws_))
+    assert (
+        ws("graph", "--format", "json", root=root).output
+        == report.graph_json(build_graph(ws_)) + "\n"
+    )

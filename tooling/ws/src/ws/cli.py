@@ -136,6 +136,10 @@ def graph(
 ) -> None:
     """The workspace graph, whole or one member's closure."""
     from ws import report  # noqa: PLC0415
+
+    if member is None and fmt is GraphFormat.json:
+        out(report.workspace_graph_json(load_workspace_only()))
+        return
     from ws.graph import closure  # noqa: PLC0415
 
     ws, g = load()
