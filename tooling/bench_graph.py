@@ -206,7 +206,7 @@ PHASES = (
     "import ws.cli, ws.report, ws.workspace (ws's own modules)",
     "load_workspace: read and parse 300 pyproject.toml files",
     "list_json (render)",
-    "import networkx, ws.graph (ws graph only)",
+    "import networkx, ws.graph (not for these two: ws graph's tree, dot, mermaid, one member)",
     "build_graph (networkx DiGraph)",
     "graph_json (render)",
 )
@@ -294,9 +294,10 @@ def report(
         "",
         *phase_table(split),
         "",
-        "`ws list` imports no networkx (it needs no graph), and typer is held below 0.21, "
-        "whose parameter coercion imported pydantic on every run. Reading the 300 pyprojects "
-        "is the largest part that is ws's own.",
+        "Neither command imports networkx (the JSON of the whole graph is rendered from the "
+        "members; the last three rows are what the other formats add), and typer is held "
+        "below 0.21, whose parameter coercion imported pydantic on every run. Reading the "
+        "300 pyprojects is the largest part that is ws's own.",
         "",
         "## Machine",
         "",
