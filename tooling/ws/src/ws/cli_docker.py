@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import enum
+import os
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ws.cli_common import handle_errors, load, usage_error
+from ws.cli_common import SETTINGS, handle_errors, load, usage_error
+from ws.cli_progress import LiveBuilds
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -137,19 +140,6 @@ class BuilderChoice(enum.StrEnum):
     classic = "classic"
 
 
-class _BuildLines:
-    """Prints each build line to stderr, prefixed by its member: builds may interleave."""
-
-    def __init__(self) -> None:
-        import threading  # noqa: PLC0415
-
-        self.lock = threading.Lock()
-
-    def __call__(self, member: str, line: str) -> None:
-        with self.lock:
-            typer.echo(f"{member} | {line}", err=True)
-
-
 @docker_app.command()
 @handle_errors
 def build(
@@ -182,7 +172,6 @@ def build(
     ] = BuilderChoice.auto,
 ) -> None:
     """Build (and push) member images, dependencies first, from the generated Dockerfiles."""
-    import os  # noqa: PLC0415
 
     import docker  # noqa: PLC0415
 
@@ -215,7 +204,14 @@ def build(
         builder=builder.value,
     )
     client = building.connect(docker.from_env)
-    for image in building.build_members(client, ws, g, names, opts, _BuildLines()):
+    terminal = sys.stderr.isatty() and not os.environ.get("CI")
+    live = terminal and SETTINGS.progress and SETTINGS.verbose == 0
+    display = LiveBuilds(len(names), sys.stderr, live=live)
+    try:
+        images = building.build_members(client, ws, g, names, opts, display, display.built)
+    finally:
+        display.close()
+    for image in images:
         typer.echo(f"{image.member}: {image.image_id}")
         for ref in image.refs:
             pushed = image.pushed.get(ref)

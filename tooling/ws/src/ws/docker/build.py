@@ -442,6 +442,7 @@ class _Job:
     progress: Progress
     buildkit: bool
     version_args: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    on_built: Callable[[str], None] = field(default=lambda _member: None)
 
     def buildargs(self, name: str) -> dict[str, str]:
         args = {REVISION_ARG: self.revision.label, **self.version_args.get(name, {})}
@@ -473,6 +474,7 @@ class _Job:
             if self.opts.push
             else {}
         )
+        self.on_built(name)
         return BuiltImage(name, image_id, tuple(refs), tuple(steps), report, pushed)
 
 
@@ -486,8 +488,10 @@ def build_members(
     names: Collection[str],
     opts: BuildOptions,
     progress: Progress = _quiet,
+    on_built: Callable[[str], None] = lambda _member: None,
 ) -> list[BuiltImage]:
-    """Build names' images wave by wave (dependencies first), up to opts.jobs at once.
+    """Build names' images wave by wave (dependencies first), up to opts.jobs at once;
+    on_built hears of each member whose image is done.
 
     Refuses stale generated files or locks before building anything; stops after the first
     wave in which a build fails, raising that failure (all of them when several failed).
@@ -505,7 +509,7 @@ def build_members(
         ensure_base_images(client, [str(root.python_image), str(root.uv_image)], progress)
     revision = git_revision(ws.root)  # first: it says what to do outside a git checkout
     versions = git_version_args(ws, graph, names)
-    job = _Job(client, ws, revision, opts, progress, buildkit, versions)
+    job = _Job(client, ws, revision, opts, progress, buildkit, versions, on_built)
     for name in names:  # refuse a bad --tag before the first build starts
         image_refs(ws, ws.members[name], job.revision, opts.tags)
     built: list[BuiltImage] = []

@@ -1,0 +1,41 @@
+"""Progress of long work: live lines on a terminal, gone when done; plain lines elsewhere."""
+
+from __future__ import annotations
+
+import io
+
+from ws.cli_progress import LiveBuilds
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_terminal_shows_a_count_the_time_left_and_each_running_build() -> None:
+    stream, clock = io.StringIO(), Clock()
+    display = LiveBuilds(3, stream, live=True, clock=clock)
+    display("api", "[deps 2/6] RUN uv sync")
+    display("web", "[deps 1/6] COPY\x1b[31m")
+    frame = stream.getvalue()
+    assert "Building 0/3 images\n" in frame
+    assert "  api: [deps 2/6] RUN uv sync\n" in frame and "\\x1b[31m" in frame  # escaped
+    clock.now += 20
+    display.built("api")
+    last = stream.getvalue().rsplit("\x1b[J", 1)[1]
+    assert last == "Building 1/3 images, about 40 s left\n  web: [deps 1/6] COPY\\x1b[31m\n"
+    display.close()
+    assert stream.getvalue().endswith("\x1b[2F\x1b[J"), "the lines are gone when done"
+
+
+def test_elsewhere_every_line_is_printed_with_its_member() -> None:
+    stream = io.StringIO()
+    display = LiveBuilds(2, stream, live=False)
+    display("api", "step one")
+    display.built("api")
+    display("web", "step two")
+    display.close()
+    assert stream.getvalue() == "api | step one\nweb | step two\n"
