@@ -406,18 +406,22 @@ def _include(at: _At, value: Any, member_dir: Path) -> tuple[str, ...]:
             where.fail(
                 f"= {raw!r} is not a path inside the member", "write it relative to the member"
             )
-        if not SAFE_PATH.fullmatch(rel):
-            where.fail(
-                f"= {raw!r} has characters a Dockerfile COPY would misread",
-                "use letters, digits and . _ - + @ = , in file names",
-            )
-        target = member_dir / rel
-        if not target.exists():
-            where.fail(f"= {raw!r} does not exist in {member_dir}", "create it or fix the path")
-        if not target.resolve().is_relative_to(member_dir.resolve()):
+        _check_copyable(where, raw, member_dir / rel, member_dir, f"in {member_dir}")
+        if not (member_dir / rel).resolve().is_relative_to(member_dir.resolve()):
             where.fail(f"= {raw!r} leads outside the member", "include only the member's own files")
         paths.append(rel)
     return tuple(paths)
+
+
+def _check_copyable(where: _At, raw: str, target: Path, base: Path, found_in: str) -> None:
+    """What include and build-files ask of a path: a COPY can name it, and it exists."""
+    if not SAFE_PATH.fullmatch(target.relative_to(base).as_posix()):
+        where.fail(
+            f"= {raw!r} has characters a Dockerfile COPY would misread",
+            "use letters, digits and . _ - + @ = , in file names",
+        )
+    if not target.exists():
+        where.fail(f"= {raw!r} does not exist {found_in}", "create it or fix the path")
 
 
 def workspace_path(member_rel: PurePosixPath, raw: str) -> str | None:
@@ -441,14 +445,8 @@ def _build_files(at: _At, value: Any, member: Member, root: Path) -> tuple[str, 
                 "write it relative to the member, and keep the file under the workspace root: "
                 "every image is built from the root",
             )
-        if not SAFE_PATH.fullmatch(rel):
-            where.fail(
-                f"= {raw!r} has characters a Dockerfile COPY would misread",
-                "use letters, digits and . _ - + @ = , in file names",
-            )
         target = root / rel
-        if not target.exists():
-            where.fail(f"= {raw!r} does not exist ({target})", "create it or fix the path")
+        _check_copyable(where, raw, target, root, f"({target})")
         if not target.resolve().is_relative_to(root.resolve()):
             where.fail(f"= {raw!r} leads outside the workspace root", "copy the file under it")
         paths.append(rel)
