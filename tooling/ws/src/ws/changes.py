@@ -9,7 +9,7 @@ import networkx as nx
 from ws.errors import CommandFailed, GitError, WsError
 from ws.git import git as _git
 from ws.graph import dependents
-from ws.workspace import Workspace
+from ws.workspace import Member, Workspace
 
 # Files whose change touches every member: the shared resolution.
 WORKSPACE_WIDE = frozenset({"pyproject.toml", "uv.lock"})
@@ -29,34 +29,34 @@ def touched_members(ws: Workspace, files: set[str]) -> set[str]:
     changed."""
     if files & WORKSPACE_WIDE:
         return set(ws.members)
-    touched = {name for name, inputs in _outside_inputs(ws).items() if _hits(files, inputs)}
+    from ws.docker.buildfiles import under  # noqa: PLC0415 -- only for affected
+
+    inputs = _outside_inputs(ws)
+    touched = {n for n, paths in inputs.items() if any(under(f, p) for f in files for p in paths)}
     return touched | _owners(ws, files)
-
-
-def _hits(files: set[str], inputs: list[str]) -> bool:
-    return any(f == i or f.startswith(i.rstrip("/") + "/") for f in files for i in inputs)
 
 
 def _outside_inputs(ws: Workspace) -> dict[str, list[str]]:
     """member -> the files outside its folder its build reads, as ws docker copies them."""
     from ws.docker.buildfiles import build_files  # noqa: PLC0415 -- only for affected
-    from ws.docker.config import workspace_path  # noqa: PLC0415
 
     found: dict[str, list[str]] = {}
     for member in ws.members.values():
-        paths = (workspace_path(member.rel, raw) for raw in _declared_build_files(member.data))
-        declared = [p for p in paths if p is not None]
         try:
+            declared = _declared_build_files(member)
             found[member.name] = [f.path for f in build_files(ws.root, member, declared)]
         except WsError:
             found[member.name] = []  # a broken setting: ws docker generate reports it
     return found
 
 
-def _declared_build_files(data: dict) -> list[str]:
-    table = data.get("tool", {}).get("ws", {}).get("docker", {})
-    files = table.get("build-files", []) if isinstance(table, dict) else []
-    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+def _declared_build_files(member: Member) -> list[str]:
+    """The member's `build-files`, relative to the root (what config validates, unchecked)."""
+    from ws.docker.config import docker_table, workspace_path  # noqa: PLC0415
+
+    raw = (docker_table(member.data, member.pyproject) or {}).get("build-files", [])
+    paths = [workspace_path(member.rel, r) for r in raw if isinstance(r, str)]
+    return [p for p in paths if p is not None] if isinstance(raw, list) else []
 
 
 def _owners(ws: Workspace, files: set[str]) -> set[str]:
