@@ -176,6 +176,9 @@ def test_image_settings_leave_the_lock_cache_valid(
     )
     sync(root, opts, uv=str(shim))
     assert "lock" in log.read_text(), "a change uv reads still re-locks"
+    log.unlink()
+    sync(root, opts, uv=str(shim))
+    assert not log.exists(), "the key of that uv lock was kept, though no member lock moved"
 
 
 def test_named_members_bring_their_dependents(root: Path, opts: LockOptions) -> None:

@@ -37,6 +37,8 @@ ROOT_MEMBER_LOCK = "uv.member.lock"
 # Root files that steer uv besides pyproject.toml.
 ROOT_UV_FILES = ("uv.toml", ".python-version")
 FIX = "run `ws sync-locks` and commit the locks"
+# The entries of .ws/locks.json: what the root lock and the member locks were made from.
+ROOT_KEY = ""
 MEMBERS_KEY = "members"
 
 
@@ -91,17 +93,29 @@ def sync_locks(
         before = dict(cache)
         report = SyncReport(root=_sync_root(ws, opts, cache, on_event))
         targets = _targets(ws, graph, names)
-        if names is None and cache.get(MEMBERS_KEY) == _members_key(ws, targets):
-            report.members = dict.fromkeys(targets, "unchanged")  # as the last run left them
-            return report
-        for name, data in sorted(derive_locks(ws, targets).items()):
-            report.members[name] = _write(member_lock_path(ws, name), data, ws.root)
-            on_event(name, report.members[name])
-        if names is None:
-            cache[MEMBERS_KEY] = _members_key(ws, targets)
+        if _as_left(ws, cache, names, targets):
+            report.members = dict.fromkeys(targets, "unchanged")
+        else:
+            for name, data in sorted(derive_locks(ws, targets).items()):
+                report.members[name] = _write(member_lock_path(ws, name), data, ws.root)
+                on_event(name, report.members[name])
+            if names is None:
+                cache[MEMBERS_KEY] = _members_key(ws, targets)
         if cache != before:
             _save_cache(ws.root, cache)
     return report
+
+
+def _fresh(cache: Mapping[str, str], entry: str, key: str) -> bool:
+    """Whether the cache holds key for entry ("" keys are never cached)."""
+    return bool(key) and cache.get(entry) == key
+
+
+def _as_left(
+    ws: Workspace, cache: Mapping[str, str], names: Collection[str] | None, targets: Sequence[str]
+) -> bool:
+    """Whether every member lock is as the last full run left it (so still its part)."""
+    return names is None and _fresh(cache, MEMBERS_KEY, _members_key(ws, targets))
 
 
 def _members_key(ws: Workspace, targets: Sequence[str]) -> str:
@@ -146,8 +160,7 @@ def derive_locks(ws: Workspace, names: Sequence[str]) -> dict[str, bytes]:
 def _sync_root(ws: Workspace, opts: LockOptions, cache: dict[str, str], on_event: Events) -> Status:
     """`uv lock` at the root, as a user runs it; skipped when nothing uv reads has moved."""
     upgrading = opts.upgrade or bool(opts.upgrade_packages)
-    key = _root_key(ws, opts)
-    if not upgrading and key and cache.get("") == key:
+    if not upgrading and _fresh(cache, ROOT_KEY, _root_key(ws, opts)):
         return "fresh"
     on_event("root", "locking")
     path = ws.root / LOCK_NAME
@@ -164,7 +177,7 @@ def _sync_root(ws: Workspace, opts: LockOptions, cache: dict[str, str], on_event
     except BaseException:
         _restore(path, before, ws.root)  # uv writes in place: an interrupted write is undone
         raise
-    cache[""] = _root_key(ws, opts)
+    cache[ROOT_KEY] = _root_key(ws, opts)
     after = path.read_bytes()
     status: Status = "created" if before is None else "unchanged" if after == before else "updated"
     on_event("root", status)
@@ -195,11 +208,12 @@ def check_locks(
     ws: Workspace, graph: nx.DiGraph | None, names: Collection[str] | None, opts: LockOptions
 ) -> None:
     """Raise StaleFiles listing every lock that `ws sync-locks` would change; write nothing."""
-    problems = _check_root(ws, opts)
+    cache = _load_cache(ws.root)
+    problems = _check_root(ws, opts, cache)
     if not (ws.root / LOCK_NAME).is_file():
         raise StaleFiles(problems, FIX)
     targets = _targets(ws, graph, names)
-    if names is None and _load_cache(ws.root).get(MEMBERS_KEY) == _members_key(ws, targets):
+    if _as_left(ws, cache, names, targets):
         if problems:
             raise StaleFiles(problems, FIX)
         return
@@ -215,12 +229,11 @@ def check_locks(
         raise StaleFiles(problems, FIX)
 
 
-def _check_root(ws: Workspace, opts: LockOptions) -> list[str]:
+def _check_root(ws: Workspace, opts: LockOptions, cache: Mapping[str, str]) -> list[str]:
     path = ws.root / LOCK_NAME
     if not path.is_file():
         return [f"{path}: missing"]
-    key = _root_key(ws, opts)
-    if key and _load_cache(ws.root).get("") == key:
+    if _fresh(cache, ROOT_KEY, _root_key(ws, opts)):
         return []
     try:
         run(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
