@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 from tests.support.files import make_workspace  # noqa: E402
 from tests.support.gitrepo import git_env, init_repo  # noqa: E402
 from tests.support.pyindex import LocalIndex, Package, find_uv, hermetic_uv_env  # noqa: E402
+from tooling import bench_graph  # noqa: E402
 
 LOCK = "uv.lock"
 THIRD_PARTY = 300
@@ -814,19 +815,11 @@ def document(r: Results, args: argparse.Namespace) -> str:
 
 
 def machine(setup: Setup) -> list[str]:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     head = run(["git", "rev-parse", "--short", "HEAD"], REPO, git_env()).strip()
     dirty = run(["git", "status", "--porcelain", "--", "tooling/ws/src"], REPO, git_env())
     state = "with uncommitted changes in tooling/ws/src" if dirty.strip() else "clean"
     return [
-        f"- {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}",
+        f"- {bench_graph.machine()}",
         f"- {run([setup.uv, '--version'], REPO, setup.env).strip()}, "
         f"Python {platform.python_version()} ({setup.python})",
         f"- ws from the working tree at {head} ({state}: the tree is shared)",
