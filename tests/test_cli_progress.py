@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from ws.cli_progress import LiveBuilds
+from ws.cli_progress import LiveBuilds, LockProgress
 
 
 class Clock:
@@ -39,3 +39,15 @@ def test_elsewhere_every_line_is_printed_with_its_member() -> None:
     display("web", "step two")
     display.close()
     assert stream.getvalue() == "api | step one\nweb | step two\n"
+
+
+def test_a_sync_shows_one_line_while_uv_locks_and_erases_it_even_on_failure() -> None:
+    stream = io.StringIO()
+    progress = LockProgress(stream, live=True, plain=False)
+    progress("root", "locking")
+    assert stream.getvalue() == "\r\x1b[2KLocking the workspace with uv..."
+    progress.close()  # uv failed: no status came, the error must not share the line
+    assert stream.getvalue().endswith("\r\x1b[2K")
+    plain = io.StringIO()
+    LockProgress(plain, live=False, plain=True)("root", "unchanged")
+    assert plain.getvalue() == "  workspace root: unchanged\n"

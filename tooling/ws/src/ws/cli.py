@@ -14,6 +14,7 @@ from ws import __version__
 from ws.cli_common import (
     SETTINGS,
     handle_errors,
+    live_progress,
     load,
     load_workspace_only,
     lock_env,
@@ -24,6 +25,7 @@ from ws.cli_common import (
     wants_color,
 )
 from ws.cli_docker import docker_app, docker_problems
+from ws.cli_progress import LockProgress
 from ws.errors import WsError
 
 app = typer.Typer(
@@ -204,26 +206,6 @@ def _lock_options(jobs: int | None, upgrade: bool, upgrade_package: list[str], w
     )
 
 
-class Progress:
-    """What a sync does, as it does it: one live line on a terminal, gone when done; plain
-    lines with -v; nothing in CI, in a pipe, with --json or --no-progress."""
-
-    def __init__(self, live: bool, plain: bool) -> None:
-        self.live = live
-        self.plain = plain
-
-    def __call__(self, name: str, status: str) -> None:
-        text = f"{'workspace root' if name == 'root' else name}: {status}"
-        if self.plain:
-            typer.echo(f"  {text}", err=True)
-        elif self.live and status == "locking":
-            sys.stderr.write(f"\r\x1b[2KLocking the {text.split(':')[0]} with uv...")
-            sys.stderr.flush()
-        elif self.live:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
-
-
 @app.command("sync-locks")
 @handle_errors
 def sync_locks(
@@ -264,9 +246,13 @@ def sync_locks(
         locks.check_locks(ws, None, names, opts)
         say("all locks are up to date")
         return
-    terminal = sys.stderr.isatty() and not os.environ.get("CI") and not as_json
-    progress = Progress(live=terminal and SETTINGS.progress, plain=SETTINGS.verbose > 0)
-    result = locks.sync_locks(ws, None, names, opts, progress)
+    progress = LockProgress(
+        sys.stderr, live=live_progress() and not as_json, plain=SETTINGS.verbose > 0
+    )
+    try:
+        result = locks.sync_locks(ws, None, names, opts, progress)
+    finally:
+        progress.close()
     if as_json:
         out(report.sync_json(result))
     else:

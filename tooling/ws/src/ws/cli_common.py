@@ -133,6 +133,13 @@ def usage_error(message: str, fix: str | None = None) -> typer.Exit:
     return typer.Exit(USAGE)
 
 
+def live_progress() -> bool:
+    """Whether long work may redraw lines in place: a terminal, not CI, neither
+    --no-progress nor -q, nor -v (which asks for every line)."""
+    terminal = sys.stderr.isatty() and not os.environ.get("CI")
+    return terminal and SETTINGS.progress and SETTINGS.verbose == 0
+
+
 def lock_env() -> dict[str, str]:
     """The environment uv runs with: this one, plus --offline."""
     env = dict(os.environ)

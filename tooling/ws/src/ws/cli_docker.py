@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ws.cli_common import SETTINGS, handle_errors, load, usage_error
+from ws.cli_common import handle_errors, live_progress, load, usage_error
 from ws.cli_progress import LiveBuilds
 
 if TYPE_CHECKING:
@@ -204,9 +204,7 @@ def build(
         builder=builder.value,
     )
     client = building.connect(docker.from_env)
-    terminal = sys.stderr.isatty() and not os.environ.get("CI")
-    live = terminal and SETTINGS.progress and SETTINGS.verbose == 0
-    display = LiveBuilds(len(names), sys.stderr, live=live)
+    display = LiveBuilds(len(names), sys.stderr, live=live_progress())
     try:
         images = building.build_members(client, ws, g, names, opts, display, display.built)
     finally:

@@ -11,6 +11,34 @@ from typing import TextIO
 from ws.display import printable
 
 
+class LockProgress:
+    """What a sync does: one live line while uv locks the workspace, gone when done; with
+    plain, every event as a line (-v)."""
+
+    def __init__(self, stream: TextIO, *, live: bool, plain: bool) -> None:
+        self.stream = stream
+        self.live = live
+        self.plain = plain
+        self.shown = False
+
+    def __call__(self, name: str, status: str) -> None:
+        if self.plain:
+            label = "workspace root" if name == "root" else name
+            self.stream.write(f"  {label}: {status}\n")
+        elif self.live and status == "locking":
+            self.stream.write("\r\x1b[2KLocking the workspace with uv...")
+            self.shown = True
+        else:
+            self.close()
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self.shown = False
+
+
 class LiveBuilds:
     """Image builds as they go. On a terminal: a count with the time left, then one line per
     running member showing its current step, redrawn in place and erased when done. Elsewhere
