@@ -7,8 +7,9 @@ registry over HTTPS; a redirect or a token realm may lead only to HTTPS, or to p
 on loopback when the registry itself is on loopback, and the token goes to the registry
 host alone. A digest is pinned only when the manifest body hashes to it. Each image has an
 overall deadline besides the per-read timeout, so a registry that drips bytes cannot hold
-ws. References on the default registry (no host written) are refused: ws pins images from
-a named registry only.
+ws. Proxies are used only as the ProxySettings passed in say (transport.proxy_settings reads
+them from the environment at the edge). References on the default registry (no host
+written) are refused: ws pins images from a named registry only.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
 from http.client import HTTPException
@@ -28,7 +30,14 @@ from typing import NoReturn
 from ws import __version__
 from ws.display import printable
 from ws.docker.imageref import ImageRef, check_digest
-from ws.docker.transport import Watchdog, allowed_url, base_url, build_opener
+from ws.docker.transport import (
+    Proxy,
+    ProxySettings,
+    Watchdog,
+    allowed_url,
+    base_url,
+    build_opener,
+)
 from ws.errors import RegistryError
 
 DEFAULT_TIMEOUT = 30.0  # for one connect or read
@@ -43,6 +52,7 @@ MANIFEST_TYPES = (
 )
 MANIFEST_LIMIT = 4 * 1024 * 1024  # the distribution spec's manifest size ceiling
 TOKEN_LIMIT = 1024 * 1024
+_WITH_CREDENTIALS = "http://user:password@host:port"
 _PARAM = re.compile(r'([A-Za-z_][\w-]*)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 
 
@@ -50,16 +60,16 @@ def resolve_digest(
     ref: ImageRef,
     *,
     timeout: float = DEFAULT_TIMEOUT,
-    proxies: Mapping[str, str] | None = None,
+    proxies: ProxySettings | None = None,
     deadline: float = DEFAULT_DEADLINE,
 ) -> str:
     """The digest ("sha256:...") of the manifest the registry serves for ref's tag (or
     "latest"): the hash of the body received, which a Docker-Content-Digest must agree with.
 
     A reference with only a digest is checked to exist and to hash to it. timeout bounds
-    each connect and read, deadline the whole exchange. proxies maps URL schemes to proxy
-    URLs (urllib's format); none are used unless passed in. Every failure is a
-    RegistryError naming the image and what to do.
+    each connect and read, deadline the whole exchange. proxies says which proxy each URL
+    takes; with None, every request goes direct. Every failure is a RegistryError naming
+    the image and what to do.
     """
     if ref.registry is None:
         raise RegistryError(
@@ -88,7 +98,7 @@ def resolve_all(
     refs: Iterable[ImageRef],
     *,
     timeout: float = DEFAULT_TIMEOUT,
-    proxies: Mapping[str, str] | None = None,
+    proxies: ProxySettings | None = None,
     deadline: float = DEFAULT_DEADLINE,
 ) -> dict[ImageRef, str]:
     """Resolve every ref; one RegistryError listing all failures if any ref failed.
@@ -121,14 +131,15 @@ class _Session:
     """One image's conversation with its registry; keeps the bearer token once fetched."""
 
     def __init__(
-        self, ref: ImageRef, timeout: float, proxies: Mapping[str, str] | None, deadline: float
+        self, ref: ImageRef, timeout: float, proxies: ProxySettings | None, deadline: float
     ) -> None:
         self.ref = ref
         self.registry = ref.registry or ""
         self.timeout = timeout
+        self.proxies = proxies or ProxySettings()
         self.token: str | None = None
         self.dog = Watchdog(deadline)
-        self.opener = build_opener(self.registry, proxies, self.dog, self._refuse_redirect)
+        self.opener = build_opener(self.registry, self.proxies, self.dog, self._refuse_redirect)
 
     def __enter__(self) -> _Session:
         self.dog.timer.start()
@@ -202,6 +213,9 @@ class _Session:
             response = self._exchange(request, limit)
         except (urllib.error.URLError, OSError, HTTPException) as e:
             self._check_deadline()
+            proxy = self.proxies.proxy_for(url)
+            if proxy is not None:
+                raise _unreachable_through(self.ref, url, proxy, e) from e
             raise _unreachable(self.ref, url, e) from e
         self._check_deadline()
         return response
@@ -239,6 +253,33 @@ def _unreachable(ref: ImageRef, url: str, error: Exception) -> RegistryError:
         printable(f"cannot resolve {ref}: cannot reach {host} ({url}): {reason}"),
         fix="check the registry is running and its address is right",
     )
+
+
+def _unreachable_through(ref: ImageRef, url: str, proxy: Proxy, error: Exception) -> RegistryError:
+    """The failure of a request sent through proxy, blaming the proxy when it was at fault.
+
+    Only the proxy is connected to, so a refused connection or an unknown name is the
+    proxy's; a CONNECT it answers with an error arrives as http.client's OSError text."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    via = f"the proxy {proxy} (from {proxy.variable})"
+    direct = f"or list {host} in NO_PROXY to connect to it directly"
+    refused = re.match(r"Tunnel connection failed: (\d+)", str(reason))
+    if isinstance(reason, ConnectionRefusedError | socket.gaierror):
+        problem = f"cannot reach {via}: {reason}"
+        fix = f"check the proxy is running and {proxy.variable} is right, {direct}"
+    elif refused:
+        problem = f"{via} refused to connect to {parts.netloc}: {reason}"
+        fix = f"check the proxy lets you reach {host}, {direct}"
+        if refused[1] == "407":
+            fix = f"the proxy wants credentials: set {proxy.variable} to {_WITH_CREDENTIALS}"
+            if proxy.credentials:
+                fix = f"the proxy refused the credentials in {proxy.variable}: check them"
+    else:
+        problem = f"cannot reach {parts.netloc} ({url}) through {via}: {reason}"
+        fix = f"check the registry is running and its address is right, {direct}"
+    return RegistryError(printable(f"cannot resolve {ref}: {problem}"), fix=fix)
 
 
 def _bearer_challenge(ref: ImageRef, response: _Response) -> dict[str, str]:
