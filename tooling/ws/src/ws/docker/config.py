@@ -14,7 +14,7 @@ from ws.errors import ConfigError
 from ws.workspace import Member, Workspace
 
 TABLE = "tool.ws.docker"
-DEFAULT_USER = "65532:65532"
+DEFAULT_USER = "app"  # made in the image, with a home (render.run_user)
 ROOT_KEYS = ("python-image", "uv-image", "registry", "user", "labels", "env")
 IMAGE_KEYS = ("command", "entrypoint", "expose", "env", "labels", "include", "healthcheck", "user")
 # build-files alone opts into no image: a library lists there what its build reads.
@@ -300,9 +300,10 @@ def _user(at: _At, value: Any) -> str:
     found = _USER.fullmatch(raw)
     if found is None:
         at.fail(
-            f"= {raw!r} is not a user", f'write "uid:gid" or a user name, e.g. "{DEFAULT_USER}"'
+            f"= {raw!r} is not a user",
+            f'write a user name, "name:group" or "uid:gid", e.g. "{DEFAULT_USER}"',
         )
-    if found["user"] in ("0", "root"):
+    if found["user"] in ("0", "root") or found["group"] in ("0", "root"):
         at.fail("runs the image as root", f'use a non-root user, e.g. "{DEFAULT_USER}"')
     return raw
 

@@ -42,6 +42,7 @@ ALWAYS_DENY = (
     f"**/{DOCKERFILE}",
     f"**/{DOCKERIGNORE}",
 )
+DEFAULT_ID = 10001  # the uid and gid of a user named without one: clear of the base image's
 _PACKAGE_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
@@ -73,6 +74,30 @@ class ImageInputs:
     @property
     def ignore_file(self) -> str:
         return beside(self.rel, DOCKERIGNORE)
+
+
+@dataclass(frozen=True)
+class RunUser:
+    """The non-root user an image runs as, made in the image with a home of its own."""
+
+    name: str
+    uid: int
+    group: str
+    gid: int
+
+    @property
+    def home(self) -> str:
+        return f"/home/{self.name}"
+
+
+def run_user(spec: str) -> RunUser:
+    """The user of a validated `user` value: "name", "uid", "name:group" or "uid:gid". A
+    number alone gets the name "app"; a name alone the id DEFAULT_ID; the group, the user's."""
+    user, _, group = spec.partition(":")
+    uid = int(user) if user.isdigit() else DEFAULT_ID
+    name = "app" if user.isdigit() else user
+    gid = int(group) if group.isdigit() else uid
+    return RunUser(name, uid, group if group and not group.isdigit() else name, gid)
 
 
 def beside(rel: str, name: str) -> str:
@@ -126,19 +151,15 @@ def render_dockerfile(inputs: ImageInputs) -> str:
             version=inputs.version,
             python_image=_pinned(inputs.root, "python-image", inputs.root.python_image),
             uv_image=_pinned(inputs.root, "uv-image", inputs.root.uv_image),
-            pyproject=inputs.pyproject,
-            lock=inputs.lock,
-            root_files=inputs.root_files,
-            local_paths=inputs.local_paths,
-            closure=inputs.closure,
-            build_files=inputs.build_files,
+            deps_mounts=_deps_mounts(inputs),
+            build_mounts=_build_mounts(inputs),
             version_arg=VERSION_ARG,
             default_version=DEFAULT_VERSION,
             version_env=[f'{var}="${{{VERSION_ARG}}}"' for var in inputs.version_env],
             labels=_merged(inputs.root.labels, image.labels, [(MEMBER_LABEL, inputs.name)]),
             env=_merged(inputs.root.env, image.env),
             include=[(beside(inputs.rel, path), f"/app/{path}") for path in image.include],
-            user=image.user or inputs.root.user,
+            user=run_user(image.user or inputs.root.user),
             expose=image.expose,
             healthcheck=None
             if health is None
@@ -147,6 +168,23 @@ def render_dockerfile(inputs: ImageInputs) -> str:
             command=image.command,
         )
     )
+
+
+def _deps_mounts(inputs: ImageInputs) -> list[tuple[str, str]]:
+    """(source, target) of what resolving the dependencies reads: the pyproject files and the
+    lock, the root's uv files and the path sources."""
+    mounts = [(inputs.pyproject, "/app/pyproject.toml"), (inputs.lock, "/app/uv.lock")]
+    paths = [*inputs.root_files, *inputs.local_paths]
+    paths += [f"{path}/pyproject.toml" for path in inputs.closure]
+    return mounts + sorted((path, f"/app/{path}") for path in paths)
+
+
+def _build_mounts(inputs: ImageInputs) -> list[tuple[str, str]]:
+    """(source, target) of what installing the members reads: the above, with the member
+    folders whole, and the files their builds read outside them."""
+    mounts = [(inputs.pyproject, "/app/pyproject.toml"), (inputs.lock, "/app/uv.lock")]
+    paths = [*inputs.root_files, *inputs.local_paths, *inputs.closure, *inputs.build_files]
+    return mounts + sorted((path, f"/app/{path}") for path in paths)
 
 
 def member_whitelist(inputs: ImageInputs) -> tuple[list[str], list[str]]:
