@@ -40,18 +40,20 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + digest.decode("ascii")
 
 
-def bulk_wheel(name: str, modules: int, rng: random.Random) -> Wheel:
+def bulk_wheel(name: str, modules: int, rng: random.Random, version: str = "1.0") -> Wheel:
     """A wheel like a mid-sized library: many modules of code and a compressed-data blob."""
     mod = module_name(name)
-    info = f"{mod}-1.0.dist-info"
-    files = {f"{mod}/__init__.py": b'__version__ = "1.0"\n'}
+    info = f"{mod}-{version}.dist-info"
+    files = {f"{mod}/__init__.py": f'__version__ = "{version}"\n'.encode()}
     for i in range(modules):
         body = "".join(
             f"def f{j}(x):\n    return x * {j} + {rng.randint(0, 999)}\n" for j in range(60)
         )
         files[f"{mod}/m{i:03d}.py"] = body.encode()
     files[f"{mod}/data.bin"] = rng.randbytes(1_500_000)
-    files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode()
+    files[f"{info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    )
     files[f"{info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
@@ -61,5 +63,5 @@ def bulk_wheel(name: str, modules: int, rng: random.Random) -> Wheel:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for path, data in files.items():
             zf.writestr(zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0)), data)
-    filename = f"{mod}-1.0-py3-none-any.whl"
-    return Wheel(name, "1.0", (), None, filename, buffer.getvalue())
+    filename = f"{mod}-{version}-py3-none-any.whl"
+    return Wheel(name, version, (), None, filename, buffer.getvalue())
