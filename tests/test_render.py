@@ -23,7 +23,7 @@ from ws.docker.render import (
     render_dockerignore,
 )
 from ws.errors import ConfigError
-from ws.graph import build_graph
+from ws.graph import build_graph, closure
 from ws.locks import LockOptions, sync_locks
 from ws.workspace import load_workspace
 
@@ -172,7 +172,7 @@ def root(tmp_path: Path) -> Path:
 
 def inputs_of(root: Path, name: str = "service") -> ImageInputs:
     ws = load_workspace(root)
-    return image_inputs(ws, build_graph(ws), load_config(ws), name)
+    return image_inputs(ws, load_config(ws), name, closure(build_graph(ws), name))
 
 
 def files_under(root: Path) -> set[str]:

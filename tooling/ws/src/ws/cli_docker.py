@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 import os
 import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ws.cli_common import handle_errors, live_progress, load, usage_error
+from ws.cli_common import handle_errors, live_progress, load, load_workspace_only, usage_error
 from ws.cli_progress import LiveBuilds
 
 if TYPE_CHECKING:
@@ -51,13 +50,27 @@ def generate(
         problems = gen.stale_generated(ws.root, files, orphans)
         if problems:
             raise StaleFiles(problems, GENERATE_FIX)
+        _record(ws, g, config, members)
         typer.echo("all generated Docker files are up to date")
         return
     changed = gen.write_generated(ws.root, files, orphans)
+    _record(ws, g, config, members)
     for rel in changed:
         typer.echo(f"{'removed' if rel in orphans else 'wrote'} {rel}")
     if not changed:
         typer.echo("all generated Docker files are up to date")
+
+
+def _record(
+    ws: Workspace, graph: nx.DiGraph, config: DockerConfig, names: list[str] | None
+) -> None:
+    """Note the files just written or checked as current, for `ws docker build`."""
+    from ws.docker import freshness  # noqa: PLC0415
+    from ws.docker import generate as gen  # noqa: PLC0415
+    from ws.graph import closure  # noqa: PLC0415
+
+    selected = gen.select_images(ws, config, names)
+    freshness.record(ws, [gen.image_inputs(ws, config, n, closure(graph, n)) for n in selected])
 
 
 @docker_app.command()
@@ -134,12 +147,6 @@ def _fix_of(error: WsError, default: str) -> str:
 # ---------------------------------------------------------------- ws docker build
 
 
-class BuilderChoice(enum.StrEnum):
-    auto = "auto"
-    buildkit = "buildkit"
-    classic = "classic"
-
-
 @docker_app.command()
 @handle_errors
 def build(
@@ -161,21 +168,30 @@ def build(
         int | None, typer.Option("--jobs", "-j", help="Builds at once (at least 1).")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step afresh.")] = False,
-    builder: Annotated[
-        BuilderChoice,
+    cache_from: Annotated[
+        list[str] | None,
         typer.Option(
-            "--builder",
-            show_default=False,
-            help="buildkit: the engine's BuildKit; classic: its classic builder; "
-            "auto (the default): BuildKit where the engine has it.",
+            "--cache-from",
+            metavar="TAG",
+            help="Take a build cache from each image's repository at TAG (and TAG-deps), "
+            "as --cache-to left it; missing ones are skipped. Repeatable.",
         ),
-    ] = BuilderChoice.auto,
+    ] = None,
+    cache_to: Annotated[
+        str | None,
+        typer.Option(
+            "--cache-to",
+            metavar="TAG",
+            help="Push each image as TAG and its dependency stage as TAG-deps, "
+            "both with an inline cache, for --cache-from on another machine.",
+        ),
+    ] = None,
 ) -> None:
     """Build (and push) member images, dependencies first, from the generated Dockerfiles."""
 
-    import docker  # noqa: PLC0415
-
     from ws.docker import build as building  # noqa: PLC0415
+    from ws.docker import endpoint, engine  # noqa: PLC0415
+    from ws.docker.config import load_config  # noqa: PLC0415
     from ws.locks import LockOptions  # noqa: PLC0415
     from ws.uv import find_uv  # noqa: PLC0415
 
@@ -188,8 +204,9 @@ def build(
             "say which images to build",
             "name members, or pass --all, or --affected --since REF (one of the three)",
         )
-    ws, g = load()
-    names = building.select_members(ws, g, members or [], every=every, since=since)
+    ws = load_workspace_only()
+    config = load_config(ws)
+    names = building.select_members(ws, config, members or [], every=every, since=since)
     if not names:
         typer.echo("no image member is affected: nothing to build")
         return
@@ -201,12 +218,13 @@ def build(
         push=push,
         jobs=cores,
         no_cache=no_cache,
-        builder=builder.value,
+        cache_from=tuple(cache_from or ()),
+        cache_to=cache_to,
     )
-    client = building.connect(docker.from_env)
+    client = engine.connect(lambda: endpoint.engine_client(env))
     display = LiveBuilds(len(names), sys.stderr, live=live_progress())
     try:
-        images = building.build_members(client, ws, g, names, opts, display, display.built)
+        images = building.build_members(client, ws, config, names, opts, display, display.built)
     finally:
         display.close()
     for image in images:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
 from ws.errors import CommandFailed, GitError, ToolNotFound
@@ -47,3 +50,57 @@ def held_files(root: Path) -> frozenset[str]:
             fix="build from a git checkout; ws sends only files git holds",
         ) from e
     return frozenset(path for path in out.split("\0") if path)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The git commit the images are built from; dirty when tracked or new files differ."""
+
+    sha: str
+    short: str
+    dirty: bool
+    source: str | None = None  # the origin remote's URL, without any credentials in it
+
+    @property
+    def label(self) -> str:
+        return self.sha + ("-dirty" if self.dirty else "")
+
+    @property
+    def tag(self) -> str:
+        return self.short + ("-dirty" if self.dirty else "")
+
+
+def revision(root: Path) -> Revision:
+    """HEAD of the repository holding root, dirty when `git status` lists anything under
+    root, and the origin remote's URL: one `git status` and one `git config`."""
+    status = ["status", "--porcelain=v2", "--branch", "--untracked-files=normal", "--", "."]
+    try:
+        out = git(root, *status)
+    except CommandFailed as e:
+        raise _no_revision(root, e) from e
+    lines = out.splitlines()
+    sha = next((line.split()[2] for line in lines if line.startswith("# branch.oid ")), "")
+    if not re.fullmatch(r"[0-9a-f]{40,64}", sha):
+        raise _no_revision(root, None)
+    dirty = any(not line.startswith("#") for line in lines)
+    return Revision(sha, sha[:12], dirty, _origin_url(root))
+
+
+def _no_revision(root: Path, error: CommandFailed | None) -> GitError:
+    why = f" ({error.stderr.strip() or error})" if error else ": no commit yet"
+    return GitError(
+        f"{root}: cannot read the git revision the images are labelled with{why}",
+        fix="build from a git checkout with at least one commit",
+    )
+
+
+def _origin_url(root: Path) -> str | None:
+    url = run(["git", "config", "--get", "remote.origin.url"], cwd=root, check=False).stdout.strip()
+    if not url:
+        return None
+    parts = urllib.parse.urlsplit(url)
+    if not parts.scheme or "@" not in parts.netloc:
+        return url
+    # https://user:token@host/repo: the token must never end up in an image label.
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))

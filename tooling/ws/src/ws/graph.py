@@ -8,15 +8,19 @@ extras asked of it. Build order treats the members of one cycle as one unit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-import networkx as nx
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ws.workspace import Dependency, Workspace
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def build_graph(ws: Workspace) -> nx.DiGraph:
     """One node a member, one edge a workspace dependency; edges carry their kinds."""
+    import networkx as nx  # noqa: PLC0415 -- a build of one image needs no graph
+
     graph = nx.DiGraph()
     for member in ws.members.values():
         graph.add_node(member.name, member=member)
@@ -36,11 +40,21 @@ def _edges(graph: nx.DiGraph, name: str) -> list[Dependency]:
 def closure(graph: nx.DiGraph, name: str) -> set[str]:
     """name and every member installing name can install (its own extras and groups
     included; of the members it reaches, only the extras asked of them)."""
+    return _closure(lambda node: _edges(graph, node), name)
+
+
+def workspace_closure(ws: Workspace, name: str) -> set[str]:
+    """closure() read from the members' own edges, for paths that build no graph."""
+    members = ws.members
+    return _closure(lambda node: members[node].dependencies if node in members else (), name)
+
+
+def _closure(edges: Callable[[str], Iterable[Dependency]], name: str) -> set[str]:
     asked: dict[str, set[str | None]] = {name: {None}}
     todo: list[tuple[str, str | None]] = [(name, None)]
     while todo:
         node, extra = todo.pop()
-        for dep in _edges(graph, node):
+        for dep in edges(node):
             if not _installs(dep, node == name, extra):
                 continue
             for wanted in (None, *dep.extras):
@@ -76,12 +90,16 @@ def dependents(graph: nx.DiGraph, names: Iterable[str]) -> set[str]:
 def _units(graph: nx.DiGraph, names: Iterable[str] | None) -> nx.DiGraph:
     """The condensation of the (sub)graph: one node per cycle, edges reversed so that a
     member comes after what it depends on."""
+    import networkx as nx  # noqa: PLC0415
+
     sub = graph if names is None else graph.subgraph(names)
     return nx.condensation(sub.reverse(copy=False))
 
 
 def build_order(graph: nx.DiGraph, names: Iterable[str] | None = None) -> list[str]:
     """Members (all, or names) ordered dependencies first; ties broken by name."""
+    import networkx as nx  # noqa: PLC0415
+
     units = _units(graph, names)
     members = nx.get_node_attributes(units, "members")
     key = {unit: min(members[unit]) for unit in units}
@@ -92,6 +110,8 @@ def build_order(graph: nx.DiGraph, names: Iterable[str] | None = None) -> list[s
 def levels(graph: nx.DiGraph, names: Iterable[str]) -> list[list[str]]:
     """names grouped into waves: each wave depends only on earlier ones (parallel builds);
     the members of one cycle share a wave."""
+    import networkx as nx  # noqa: PLC0415
+
     units = _units(graph, names)
     members = nx.get_node_attributes(units, "members")
     return [

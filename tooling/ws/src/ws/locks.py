@@ -93,7 +93,7 @@ def sync_locks(
         before = dict(cache)
         report = SyncReport(root=_sync_root(ws, opts, cache, on_event))
         targets = _targets(ws, graph, names)
-        if _as_left(ws, cache, names, targets):
+        if _as_left(ws, cache):
             report.members = dict.fromkeys(targets, "unchanged")
         else:
             for name, data in sorted(derive_locks(ws, targets).items()):
@@ -111,11 +111,9 @@ def _fresh(cache: Mapping[str, str], entry: str, key: str) -> bool:
     return bool(key) and cache.get(entry) == key
 
 
-def _as_left(
-    ws: Workspace, cache: Mapping[str, str], names: Collection[str] | None, targets: Sequence[str]
-) -> bool:
+def _as_left(ws: Workspace, cache: Mapping[str, str]) -> bool:
     """Whether every member lock is as the last full run left it (so still its part)."""
-    return names is None and _fresh(cache, MEMBERS_KEY, _members_key(ws, targets))
+    return _fresh(cache, MEMBERS_KEY, _members_key(ws, sorted(ws.members)))
 
 
 def _members_key(ws: Workspace, targets: Sequence[str]) -> str:
@@ -205,15 +203,23 @@ def _write(path: Path, data: bytes, root: Path) -> Status:
 
 
 def check_locks(
-    ws: Workspace, graph: nx.DiGraph | None, names: Collection[str] | None, opts: LockOptions
+    ws: Workspace,
+    graph: nx.DiGraph | None,
+    names: Collection[str] | None,
+    opts: LockOptions,
+    *,
+    dependents: bool = True,
 ) -> None:
-    """Raise StaleFiles listing every lock that `ws sync-locks` would change; write nothing."""
+    """Raise StaleFiles listing every lock that `ws sync-locks` would change; write nothing.
+
+    names: only the root lock and these members' locks, and (dependents) the locks of the
+    members installing them; None: every lock."""
     cache = _load_cache(ws.root)
     problems = _check_root(ws, opts, cache)
     if not (ws.root / LOCK_NAME).is_file():
         raise StaleFiles(problems, FIX)
-    targets = _targets(ws, graph, names)
-    if _as_left(ws, cache, names, targets):
+    targets = _targets(ws, graph, names) if dependents or not names else sorted(names)
+    if _as_left(ws, cache):
         if problems:
             raise StaleFiles(problems, FIX)
         return

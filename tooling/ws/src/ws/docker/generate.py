@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from ws.docker.buildfiles import BuildFile, build_files
 from ws.docker.config import DockerConfig, RootConfig, is_root_project
@@ -27,10 +26,12 @@ from ws.docker.render import (
 from ws.errors import ConfigError
 from ws.fsio import atomic_write_text
 from ws.graph import closure
-from ws.isolate import isolated_root_pyproject, root_project_pyproject
 from ws.local_sources import local_sources
 from ws.locks import member_lock_path
 from ws.workspace import Member, Workspace
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 ROOT_IGNORE = ".dockerignore"
 GENERATED_NAMES = (DOCKERFILE, DOCKERIGNORE, PYPROJECT)
@@ -63,10 +64,13 @@ def select_images(ws: Workspace, config: DockerConfig, names: Iterable[str] | No
     return sorted(set(selected))
 
 
-def image_inputs(ws: Workspace, graph: nx.DiGraph, config: DockerConfig, name: str) -> ImageInputs:
+def image_inputs(
+    ws: Workspace, config: DockerConfig, name: str, names: Collection[str]
+) -> ImageInputs:
+    """What name's generated files are made from; names: its closure."""
     root = _root(ws, config)
     member = ws.members[name]
-    members = [ws.members[n] for n in sorted(closure(graph, name))]
+    members = [ws.members[n] for n in sorted(names)]
     folders = tuple(sorted(m.rel.as_posix() for m in members if not is_root_project(m)))
     root_files = tuple(f for f in ROOT_UV_FILES if (ws.root / f).is_file())
     local_paths = tuple(s.rel.as_posix() for s in local_sources(ws, [m.name for m in members]))
@@ -126,7 +130,9 @@ def generated_files(
     """
     if not config.images:
         return {}
-    every = {name: image_inputs(ws, graph, config, name) for name in sorted(config.images)}
+    every = {
+        name: image_inputs(ws, config, name, closure(graph, name)) for name in sorted(config.images)
+    }
     files: dict[str, str] = {}
     for name in select_images(ws, config, names):
         files.update(_member_files(ws, graph, every[name]))
@@ -135,6 +141,8 @@ def generated_files(
 
 
 def _member_files(ws: Workspace, graph: nx.DiGraph, inputs: ImageInputs) -> dict[str, str]:
+    from ws.isolate import isolated_root_pyproject, root_project_pyproject  # noqa: PLC0415
+
     ignore = render_dockerignore(inputs)
     _check_includes(inputs, ignore)
     names = closure(graph, inputs.name)

@@ -1,0 +1,70 @@
+"""Whether a member's generated Docker files are current, without rendering them again.
+
+When ws writes or checks a member's files it records, in .ws/docker.json, a digest of what
+they are made from (the image's inputs, the root pyproject.toml, the code that renders
+them) and of the files as they are. A build that finds the same digest knows they are
+current; any other answer sends it to the full check, which renders them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from ws.docker.render import DOCKERFILE, DOCKERIGNORE, PYPROJECT, ImageInputs, beside
+from ws.fsio import atomic_write_bytes
+from ws.mutex import state_dir
+from ws.workspace import Workspace
+
+CACHE_FILE = "docker.json"
+_HERE = Path(__file__).parent
+# The code whose output the generated files are: a new ws checks them afresh.
+_GENERATOR = (
+    "render.py",
+    "generate.py",
+    "buildfiles.py",
+    "config.py",
+    "templates/Dockerfile.j2",
+    "templates/dockerignore.j2",
+    "../isolate.py",
+)
+
+
+@functools.cache
+def _generator_code() -> bytes:
+    return b"\0".join((_HERE / name).read_bytes() for name in _GENERATOR)
+
+
+def _key(ws: Workspace, inputs: ImageInputs) -> str:
+    h = hashlib.sha256(_generator_code())
+    h.update(repr(inputs).encode())
+    h.update(ws.pyproject.read_bytes())
+    for name in (DOCKERFILE, DOCKERIGNORE, PYPROJECT):
+        path = ws.root / beside(inputs.rel, name)
+        h.update(b"\0" + (path.read_bytes() if path.is_file() and not path.is_symlink() else b"-"))
+    return h.hexdigest()
+
+
+def is_current(ws: Workspace, inputs: ImageInputs) -> bool:
+    """Whether the member's files are as ws last wrote or checked them, from the same inputs."""
+    return _load(ws.root).get(inputs.name) == _key(ws, inputs)
+
+
+def record(ws: Workspace, images: Iterable[ImageInputs]) -> None:
+    """Note these members' files as current (they were just written or checked)."""
+    cache = _load(ws.root)
+    updated = {**cache, **{inputs.name: _key(ws, inputs) for inputs in images}}
+    if updated != cache:
+        text = json.dumps(updated, indent=1, sort_keys=True)
+        atomic_write_bytes(state_dir(ws.root) / CACHE_FILE, text.encode(), root=ws.root)
+
+
+def _load(root: Path) -> dict[str, str]:
+    try:
+        data = json.loads((root / ".ws" / CACHE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
