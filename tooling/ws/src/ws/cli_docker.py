@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -82,19 +83,22 @@ def pin(
     ] = False,
 ) -> None:
     """Pin python-image and uv-image to the digests their tags point at now."""
-    from ws.docker import pins  # noqa: PLC0415
+    from ws.docker import pins, registry  # noqa: PLC0415
     from ws.docker.config import load_root_config  # noqa: PLC0415
+    from ws.docker.transport import proxy_settings  # noqa: PLC0415
     from ws.errors import StaleFiles  # noqa: PLC0415
 
-    ws, _ = load()
+    ws = load_workspace_only()
     root = load_root_config(ws)
+    # Proxies as docker and uv read them; the core never reads the environment itself.
+    resolver = partial(registry.resolve_all, proxies=proxy_settings(os.environ))
     if check:
-        problems = pins.check_pins(ws.pyproject, root)
+        problems = pins.check_pins(ws.pyproject, root, resolver)
         if problems:
             raise StaleFiles(problems, PIN_FIX)
         typer.echo("every base image is pinned to the digest its tag points at")
         return
-    changes = pins.pin_images(ws.pyproject, root)
+    changes = pins.pin_images(ws.pyproject, root, resolver)
     for change in changes:
         typer.echo(f"{change.key}: {change.old} -> {change.new}")
     if changes:
