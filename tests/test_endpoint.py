@@ -25,7 +25,6 @@ from typing import Any
 
 import docker
 import pytest
-from ws.docker.build import connect
 from ws.docker.endpoint import (
     DEFAULT_SOCKET,
     Endpoint,
@@ -35,6 +34,7 @@ from ws.docker.endpoint import (
     engine_client,
     resolve,
 )
+from ws.docker.engine import connect
 from ws.docker.imageref import parse_image_ref
 from ws.docker.registry import resolve_digest
 from ws.errors import DockerUnavailable, RegistryError

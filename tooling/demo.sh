@@ -32,9 +32,11 @@ version = next(m["version"] for m in members if m["name"] == "example-service")
 print(f"{registry}/example-service:{version}")
 PY
 )
-step "docker run $image (host network, port $PORT)"
-cid=$(docker run -d --rm --network host -e PORT="$PORT" --label ws.demo=1 "$image")
-trap 'docker rm -f "$cid" >/dev/null 2>&1 || true' EXIT
+step "docker-compose up: compose.yml runs $image (host network, port $PORT)"
+export PORT WS_EXAMPLE_IMAGE="$image"
+compose=(docker-compose -f compose.yml -p ws-demo)
+"${compose[@]}" up -d --quiet-pull 2>/dev/null || "${compose[@]}" up -d
+trap '"${compose[@]}" down >/dev/null 2>&1 || true' EXIT
 url="http://127.0.0.1:$PORT/report?text=uv+workspaces+build+small+images.+Small+images+ship+fast.&title=ws+demo"
 answer=""
 for _ in $(seq 50); do
@@ -43,7 +45,7 @@ for _ in $(seq 50); do
 done
 if [ -z "$answer" ]; then
     echo "demo: the service did not answer; its log:" >&2
-    docker logs "$cid" >&2
+    "${compose[@]}" logs >&2
     exit 1
 fi
 printf 'GET %s\n%s\n' "$url" "$answer"

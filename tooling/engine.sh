@@ -186,7 +186,7 @@ ensure_engine() {
 		fi
 		return 0
 	fi
-	ensure_cmds docker:docker.io dockerd:docker.io
+	ensure_cmds docker:docker.io dockerd:docker.io docker-compose:docker-compose
 	if pid="$(pid_alive "$STATE/dockerd.pid" dockerd)"; then
 		say "engine: dockerd (pid $pid) is starting; waiting"
 	elif pid="$(pgrep -x dockerd | head -n 1)"; then
