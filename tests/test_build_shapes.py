@@ -16,6 +16,7 @@ from ws.graph import build_graph
 from ws.locks import LockOptions, sync_locks
 from ws.workspace import load_workspace
 
+from tests.support.dockerfile import parse_dockerfile
 from tests.support.files import UV_BUILD_REQUIRES, build_file_tree, make_workspace
 from tests.support.gitrepo import GitRepo
 from tests.support.imagebuild import INSTALLED, Made, build
@@ -111,10 +112,11 @@ def root_service(
 def test_the_root_project_image_builds_from_its_member_lock(
     engine: docker.DockerClient, made: Made, root_service: Path, lock_options: LockOptions
 ) -> None:
-    dockerfile = (root_service / "Dockerfile").read_text().splitlines()
-    assert "COPY uv.member.lock /app/uv.lock" in dockerfile
-    assert "COPY Dockerfile.pyproject.toml /app/pyproject.toml" in dockerfile
-    assert not any(line.startswith("COPY . ") for line in dockerfile)
+    dockerfile = parse_dockerfile((root_service / "Dockerfile").read_text())
+    for stage in ("deps", "builder"):
+        assert ("uv.member.lock", "/app/uv.lock") in dockerfile[stage].mounts
+        assert ("Dockerfile.pyproject.toml", "/app/pyproject.toml") in dockerfile[stage].mounts
+    assert not {".", "uv.lock", "pyproject.toml"} & dockerfile.sources, "never the whole root"
 
     (image,), _ = build(engine, made, root_service, ["app"], lock_options, builder="buildkit")
 
@@ -286,12 +288,13 @@ def test_a_git_versioned_member_reading_outside_files_builds_without_git(
     lock_options: LockOptions,
 ) -> None:
     root, repo = git_versioned
-    lines = (root / "packages/dyn/Dockerfile").read_text().splitlines()
-    builder = lines[lines.index("FROM deps AS builder") :]
-    assert "COPY shared/banner.txt /app/shared/banner.txt" in builder
-    assert "COPY shared/deps.txt /app/shared/deps.txt" in builder
-    assert "ARG WS_GIT_VERSION=0.0.0+unknown" in builder
-    assert 'ENV SETUPTOOLS_SCM_PRETEND_VERSION="${WS_GIT_VERSION}"' in builder
+    builder = parse_dockerfile((root / "packages/dyn/Dockerfile").read_text())["builder"]
+    assert ("shared/banner.txt", "/app/shared/banner.txt") in builder.mounts
+    assert ("shared/deps.txt", "/app/shared/deps.txt") in builder.mounts
+    assert [arg.args for arg in builder.of("ARG")] == ["WS_GIT_VERSION=0.0.0+unknown"]
+    assert [env.args for env in builder.of("ENV")] == [
+        'SETUPTOOLS_SCM_PRETEND_VERSION="${WS_GIT_VERSION}"'
+    ]
 
     (image,), _ = build(engine, made, root, ["dyn"], lock_options, builder="buildkit")
 

@@ -1,9 +1,10 @@
 """Files a member's build reads outside its folder: found where build backends declare them (or
-declared in build-files), copied by the builder stage at the same paths and let into the
+declared in build-files), bind-mounted by the builder stage at the same paths and let into the
 whitelists; one clear error for a path outside the root, a missing file or a secret."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from ws.errors import ConfigError
 from ws.graph import build_graph
 from ws.workspace import load_workspace
 
+from tests.support.dockerfile import Read, parse_dockerfile
 from tests.support.files import build_file_tree, make_workspace
 
 ROOT_DOCKER = f"""
@@ -23,6 +25,7 @@ python-image = "localhost:5000/python:3.11-slim@sha256:{"a" * 64}"
 uv-image = "localhost:5000/astral-sh/uv:0.13.9@sha256:{"b" * 64}"
 """
 IMAGE = '[tool.ws.docker]\ncommand = ["svc"]\n'
+MEMBER_FOLDER = re.compile(r"packages/[^/]+")
 
 
 def workspace(
@@ -49,20 +52,25 @@ def files_of(root: Path) -> dict[str, str]:
     return generated_files(ws, build_graph(ws), load_config(ws))
 
 
-def builder_copies(dockerfile: str) -> list[str]:
-    """The COPY lines of the builder stage, without the member folders."""
-    lines = dockerfile.splitlines()
-    stage = lines[lines.index("FROM deps AS builder") + 1 :]
-    stage = stage[: next(i for i, line in enumerate(stage) if line.startswith("RUN "))]
-    return [line for line in stage if line.startswith("COPY ") and " packages/" not in line]
+def builder_mounts(dockerfile: str) -> list[Read]:
+    """The builder stage's bind mounts besides the image pyproject, the lock and the member
+    folders: the files the builds read outside the members."""
+    builder = parse_dockerfile(dockerfile)["builder"]
+    assert builder.copies == [], "the builder stage mounts what it reads, it copies nothing"
+    return [
+        (source, target)
+        for source, target in builder.mounts
+        if target not in ("/app/pyproject.toml", "/app/uv.lock")
+        and not MEMBER_FOLDER.fullmatch(source)
+    ]
 
 
-def copies_of(root: Path, image: str = "svc") -> list[str]:
-    return builder_copies(files_of(root)[f"packages/{image}/Dockerfile"])
+def mounts_of(root: Path, image: str = "svc") -> list[Read]:
+    return builder_mounts(files_of(root)[f"packages/{image}/Dockerfile"])
 
 
 @pytest.mark.parametrize(
-    ("extra", "project", "files", "copied"),
+    ("extra", "project", "files", "mounted"),
     [
         ('[tool.hatch.version]\npath = "../../VERSION.py"', "", ["VERSION.py"], ["VERSION.py"]),
         (
@@ -103,16 +111,16 @@ def copies_of(root: Path, image: str = "svc") -> list[str]:
         ("", 'readme = "README.md"', ["packages/svc/README.md"], []),
     ],
 )
-def test_files_a_backend_reads_outside_the_member_are_copied_and_let_in(
-    tmp_path: Path, extra: str, project: str, files: list[str], copied: list[str]
+def test_files_a_backend_reads_outside_the_member_are_mounted_and_let_in(
+    tmp_path: Path, extra: str, project: str, files: list[str], mounted: list[str]
 ) -> None:
     planted = {path: "x\n" for path in [*files, "unrelated.txt"]}
     root = workspace(tmp_path, extra, planted, project)
     generated = files_of(root)
-    lines = builder_copies(generated["packages/svc/Dockerfile"])
-    assert lines == [f"COPY {path} /app/{path}" for path in copied]
-    deps_stage = generated["packages/svc/Dockerfile"].split("FROM deps AS builder")[0]
-    assert not any(path in deps_stage for path in copied), "not in the dependency layer"
+    dockerfile = generated["packages/svc/Dockerfile"]
+    assert builder_mounts(dockerfile) == [(path, f"/app/{path}") for path in mounted]
+    deps = {source for source, _ in parse_dockerfile(dockerfile)["deps"].reads}
+    assert not deps & set(mounted), "the dependency install does not read them"
     for ignore in (generated["packages/svc/Dockerfile.dockerignore"], generated[".dockerignore"]):
         whitelist = DockerIgnore.from_text(ignore)
         assert [p for p in files if not whitelist.excluded(p)] == files
@@ -125,7 +133,7 @@ def test_every_closure_member_brings_its_files_once(tmp_path: Path) -> None:
     extra = '[tool.hatch.version]\npath = "../../VERSION"\n'
     root = workspace(tmp_path, extra, {"VERSION": "1\n", "OTHER": "2\n"},
                      members={"core": core, "other": other})  # fmt: skip
-    assert copies_of(root) == ["COPY VERSION /app/VERSION"], "other is not in svc's closure"
+    assert mounts_of(root) == [("VERSION", "/app/VERSION")], "other is not in svc's closure"
 
 
 def test_a_library_declares_build_files_without_getting_an_image(tmp_path: Path) -> None:
@@ -133,31 +141,31 @@ def test_a_library_declares_build_files_without_getting_an_image(tmp_path: Path)
     root = workspace(tmp_path, files={"shared/core.txt": "x\n"}, members={"core": core})
     generated = files_of(root)
     assert "packages/core/Dockerfile" not in generated
-    assert builder_copies(generated["packages/svc/Dockerfile"]) == [
-        "COPY shared/core.txt /app/shared/core.txt"
+    assert builder_mounts(generated["packages/svc/Dockerfile"]) == [
+        ("shared/core.txt", "/app/shared/core.txt")
     ]
 
 
-def test_a_file_inside_another_closure_member_is_not_copied_twice(tmp_path: Path) -> None:
+def test_a_file_inside_another_closure_member_is_not_mounted_twice(tmp_path: Path) -> None:
     extra = '[tool.hatch.version]\npath = "../core/src/core/__init__.py"'
     root = workspace(tmp_path, extra)
-    assert copies_of(root) == [], "packages/core is copied whole already"
+    assert mounts_of(root) == [], "packages/core is mounted whole already"
 
 
-def test_a_folder_holding_a_file_keeps_one_copy(tmp_path: Path) -> None:
+def test_a_folder_holding_a_file_keeps_one_mount(tmp_path: Path) -> None:
     extra = (
         '[tool.hatch.version]\npath = "../../shared/v.py"\n\n'
         '[tool.hatch.build.force-include]\n"../../shared" = "svc/shared"'
     )
     root = workspace(tmp_path, extra, {"shared/v.py": "x\n"})
-    assert copies_of(root) == ["COPY shared /app/shared"]
+    assert mounts_of(root) == [("shared", "/app/shared")]
 
 
 def test_a_member_uv_does_not_build_reads_nothing(tmp_path: Path) -> None:
     svc = {"package": False, "dependencies": ["core"]}
     svc["extra"] = IMAGE + '[tool.hatch.version]\npath = "../../missing.py"'
     root = make_workspace(tmp_path / "ws", {"core": {}, "svc": svc}, root_extra=ROOT_DOCKER)
-    assert copies_of(root) == []
+    assert mounts_of(root) == []
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from ws.docker.config import (
     load_config,
     load_root_config,
 )
+from ws.docker.render import DEFAULT_ID, RunUser, run_user
 from ws.errors import ConfigError
 from ws.workspace import load_workspace
 
@@ -101,6 +102,32 @@ def test_defaults(tmp_path: Path) -> None:
     assert (image.command, image.healthcheck, image.expose, image.user) == (None, None, (), None)
 
 
+@pytest.mark.parametrize(
+    ("user", "made"),
+    [
+        ("app", RunUser("app", DEFAULT_ID, "app", DEFAULT_ID)),
+        ("svc", RunUser("svc", DEFAULT_ID, "svc", DEFAULT_ID)),
+        ("1000", RunUser("app", 1000, "app", 1000)),
+        ("svc:web", RunUser("svc", DEFAULT_ID, "web", DEFAULT_ID)),
+        ("1000:2000", RunUser("app", 1000, "app", 2000)),
+    ],
+)
+def test_each_user_form_loads_and_names_the_user_the_image_makes(
+    tmp_path: Path, user: str, made: RunUser
+) -> None:
+    """A name, a uid, name:group or uid:gid; what is left out: the name app, the id 10001, the
+    user's own group."""
+    config = load_config(load_workspace(workspace(tmp_path, f'[tool.ws.docker]\nuser = "{user}"')))
+    assert config.images["service"].user == user
+    assert run_user(user) == made
+    assert made.home == f"/home/{made.name}"
+
+
+def test_the_default_user_is_app_with_its_own_id() -> None:
+    assert DEFAULT_USER == "app"
+    assert run_user(DEFAULT_USER) == RunUser("app", 10001, "app", 10001)
+
+
 def test_no_tables_no_images(tmp_path: Path) -> None:
     config = load_config(load_workspace(workspace(tmp_path, "", "")))
     assert config.root is None and config.images == {}
@@ -139,6 +166,10 @@ def test_an_image_member_needs_the_root_table(tmp_path: Path) -> None:
         ("expose = [true]", "tool.ws.docker.expose[0]", "must be a string, not a boolean"),
         ('user = "root"', "tool.ws.docker.user", "runs the image as root"),
         ('user = "0:0"', "tool.ws.docker.user", "runs the image as root"),
+        ('user = "app:root"', "tool.ws.docker.user", "runs the image as root"),
+        ('user = "app:0"', "tool.ws.docker.user", "runs the image as root"),
+        ('user = "1000:0"', "tool.ws.docker.user", "runs the image as root"),
+        ('user = "app:"', "tool.ws.docker.user", "is not a user"),
         ('user = "app; rm"', "tool.ws.docker.user", "is not a user"),
         ('include = ["../core/x"]', "tool.ws.docker.include[0]", "not a path inside the member"),
         ('include = ["/etc/passwd"]', "tool.ws.docker.include[0]", "not a path inside the member"),

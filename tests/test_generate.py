@@ -25,6 +25,7 @@ from ws.errors import ConfigError
 from ws.graph import build_graph
 from ws.workspace import load_workspace
 
+from tests.support.dockerfile import Read, parse_dockerfile
 from tests.support.files import build_file_tree, make_workspace
 from tests.support.gitrepo import init_repo
 from tests.support.wheels import write_wheel
@@ -93,7 +94,9 @@ def test_write_only_what_changed(root: Path) -> None:
 def test_check_names_a_hand_edited_a_missing_and_an_outdated_file(root: Path) -> None:
     write_generated(root, files_of(root))
     dockerfile = root / "packages/api/Dockerfile"
-    dockerfile.write_text(dockerfile.read_text().replace("USER 65532:65532", "USER root"))
+    text = dockerfile.read_text()
+    assert "\nUSER app\n" in text
+    dockerfile.write_text(text.replace("\nUSER app\n", "\nUSER root\n"))
     (root / "packages/worker/Dockerfile.dockerignore").unlink()
     pyproject = root / "packages/worker/pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('["worker"]', '["worker", "--fast"]'))
@@ -192,7 +195,7 @@ def test_ws_check_reports_every_kind_of_problem_at_once(root: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_path_sources_are_copied_before_the_dependency_install_and_reach_the_context(
+def test_path_sources_are_mounted_for_the_dependency_install_and_reach_the_context(
     tmp_path: Path,
 ) -> None:
     wheel = "vendor/vendored-1.0-py3-none-any.whl"
@@ -202,10 +205,9 @@ def test_path_sources_are_copied_before_the_dependency_install_and_reach_the_con
     write_wheel(root / "vendor", "vendored", "1.0")
     (root / "vendor" / "unrelated.whl").write_bytes(b"not in any image")
     files = files_of(root)
-    lines = files["packages/api/Dockerfile"].splitlines()
-    copy = lines.index(f"COPY {wheel} /app/{wheel}")
-    install = next(i for i, line in enumerate(lines) if "--no-install-workspace" in line)
-    assert copy < install, "the wheel is there when the dependency layer installs it"
+    (install,) = parse_dockerfile(files["packages/api/Dockerfile"])["deps"].of("RUN")
+    assert "--no-install-workspace" in install.args
+    assert (wheel, f"/app/{wheel}") in install.binds(), "there when the dependencies install"
     assert f"!{wheel}" in files["packages/api/Dockerfile.dockerignore"].splitlines()
     assert f"!{wheel}" in files[".dockerignore"].splitlines()
     write_generated(root, files)
@@ -263,11 +265,18 @@ def root_project(tmp_path: Path, docker: str = "", **members: dict[str, Any]) ->
     return root
 
 
-def copy_lines(dockerfile: str) -> list[str]:
+def stage_reads(dockerfile: str) -> dict[str, list[Read]]:
+    """Stage name -> the (source, target) pairs it reads from the context."""
+    return {stage.name: stage.reads for stage in parse_dockerfile(dockerfile).stages}
+
+
+def build_inputs(dockerfile: str) -> list[Read]:
+    """What the builder stage mounts besides the image pyproject, the lock and packages/."""
     return [
-        line
-        for line in dockerfile.splitlines()
-        if line.startswith("COPY ") and not line.startswith("COPY --from=")
+        (source, target)
+        for source, target in parse_dockerfile(dockerfile)["builder"].mounts
+        if target not in ("/app/pyproject.toml", "/app/uv.lock")
+        and not source.startswith("packages/")
     ]
 
 
@@ -277,23 +286,31 @@ def admitted(root: Path, ignore_text: str) -> set[str]:
     return {p for p in paths if not ignore.excluded(p)}
 
 
-def test_a_closure_holding_the_root_project_copies_its_inputs_once(tmp_path: Path) -> None:
+def test_a_closure_holding_the_root_project_mounts_its_inputs_once(tmp_path: Path) -> None:
     root = root_project(tmp_path, worker=WORKER)
     files = files_of(root)
-    copies = copy_lines(files["packages/worker/Dockerfile"])
-    assert copies == [
-        "COPY packages/worker/Dockerfile.pyproject.toml /app/pyproject.toml",
-        "COPY packages/worker/uv.lock /app/uv.lock",
-        "COPY packages/core/pyproject.toml /app/packages/core/pyproject.toml",
-        "COPY packages/worker/pyproject.toml /app/packages/worker/pyproject.toml",
-        "COPY packages/core /app/packages/core",
-        "COPY packages/worker /app/packages/worker",
-        "COPY LICENSE /app/LICENSE",
-        "COPY README.md /app/README.md",
-        "COPY src /app/src",
+    reads = stage_reads(files["packages/worker/Dockerfile"])
+    image_files = [
+        ("packages/worker/Dockerfile.pyproject.toml", "/app/pyproject.toml"),
+        ("packages/worker/uv.lock", "/app/uv.lock"),
     ]
-    targets = [line.split()[-1] for line in copies]
-    assert len(targets) == len(set(targets)), "never two files onto one path"
+    assert reads["deps"] == [
+        *image_files,
+        ("packages/core/pyproject.toml", "/app/packages/core/pyproject.toml"),
+        ("packages/worker/pyproject.toml", "/app/packages/worker/pyproject.toml"),
+    ]
+    assert reads["builder"] == [
+        *image_files,
+        ("LICENSE", "/app/LICENSE"),
+        ("README.md", "/app/README.md"),
+        ("packages/core", "/app/packages/core"),
+        ("packages/worker", "/app/packages/worker"),
+        ("src", "/app/src"),
+    ]
+    assert reads["runtime"] == []
+    for stage in reads.values():
+        targets = [target for _, target in stage]
+        assert len(targets) == len(set(targets)), "never two files onto one path"
     write_generated(root, files)
     sent = admitted(root, files["packages/worker/Dockerfile.dockerignore"])
     assert {"LICENSE", "README.md", "src/app/__init__.py"} <= sent
@@ -322,16 +339,25 @@ def test_the_root_project_gets_an_image_whose_files_sit_at_the_root(tmp_path: Pa
     dockerfile = files["Dockerfile"]
     assert "# The image of app (the workspace root), from [tool.ws.docker]" in dockerfile
     assert "docker build -f Dockerfile ." in dockerfile
-    assert copy_lines(dockerfile) == [
-        "COPY Dockerfile.pyproject.toml /app/pyproject.toml",
-        "COPY uv.member.lock /app/uv.lock",
-        "COPY packages/core/pyproject.toml /app/packages/core/pyproject.toml",
-        "COPY packages/core /app/packages/core",
-        "COPY LICENSE /app/LICENSE",
-        "COPY README.md /app/README.md",
-        "COPY src /app/src",
-        'COPY ["conf/app.toml", "/app/conf/app.toml"]',
+    image_files = [
+        ("Dockerfile.pyproject.toml", "/app/pyproject.toml"),
+        ("uv.member.lock", "/app/uv.lock"),
     ]
+    assert stage_reads(dockerfile) == {
+        "uv": [],
+        "deps": [
+            *image_files,
+            ("packages/core/pyproject.toml", "/app/packages/core/pyproject.toml"),
+        ],
+        "builder": [
+            *image_files,
+            ("LICENSE", "/app/LICENSE"),
+            ("README.md", "/app/README.md"),
+            ("packages/core", "/app/packages/core"),
+            ("src", "/app/src"),
+        ],
+        "runtime": [("conf/app.toml", "/app/conf/app.toml")],
+    }
     assert "--package app" in dockerfile and 'CMD ["app"]' in dockerfile
     build_file_tree(root, {"uv.member.lock": "version = 1\n"})
     write_generated(root, files)
@@ -374,10 +400,10 @@ def test_a_root_project_whose_package_folder_ws_cannot_find(tmp_path: Path) -> N
         'command = ["app"]', 'command = ["app"]\nbuild-files = ["code.py"]'
     )
     pyproject.write_text(text)
-    assert "COPY code.py /app/code.py" in copy_lines(files_of(root)["Dockerfile"])
+    assert ("code.py", "/app/code.py") in build_inputs(files_of(root)["Dockerfile"])
 
 
-def test_an_in_tree_backend_of_the_root_project_is_copied(tmp_path: Path) -> None:
+def test_an_in_tree_backend_of_the_root_project_is_mounted(tmp_path: Path) -> None:
     root = root_project(tmp_path, 'command = ["app"]\n')
     pyproject = root / "pyproject.toml"
     text = pyproject.read_text().replace(
@@ -385,7 +411,7 @@ def test_an_in_tree_backend_of_the_root_project_is_copied(tmp_path: Path) -> Non
     )
     pyproject.write_text(text)
     build_file_tree(root, {"backend.py": ""})
-    assert "COPY backend.py /app/backend.py" in copy_lines(files_of(root)["Dockerfile"])
+    assert ("backend.py", "/app/backend.py") in build_inputs(files_of(root)["Dockerfile"])
 
 
 def test_a_virtual_root_project_has_no_build_inputs(tmp_path: Path) -> None:
@@ -395,24 +421,19 @@ def test_a_virtual_root_project_has_no_build_inputs(tmp_path: Path) -> None:
         pyproject.read_text().replace("[tool.uv]\n", "[tool.uv]\npackage = false\n")
     )
     (root / "src/app/__init__.py").unlink()
-    copies = copy_lines(files_of(root)["Dockerfile"])
-    assert not [line for line in copies if "README" in line or " src " in line]
+    assert build_inputs(files_of(root)["Dockerfile"]) == []
 
 
-def test_a_setuptools_root_project_copies_its_setup_files_and_package(tmp_path: Path) -> None:
+def test_a_setuptools_root_project_mounts_its_setup_files_and_package(tmp_path: Path) -> None:
     root = root_project(tmp_path, 'command = ["app"]\n')
     pyproject = root / "pyproject.toml"
     text = pyproject.read_text().replace('build-backend = "uv_build"', BUILD_SETUPTOOLS)
     pyproject.write_text(text)
     shutil.rmtree(root / "src")
     build_file_tree(root, {"app/__init__.py": "", "setup.py": "", "MANIFEST.in": ""})
-    copies = [line for line in copy_lines(files_of(root)["Dockerfile"]) if "packages/" not in line]
-    assert copies[2:] == [
-        "COPY LICENSE /app/LICENSE",
-        "COPY MANIFEST.in /app/MANIFEST.in",
-        "COPY README.md /app/README.md",
-        "COPY app /app/app",
-        "COPY setup.py /app/setup.py",
+    assert build_inputs(files_of(root)["Dockerfile"]) == [
+        (path, f"/app/{path}")
+        for path in ("LICENSE", "MANIFEST.in", "README.md", "app", "setup.py")
     ]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 from ws.cli import app
+from ws.docker import engine
 from ws.docker.config import load_config
 from ws.docker.dockerignore import DockerIgnore
 from ws.docker.generate import generated_files, image_inputs, write_generated
@@ -27,7 +28,9 @@ from ws.graph import build_graph, closure
 from ws.locks import LockOptions, sync_locks
 from ws.workspace import load_workspace
 
+from tests.support.dockerfile import parse_dockerfile
 from tests.support.files import build_file_tree, make_workspace
+from tests.support.imagebuild import cli_context
 from tests.support.loopback_images import docker_client, pinned_seed_images  # noqa: F401
 
 PY = "localhost:5000/python:3.11-slim@sha256:" + "1" * 64
@@ -143,7 +146,7 @@ COPY ["packages/service/config/app.toml", "/app/config/app.toml"]
 LABEL org.opencontainers.image.source="${{WS_SOURCE}}" \\
       org.opencontainers.image.revision="${{WS_REVISION}}"
 COPY --from=builder /app/overlay/ /app/.venv/
-"""
+"""  # noqa: E501 -- a generated Dockerfile's mount lines are as long as their paths
 # Files no build context may hold, planted in the fixture to prove the whitelist drops them.
 JUNK = {
     ".env": "SECRET=1\n",
@@ -197,15 +200,21 @@ def test_the_dockerfile_builds_on_the_engines_own_buildkit_frontend(root: Path) 
     or that would fetch a frontend image from a public registry (a syntax line)."""
     text = render_dockerfile(inputs_of(root))
     assert "--link" not in text and "<<" not in text and "# syntax" not in text.lower()
-    runs = [line for line in text.splitlines() if line.startswith("RUN ")]
-    assert all("--mount=type=cache,target=/root/.cache/uv,sharing=locked" in r for r in runs[:2])
-    froms = [line for line in text.splitlines() if line.startswith("FROM ")]
-    images = [line for line in froms if line != "FROM deps AS builder"]
-    assert len(froms) == 4 and len(images) == 3, "the builder starts from the deps stage"
-    assert all("@sha256:" in line for line in images)
+    stages = parse_dockerfile(text).stages
+    assert [(stage.name, stage.base) for stage in stages] == [
+        ("uv", UV),
+        ("deps", PY),
+        ("builder", "deps"),
+        ("runtime", PY),
+    ], "pinned images; the builder starts from the deps stage"
+    cache = "--mount=type=cache,target=/root/.cache/uv,sharing=locked"
+    for stage in stages[1:3]:
+        (install,) = stage.of("RUN")
+        assert cache in install.flags and install.args.startswith("uv sync --frozen")
+    assert not any(f.startswith("--mount") for r in stages[3].of("RUN") for f in r.flags)
 
 
-def test_the_member_whitelist_admits_exactly_what_the_dockerfile_copies(root: Path) -> None:
+def test_the_member_whitelist_admits_exactly_what_the_dockerfile_reads(root: Path) -> None:
     inputs = inputs_of(root)
     write_generated(root, generated_files(*_loaded(root)))
     got = admitted(root, render_dockerignore(inputs))
@@ -224,14 +233,14 @@ def test_the_member_whitelist_admits_exactly_what_the_dockerfile_copies(root: Pa
     }
     assert got == (member_files - set(JUNK) - not_needed)
     assert {"packages/service/uv.lock", "packages/service/Dockerfile.pyproject.toml"} <= got
-    assert "packages/service/tests/test_x.py" in got, "the member folder is copied whole"
-    for source in _copy_sources(render_dockerfile(inputs)):
-        assert source in got or any(p.startswith(source + "/") for p in got), source
-        assert any(p == source or p.startswith(source + "/") for p in got)
-    assert all(
-        any(p == s or p.startswith(s + "/") for s in _copy_sources(render_dockerfile(inputs)))
-        for p in got
-    ), "nothing beyond the COPY sources"
+    assert "packages/service/tests/test_x.py" in got, "the member folder is mounted whole"
+    sources = parse_dockerfile(render_dockerfile(inputs)).sources
+    assert "packages/service/config/app.toml" in sources, "the include is copied"
+    for source in sources:
+        assert any(p == source or p.startswith(source + "/") for p in got), source
+    assert all(any(p == s or p.startswith(s + "/") for s in sources) for p in got), (
+        "nothing beyond what the COPY and bind-mount sources read"
+    )
 
 
 def test_the_root_dockerignore_is_the_union(root: Path) -> None:
@@ -328,19 +337,7 @@ def _loaded(root: Path):
     return ws, build_graph(ws), load_config(ws)
 
 
-def _copy_sources(dockerfile: str) -> list[str]:
-    """The context paths the Dockerfile's COPY lines read (not those copying from stages)."""
-    sources = []
-    for line in dockerfile.splitlines():
-        if not line.startswith("COPY ") or line.startswith("COPY --from="):
-            continue
-        rest = line[len("COPY ") :]
-        args = json.loads(rest) if rest.startswith("[") else rest.split()
-        sources += args[:-1]
-    return sources
-
-
-# ---------------------------------------------------------------- a real classic build
+# ---------------------------------------------------------------- a real build, offline
 
 BUILD_ROOT = """
 [tool.ws.docker]
@@ -360,7 +357,7 @@ def main():
 
 
 @pytest.mark.docker
-def test_the_generated_dockerfile_builds_offline_with_the_classic_builder(
+def test_the_generated_dockerfile_builds_offline_on_buildkit(
     tmp_path: Path,
     docker_client: Any,  # noqa: F811 -- the imported fixture
     uv_bin: str,
@@ -393,14 +390,10 @@ include = ["config/app.toml"]
     shutil.rmtree(root / ".ws", ignore_errors=True)
     tag = f"ws-test-render-{tmp_path.name.lower()}:1"
     try:
-        image, _ = docker_client.images.build(
-            path=str(root),
-            dockerfile="packages/service/Dockerfile",
-            tag=tag,
-            network_mode="none",
-            rm=True,
-            forcerm=True,
-        )
+        dockerfile = "packages/service/Dockerfile"
+        params = {"dockerfile": dockerfile, "networkmode": "none", "t": tag}
+        engine.build(docker_client, "service", cli_context(root, dockerfile), params)
+        image = docker_client.images.get(tag)
         out = docker_client.containers.run(tag, network_mode="none", remove=True)
         report = json.loads(out)
         listing = (
@@ -421,7 +414,7 @@ include = ["config/app.toml"]
         "tricky": 'a "quoted" $PATH \\ value',
         "core": "3.1.0",
         "cwd": "/app",
-        "uid": 65532,
+        "uid": 10001,
         "config": "answer = 42\n",
     }
     assert listing == [".venv", "config", "no-uv"], "only the venv and the include files"
@@ -430,4 +423,4 @@ include = ["config/app.toml"]
     assert labels["org.opencontainers.image.title"] == "service"
     assert labels["ws.member"] == "service", "in the Dockerfile: a plain docker build has it too"
     assert labels["org.opencontainers.image.revision"] == "unknown"
-    assert image.attrs["Config"]["User"] == "65532:65532"
+    assert image.attrs["Config"]["User"] == "app"

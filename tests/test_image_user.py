@@ -1,0 +1,62 @@
+"""The user an image runs as, on a real engine (BuildKit): the configured name made in the
+image with a home of its own to write to, a venv it runs but cannot change, and a uid:gid
+given as numbers made under the name app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+import pytest
+from ws.locks import LockOptions
+
+from tests.support.imagebuild import Made, build
+from tests.support.images import prepare_workspace, run_image
+from tests.support.pyindex import LocalIndex
+
+MEMBERS = {
+    "named": {"extra": '[tool.ws.docker]\ncommand = ["true"]\n'},
+    "numbered": {"extra": '[tool.ws.docker]\ncommand = ["true"]\nuser = "1000:1000"\n'},
+}
+# One line per question; a step that fails prints nothing, or what says it failed.
+PROBE = """
+id -un; id -u; id -gn; id -g; echo "$HOME"
+touch "$HOME/x" && echo home-writable
+python -c "import pathlib; pathlib.Path.home().joinpath('.cache').mkdir()" && echo cache-made
+stat -c %U:%G:%a /app/.venv
+touch /app/.venv/x 2>/dev/null && echo venv-writable || echo venv-refused
+"""
+ANSWERS = ["/home/app", "home-writable", "cache-made", "root:root:755", "venv-refused"]
+
+
+@pytest.fixture(scope="module")
+def root(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """named takes the default user; numbered sets user = "1000:1000"."""
+    root = tmp_path_factory.mktemp("image-user") / "ws"
+    prepare_workspace(root, pyindex.url, lock_options, registry=registry, members=MEMBERS)
+    return root
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(
+    ("member", "ids"),
+    [("named", ["app", "10001", "app", "10001"]), ("numbered", ["app", "1000", "app", "1000"])],
+)
+def test_the_image_runs_as_its_user_with_a_home_and_a_venv_it_cannot_change(
+    engine: docker.DockerClient,
+    made: Made,
+    root: Path,
+    lock_options: LockOptions,
+    member: str,
+    ids: list[str],
+) -> None:
+    (image,), _ = build(engine, made, root, [member], lock_options)
+
+    assert engine.images.get(image.image_id).attrs["Config"]["User"] == "app"
+    answer = run_image(engine, image.image_id, ["sh", "-c", PROBE], made.label)
+    assert answer.split() == [*ids, *ANSWERS]
