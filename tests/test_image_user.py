@@ -17,6 +17,8 @@ from tests.support.pyindex import LocalIndex
 MEMBERS = {
     "named": {"extra": '[tool.ws.docker]\ncommand = ["true"]\n'},
     "numbered": {"extra": '[tool.ws.docker]\ncommand = ["true"]\nuser = "1000:1000"\n'},
+    # staff is a group the Debian base image has: used as it is, not made again
+    "grouped": {"extra": '[tool.ws.docker]\ncommand = ["true"]\nuser = "svc:staff"\n'},
 }
 # One line per question; a step that fails prints nothing, or what says it failed.
 PROBE = """
@@ -26,7 +28,7 @@ python -c "import pathlib; pathlib.Path.home().joinpath('.cache').mkdir()" && ec
 stat -c %U:%G:%a /app/.venv
 touch /app/.venv/x 2>/dev/null && echo venv-writable || echo venv-refused
 """
-ANSWERS = ["/home/app", "home-writable", "cache-made", "root:root:755", "venv-refused"]
+ANSWERS = ["home-writable", "cache-made", "root:root:755", "venv-refused"]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def root(
     lock_options: LockOptions,
     registry: str,
 ) -> Path:
-    """named takes the default user; numbered sets user = "1000:1000"."""
+    """named takes the default user; numbered sets user = "1000:1000"; grouped "svc:staff"."""
     root = tmp_path_factory.mktemp("image-user") / "ws"
     prepare_workspace(root, pyindex.url, lock_options, registry=registry, members=MEMBERS)
     return root
@@ -45,7 +47,11 @@ def root(
 @pytest.mark.docker
 @pytest.mark.parametrize(
     ("member", "ids"),
-    [("named", ["app", "10001", "app", "10001"]), ("numbered", ["app", "1000", "app", "1000"])],
+    [
+        ("named", ["app", "10001", "app", "10001", "/home/app"]),
+        ("numbered", ["app", "1000", "app", "1000", "/home/app"]),
+        ("grouped", ["svc", "10001", "staff", "50", "/home/svc"]),
+    ],
 )
 def test_the_image_runs_as_its_user_with_a_home_and_a_venv_it_cannot_change(
     engine: docker.DockerClient,
@@ -57,6 +63,6 @@ def test_the_image_runs_as_its_user_with_a_home_and_a_venv_it_cannot_change(
 ) -> None:
     (image,), _ = build(engine, made, root, [member], lock_options)
 
-    assert engine.images.get(image.image_id).attrs["Config"]["User"] == "app"
+    assert engine.images.get(image.image_id).attrs["Config"]["User"] == ids[0]
     answer = run_image(engine, image.image_id, ["sh", "-c", PROBE], made.label)
     assert answer.split() == [*ids, *ANSWERS]
