@@ -1,6 +1,6 @@
-"""ws docker build on the real engine, with the classic builder (whose steps leave images to
-look inside) unless a test names BuildKit: images that answer, hold only their closure, reuse
-the dependency layer, keep secrets out, fail with the failing step's output, and push."""
+"""ws docker build on the real engine's BuildKit: images that answer, hold only their closure,
+reuse the dependency layer, keep secrets out, fail with the failing step's output, check only
+the locks they install from, pull what they need, and push."""
 
 from __future__ import annotations
 
@@ -13,19 +13,21 @@ import pytest
 from typer.testing import CliRunner
 from ws.cli import app
 from ws.docker.build import (
-    Builder,
     BuiltImage,
-    connect,
-    git_revision,
     member_context,
+    plan_images,
     select_members,
 )
+from ws.docker.config import load_config
+from ws.docker.engine import build as engine_build
+from ws.docker.engine import build_params
 from ws.docker.imageref import parse_image_ref
 from ws.docker.registry import resolve_digest
 from ws.docker.stream import StepFailed
-from ws.errors import ConfigError, DockerUnavailable, StaleFiles
+from ws.errors import ConfigError, RegistryError, StaleFiles
+from ws.git import held_files, revision
 from ws.graph import build_graph
-from ws.locks import LockOptions
+from ws.locks import LockOptions, check_locks, sync_locks
 from ws.workspace import load_workspace
 
 from tests.support.gitrepo import GitRepo
@@ -44,11 +46,18 @@ from tests.support.imagebuild import (
 from tests.support.images import (
     OTHER_MARKER,
     commit_workspace,
+    generate,
+    image_members,
+    prepare_workspace,
     run_image,
 )
+from tests.support.loopback_images import unique_repository
+from tests.support.pyindex import LocalIndex
+from tests.support.wheels import write_wheel
 
 ANSWER = "svc 0.1.0 lib 0.2.0 beta 1.1 alpha 2.0 says hello docker\n"
 DEPENDENCY_STEP = "--no-install-workspace"  # the generated RUN that installs the lock alone
+MEMBER_STEP = "--no-editable"  # the generated RUN that installs the members themselves
 SCAN = "grep -rlsI --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev {} /; echo exit=$?"
 
 
@@ -67,14 +76,16 @@ def svc_image(
 def test_service_image_answers_with_no_network(
     engine: docker.DockerClient, made: Made, template: Path, registry: str, svc_image: BuiltImage
 ) -> None:
-    revision = git_revision(template)
+    at = revision(template)
 
     assert run_image(engine, svc_image.refs[0], ["svc"], made.label) == ANSWER
-    assert svc_image.refs == (f"{registry}/svc:0.1.0", f"{registry}/svc:{revision.short}")
+    assert svc_image.refs == (f"{registry}/svc:0.1.0", f"{registry}/svc:{at.short}")
     labels = engine.images.get(svc_image.image_id).labels
     assert labels["ws.member"] == "svc"
-    assert labels["org.opencontainers.image.revision"] == revision.sha
-    assert not revision.dirty
+    assert labels["org.opencontainers.image.revision"] == at.sha
+    assert not at.dirty
+    assert {step.stage for step in svc_image.steps} == {"uv", "deps", "builder", "runtime"}
+    assert all(step.image_id is None for step in svc_image.steps), "BuildKit: no intermediates"
 
 
 @pytest.mark.docker
@@ -109,12 +120,19 @@ def test_members_and_dependencies_carry_current_bytecode(
 
 @pytest.mark.docker
 def test_the_overlay_holds_only_what_the_members_install_wrote(
-    engine: docker.DockerClient, made: Made, svc_image: BuiltImage
+    engine: docker.DockerClient, made: Made, template: Path, registry: str, svc_image: BuiltImage
 ) -> None:
-    builder = step_with(svc_image, "--no-editable").image_id
-    assert builder is not None
+    # BuildKit keeps no image of a stage: build the builder stage on its own, as svc's build
+    # ran it (the same Dockerfile, context and arguments), and look inside.
+    ws = load_workspace(template)
+    (inputs,) = plan_images(ws, load_config(ws), ["svc"])
+    context, _, dockerfile = member_context(ws, inputs, held_files(template))
+    ref = f"{registry}/svc:builder-stage"
+    params = build_params(dockerfile, buildargs={}, labels=made.label, tags=[ref], target="builder")
+    with context:
+        engine_build(engine, "svc", context, params)
 
-    listing = as_root(engine, builder, "cd /app/overlay && find . ! -type d | sort", made)
+    listing = as_root(engine, ref, "cd /app/overlay && find . ! -type d | sort", made)
 
     site = "./lib/python3.11/site-packages/"
     owners = {
@@ -123,10 +141,12 @@ def test_the_overlay_holds_only_what_the_members_install_wrote(
     }
     assert owners == {"./bin/svc", "lib", "lib-0.2.0.dist-info", "svc", "svc-0.1.0.dist-info"}
     assert f"{site}svc/__pycache__/app.cpython-311.pyc" in listing.split()
+    shipped = f"/app/.venv/{site.removeprefix('./')}svc/__pycache__/app.cpython-311.pyc"
+    assert as_root(engine, svc_image.image_id, f"test -f {shipped} && echo yes", made) == "yes\n"
 
 
 @pytest.mark.docker
-def test_source_only_change_reuses_the_dependency_layer(
+def test_source_only_change_reruns_only_the_member_steps(
     engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
 ) -> None:
     (first,), _ = build(engine, made, workspace, ["svc"], lock_options)
@@ -136,27 +156,48 @@ def test_source_only_change_reuses_the_dependency_layer(
 
     (second,), lines = build(engine, made, workspace, ["svc"], lock_options)
 
-    deps = step_with(second, DEPENDENCY_STEP)
-    assert deps.cached and deps.image_id == step_with(first, DEPENDENCY_STEP).image_id
-    assert all(
-        step.cached for step in second.steps[: deps.number - 1] if "FROM" not in step.instruction
-    )
-    assert ("svc", " ---> Using cache") in lines
+    assert step_with(second, DEPENDENCY_STEP).cached
+    steps = [s for s in second.steps if not s.instruction.startswith("FROM")]
+    assert all(s.cached for s in steps if s.stage in ("uv", "deps"))
     assert step_with(second, "COPY --from=deps").cached, "a new revision keeps the venv copy"
-    rerun = [s.instruction for s in second.steps if not s.cached and "FROM" not in s.instruction]
-    assert rerun[0] == "COPY packages/svc /app/packages/svc"
-    assert rerun[1].startswith("RUN uv sync --frozen --no-dev --no-editable --package svc")
-    assert rerun[2].startswith("LABEL org.opencontainers.image.source="), "a new commit"
-    assert rerun[3] == "COPY --from=builder /app/overlay/ /app/.venv/"
-    assert rerun[4:] == [f"LABEL {k}={v}" for k, v in made.label.items()], "the caller's label"
+    rerun = [s for s in steps if not s.cached]
+    instructions = [s.instruction for s in rerun]
+    assert MEMBER_STEP in instructions[0] and instructions[0].startswith("RUN ")
+    assert instructions[1:] == ["COPY --from=builder /app/overlay/ /app/.venv/"]
+    assert all(s.seconds is not None for s in rerun)
+    assert any(line.endswith(" (cached)") and DEPENDENCY_STEP in line for _, line in lines)
     revisions = [
         engine.images.get(image.image_id).labels["org.opencontainers.image.revision"]
         for image in (first, second)
     ]
-    assert revisions[1] == git_revision(workspace).sha != revisions[0]
+    assert revisions[1] == revision(workspace).sha != revisions[0]
     assert run_image(engine, second.refs[0], ["svc"], made.label) == ANSWER.replace(
         "says", "now says"
     )
+
+
+@pytest.mark.docker
+def test_a_vendored_wheel_in_the_repository_reaches_the_image(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    write_wheel(workspace / "vendor", "vendored", "1.0")
+    (workspace / "vendor/unrelated.txt").write_text("in no image")
+    lib = workspace / "packages/lib/pyproject.toml"
+    text = lib.read_text().replace('["delta"]', '["delta", "vendored"]')
+    wheel = "../../vendor/vendored-1.0-py3-none-any.whl"
+    lib.write_text(text + f'\n[tool.uv.sources]\nvendored = {{ path = "{wheel}" }}\n')
+    ws = load_workspace(workspace)
+    sync_locks(ws, build_graph(ws), None, lock_options)
+    generate(workspace)
+    commit_workspace(workspace, "lib needs a vendored wheel")
+
+    (image,), _ = build(engine, made, workspace, ["svc"], lock_options)
+
+    probe = "import vendored, importlib.metadata as m; print(m.version('vendored'))"
+    assert run_image(engine, image.image_id, ["python", "-c", probe], made.label) == "1.0\n"
+    assert "vendor/vendored-1.0-py3-none-any.whl" in image.context.members
+    assert "vendor/unrelated.txt" not in image.context.members
+    assert run_image(engine, image.image_id, ["svc"], made.label) == ANSWER
 
 
 # ---------------------------------------------------------------- secrets stay out
@@ -173,8 +214,9 @@ def test_secrets_never_reach_the_context_or_the_image(
     canary = f"CANARY-{uuid.uuid4().hex}"
     planted = plant_canaries(workspace, tmp_path / "outside-secret.txt", canary)
     ws = load_workspace(workspace)
+    (inputs,) = plan_images(ws, load_config(ws), ["svc"])
 
-    context, report, dockerfile = member_context(ws, ws.members["svc"])
+    context, report, dockerfile = member_context(ws, inputs, held_files(workspace))
     with context, tarfile.open(fileobj=context, mode="r|") as tar:
         sent = {}
         for entry in tar:
@@ -195,34 +237,23 @@ def test_secrets_never_reach_the_context_or_the_image(
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize(
-    ("builder", "engine_error"),
-    [("classic", "returned a non-zero code"), ("buildkit", "exit code:")],
-)
 def test_a_failing_run_step_raises_build_failed_with_its_output(
-    engine: docker.DockerClient,
-    made: Made,
-    workspace: Path,
-    lock_options: LockOptions,
-    builder: Builder,
-    engine_error: str,
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
 ) -> None:
     (workspace / "packages/svc/src/svc/__init__.py").unlink()
     commit_workspace(workspace, "lose the package's __init__.py")
 
     with pytest.raises(StepFailed) as caught:
-        build(engine, made, workspace, ["svc"], lock_options, builder=builder)
+        build(engine, made, workspace, ["svc"], lock_options)
 
     failure = caught.value
     assert failure.member == "svc" and failure.step is not None
-    assert failure.step.instruction.startswith("RUN uv sync --frozen --no-dev --no-editable")
-    assert engine_error in failure.error
+    assert failure.step.stage == "builder" and MEMBER_STEP in failure.step.instruction
+    assert "exit code:" in failure.error
     assert any("__init__.py" in line for line in failure.output)
     assert "__init__.py" in str(failure) and failure.step.label in str(failure)
 
-    argv = ["--root", str(workspace), "docker", "build", "--builder", builder, "svc"]
-    result = CliRunner().invoke(app, argv)
-    made.record_lines(result.output)
+    result = CliRunner().invoke(app, ["--root", str(workspace), "docker", "build", "svc"])
     assert result.exit_code == 1
     assert "error: svc: the image build failed at step" in result.output
     assert "Traceback" not in result.output
@@ -258,13 +289,61 @@ def test_a_hand_edited_dockerfile_is_refused(
     assert "`ws docker generate`" in str(caught.value) and "sync-locks" not in str(caught.value)
 
 
-def test_no_engine_is_docker_unavailable_with_the_fix(tmp_path: Path) -> None:
-    socket = f"unix://{tmp_path / 'no-engine.sock'}"
+@pytest.fixture
+def with_dependent(
+    tmp_path: Path, pyindex: LocalIndex, lock_options: LockOptions, registry: str
+) -> Path:
+    """The image workspace plus ops, a member (no image) that installs svc."""
+    root = tmp_path / "ws"
+    members = {**image_members(), "ops": {"dependencies": ["svc"]}}
+    prepare_workspace(root, pyindex.url, lock_options, registry=registry, members=members)
+    return root
 
-    with pytest.raises(DockerUnavailable) as caught:
-        connect(lambda: docker.DockerClient(base_url=socket))
 
-    assert "tooling/engine.sh" in str(caught.value)
+def _edit_lock(path: Path) -> None:
+    """A hand edit that `ws sync-locks` would undo: a member lock no longer its part."""
+    path.write_text(path.read_text() + "\n# edited by hand\n")
+
+
+@pytest.mark.docker
+def test_a_build_checks_its_own_and_the_root_lock_not_its_dependents(
+    engine: docker.DockerClient, made: Made, with_dependent: Path, lock_options: LockOptions
+) -> None:
+    _edit_lock(with_dependent / "packages/ops/uv.lock")
+    commit_workspace(with_dependent, "ops's lock edited by hand")
+    with pytest.raises(StaleFiles, match="packages/ops/uv.lock: out of date"):
+        check_locks(load_workspace(with_dependent), None, None, lock_options)  # every lock
+
+    (image,), _ = build(engine, made, with_dependent, ["svc"], lock_options)
+
+    assert run_image(engine, image.image_id, ["svc"], made.label) == ANSWER
+    _edit_lock(with_dependent / "packages/svc/uv.lock")
+    commit_workspace(with_dependent, "svc's lock edited by hand")
+    with pytest.raises(StaleFiles) as caught:
+        build(engine, made, with_dependent, ["svc"], lock_options)
+    svc_lock = with_dependent.resolve() / "packages/svc/uv.lock"
+    assert caught.value.problems == [
+        f"{svc_lock}: out of date with the root lock (svc's part of it)"
+    ]
+    assert "`ws sync-locks`" in str(caught.value)
+
+
+@pytest.mark.docker
+def test_a_base_image_no_registry_holds_is_refused_before_building(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    missing = f"{unique_repository('python')}:3.11@sha256:{'0' * 64}"  # pinned, as generate needs
+    pyproject = workspace / "pyproject.toml"
+    text = pyproject.read_text()
+    python_line = next(line for line in text.splitlines() if line.startswith("python-image"))
+    pyproject.write_text(text.replace(python_line, f'python-image = "{missing}"'))
+    generate(workspace)
+    commit_workspace(workspace, "a python image no registry holds")
+
+    with pytest.raises(RegistryError) as caught:
+        build(engine, made, workspace, ["svc"], lock_options)
+
+    assert missing in str(caught.value) and "fix:" in str(caught.value)
 
 
 # ---------------------------------------------------------------- several images, pushing
@@ -275,7 +354,7 @@ def test_every_image_member_builds_in_parallel(
     engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
 ) -> None:
     ws = load_workspace(workspace)
-    names = select_members(ws, build_graph(ws), every=True)
+    names = select_members(ws, load_config(ws), every=True)
 
     built, lines = build(engine, made, workspace, names, lock_options, jobs=2)
 

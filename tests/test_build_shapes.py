@@ -19,7 +19,7 @@ from ws.workspace import load_workspace
 from tests.support.dockerfile import parse_dockerfile
 from tests.support.files import UV_BUILD_REQUIRES, build_file_tree, make_workspace
 from tests.support.gitrepo import GitRepo
-from tests.support.imagebuild import INSTALLED, Made, build
+from tests.support.imagebuild import INSTALLED, Made, build, plain_build
 from tests.support.images import commit_workspace, generate, root_docker_config, run_image
 from tests.support.pyindex import LocalIndex
 
@@ -118,7 +118,7 @@ def test_the_root_project_image_builds_from_its_member_lock(
         assert ("Dockerfile.pyproject.toml", "/app/pyproject.toml") in dockerfile[stage].mounts
     assert not {".", "uv.lock", "pyproject.toml"} & dockerfile.sources, "never the whole root"
 
-    (image,), _ = build(engine, made, root_service, ["app"], lock_options, builder="buildkit")
+    (image,), _ = build(engine, made, root_service, ["app"], lock_options)
 
     member_lock = locked(root_service / "uv.member.lock")
     answer = run_image(engine, image.image_id, ["app"], made.label)
@@ -296,7 +296,7 @@ def test_a_git_versioned_member_reading_outside_files_builds_without_git(
         'SETUPTOOLS_SCM_PRETEND_VERSION="${WS_GIT_VERSION}"'
     ]
 
-    (image,), _ = build(engine, made, root, ["dyn"], lock_options, builder="buildkit")
+    (image,), _ = build(engine, made, root, ["dyn"], lock_options)
 
     version = f"2.5.1.dev1+g{repo.git('rev-parse', '--short=7', 'HEAD')}"
     answer = run_image(engine, image.image_id, ["dyn"], made.label)
@@ -319,7 +319,7 @@ def test_a_member_image_whose_closure_holds_the_root_project(
     assert pyproject["project"]["name"] == "app"
     assert pyproject["tool"]["uv"]["workspace"]["members"] == ["packages/core", "packages/worker"]
 
-    (image,), _ = build(engine, made, root_service, ["worker"], lock_options, builder="buildkit")
+    (image,), _ = build(engine, made, root_service, ["worker"], lock_options)
 
     member_lock = locked(root_service / "packages/worker/uv.lock")
     answer = run_image(engine, image.image_id, ["worker"], made.label)
@@ -338,15 +338,6 @@ def test_a_plain_docker_build_gets_the_documented_default_version(
     engine: docker.DockerClient, made: Made, git_versioned: tuple[Path, GitRepo]
 ) -> None:
     root, _ = git_versioned
-    image, _ = engine.images.build(
-        path=str(root),
-        dockerfile="packages/dyn/Dockerfile",
-        network_mode="host",
-        labels=made.label,
-        rm=True,
-        forcerm=True,
-    )
-    assert image.id is not None
-    made.ids.append(image.id)
-    answer = run_image(engine, image.id, ["dyn"], made.label)
+    image_id = plain_build(engine, root, "packages/dyn/Dockerfile", made.label)
+    answer = run_image(engine, image_id, ["dyn"], made.label)
     assert answer == "made with a file outside the member 0.0.0+unknown core gamma\n"

@@ -3,48 +3,23 @@ BuildKit makes the image `ws docker build` makes, and the repository's compose.y
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import subprocess
-import tarfile
 import uuid
 from pathlib import Path
 
 import docker
-import docker.utils.build
 import pytest
 from ws.docker import engine as ws_engine
 from ws.locks import LockOptions
 
-from tests.support.imagebuild import Made, build
+from tests.support.imagebuild import Made, build, cli_context
 
 pytestmark = pytest.mark.docker
 ANSWER = "svc 0.1.0 lib 0.2.0 beta 1.1 alpha 2.0 says hello docker\n"
 REPOSITORY = Path(__file__).parents[1]
-
-
-def cli_context(root: Path, dockerfile: str) -> io.BytesIO:
-    """The context the docker CLI sends for `-f dockerfile .`: every file on disk under root
-    (no git) through the ignore file beside the Dockerfile, read and matched by docker-py's
-    own code rather than ws's."""
-    ignore = (root / f"{dockerfile}.dockerignore").read_text().splitlines()
-    patterns = [line.strip() for line in ignore if line.strip() and not line.startswith("#")]
-    files = docker.utils.build.exclude_paths(str(root), patterns, dockerfile=dockerfile)
-    body = io.BytesIO()
-    with tarfile.open(fileobj=body, mode="w") as tar:
-        for path in sorted(files):
-            tar.add(root / path, arcname=path, recursive=False, filter=_whole_seconds)
-    body.seek(0)
-    return body
-
-
-def _whole_seconds(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    """As Go's archive/tar writes it: a fractional mtime would make Python open the archive
-    with a PAX header, which the engine's quick check does not take for a tar."""
-    info.mtime = int(info.mtime)
-    return info
 
 
 def layers(client: docker.DockerClient, image: str) -> list[str]:

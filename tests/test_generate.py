@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 from ws.cli import app
-from ws.docker.build import member_context
+from ws.docker.build import member_context, plan_images
 from ws.docker.config import load_config
 from ws.docker.dockerignore import DockerIgnore
 from ws.docker.generate import (
@@ -22,6 +22,7 @@ from ws.docker.generate import (
     write_generated,
 )
 from ws.errors import ConfigError
+from ws.git import held_files
 from ws.graph import build_graph
 from ws.workspace import load_workspace
 
@@ -213,7 +214,8 @@ def test_path_sources_are_mounted_for_the_dependency_install_and_reach_the_conte
     write_generated(root, files)
     init_repo(root)  # the context holds what git holds: here every file, none ignored
     ws = load_workspace(root)
-    stream, _, _ = member_context(ws, ws.members["api"])
+    (inputs,) = plan_images(ws, load_config(ws), ["api"])
+    stream, _, _ = member_context(ws, inputs, held_files(root))
     with tarfile.open(fileobj=stream) as tar:
         names = tar.getnames()
     assert wheel in names and "vendor/unrelated.whl" not in names

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from ws.docker.build import git_version_args
+from ws.docker.build import plan_images, version_args
 from ws.docker.config import load_config
 from ws.docker.generate import generated_files
 from ws.docker.gitversion import (
@@ -95,11 +95,15 @@ def test_the_builder_stage_feeds_the_version_argument_to_the_backends(tmp_path: 
         f'ENV {PDM}="${{{VERSION_ARG}}}" \\',
         f'    {SETUPTOOLS_SCM}="${{{VERSION_ARG}}}"',
     ]
-    assert builder[arg + 3].startswith("RUN uv sync --frozen --no-dev --no-editable")
-    assert [line for line in builder[:arg] if line.startswith("COPY ")] == [
-        "COPY packages/lib /app/packages/lib",
-        "COPY packages/svc /app/packages/svc",
-    ], "after the sources, so a new version re-runs only the install of the members"
+    assert [line for line in builder[1:arg] if not line.startswith("#")] == [], (
+        "the stage's first instruction: a new version re-runs only the install of the members"
+    )
+    run = builder[arg + 3 : next(i for i, line in enumerate(builder) if "uv sync" in line) + 1]
+    assert run[0].startswith("RUN --mount=type=cache,")
+    assert run[-1].strip() == "uv sync --frozen --no-dev --no-editable --package svc \\"
+    assert {"packages/lib", "packages/svc"} <= {
+        line.split("source=")[1].split(",")[0] for line in run if "type=bind" in line
+    }, "the members' sources reach the install as mounts, in no layer"
     assert "ARG " not in files["packages/svc/Dockerfile"].split("FROM deps AS builder")[0]
     assert VERSION_ARG not in files["packages/other/Dockerfile"], "other's closure: no git"
 
@@ -112,9 +116,10 @@ def test_ws_docker_build_passes_the_version_only_where_the_dockerfile_takes_it(
     repo.commit_all("first")
     repo.git("tag", "v1.4.0")
     ws = load_workspace(root)
-    args = git_version_args(ws, build_graph(ws), ["svc", "other"], TODAY)
+    config = load_config(ws)
+    args = version_args(ws, plan_images(ws, config, ["svc", "other"]), TODAY)
     assert args == {"svc": {VERSION_ARG: "1.4.0"}}
-    assert git_version_args(ws, build_graph(ws), ["other"], TODAY) == {}, "no git asked"
+    assert version_args(ws, plan_images(ws, config, ["other"]), TODAY) == {}, "no git asked"
 
 
 def test_the_version_of_a_checkout_as_setuptools_scm_computes_it(tmp_path: Path) -> None:

@@ -32,8 +32,7 @@ def engine() -> Iterator[docker.DockerClient]:
 def made(engine: docker.DockerClient) -> Iterator[Made]:
     record = Made({"ws.test": f"build-{uuid.uuid4().hex[:12]}"})
     yield record
-    label = "=".join(next(iter(record.label.items())))
-    remove_labelled(engine, label, list(reversed(record.ids)))
+    remove_labelled(engine, record.selector)
 
 
 @pytest.fixture(scope="module")

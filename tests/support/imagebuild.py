@@ -1,44 +1,41 @@
-"""Building the image test workspace on the real engine: what the builds made (for the
-cleanup), running a build, looking inside an image, and the workspace edits the tests make."""
+"""Building the image test workspace on the real engine (its BuildKit): what the builds made
+(for the cleanup), running a build, looking inside an image, and the workspace edits the
+tests make."""
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import tarfile
 import tomllib
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
-from ws.docker.build import Builder, BuildOptions, BuiltImage, build_members
+import docker.utils.build
+from ws.docker import engine
+from ws.docker.build import BuildOptions, BuiltImage, build_members
+from ws.docker.config import load_config
 from ws.docker.imageref import parse_image_ref
-from ws.docker.stream import BuildLog, Step, StepFailed
-from ws.graph import build_graph
+from ws.docker.stream import Step
 from ws.locks import LockOptions
 from ws.workspace import load_workspace
 
 
-@dataclass
+@dataclass(frozen=True)
 class Made:
-    """What a test module's builds created, removed at its end: images by label, intermediates."""
+    """The label every image and container of a test module carries: removed by it at the
+    module's end (BuildKit leaves no intermediate images to track)."""
 
     label: dict[str, str]
-    ids: list[str] = field(default_factory=list)
 
-    def record(self, steps: list[Step] | tuple[Step, ...]) -> None:
-        for step in steps:
-            # FROM steps print the base image's id, cached ones an image of an earlier build.
-            if step.image_id and not step.cached and not step.instruction.startswith("FROM"):
-                self.ids.append(step.image_id)
-
-    def record_lines(self, text: str) -> None:
-        """Recover the steps from CLI output ("member | line") and record them."""
-        log = BuildLog("cli", lambda _m, _l: None)
-        for line in text.splitlines():
-            if " | " in line:
-                log.feed({"stream": line.partition(" | ")[2] + "\n"})
-        self.record(log.steps)
+    @property
+    def selector(self) -> str:
+        """The label as a filter: key=value."""
+        return "=".join(next(iter(self.label.items())))
 
 
 def build(
@@ -47,24 +44,49 @@ def build(
     root: Path,
     names: list[str],
     locks: LockOptions,
-    builder: Builder = "classic",
     **options: Any,
 ) -> tuple[list[BuiltImage], list[tuple[str, str]]]:
-    """build_members on the workspace at root; the images and every progress line. The
-    classic builder unless asked: its steps leave images behind to look inside."""
+    """build_members on the workspace at root; the images and every progress line."""
     ws = load_workspace(root)
     lines: list[tuple[str, str]] = []
-    opts = BuildOptions(locks=locks, labels=made.label, builder=builder, **options)
-    try:
-        built = build_members(
-            client, ws, build_graph(ws), names, opts, lambda m, line: lines.append((m, line))
-        )
-    except StepFailed as e:
-        made.record(e.steps)
-        raise
-    for image in built:
-        made.record(image.steps)
+    opts = BuildOptions(locks=locks, labels=made.label, **options)
+    built = build_members(
+        client, ws, load_config(ws), names, opts, lambda m, line: lines.append((m, line))
+    )
     return built, lines
+
+
+def cli_context(root: Path, dockerfile: str) -> io.BytesIO:
+    """The context the docker CLI sends for `-f dockerfile .`: every file on disk under root
+    (no git) through the ignore file beside the Dockerfile, read and matched by docker-py's
+    own code rather than ws's."""
+    ignore = (root / f"{dockerfile}.dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in ignore if line.strip() and not line.startswith("#")]
+    files = docker.utils.build.exclude_paths(str(root), patterns, dockerfile=dockerfile)
+    body = io.BytesIO()
+    with tarfile.open(fileobj=body, mode="w") as tar:
+        for path in sorted(files):
+            tar.add(root / path, arcname=path, recursive=False, filter=_whole_seconds)
+    body.seek(0)
+    return body
+
+
+def _whole_seconds(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """As Go's archive/tar writes it: a fractional mtime would make Python open the archive
+    with a PAX header, which the engine's quick check does not take for a tar."""
+    info.mtime = int(info.mtime)
+    return info
+
+
+def plain_build(
+    client: docker.DockerClient, root: Path, dockerfile: str, label: dict[str, str]
+) -> str:
+    """The image id of `docker build -f dockerfile .` on BuildKit, as a user without ws runs
+    it: no build arguments. The docker CLI here has no buildx, so the context it would send
+    goes to the engine's BuildKit through the Engine API."""
+    params = {"dockerfile": dockerfile, "networkmode": "host", "labels": json.dumps(label)}
+    image_id, _ = engine.build(client, "plain", cli_context(root, dockerfile), params)
+    return image_id
 
 
 # A script printing name==version of every distribution installed in an image, sorted.

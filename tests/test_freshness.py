@@ -1,0 +1,117 @@
+"""Whether generated Docker files are current, from the digest `ws docker generate` records:
+a build trusts it without rendering, any change sends the build to the full check (which
+still refuses a hand edit), and a checkout without the record builds and records it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import docker
+import pytest
+from typer.testing import CliRunner
+from ws.cli import app
+from ws.docker import freshness
+from ws.docker import generate as gen
+from ws.docker.build import check_inputs, plan_images
+from ws.docker.config import load_config
+from ws.errors import StaleFiles
+from ws.git import revision
+from ws.locks import LockOptions
+from ws.workspace import Workspace, load_workspace
+
+from tests.support.gitrepo import GitRepo
+from tests.support.imagebuild import Made, build
+from tests.support.images import run_image
+
+ANSWER = "svc 0.1.0 lib 0.2.0 beta 1.1 alpha 2.0 says hello docker\n"
+HAND_EDIT = "packages/svc/Dockerfile: out of date or edited by hand"
+
+
+def _current(ws: Workspace) -> dict[str, bool]:
+    images = plan_images(ws, load_config(ws), ["other", "svc"])
+    return {inputs.name: freshness.is_current(ws, inputs) for inputs in images}
+
+
+def _generate(root: Path) -> None:
+    result = CliRunner().invoke(app, ["--root", str(root), "docker", "generate"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "all generated Docker files are up to date\n"
+
+
+def _never_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    def render(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the generated files were rendered again")
+
+    monkeypatch.setattr(gen, "generated_files", render)
+
+
+@pytest.mark.docker
+def test_a_build_trusts_what_generate_recorded_without_rendering(
+    workspace: Path, lock_options: LockOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _current(load_workspace(workspace))
+
+    _generate(workspace)
+
+    ws = load_workspace(workspace)
+    config = load_config(ws)
+    assert before == {"other": False, "svc": False}, "the template's files were never recorded"
+    assert _current(ws) == {"other": True, "svc": True}
+    _never_render(monkeypatch)
+    check_inputs(ws, config, plan_images(ws, config, ["svc"]), lock_options)
+
+
+@pytest.mark.docker
+def test_a_hand_edit_after_generate_is_still_refused_by_a_build(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    _generate(workspace)
+    dockerfile = workspace / "packages/svc/Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "RUN echo edited\n")
+    GitRepo(workspace).commit_all("a hand edit")
+
+    with pytest.raises(StaleFiles) as caught:
+        build(engine, made, workspace, ["svc"], lock_options)
+
+    assert caught.value.problems == [HAND_EDIT]
+    assert _current(load_workspace(workspace)) == {"other": True, "svc": False}, "not recorded"
+
+
+@pytest.mark.docker
+def test_a_changed_input_is_checked_in_full_and_recorded_again(
+    workspace: Path, lock_options: LockOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _generate(workspace)
+    pyproject = workspace / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "# a comment changes no generated file\n")
+    ws = load_workspace(workspace)
+    config = load_config(ws)
+    assert _current(ws) == {"other": False, "svc": False}, "the root pyproject is an input"
+
+    check_inputs(ws, config, plan_images(ws, config, ["svc"]), lock_options)
+
+    assert _current(ws) == {"other": False, "svc": True}, "only what was checked"
+    _never_render(monkeypatch)
+    check_inputs(ws, config, plan_images(ws, config, ["svc"]), lock_options)
+
+
+@pytest.mark.docker
+def test_a_fresh_clone_without_state_builds_and_records(
+    engine: docker.DockerClient,
+    made: Made,
+    template: Path,
+    tmp_path: Path,
+    lock_options: LockOptions,
+) -> None:
+    clone = tmp_path / "clone"
+    GitRepo(template).git("clone", "--quiet", str(template), str(clone))
+    assert not (clone / ".ws").exists()
+
+    (image,), _ = build(engine, made, clone, ["svc"], lock_options)
+
+    assert run_image(engine, image.image_id, ["svc"], made.label) == ANSWER
+    recorded = json.loads((clone / ".ws" / freshness.CACHE_FILE).read_text())
+    assert set(recorded) == {"svc"}
+    assert _current(load_workspace(clone)) == {"other": False, "svc": True}
+    assert not revision(clone).dirty, "the record stays out of git: the next build is clean"
