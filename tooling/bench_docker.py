@@ -276,7 +276,8 @@ class Bench:
     proxy: RecordingProxy
     ws_env: dict[str, str]
     label: dict[str, str]
-    made: set[str] = field(default_factory=set)  # image ids and refs, removed at the end
+    made: set[str] = field(default_factory=set)  # image ids and refs, removed at reset
+    seen: set[str] = field(default_factory=set)  # every image id the bench made
     layers: dict[str, dict[str, int]] = field(default_factory=dict)  # side -> diff id -> bytes
 
     def build(self, side: str) -> Build:
@@ -354,6 +355,7 @@ class Bench:
         if seen.first_event is None or seen.end is None:
             raise SystemExit(f"the proxy did not see the whole build response: {seen}")
         self.made.update([image_id, *refs])
+        self.seen.add(image_id)
         return Run(seconds, seen.request - start, seen.end - seen.first_event, image_id, refs)
 
     def reset(self) -> None:
@@ -622,6 +624,8 @@ def goals_table(results: Results, start: Start) -> list[str]:
     rows = ["| goal | measure | value | limit | verdict |", "|---|---|---:|---:|---|"]
     for goal, what, value, limit in goal_rows(results, start):
         shown = f"{value:.4f}" if limit < 0.1 else f"{value:.3f}"
+        if float(shown) == limit and value > limit:  # missed by less than the digits show
+            shown = f"{value:.8f}"
         rows.append(f"| {goal} | {what} | {shown} | <= {limit:g} | {verdict(value, limit)} |")
     return rows
 
@@ -699,26 +703,29 @@ def ws_revision() -> str:
     return git("rev-parse", "--short=12", "HEAD") + (" with uncommitted changes" if dirty else "")
 
 
-def report(
-    client: docker.DockerClient,
-    args: argparse.Namespace,
-    files: tuple[str, str],
-    results: Results,
-    start: Start,
-    users: dict[str, str],
-    elapsed: float,
-) -> str:
+@dataclass(frozen=True)
+class Findings:
+    results: Results
+    start: Start
+    users: dict[str, str]  # side -> the user its image runs as
+    dockerfiles: tuple[str, str]  # ws's for svc, the anchor
+    elapsed: float
+    others: tuple[int, int]  # other clients' containers started, image events
+
+
+def report(client: docker.DockerClient, args: argparse.Namespace, found: Findings) -> str:
+    results, start = found.results, found.start
     ignore = "".join(f"{p}\n" for p in ANCHOR_IGNORE)
     lines = [
         "# Benchmark: ws docker build against the Dockerfile uv's guide recommends",
         "",
         "Written by `tooling/bench_docker.py` "
         f"(`.venv/bin/python tooling/bench_docker.py --runs {args.runs}`); every figure below "
-        f"comes from one run, which took {elapsed / 60:.1f} minutes.",
+        f"comes from one run, which took {found.elapsed / 60:.1f} minutes.",
         "",
         f"Machine: {bench_graph.machine()}, load average {bench_graph.load_average()} at the "
         f"end, Docker engine {client.version().get('Version', '?')} (API "
-        f"{client.version().get('ApiVersion', '?')}); other work may have shared the engine.",
+        f"{client.version().get('ApiVersion', '?')}). {others_line(found.others)}",
         "",
         "## Goals (issue 10)",
         "",
@@ -728,7 +735,7 @@ def report(
         "",
         *results_table(results),
         "",
-        sizes_line(results, users),
+        sizes_line(results, found.users),
         "",
         "### ws's own time before the engine receives the build",
         "",
@@ -753,7 +760,7 @@ def report(
         "for this run:",
         "",
         "```dockerfile",
-        files[0].rstrip("\n"),
+        found.dockerfiles[0].rstrip("\n"),
         "```",
         "",
         "### The anchor",
@@ -765,7 +772,7 @@ def report(
         "00701a33), as `anchor.Dockerfile` at the workspace root:",
         "",
         "```dockerfile",
-        files[1].rstrip("\n"),
+        found.dockerfiles[1].rstrip("\n"),
         "```",
         "",
         f"and beside it `{ANCHOR_FILE}.dockerignore` (BuildKit reads it instead of the root's,",
@@ -807,6 +814,48 @@ Where it follows which source, and where it departs:
 # ---------------------------------------------------------------- main
 
 
+class EngineWatch:
+    """What other clients did on the engine while the bench ran, from its event stream:
+    containers started without the bench's label, image events (tag, pull, delete, ...)
+    about images the bench did not make. A build-cache prune sends no event."""
+
+    def __init__(self, client: docker.DockerClient, label: str) -> None:
+        self.label = label
+        self.events: list[dict[str, Any]] = []
+        self._stream = client.events(decode=True, filters={"type": ["container", "image"]})
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for event in self._stream:
+                self.events.append(event)
+        except Exception:  # noqa: BLE001, S110 -- the stream ends when stop() closes it
+            pass
+
+    def stop(self) -> None:
+        self._stream.close()
+
+    def others(self, ours: set[str]) -> tuple[int, int]:
+        containers = images = 0
+        for event in self.events:
+            actor = event.get("Actor", {})
+            if event.get("Type") == "container" and event.get("Action") == "start":
+                containers += actor.get("Attributes", {}).get("ws.bench") != self.label
+            elif event.get("Type") == "image":
+                images += actor.get("ID") not in ours
+        return containers, images
+
+
+def others_line(others: tuple[int, int]) -> str:
+    containers, images = others
+    if not any(others):
+        return "No other client started a container or touched an image on the engine meanwhile."
+    return (
+        f"Other clients shared the engine meanwhile: {containers} containers started and "
+        f"{images} image events that were not the bench's (a build-cache prune would not show)."
+    )
+
+
 def ws_environment(tmp: Path, proxy: RecordingProxy) -> dict[str, str]:
     env = hermetic_uv_env(tmp / "uv")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -814,11 +863,12 @@ def ws_environment(tmp: Path, proxy: RecordingProxy) -> dict[str, str]:
     return env
 
 
-def run(client: docker.DockerClient, args: argparse.Namespace, tmp: Path) -> str:
+def run(client: docker.DockerClient, args: argparse.Namespace, tmp: Path) -> Findings:
     began = time.monotonic()
     label = {"ws.bench": f"docker-{uuid.uuid4().hex[:12]}"}
     index = BulkIndex()
     proxy = RecordingProxy(tmp / "engine.sock")
+    watch = EngineWatch(client, label["ws.bench"])
     bench = None
     try:
         fill_index(index, args)
@@ -833,10 +883,14 @@ def run(client: docker.DockerClient, args: argparse.Namespace, tmp: Path) -> str
         results = measure(bench, Workspace(root, env), args.runs)
         users = check_images(bench, results)
         start = measure_start(bench, args.start_rounds)
-        files = tuple((root / f).read_text(encoding="utf-8") for f in (SVC_FILE, ANCHOR_FILE))
+        ws_file, anchor_file = (
+            (root / f).read_text(encoding="utf-8") for f in (SVC_FILE, ANCHOR_FILE)
+        )
         elapsed = time.monotonic() - began
-        return report(client, args, (files[0], files[1]), results, start, users, elapsed)
+        others = watch.others(bench.seen)
+        return Findings(results, start, users, (ws_file, anchor_file), elapsed, others)
     finally:
+        watch.stop()
         if bench is not None:
             bench.reset()
         for container in client.containers.list(all=True, filters={"label": "ws.bench"}):
@@ -860,7 +914,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     client = docker.DockerClient(base_url=f"unix://{ENGINE_SOCKET}", timeout=300)
     with tempfile.TemporaryDirectory(prefix="ws-bench-docker-") as tmp:
-        text = run(client, args, Path(tmp))
+        found = run(client, args, Path(tmp))
+    text = report(client, args, found)
+    if any(found.others):
+        print(f"warning: {others_line(found.others)}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)
