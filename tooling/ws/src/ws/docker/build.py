@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING
 from ws import git
 from ws.docker import engine, freshness, imageref
 from ws.docker.config import DockerConfig, RootConfig, image_name
-from ws.docker.context import ContextReport, DockerIgnore, write_context
+from ws.docker.context import ContextReport, DockerIgnore, context_tar
 from ws.docker.generate import image_inputs, select_images
 from ws.docker.gitversion import VERSION_ARG, describe_version
 from ws.docker.render import DOCKERFILE, ImageInputs, beside, member_ignore_patterns
@@ -182,19 +182,11 @@ def member_context(
 ) -> tuple[IO[bytes], ContextReport, str]:
     """The member's build context (the workspace root through its whitelist, of the files
     git holds) as a rewound temporary file, what went in, and the Dockerfile's path in it."""
-    import tempfile  # noqa: PLC0415
-
     name = beside(inputs.rel, DOCKERFILE)
     dockerfile = read_regular(ws.root / name, root=ws.root)
     ignore = DockerIgnore(member_ignore_patterns(inputs), source=beside(inputs.rel, "whitelist"))
-    handle = tempfile.TemporaryFile()
-    try:
-        # Docker always sends the Dockerfile, which the whitelist keeps out of the folders.
-        report = write_context(ws.root, ignore, handle, dockerfile=(name, dockerfile), held=held)
-    except BaseException:
-        handle.close()
-        raise
-    handle.seek(0)
+    # Docker always sends the Dockerfile, which the whitelist keeps out of the folders.
+    handle, report = context_tar(ws.root, ignore, dockerfile=(name, dockerfile), held=held)
     return handle, report, name
 
 

@@ -325,11 +325,12 @@ def context_tar(
     dockerfile: tuple[str, bytes] | None = None,
     mtime: int | None = None,
     tmpdir: Path | None = None,
+    held: Collection[str] | None = None,
 ) -> tuple[IO[bytes], ContextReport]:
     """The context of the files git holds under root (tracked, or untracked and not
-    ignored), as a rewound temporary file for docker-py's build(fileobj=...,
-    custom_context=True). The caller closes it; closing deletes it."""
-    held = held_files(root)
+    ignored; held, when the caller has listed them already), as a rewound temporary file
+    to send as a build's body. The caller closes it; closing deletes it."""
+    held = held_files(root) if held is None else held
     handle = tempfile.TemporaryFile(dir=tmpdir)
     try:
         report = write_context(root, ignore, handle, dockerfile=dockerfile, mtime=mtime, held=held)
