@@ -27,8 +27,10 @@ touch "$HOME/x" && echo home-writable
 python -c "import pathlib; pathlib.Path.home().joinpath('.cache').mkdir()" && echo cache-made
 stat -c %U:%G:%a /app/.venv
 touch /app/.venv/x 2>/dev/null && echo venv-writable || echo venv-refused
+grep -qs "^$(id -un):" /etc/subuid /etc/subgid && echo subordinate-ids || echo no-subordinate-ids
 """
-ANSWERS = ["home-writable", "cache-made", "root:root:755", "venv-refused"]
+# A service account: no subordinate uid or gid ranges (they serve users who run containers).
+ANSWERS = ["home-writable", "cache-made", "root:root:755", "venv-refused", "no-subordinate-ids"]
 
 
 @pytest.fixture(scope="module")

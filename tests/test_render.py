@@ -118,13 +118,15 @@ RUN --mount=type=cache,target=/root/.cache/uv,sharing=locked \\
 # user, the dependency venv (cached on a source-only change), the included files, the
 # revision labels (a new commit) and last the overlay (any source change), so that a
 # change re-runs only the instructions from its own on. The venv stays root's: the user
-# runs it and cannot change it; a user or group the base image has is used as it is. The
+# runs it and cannot change it; a user or group the base image has is used as it is. A
+# service account gets no subordinate ids (those are for users who run containers). The
 # ARG comes after the one RUN: a new value re-runs only the instructions that use it, and
 # RUN instructions after it (there are none).
 FROM {PY} AS runtime
 RUN {{ getent group app >/dev/null || groupadd --non-unique --gid 10001 app; }} \\
     && {{ id -u app >/dev/null 2>&1 || useradd --non-unique --uid 10001 --gid app \\
-        --create-home --home-dir /home/app --shell /usr/sbin/nologin --no-log-init app; }}
+        --create-home --home-dir /home/app --shell /usr/sbin/nologin --no-log-init \\
+        -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 app; }}
 ARG WS_SOURCE=unknown WS_REVISION=unknown
 LABEL org.opencontainers.image.title="service" \\
       org.opencontainers.image.version="2.0.0" \\
