@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from ws.errors import Busy, WsError
-from ws.mutex import IGNORE_TEXT, state_dir, workspace_lock
+from ws.mutex import workspace_lock
+from ws.state import IGNORE_TEXT, read_digests, state_dir, write_digests
 
 from tests.support.mounts import fill, make_read_only, tmpfs
 
@@ -24,6 +25,29 @@ def test_an_empty_gitignore_is_written_again(tmp_path: Path) -> None:
     (tmp_path / ".ws/.gitignore").write_text("")  # what a full disk left
     state_dir(tmp_path)
     assert (tmp_path / ".ws/.gitignore").read_text() == IGNORE_TEXT
+
+
+def test_digests_round_trip_and_a_bad_map_reads_as_empty(tmp_path: Path) -> None:
+    write_digests(tmp_path, "locks.json", {"svc": "abc"})
+    assert read_digests(tmp_path, "locks.json") == {"svc": "abc"}
+    (tmp_path / ".ws/locks.json").write_text("{not json")  # what a crash of another tool left
+    assert read_digests(tmp_path, "locks.json") == {}
+    (tmp_path / ".ws/docker.json").write_text('["a list"]')
+    assert read_digests(tmp_path, "docker.json") == {}
+    assert read_digests(tmp_path, "missing.json") == {}
+
+
+def test_a_digest_map_that_is_a_link_is_not_read_and_its_target_kept(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"svc": "planted"}')
+    root = tmp_path / "ws"
+    root.mkdir()
+    state_dir(root)
+    (root / ".ws/locks.json").symlink_to(outside)
+    assert read_digests(root, "locks.json") == {}
+    with pytest.raises(WsError):
+        write_digests(root, "locks.json", {"svc": "abc"})
+    assert outside.read_text() == '{"svc": "planted"}'
 
 
 def test_the_lock_excludes_a_second_holder(tmp_path: Path) -> None:

@@ -20,8 +20,9 @@ from ws import lockfile
 from ws.errors import CommandFailed, ConfigError, LockError, StaleFiles
 from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
 from ws.local_sources import fingerprint, local_sources
-from ws.mutex import state_dir, workspace_lock
+from ws.mutex import workspace_lock
 from ws.proc import run
+from ws.state import read_digests, write_digests
 from ws.uv import identity, lock_argv
 from ws.workspace import Workspace
 
@@ -89,7 +90,7 @@ def sync_locks(
     with workspace_lock(ws.root, timeout=opts.wait):
         for folder in {ws.root, *(m.path for m in ws.members.values())}:
             remove_abandoned(folder)  # what a killed run left beside the locks
-        cache = _load_cache(ws.root)
+        cache = read_digests(ws.root, CACHE_FILE)
         before = dict(cache)
         report = SyncReport(root=_sync_root(ws, opts, cache, on_event))
         targets = _targets(ws, graph, names)
@@ -102,7 +103,7 @@ def sync_locks(
             if names is None:
                 cache[MEMBERS_KEY] = _members_key(ws, targets)
         if cache != before:
-            _save_cache(ws.root, cache)
+            write_digests(ws.root, CACHE_FILE, cache)
     return report
 
 
@@ -214,7 +215,7 @@ def check_locks(
 
     names: only the root lock and these members' locks, and (dependents) the locks of the
     members installing them; None: every lock."""
-    cache = _load_cache(ws.root)
+    cache = read_digests(ws.root, CACHE_FILE)
     problems = _check_root(ws, opts, cache)
     if not (ws.root / LOCK_NAME).is_file():
         raise StaleFiles(problems, FIX)
@@ -285,16 +286,3 @@ def _root_key(ws: Workspace, opts: LockOptions) -> str:
         return ""  # a path source outside the root: uv reads it, ws does not key it
     parts.append(path.read_bytes() if path.is_file() else b"")
     return _digest(parts)
-
-
-def _load_cache(root: Path) -> dict[str, str]:
-    try:
-        data = json.loads((root / ".ws" / CACHE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _save_cache(root: Path, cache: dict[str, str]) -> None:
-    text = json.dumps(cache, indent=1, sort_keys=True)
-    atomic_write_bytes(state_dir(root) / CACHE_FILE, text.encode("utf-8"), root=root)

@@ -11,52 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ws.errors import Busy, WsError
-from ws.fsio import atomic_write_text, open_parent, write_error
+from ws.fsio import open_parent
+from ws.state import state_dir
 
-STATE_DIR = ".ws"
-IGNORE_TEXT = "# ws's local state; never committed\n*\n"
 _LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-
-
-def state_dir(root: Path) -> Path:
-    """<root>/.ws, a real folder (never a link), with a .gitignore that keeps it out of git.
-
-    A .gitignore that is not ws's text (say, left empty by a full disk) is written again.
-    """
-    path = root / STATE_DIR
-    if not path.is_symlink():
-        try:
-            path.mkdir(exist_ok=True)
-        except OSError as e:
-            raise _state_error(path, e) from e
-    if path.is_symlink() or not path.is_dir():
-        raise WsError(
-            f"{path} is not a folder (it is a link or a file); ws keeps its state there",
-            fix=f"remove {path} and run again",
-        )
-    ignore = path / ".gitignore"
-    if _read_quietly(ignore) != IGNORE_TEXT:
-        atomic_write_text(ignore, IGNORE_TEXT, root=root)
-    return path
-
-
-def _read_quietly(path: Path) -> str | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    with open(fd, "rb") as handle:
-        try:
-            return handle.read(len(IGNORE_TEXT) + 1).decode("utf-8", "replace")
-        except OSError:
-            return None
-
-
-def _state_error(path: Path, error: OSError) -> WsError:
-    made = write_error(path, error)
-    return WsError(
-        made.message.replace("cannot write", "cannot create the folder", 1), fix=made.fix
-    )
 
 
 @contextlib.contextmanager

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from ws.docker.render import DOCKERFILE, DOCKERIGNORE, PYPROJECT, ImageInputs, beside
-from ws.fsio import atomic_write_bytes
-from ws.mutex import state_dir
+from ws.state import read_digests, write_digests
 from ws.workspace import Workspace
 
 CACHE_FILE = "docker.json"
@@ -50,21 +48,12 @@ def _key(ws: Workspace, inputs: ImageInputs) -> str:
 
 def is_current(ws: Workspace, inputs: ImageInputs) -> bool:
     """Whether the member's files are as ws last wrote or checked them, from the same inputs."""
-    return _load(ws.root).get(inputs.name) == _key(ws, inputs)
+    return read_digests(ws.root, CACHE_FILE).get(inputs.name) == _key(ws, inputs)
 
 
 def record(ws: Workspace, images: Iterable[ImageInputs]) -> None:
     """Note these members' files as current (they were just written or checked)."""
-    cache = _load(ws.root)
+    cache = read_digests(ws.root, CACHE_FILE)
     updated = {**cache, **{inputs.name: _key(ws, inputs) for inputs in images}}
     if updated != cache:
-        text = json.dumps(updated, indent=1, sort_keys=True)
-        atomic_write_bytes(state_dir(ws.root) / CACHE_FILE, text.encode(), root=ws.root)
-
-
-def _load(root: Path) -> dict[str, str]:
-    try:
-        data = json.loads((root / ".ws" / CACHE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        write_digests(ws.root, CACHE_FILE, updated)
