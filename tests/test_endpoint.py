@@ -6,7 +6,6 @@ BuildKit build runs and which the docker CLI and ws reach, or fail to reach, ali
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -301,31 +300,6 @@ def test_a_context_with_a_malformed_host_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(DockerUnavailable, match=r"^docker context 'odd' \(.*meta\.json\): "):
         resolve({"DOCKER_CONTEXT": "odd"}, tmp_path)
-
-
-# ---------------------------------------------------------------- ssh
-
-
-def test_an_ssh_host_shells_out_to_the_ssh_program(tmp_path: Path) -> None:
-    """No sshd runs here, so this checks the client's arguments, not a connection."""
-    endpoint = resolve({"DOCKER_HOST": "ssh://builder@127.0.0.1:2222"}, tmp_path)
-
-    arguments = client_arguments(endpoint)
-
-    assert arguments["base_url"] == "ssh://builder@127.0.0.1:2222"
-    assert arguments["use_ssh_client"] is True
-    assert "tls" not in arguments
-
-
-@pytest.mark.skipif(importlib.util.find_spec("paramiko") is not None, reason="paramiko present")
-def test_ssh_without_paramiko_says_what_docker_py_lacks_and_a_way_round(tmp_path: Path) -> None:
-    env = {"DOCKER_HOST": "ssh://builder@127.0.0.1", "DOCKER_API_VERSION": "1.41"}
-
-    with pytest.raises(DockerUnavailable) as caught:
-        engine_client(env, tmp_path)
-
-    assert "docker-py imports paramiko" in caught.value.message
-    assert "DOCKER_HOST=unix:///tmp/docker.sock" in (caught.value.fix or "")
 
 
 # ---------------------------------------------------------------- a real TLS endpoint

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes a real Docker engine, a loopback OCI registry (127.0.0.1:5000) and the two seed
-# images ws builds from available on this machine. Idempotent: a rerun only checks.
+# Makes a real Docker engine, a loopback OCI registry (127.0.0.1:5000), the two seed
+# images ws builds from and an sshd program (for tests of ssh:// engines) available on this
+# machine. Idempotent: a rerun only checks.
 #
 #   tooling/engine.sh [up]   start what is missing (the default)
 #   tooling/engine.sh stop   stop the dockerd and registry this script started
@@ -410,12 +411,20 @@ lock() {
 	fi
 }
 
+# The tests reach the engine through ssh:// as well: an sshd they start on loopback, which
+# needs its privilege-separation folder (made by the service's start, which never runs here).
+ensure_sshd() {
+	ensure_cmds ssh:openssh-client ssh-keygen:openssh-client /usr/sbin/sshd:openssh-server
+	[ -d /run/sshd ] || as_root install -d -m 0755 /run/sshd
+}
+
 cmd_up() {
 	lock
 	ensure_engine
 	ensure_registry
 	ensure_python_image
 	ensure_uv_image
+	ensure_sshd
 	say "ready in ${SECONDS}s"
 }
 

@@ -64,17 +64,29 @@ def engine_client(
         raise DockerUnavailable(
             f"cannot reach {endpoint}: docker-py imports paramiko for every ssh:// host, "
             "even when it runs the ssh program",
-            fix="install paramiko next to ws, or forward the engine's socket: "
-            "ssh -nNT -L /tmp/docker.sock:/var/run/docker.sock HOST, "
-            "then DOCKER_HOST=unix:///tmp/docker.sock",
+            fix="install ws with its ssh extra (uv tool install 'ws-monorepo[ssh]'), or "
+            "forward the engine's socket: ssh -nNT -L /tmp/docker.sock:/var/run/docker.sock "
+            "HOST, then DOCKER_HOST=unix:///tmp/docker.sock",
         )
     try:
         return _client(endpoint, timeout)
     except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
         raise DockerUnavailable(
-            f"no Docker engine answers at {endpoint}: {e}",
-            fix="start that engine, or point DOCKER_HOST or DOCKER_CONTEXT at one that runs",
+            f"no Docker engine answers at {endpoint}: {e}", fix=_unanswered_fix(endpoint)
         ) from e
+
+
+def _unanswered_fix(endpoint: Endpoint) -> str:
+    if not endpoint.host.startswith("ssh://"):
+        return "start that engine, or point DOCKER_HOST or DOCKER_CONTEXT at one that runs"
+    parts = urlsplit(endpoint.host)
+    port = f"-p {parts.port} " if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return (
+        f"make `ssh {port}{user}{parts.hostname} docker version` answer: ws runs the ssh "
+        "program as the docker CLI does, and the remote user needs the docker CLI and the "
+        "engine's socket"
+    )
 
 
 def _client(endpoint: Endpoint, timeout: float) -> docker.DockerClient:
