@@ -222,23 +222,21 @@ class _Job:
         for skipped in report.skipped:
             self.progress(name, f"left out of the context: {skipped.path}: {skipped.reason}")
         pushes = list(refs) if self.opts.push else []
+        tags = list(refs)
         with context:
             if self.opts.cache_to:
                 pushes += self._deps_cache(name, context, dockerfile, cache_from)
+                tags.append(self.cache_refs(name, self.opts.cache_to)[0])
+                pushes.append(tags[-1])
             params = engine.build_params(
                 dockerfile,
                 buildargs=self.buildargs(name),
                 labels=self.opts.labels,
+                tags=tags,  # in the build request: no request per tag (each an ssh login)
                 cache_from=cache_from,
                 no_cache=self.opts.no_cache,
             )
             image_id, steps = engine.build(self.client, name, context, params, self.progress)
-        if self.opts.cache_to:
-            refs_to_tag = [*refs, self.cache_refs(name, self.opts.cache_to)[0]]
-            pushes.append(refs_to_tag[-1])
-        else:
-            refs_to_tag = refs
-        engine.tag(self.client, name, image_id, refs_to_tag)
         pushed = {ref: engine.push(self.client, name, ref, self.progress) for ref in pushes}
         self.on_built(name)
         return BuiltImage(name, image_id, tuple(refs), tuple(steps), report, pushed)

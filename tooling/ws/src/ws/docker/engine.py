@@ -195,13 +195,6 @@ def pull_missing(
     return held
 
 
-def tag(client: docker.DockerClient, member: str, image_id: str, refs: Sequence[str]) -> None:
-    with engine_errors(member, "tag the image"):
-        for text in refs:
-            ref = imageref.parse_image_ref(text)
-            client.api.tag(image_id, ref.name, ref.tag, force=True)
-
-
 def push(client: docker.DockerClient, member: str, ref: str, progress: Progress = _quiet) -> str:
     """Push ref; the manifest digest the registry gave it."""
     parsed = imageref.parse_image_ref(ref)
