@@ -440,6 +440,30 @@ def test_a_setuptools_root_project_mounts_its_setup_files_and_package(tmp_path: 
 
 
 BUILD_SETUPTOOLS = 'build-backend = "setuptools.build_meta"'
+BUILD_HATCH = 'build-backend = "hatchling.build"'
+
+
+@pytest.mark.parametrize(
+    ("wheel", "reads"),
+    [
+        # a meta-package (pydantic-ai's root): its wheel holds metadata and nothing else
+        ("bypass-selection = true", []),
+        ('only-include = ["lib/app.py", "data"]', ["data", "lib/app.py"]),
+    ],
+    ids=["bypass-selection", "only-include"],
+)
+def test_a_hatch_root_project_reads_what_its_wheel_target_selects(
+    tmp_path: Path, wheel: str, reads: list[str]
+) -> None:
+    root = root_project(tmp_path, 'command = ["app"]\n')
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text().replace('build-backend = "uv_build"', BUILD_HATCH)
+    pyproject.write_text(f"{text}\n[tool.hatch.build.targets.wheel]\n{wheel}\n")
+    shutil.rmtree(root / "src")
+    build_file_tree(root, {"lib/app.py": "", "data/x.json": "{}"})
+    assert build_inputs(files_of(root)["Dockerfile"]) == [
+        (path, f"/app/{path}") for path in sorted(["LICENSE", "README.md", *reads])
+    ]
 
 
 def test_selecting_a_root_project_without_an_image(tmp_path: Path) -> None:

@@ -157,11 +157,16 @@ def _package_folder(root: Path, member: Member, declared: bool) -> list[BuildFil
     if backend.startswith("setuptools"):
         setuptools = [f for f in SETUPTOOLS_FILES if (root / f).is_file()]
         found += [_locate(root, member, "build-system.build-backend", f) for f in setuptools]
-    targets = _table(_table(_table(tool.get("hatch")).get("build")).get("targets"))
-    packages = _strings(_table(targets.get("wheel")).get("packages"))
-    if packages:
-        key = "tool.hatch.build.targets.wheel.packages"
-        return [*found, *(_locate(root, member, f"{key}[{i}]", p) for i, p in enumerate(packages))]
+    wheel = _table(
+        _table(_table(_table(tool.get("hatch")).get("build")).get("targets")).get("wheel")
+    )
+    if wheel.get("bypass-selection") is True:
+        return found  # hatch's wheel selects no files: a meta-package, metadata alone
+    for field in ("packages", "only-include"):
+        paths = _strings(wheel.get(field))
+        if paths:
+            key = f"tool.hatch.build.targets.wheel.{field}"
+            return [*found, *(_locate(root, member, f"{key}[{i}]", p) for i, p in enumerate(paths))]
     uv_build = _table(_table(tool.get("uv")).get("build-backend"))
     module_root = str(uv_build.get("module-root", "src"))
     name = uv_build.get("module-name", member.name.replace("-", "_"))
