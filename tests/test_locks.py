@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -153,6 +154,28 @@ def test_a_noop_run_runs_no_uv(root: Path, opts: LockOptions, tmp_path: Path) ->
     result = sync(root, opts, uv=str(shim))
     assert set(result.members.values()) == {"unchanged"} and result.root == "fresh"
     assert not log.exists(), "a no-op runs no uv at all"
+
+
+def test_a_check_remembers_what_it_verified_and_the_next_skips_uv(
+    root: Path, opts: LockOptions, tmp_path: Path
+) -> None:
+    """A fresh clone has no .ws: its first check asks uv, the next ones do not, until uv's
+    inputs move (a CI runner or a second ws build checks in milliseconds)."""
+    sync(root, opts)
+    shutil.rmtree(root / ".ws")
+    shim, log = uv_shim(tmp_path, opts)
+    checking = LockOptions(**{**opts.__dict__, "uv": str(shim)})
+
+    check(root, checking)
+    assert "lock" in log.read_text(), "nothing recorded yet: uv decides"
+    log.unlink()
+    check(root, checking)
+    assert not log.exists(), "the verified root lock and member locks were remembered"
+
+    edit(root / "packages/cli/pyproject.toml", '"gamma"', '"gamma", "alpha"')
+    with pytest.raises(StaleFiles, match="uv.lock: out of date with the workspace's"):
+        check(root, checking)
+    assert "lock" in log.read_text(), "a change uv reads is checked by uv again"
 
 
 def test_image_settings_leave_the_lock_cache_valid(

@@ -22,7 +22,7 @@ from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
 from ws.local_sources import fingerprint, local_sources
 from ws.mutex import workspace_lock
 from ws.proc import run
-from ws.state import read_digests, write_digests
+from ws.state import read_digests, remember_digests, write_digests
 from ws.uv import identity, lock_argv
 from ws.workspace import Workspace
 
@@ -211,20 +211,29 @@ def check_locks(
     *,
     dependents: bool = True,
 ) -> None:
-    """Raise StaleFiles listing every lock that `ws sync-locks` would change; write nothing.
+    """Raise StaleFiles listing every lock that `ws sync-locks` would change. Writes no lock;
+    what it found fresh goes to ws's state (.ws), so that the next check skips it.
 
     names: only the root lock and these members' locks, and (dependents) the locks of the
     members installing them; None: every lock."""
     cache = read_digests(ws.root, CACHE_FILE)
-    problems = _check_root(ws, opts, cache)
+    verified: dict[str, str] = {}  # what this check found fresh, for the next one to skip
+    problems = _check_root(ws, opts, cache, verified)
     if not (ws.root / LOCK_NAME).is_file():
         raise StaleFiles(problems, FIX)
     targets = _targets(ws, graph, names) if dependents or not names else sorted(names)
-    if _as_left(ws, cache):
-        if problems:
-            raise StaleFiles(problems, FIX)
-        return
+    if not _as_left(ws, cache):
+        problems += _stale_members(ws, targets)
+        if not problems and names is None:
+            verified[MEMBERS_KEY] = _members_key(ws, targets)
+    if problems:
+        raise StaleFiles(problems, FIX)
+    remember_digests(ws.root, CACHE_FILE, verified)
+
+
+def _stale_members(ws: Workspace, targets: Sequence[str]) -> list[str]:
     derived = derive_locks(ws, targets)
+    problems = []
     for name in targets:
         path = member_lock_path(ws, name)
         current = path.read_bytes() if path.is_file() else None
@@ -232,20 +241,24 @@ def check_locks(
             problems.append(f"{path}: missing")
         elif current != derived[name]:
             problems.append(f"{path}: out of date with the root lock ({name}'s part of it)")
-    if problems:
-        raise StaleFiles(problems, FIX)
+    return problems
 
 
-def _check_root(ws: Workspace, opts: LockOptions, cache: Mapping[str, str]) -> list[str]:
+def _check_root(
+    ws: Workspace, opts: LockOptions, cache: Mapping[str, str], verified: dict[str, str]
+) -> list[str]:
     path = ws.root / LOCK_NAME
     if not path.is_file():
         return [f"{path}: missing"]
-    if _fresh(cache, ROOT_KEY, _root_key(ws, opts)):
+    key = _root_key(ws, opts)
+    if _fresh(cache, ROOT_KEY, key):
         return []
     try:
         run(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
     except CommandFailed as e:
         return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e)})"]
+    if key:
+        verified[ROOT_KEY] = key
     return []
 
 

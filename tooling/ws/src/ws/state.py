@@ -72,3 +72,17 @@ def write_digests(root: Path, name: str, digests: dict[str, str]) -> None:
     """Replace <root>/.ws/<name> with digests, atomically."""
     text = json.dumps(digests, indent=1, sort_keys=True)
     atomic_write_bytes(state_dir(root) / name, text.encode("utf-8"), root=root)
+
+
+def remember_digests(root: Path, name: str, updates: dict[str, str]) -> None:
+    """Merge updates into <root>/.ws/<name> when that changes it. For checks, which pass or
+    fail the same without the map, only slower: one that cannot be written (a read-only
+    checkout, a .ws that is a link) is left as it is."""
+    digests = read_digests(root, name)
+    merged = {**digests, **updates}
+    if merged == digests:
+        return
+    try:
+        write_digests(root, name, merged)
+    except WsError:
+        pass
