@@ -705,9 +705,13 @@ METHOD = """\
 - Both sides on the engine's BuildKit (an Engine API build with `version=2`), the host
   network, the same pinned base images (the workspace's `[tool.ws.docker]` python and uv
   images, served by the loopback registry) and the same index.
-- **ws**: `.venv/bin/ws docker build svc` as a process, its checks included, with
-  `PYTHONDONTWRITEBYTECODE` removed from its environment (this workplace sets it; a user's
-  machine does not) and its bytecode written by a warm-up build before anything is timed.
+- **ws**: `ws docker build svc` as a process, its checks included, with ws installed from
+  this tree as the README says (`uv tool install --compile-bytecode ./tooling/ws`, no extras,
+  into a folder of the run's: the repository's venv holds paramiko for the ssh tests, which
+  docker-py would import), `PYTHONDONTWRITEBYTECODE` removed from its environment (this
+  workplace sets it; a user's machine does not) and one warm-up build before anything is
+  timed, which checks the workspace in full and records it in `.ws`, as a user's first
+  build does.
 - **anchor**: the Dockerfile below, sent by the smallest client there is: `tar` of the
   workspace root (leaving out what its .dockerignore names) piped into `curl --unix-socket
   ... --data-binary @- 'http://localhost/{api}/build?version=2&dockerfile={file}&networkmode=host&t=...'`.
