@@ -55,10 +55,10 @@ class Endpoint:
 
 def engine_client(
     environ: Mapping[str, str], config_dir: Path | None = None, *, timeout: float = 60
-) -> docker.DockerClient:
+) -> EngineClient:
     """A client of the engine the docker CLI would use with environ (and config_dir for
-    $DOCKER_CONFIG). Unless DOCKER_API_VERSION is set, docker-py asks the engine its API
-    version here, so an engine that does not answer fails here as DockerUnavailable."""
+    $DOCKER_CONFIG). Unless DOCKER_API_VERSION is set, ws asks the engine its version here,
+    so an engine that does not answer fails here as DockerUnavailable."""
     endpoint = resolve(environ, config_dir)
     if endpoint.host.startswith("ssh://") and importlib.util.find_spec("paramiko") is None:
         raise DockerUnavailable(
@@ -89,25 +89,39 @@ def _unanswered_fix(endpoint: Endpoint) -> str:
     )
 
 
-def _client(endpoint: Endpoint, timeout: float) -> docker.DockerClient:
-    """docker-py's client of endpoint. Towards TLS, requests must not read the environment: it
-    lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace the session's CA and verify=False (and the
-    CLI sends TLS to an engine through no proxy), so the API version is asked with that off."""
+class EngineClient(docker.DockerClient):
+    """docker-py's client, holding the engine's /version answer from the request that chose
+    its API version (None when DOCKER_API_VERSION chose it), so that ws asks it once."""
+
+    def __init__(self, answer: Mapping[str, Any] | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.answer = dict(answer) if answer is not None else None
+
+
+def _client(endpoint: Endpoint, timeout: float) -> EngineClient:
+    """docker-py's client of endpoint, its API version the engine's unless DOCKER_API_VERSION
+    names one (what docker-py's "auto" does, but keeping the whole answer)."""
     args = client_arguments(endpoint)
-    if endpoint.tls is None:
-        return docker.DockerClient(**args, timeout=timeout)
+    answer = None
     if args["version"] == "auto":
-        probe = _tls_client(args | {"version": MINIMUM_DOCKER_API_VERSION}, timeout)
+        probe = _made(args | {"version": MINIMUM_DOCKER_API_VERSION}, endpoint, timeout, None)
         try:
-            args["version"] = probe.api.version(api_version=False)["ApiVersion"]
+            answer = probe.api.version(api_version=False)
         finally:
             probe.close()
-    return _tls_client(args, timeout)
+        args["version"] = str(answer.get("ApiVersion") or MINIMUM_DOCKER_API_VERSION)
+    return _made(args, endpoint, timeout, answer)
 
 
-def _tls_client(args: Mapping[str, Any], timeout: float) -> docker.DockerClient:
-    client = docker.DockerClient(**args, timeout=timeout)
-    client.api.trust_env = False
+def _made(
+    args: Mapping[str, Any], endpoint: Endpoint, timeout: float, answer: Mapping[str, Any] | None
+) -> EngineClient:
+    """Towards TLS, requests must not read the environment: it lets REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE replace the session's CA and verify=False (and the CLI sends TLS to an
+    engine through no proxy)."""
+    client = EngineClient(answer, **args, timeout=timeout)
+    if endpoint.tls is not None:
+        client.api.trust_env = False
     return client
 
 

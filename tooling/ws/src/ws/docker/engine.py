@@ -17,6 +17,7 @@ import requests
 
 from ws.docker import imageref
 from ws.docker.buildkit import BuildKitLog
+from ws.docker.endpoint import EngineClient
 from ws.docker.stream import Progress, PushLog, Step, error_text, is_error
 from ws.errors import BuildFailed, DockerUnavailable, RegistryError, WsError
 
@@ -57,10 +58,12 @@ def engine_errors(
 
 
 def connect(make_client: Callable[[], docker.DockerClient]) -> docker.DockerClient:
-    """The client make_client returns, once its engine has answered and has BuildKit."""
+    """The client make_client returns, once its engine has answered and has BuildKit (asked
+    once: an EngineClient brings the answer it was made with)."""
     try:
         client = make_client()
-        version = client.version()
+        answer = client.answer if isinstance(client, EngineClient) else None
+        version = answer if answer is not None else client.version()
     except WsError:
         raise
     except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
