@@ -12,15 +12,11 @@ import docker
 import pytest
 from typer.testing import CliRunner
 from ws.cli import app
-from ws.docker.build import (
-    BuiltImage,
-    member_context,
-    plan_images,
-    select_members,
-)
+from ws.docker.build import BuiltImage, member_context, select_members
 from ws.docker.config import load_config
 from ws.docker.engine import build as engine_build
 from ws.docker.engine import build_params
+from ws.docker.generate import plan_images
 from ws.docker.imageref import parse_image_ref
 from ws.docker.registry import resolve_digest
 from ws.docker.stream import StepFailed

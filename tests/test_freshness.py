@@ -5,6 +5,7 @@ still refuses a hand edit), and a checkout without the record builds and records
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import docker
@@ -13,8 +14,9 @@ from typer.testing import CliRunner
 from ws.cli import app
 from ws.docker import freshness
 from ws.docker import generate as gen
-from ws.docker.build import check_inputs, plan_images
+from ws.docker.build import check_inputs
 from ws.docker.config import load_config
+from ws.docker.generate import plan_images
 from ws.errors import StaleFiles
 from ws.git import revision
 from ws.locks import LockOptions
@@ -115,3 +117,60 @@ def test_a_fresh_clone_without_state_builds_and_records(
     assert set(recorded) == {"svc"}
     assert _current(load_workspace(clone)) == {"other": False, "svc": True}
     assert not revision(clone).dirty, "the record stays out of git: the next build is clean"
+
+
+def _check(root: Path) -> str:
+    result = CliRunner().invoke(app, ["--root", str(root), "check"])
+    assert result.exit_code in (0, 1), result.output
+    return result.output
+
+
+@pytest.mark.docker
+def test_ws_check_trusts_the_record_without_the_graph_or_rendering(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ws check` (the pre-commit hook) after `ws docker generate`: no networkx graph, no
+    template rendered, as in a build."""
+    _generate(workspace)
+
+    _never_render(monkeypatch)
+    monkeypatch.setattr("ws.graph.build_graph", _no_graph)
+
+    assert _check(workspace) == "locks, generated Docker files and image pins are up to date\n"
+
+
+def _no_graph(*_args: object) -> None:
+    raise AssertionError("ws check built the workspace graph")
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("packages/svc/Dockerfile", HAND_EDIT),
+        (".dockerignore", ".dockerignore: out of date or edited by hand"),
+    ],
+    ids=["member-file", "root-dockerignore"],
+)
+def test_ws_check_still_finds_a_hand_edit_after_generate(
+    workspace: Path, path: str, problem: str
+) -> None:
+    _generate(workspace)
+    edited = workspace / path
+    edited.write_text(edited.read_text() + "# edited\n")
+
+    assert problem in _check(workspace)
+
+
+@pytest.mark.docker
+def test_ws_check_on_a_checkout_without_state_checks_in_full_then_records(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.rmtree(workspace / ".ws", ignore_errors=True)
+
+    assert _check(workspace) == "locks, generated Docker files and image pins are up to date\n"
+
+    recorded = json.loads((workspace / ".ws" / freshness.CACHE_FILE).read_text())
+    assert set(recorded) == {"other", "svc", freshness.ROOT_ENTRY}
+    _never_render(monkeypatch)
+    assert _check(workspace).endswith("are up to date\n")

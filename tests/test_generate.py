@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 from ws.cli import app
-from ws.docker.build import member_context, plan_images
+from ws.docker.build import member_context
 from ws.docker.config import load_config
 from ws.docker.dockerignore import DockerIgnore
 from ws.docker.generate import (
     generated_files,
     orphaned_files,
+    plan_images,
     select_images,
     stale_generated,
     write_generated,

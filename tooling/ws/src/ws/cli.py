@@ -267,17 +267,18 @@ def check(
         typer.Option("--jobs", "-j", min=1, hidden=True, help="No effect: locks are derived."),
     ] = None,
 ) -> None:
-    """Every check at once: member locks, generated Docker files, image pins. Writes nothing."""
+    """Every check at once: member locks, generated Docker files, image pins. Writes no file
+    but ws's own state (.ws), where what it verified spares the next check the work."""
     from ws import locks  # noqa: PLC0415
     from ws.errors import StaleFiles  # noqa: PLC0415
 
-    ws, g = load()
+    ws = load_workspace_only()
     problems: list[tuple[str, str]] = []
     try:
-        locks.check_locks(ws, g, None, _lock_options(jobs, False, [], 300.0))
+        locks.check_locks(ws, None, None, _lock_options(jobs, False, [], 300.0))
     except StaleFiles as e:
         problems += [(line, "run `ws sync-locks` and commit the locks") for line in e.problems]
-    problems += docker_problems(ws, g)
+    problems += docker_problems(ws)
     if problems:
         fixes = dict.fromkeys(fix for _, fix in problems)
         raise StaleFiles([line for line, _ in problems], "; ".join(fixes))

@@ -13,8 +13,6 @@ from ws.cli_common import handle_errors, live_progress, load, load_workspace_onl
 from ws.cli_progress import LiveBuilds
 
 if TYPE_CHECKING:
-    import networkx as nx
-
     from ws.docker.config import DockerConfig, RootConfig
     from ws.errors import WsError
     from ws.workspace import Workspace
@@ -51,27 +49,25 @@ def generate(
         problems = gen.stale_generated(ws.root, files, orphans)
         if problems:
             raise StaleFiles(problems, GENERATE_FIX)
-        _record(ws, g, config, members)
+        _record(ws, config, members)
         typer.echo("all generated Docker files are up to date")
         return
     changed = gen.write_generated(ws.root, files, orphans)
-    _record(ws, g, config, members)
+    _record(ws, config, members)
     for rel in changed:
         typer.echo(f"{'removed' if rel in orphans else 'wrote'} {rel}")
     if not changed:
         typer.echo("all generated Docker files are up to date")
 
 
-def _record(
-    ws: Workspace, graph: nx.DiGraph, config: DockerConfig, names: list[str] | None
-) -> None:
-    """Note the files just written or checked as current, for `ws docker build`."""
+def _record(ws: Workspace, config: DockerConfig, names: list[str] | None) -> None:
+    """Note the files just written or checked as current, for `ws docker build` and `ws
+    check`; the root .dockerignore too when every image member's files were."""
     from ws.docker import freshness  # noqa: PLC0415
     from ws.docker import generate as gen  # noqa: PLC0415
-    from ws.graph import closure  # noqa: PLC0415
 
-    selected = gen.select_images(ws, config, names)
-    freshness.record(ws, [gen.image_inputs(ws, config, n, closure(graph, n)) for n in selected])
+    selected = gen.plan_images(ws, config, gen.select_images(ws, config, names))
+    freshness.record(ws, selected, every=not names)
 
 
 @docker_app.command()
@@ -107,13 +103,13 @@ def pin(
         typer.echo("every base image is pinned to the digest its tag points at")
 
 
-def docker_problems(ws: Workspace, graph: nx.DiGraph) -> list[tuple[str, str]]:
+def docker_problems(ws: Workspace) -> list[tuple[str, str]]:
     """(problem, fix) for every stale generated file and stale pin; for `ws check`."""
     from ws.docker.config import load_config  # noqa: PLC0415
 
     config = load_config(ws)
     problems = [] if config.root is None else _pin_problems(ws, config.root)
-    problems += _generated_problems(ws, graph, config)
+    problems += _generated_problems(ws, config)
     # An unpinned image stops generation with the very line the pin check gave: keep one.
     unique: dict[str, tuple[str, str]] = {}
     for line, fix in problems:
@@ -121,17 +117,26 @@ def docker_problems(ws: Workspace, graph: nx.DiGraph) -> list[tuple[str, str]]:
     return list(unique.values())
 
 
-def _generated_problems(
-    ws: Workspace, graph: nx.DiGraph, config: DockerConfig
-) -> list[tuple[str, str]]:
+def _generated_problems(ws: Workspace, config: DockerConfig) -> list[tuple[str, str]]:
+    """Files as ws last wrote or checked them (their recorded digests) are current without
+    rendering; the rest are rendered and compared, and recorded when they match."""
+    from ws.docker import freshness  # noqa: PLC0415
     from ws.docker import generate as gen  # noqa: PLC0415
     from ws.errors import WsError  # noqa: PLC0415
 
+    orphans = gen.orphaned_files(ws, config)
     try:
-        files = gen.generated_files(ws, graph, config)
+        images = gen.plan_images(ws, config, config.images)
+        if not orphans and (not images or freshness.all_current(ws, images)):
+            return []
+        from ws.graph import build_graph  # noqa: PLC0415
+
+        files = gen.generated_files(ws, build_graph(ws), config)
     except WsError as e:  # e.g. an unpinned image: one problem; the other checks still run
         return [(e.message.splitlines()[0], _fix_of(e, GENERATE_FIX))]
-    found = gen.stale_generated(ws.root, files, gen.orphaned_files(ws, config))
+    found = gen.stale_generated(ws.root, files, orphans)
+    if not found:
+        freshness.record(ws, images, every=True)
     return [(line, GENERATE_FIX) for line in found]
 
 

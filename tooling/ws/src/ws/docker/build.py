@@ -18,13 +18,12 @@ from ws import git
 from ws.docker import engine, freshness, imageref
 from ws.docker.config import DockerConfig, RootConfig, image_name
 from ws.docker.context import ContextReport, DockerIgnore, context_tar
-from ws.docker.generate import image_inputs, select_images
+from ws.docker.generate import plan_images, select_images
 from ws.docker.gitversion import VERSION_ARG, describe_version
 from ws.docker.render import DOCKERFILE, ImageInputs, beside, member_ignore_patterns
 from ws.docker.stream import Progress, Step
 from ws.errors import BuildFailed, ConfigError, StaleFiles, WsError
 from ws.fsio import read_regular
-from ws.graph import workspace_closure
 from ws.locks import LockOptions, check_locks
 from ws.workspace import Workspace
 
@@ -101,11 +100,6 @@ def build_waves(ws: Workspace, names: Collection[str]) -> list[list[str]]:
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def plan_images(ws: Workspace, config: DockerConfig, names: Collection[str]) -> list[ImageInputs]:
-    """Each image's inputs, from the members' own edges (no graph)."""
-    return [image_inputs(ws, config, n, workspace_closure(ws, n)) for n in sorted(names)]
 
 
 def check_inputs(

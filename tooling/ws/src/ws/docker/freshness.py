@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
-from ws.docker.render import DOCKERFILE, DOCKERIGNORE, PYPROJECT, ImageInputs, beside
-from ws.state import read_digests, write_digests
+from ws.docker.render import (
+    DOCKERFILE,
+    DOCKERIGNORE,
+    PYPROJECT,
+    ROOT_IGNORE,
+    ImageInputs,
+    beside,
+)
+from ws.state import read_digests, remember_digests
 from ws.workspace import Workspace
 
 CACHE_FILE = "docker.json"
+ROOT_ENTRY = "/"  # the root .dockerignore's entry: no member is named so
 _HERE = Path(__file__).parent
 # The code whose output the generated files are: a new ws checks them afresh.
 _GENERATOR = (
@@ -51,9 +59,29 @@ def is_current(ws: Workspace, inputs: ImageInputs) -> bool:
     return read_digests(ws.root, CACHE_FILE).get(inputs.name) == _key(ws, inputs)
 
 
-def record(ws: Workspace, images: Iterable[ImageInputs]) -> None:
-    """Note these members' files as current (they were just written or checked)."""
-    cache = read_digests(ws.root, CACHE_FILE)
-    updated = {**cache, **{inputs.name: _key(ws, inputs) for inputs in images}}
-    if updated != cache:
-        write_digests(ws.root, CACHE_FILE, updated)
+def all_current(ws: Workspace, images: Sequence[ImageInputs]) -> bool:
+    """Whether every image member's files and the root .dockerignore (made from all of
+    them) are as ws last wrote or checked them."""
+    digests = read_digests(ws.root, CACHE_FILE)
+    if digests.get(ROOT_ENTRY) != _root_key(ws, images):
+        return False
+    return all(digests.get(inputs.name) == _key(ws, inputs) for inputs in images)
+
+
+def record(ws: Workspace, images: Sequence[ImageInputs], *, every: bool = False) -> None:
+    """Note these members' files as current (they were just written or checked), and with
+    every (images are all the image members) the root .dockerignore. Left unnoted when .ws
+    cannot be written: the next run checks in full."""
+    updates = {inputs.name: _key(ws, inputs) for inputs in images}
+    if every:
+        updates[ROOT_ENTRY] = _root_key(ws, images)
+    remember_digests(ws.root, CACHE_FILE, updates)
+
+
+def _root_key(ws: Workspace, images: Sequence[ImageInputs]) -> str:
+    h = hashlib.sha256(_generator_code())
+    for inputs in sorted(images, key=lambda i: i.name):
+        h.update(b"\0" + repr(inputs).encode())
+    path = ws.root / ROOT_IGNORE
+    h.update(b"\0" + (path.read_bytes() if path.is_file() and not path.is_symlink() else b"-"))
+    return h.hexdigest()

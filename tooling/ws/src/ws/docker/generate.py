@@ -15,6 +15,7 @@ from ws.docker.render import (
     DOCKERIGNORE,
     HEADER,
     PYPROJECT,
+    ROOT_IGNORE,
     ImageInputs,
     beside,
     covered,
@@ -25,7 +26,7 @@ from ws.docker.render import (
 )
 from ws.errors import ConfigError
 from ws.fsio import atomic_write_text
-from ws.graph import closure
+from ws.graph import closure, workspace_closure
 from ws.local_sources import local_sources
 from ws.locks import member_lock_path
 from ws.workspace import Member, Workspace
@@ -33,7 +34,6 @@ from ws.workspace import Member, Workspace
 if TYPE_CHECKING:
     import networkx as nx
 
-ROOT_IGNORE = ".dockerignore"
 GENERATED_NAMES = (DOCKERFILE, DOCKERIGNORE, PYPROJECT)
 # Root files besides pyproject.toml that steer uv; .python-version is not among them
 # because the image sets UV_PYTHON to its own interpreter.
@@ -62,6 +62,11 @@ def select_images(ws: Workspace, config: DockerConfig, names: Iterable[str] | No
             )
         selected.append(member.name)
     return sorted(set(selected))
+
+
+def plan_images(ws: Workspace, config: DockerConfig, names: Iterable[str]) -> list[ImageInputs]:
+    """Each named image's inputs, from the members' own edges (no graph, no networkx)."""
+    return [image_inputs(ws, config, n, workspace_closure(ws, n)) for n in sorted(names)]
 
 
 def image_inputs(

@@ -24,6 +24,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 DOCKERFILE = "Dockerfile"
 DOCKERIGNORE = "Dockerfile.dockerignore"
 PYPROJECT = "Dockerfile.pyproject.toml"
+ROOT_IGNORE = ".dockerignore"  # the union of every image's whitelist
 # The label naming the member an image was built for; ws sets it over any of the same key.
 MEMBER_LABEL = "ws.member"
 ALWAYS_DENY = (
