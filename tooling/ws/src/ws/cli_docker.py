@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ws.cli_common import handle_errors, live_progress, load, load_workspace_only, usage_error
+from ws.cli_common import handle_errors, live_progress, load_workspace_only, usage_error
 from ws.cli_progress import LiveBuilds
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from ws.docker.config import DockerConfig, RootConfig
     from ws.errors import WsError
     from ws.workspace import Workspace
@@ -41,9 +43,9 @@ def generate(
     from ws.docker.config import load_config  # noqa: PLC0415
     from ws.errors import StaleFiles  # noqa: PLC0415
 
-    ws, g = load()
+    ws = load_workspace_only()
     config = load_config(ws)
-    files = gen.generated_files(ws, g, config, members)
+    files = gen.generated_files(ws, _graph(ws) if config.images else None, config, members)
     orphans = [] if members else gen.orphaned_files(ws, config)
     if check:
         problems = gen.stale_generated(ws.root, files, orphans)
@@ -58,6 +60,12 @@ def generate(
         typer.echo(f"{'removed' if rel in orphans else 'wrote'} {rel}")
     if not changed:
         typer.echo("all generated Docker files are up to date")
+
+
+def _graph(ws: Workspace) -> nx.DiGraph:
+    from ws.graph import build_graph  # noqa: PLC0415 -- networkx only when images are rendered
+
+    return build_graph(ws)
 
 
 def _record(ws: Workspace, config: DockerConfig, names: list[str] | None) -> None:
@@ -129,9 +137,7 @@ def _generated_problems(ws: Workspace, config: DockerConfig) -> list[tuple[str, 
         images = gen.plan_images(ws, config, config.images)
         if not orphans and (not images or freshness.all_current(ws, images)):
             return []
-        from ws.graph import build_graph  # noqa: PLC0415
-
-        files = gen.generated_files(ws, build_graph(ws), config)
+        files = gen.generated_files(ws, _graph(ws), config)
     except WsError as e:  # e.g. an unpinned image: one problem; the other checks still run
         return [(e.message.splitlines()[0], _fix_of(e, GENERATE_FIX))]
     found = gen.stale_generated(ws.root, files, orphans)

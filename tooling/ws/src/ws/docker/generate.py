@@ -127,14 +127,20 @@ def _check_clash(entry: BuildFile, folders: tuple[str, ...]) -> None:
 
 
 def generated_files(
-    ws: Workspace, graph: nx.DiGraph, config: DockerConfig, names: Collection[str] | None = None
+    ws: Workspace,
+    graph: nx.DiGraph | None,
+    config: DockerConfig,
+    names: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Root-relative path -> text of every file ws generates for the selected image members.
 
     The root .dockerignore is always included: it is the union over every image member.
+    The graph is needed only when there is an image member.
     """
     if not config.images:
         return {}
+    if graph is None:
+        raise ValueError("image members need the workspace graph")
     every = {
         name: image_inputs(ws, config, name, closure(graph, name)) for name in sorted(config.images)
     }
