@@ -26,22 +26,19 @@ from ws.workspace import Workspace
 
 CACHE_FILE = "docker.json"
 ROOT_ENTRY = "/"  # the root .dockerignore's entry: no member is named so
-_HERE = Path(__file__).parent
-# The code whose output the generated files are: a new ws checks them afresh.
-_GENERATOR = (
-    "render.py",
-    "generate.py",
-    "buildfiles.py",
-    "config.py",
-    "templates/Dockerfile.j2",
-    "templates/dockerignore.j2",
-    "../isolate.py",
-)
+# The code whose output the generated files are: all of ws, so that any other ws (an
+# upgrade, a patch) checks them afresh once, whichever module of it changed.
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 
 @functools.cache
 def _generator_code() -> bytes:
-    return b"\0".join((_HERE / name).read_bytes() for name in _GENERATOR)
+    """The digest of ws's source files and templates (their names and contents)."""
+    h = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*")):
+        if path.suffix in (".py", ".j2") and path.is_file():
+            h.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.digest()
 
 
 def _key(ws: Workspace, inputs: ImageInputs) -> str:
