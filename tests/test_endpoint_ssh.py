@@ -22,9 +22,9 @@ from ws.docker.engine import connect
 from ws.errors import DockerUnavailable
 from ws.locks import LockOptions
 
+from tests.support.image_fixtures import MakeWorkspace
 from tests.support.imagebuild import Made, build
-from tests.support.images import prepare_workspace, run_image
-from tests.support.pyindex import LocalIndex
+from tests.support.images import run_image
 
 SSHD = Path("/usr/sbin/sshd")
 MEMBERS = {"remote": {"extra": '[tool.ws.docker]\ncommand = ["true"]\n'}}
@@ -120,15 +120,8 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 
 
 @pytest.fixture(scope="module")
-def root(
-    tmp_path_factory: pytest.TempPathFactory,
-    pyindex: LocalIndex,
-    lock_options: LockOptions,
-    registry: str,
-) -> Path:
-    root = tmp_path_factory.mktemp("ssh-build") / "ws"
-    prepare_workspace(root, pyindex.url, lock_options, registry=registry, members=MEMBERS)
-    return root
+def root(image_workspace: MakeWorkspace) -> Path:
+    return image_workspace("ssh-build", MEMBERS)
 
 
 def test_an_ssh_host_runs_the_ssh_program(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import docker
 import pytest
 from ws.locks import LockOptions
 
+from tests.support.image_fixtures import MakeWorkspace
 from tests.support.imagebuild import Made, build
-from tests.support.images import prepare_workspace, run_image
-from tests.support.pyindex import LocalIndex
+from tests.support.images import run_image
 
 MEMBERS = {
     "named": {"extra": '[tool.ws.docker]\ncommand = ["true"]\n'},
@@ -34,16 +34,9 @@ ANSWERS = ["home-writable", "cache-made", "root:root:755", "venv-refused", "no-s
 
 
 @pytest.fixture(scope="module")
-def root(
-    tmp_path_factory: pytest.TempPathFactory,
-    pyindex: LocalIndex,
-    lock_options: LockOptions,
-    registry: str,
-) -> Path:
+def root(image_workspace: MakeWorkspace) -> Path:
     """named takes the default user; numbered sets user = "1000:1000"; grouped "svc:staff"."""
-    root = tmp_path_factory.mktemp("image-user") / "ws"
-    prepare_workspace(root, pyindex.url, lock_options, registry=registry, members=MEMBERS)
-    return root
+    return image_workspace("image-user", MEMBERS)
 
 
 @pytest.mark.docker

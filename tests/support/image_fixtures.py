@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -60,6 +61,28 @@ def template(
     except RegistryError as e:
         pytest.skip(f"the loopback registry does not answer (tooling/engine.sh): {e}")
     return root
+
+
+# make(name, members) -> the root of a new image workspace of these members
+MakeWorkspace = Callable[[str, dict[str, dict[str, Any]]], Path]
+
+
+@pytest.fixture(scope="module")
+def image_workspace(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> MakeWorkspace:
+    """make(name, members): an image workspace of these members, locked, pinned and
+    generated, in a folder of the module's named after name."""
+
+    def make(name: str, members: dict[str, dict[str, Any]]) -> Path:
+        root = tmp_path_factory.mktemp(name) / "ws"
+        prepare_workspace(root, pyindex.url, lock_options, registry=registry, members=members)
+        return root
+
+    return make
 
 
 @pytest.fixture
