@@ -1,4 +1,8 @@
-"""Pin the base images of [tool.ws.docker] to the digests their tags point at now."""
+"""Pin the base images of [tool.ws.docker] to the digests their tags point at now.
+
+The registry client and the TOML writer are imported only to pin or to look up: `ws check`
+asks this module only whether each image has a digest, offline.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ws.docker import registry
 from ws.docker.config import TABLE, RootConfig
 from ws.docker.imageref import ImageRef, parse_image_ref
 from ws.errors import ConfigError
 from ws.mutex import workspace_lock
-from ws.toml_write import read_strings, set_values
 
 Resolver = Callable[[Iterable[ImageRef]], Mapping[ImageRef, str]]
 IMAGE_KEYS = ("python-image", "uv-image")
@@ -32,7 +34,7 @@ def configured_images(config: RootConfig) -> dict[str, ImageRef]:
 def pin_images(
     pyproject: Path,
     config: RootConfig,
-    resolver: Resolver = registry.resolve_all,
+    resolver: Resolver | None = None,
     *,
     wait: float = DEFAULT_WAIT,
 ) -> list[PinChange]:
@@ -42,8 +44,10 @@ def pin_images(
     write happens under the workspace lock (waiting up to wait seconds), after re-reading
     the file: an image changed while the registry answered is an error, never reverted.
     """
+    from ws.toml_write import set_values  # noqa: PLC0415
+
     images = configured_images(config)
-    digests = resolver([ref.with_digest(None) for ref in images.values()])
+    digests = (resolver or _registry())([ref.with_digest(None) for ref in images.values()])
     changes = []
     for key, ref in images.items():
         pinned = ref.with_digest(digests[ref.with_digest(None)])
@@ -66,6 +70,8 @@ def _refuse_moved(
     pyproject: Path, images: Mapping[str, ImageRef], changes: list[PinChange]
 ) -> None:
     """A ConfigError if an image about to be pinned no longer reads as it did."""
+    from ws.toml_write import read_strings  # noqa: PLC0415
+
     current = read_strings(pyproject, [_key_path(c.key) for c in changes])
     for change in changes:
         now = current[_key_path(change.key)]
@@ -94,9 +100,7 @@ def unpinned(pyproject: Path, config: RootConfig) -> list[str]:
     ]
 
 
-def check_pins(
-    pyproject: Path, config: RootConfig, resolver: Resolver = registry.resolve_all
-) -> list[str]:
+def check_pins(pyproject: Path, config: RootConfig, resolver: Resolver | None = None) -> list[str]:
     """One line per image without a pin or whose tag now points at another digest.
 
     Only pinned images are looked up, so a missing pin is reported without a registry.
@@ -106,7 +110,7 @@ def check_pins(
     pinned = {key: ref for key, ref in images.items() if ref.digest is not None}
     if not pinned:
         return problems
-    digests = resolver([ref.with_digest(None) for ref in pinned.values()])
+    digests = (resolver or _registry())([ref.with_digest(None) for ref in pinned.values()])
     for key, ref in pinned.items():
         current = digests[ref.with_digest(None)]
         if current != ref.digest:
@@ -115,3 +119,10 @@ def check_pins(
                 f"{current}, not the pinned {ref.digest}"
             )
     return problems
+
+
+def _registry() -> Resolver:
+    """The registry client's resolver, without proxies (the CLI passes its own resolver)."""
+    from ws.docker import registry  # noqa: PLC0415
+
+    return registry.resolve_all
