@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ws.docker.context import ContextReport, DockerIgnore, context_tar, write_context
+from ws.docker.context import ContextReport, DockerIgnore, _Held, context_tar, write_context
 from ws.errors import WsError
 
 from tests.support.buildctx import COPY_ALL, copied, engine
@@ -452,3 +452,11 @@ def test_engine_image_holds_no_credential_file(tmp_path: Path) -> None:
         names = {m.name for m in copied(client, handle, "Dockerfile")}
     assert "packages/foo/src/foo/__init__.py" in names
     assert not names & {f"packages/foo/{n}" for n in SECRET_FILES}
+
+
+def test_the_folders_above_held_files_are_every_parent_and_no_more() -> None:
+    files = ["README.md", "a/b/c/d.py", "a/b/e.py", "a/x.py", "z/y/w.txt", "a b/ü/f"]
+    held = _Held.of(files)
+    assert held.folders == {"a", "a/b", "a/b/c", "z", "z/y", "a b", "a b/ü"}
+    assert held.holds("a/b", directory=True) and not held.holds("a/b", directory=False)
+    assert held.holds("a/b/e.py", directory=False) and not held.holds("q", directory=True)

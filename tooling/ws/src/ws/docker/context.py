@@ -236,8 +236,13 @@ class _Held:
     def of(cls, files: Collection[str] | None) -> _Held:
         if files is None:
             return cls(None)
-        folders = {str(parent) for f in files for parent in PurePosixPath(f).parents}
-        return cls(frozenset(files), frozenset(folders - {"."}))
+        folders: set[str] = set()
+        for path in files:  # string slicing: a checkout holds tens of thousands of files
+            end = path.rfind("/")
+            while end > 0 and path[:end] not in folders:
+                folders.add(path[:end])  # and its parents next, unless a sibling added them
+                end = path.rfind("/", 0, end)
+        return cls(frozenset(files), frozenset(folders))
 
     def holds(self, path: str, *, directory: bool) -> bool:
         if self.files is None:
