@@ -78,12 +78,16 @@ def _pump(a: socket.socket, b: socket.socket) -> None:
                 if key is None:
                     return
                 source: Any = key.fileobj
-                data = source.recv(65536)
-                while isinstance(source, ssl.SSLSocket) and source.pending():
-                    data += source.recv(65536)
+                try:
+                    data = source.recv(65536)
+                    while isinstance(source, ssl.SSLSocket) and source.pending():
+                        data += source.recv(65536)
+                    if data:
+                        key.data.sendall(data)
+                except ConnectionError:  # a side that hung up ends the tunnel, as EOF does
+                    return
                 if not data:
                     return
-                key.data.sendall(data)
 
 
 class TlsFront(socketserver.ThreadingTCPServer):
