@@ -32,7 +32,8 @@ HAND_EDIT = "packages/svc/Dockerfile: out of date or edited by hand"
 
 def _current(ws: Workspace) -> dict[str, bool]:
     images = plan_images(ws, load_config(ws), ["other", "svc"])
-    return {inputs.name: freshness.is_current(ws, inputs) for inputs in images}
+    unrecorded = {inputs.name for inputs in freshness.unrecorded(ws, images)}
+    return {inputs.name: inputs.name not in unrecorded for inputs in images}
 
 
 def _generate(root: Path) -> None:

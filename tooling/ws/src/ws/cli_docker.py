@@ -126,23 +126,13 @@ def docker_problems(ws: Workspace) -> list[tuple[str, str]]:
 
 
 def _generated_problems(ws: Workspace, config: DockerConfig) -> list[tuple[str, str]]:
-    """Files as ws last wrote or checked them (their recorded digests) are current without
-    rendering; the rest are rendered and compared, and recorded when they match."""
-    from ws.docker import freshness  # noqa: PLC0415
     from ws.docker import generate as gen  # noqa: PLC0415
     from ws.errors import WsError  # noqa: PLC0415
 
-    orphans = gen.orphaned_files(ws, config)
     try:
-        images = gen.plan_images(ws, config, config.images)
-        if not orphans and (not images or freshness.all_current(ws, images)):
-            return []
-        files = gen.generated_files(ws, _graph(ws), config)
+        found = gen.check_generated(ws, config)
     except WsError as e:  # e.g. an unpinned image: one problem; the other checks still run
         return [(e.message.splitlines()[0], _fix_of(e, GENERATE_FIX))]
-    found = gen.stale_generated(ws.root, files, orphans)
-    if not found:
-        freshness.record(ws, images, every=True)
     return [(line, GENERATE_FIX) for line in found]
 
 

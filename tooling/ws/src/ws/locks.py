@@ -22,7 +22,7 @@ from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
 from ws.local_sources import fingerprint, local_sources
 from ws.mutex import workspace_lock
 from ws.proc import run
-from ws.state import read_digests, remember_digests, write_digests
+from ws.state import file_part, read_digests, remember_digests, write_digests
 from ws.uv import identity, lock_argv
 from ws.workspace import Workspace
 
@@ -124,7 +124,7 @@ def _members_key(ws: Workspace, targets: Sequence[str]) -> str:
     parts: list[bytes | str] = [_derivation_code(), (ws.root / LOCK_NAME).read_bytes()]
     for name in targets:
         path = member_lock_path(ws, name)
-        parts += [name, path.read_bytes() if path.is_file() and not path.is_symlink() else b"-"]
+        parts += [name, file_part(path)]
     return _digest(parts)
 
 
@@ -222,10 +222,11 @@ def check_locks(
     if not (ws.root / LOCK_NAME).is_file():
         raise StaleFiles(problems, FIX)
     targets = _targets(ws, graph, names) if dependents or not names else sorted(names)
-    if not _as_left(ws, cache):
+    as_left = _members_key(ws, sorted(ws.members))  # the locks are not written in between
+    if not _fresh(cache, MEMBERS_KEY, as_left):
         problems += _stale_members(ws, targets)
-        if not problems and names is None:
-            verified[MEMBERS_KEY] = _members_key(ws, targets)
+        if not problems and names is None:  # targets are every member: as_left is their key
+            verified[MEMBERS_KEY] = as_left
     if problems:
         raise StaleFiles(problems, FIX)
     remember_digests(ws.root, CACHE_FILE, verified)

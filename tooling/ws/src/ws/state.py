@@ -55,6 +55,12 @@ def _state_error(path: Path, error: OSError) -> WsError:
     )
 
 
+def file_part(path: Path) -> bytes:
+    """What a digest takes of path: its bytes, or b"-" when it is no regular file (missing,
+    or a link, which ws never reads through)."""
+    return path.read_bytes() if path.is_file() and not path.is_symlink() else b"-"
+
+
 def read_digests(root: Path, name: str) -> dict[str, str]:
     """The map <root>/.ws/<name> holds; empty when it is missing, a link or unreadable (a
     lost map only costs the work it would have saved)."""

@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime
 from typing import IO, TYPE_CHECKING
 
 from ws import git
-from ws.docker import engine, freshness, imageref
+from ws.docker import engine, imageref
 from ws.docker.config import DockerConfig, RootConfig, image_name
 from ws.docker.context import ContextReport, DockerIgnore, context_tar
-from ws.docker.generate import plan_images, select_images
+from ws.docker.generate import check_generated, plan_images, select_images
 from ws.docker.gitversion import VERSION_ARG, describe_version
 from ws.docker.render import DOCKERFILE, ImageInputs, beside, member_ignore_patterns
 from ws.docker.stream import Progress, Step
@@ -112,14 +112,10 @@ def check_inputs(
     image member's own (its image installs from that alone)."""
     problems: list[str] = []
     fixes: list[str] = []
-    unknown = [inputs for inputs in images if not freshness.is_current(ws, inputs)]
-    if unknown:
-        stale = _stale_generated(ws, config, [inputs.name for inputs in unknown])
-        if stale:
-            problems += stale
-            fixes.append("run `ws docker generate`")
-        else:
-            freshness.record(ws, unknown)
+    stale = check_generated(ws, config, images)
+    if stale:
+        problems += stale
+        fixes.append("run `ws docker generate`")
     try:
         check_locks(ws, None, [inputs.name for inputs in images], locks, dependents=False)
     except StaleFiles as e:
@@ -127,14 +123,6 @@ def check_inputs(
         fixes.append("run `ws sync-locks`")
     if problems:
         raise StaleFiles(problems, " and ".join(fixes) + ", commit the result, then build again")
-
-
-def _stale_generated(ws: Workspace, config: DockerConfig, names: list[str]) -> list[str]:
-    from ws.docker import generate  # noqa: PLC0415
-    from ws.graph import build_graph  # noqa: PLC0415
-
-    files = generate.generated_files(ws, build_graph(ws), config, names)
-    return generate.stale_generated(ws.root, files)
 
 
 def version_args(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ws.docker.render import (
@@ -21,7 +21,7 @@ from ws.docker.render import (
     ImageInputs,
     beside,
 )
-from ws.state import read_digests, remember_digests
+from ws.state import file_part, read_digests, remember_digests
 from ws.workspace import Workspace
 
 CACHE_FILE = "docker.json"
@@ -32,7 +32,7 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 @functools.cache
-def _generator_code() -> bytes:
+def _generator_digest() -> bytes:
     """The digest of ws's source files and templates (their names and contents)."""
     h = hashlib.sha256()
     for path in sorted(_PACKAGE.rglob("*")):
@@ -42,18 +42,18 @@ def _generator_code() -> bytes:
 
 
 def _key(ws: Workspace, inputs: ImageInputs) -> str:
-    h = hashlib.sha256(_generator_code())
+    h = hashlib.sha256(_generator_digest())
     h.update(repr(inputs).encode())
     h.update(ws.pyproject.read_bytes())
     for name in (DOCKERFILE, DOCKERIGNORE, PYPROJECT):
-        path = ws.root / beside(inputs.rel, name)
-        h.update(b"\0" + (path.read_bytes() if path.is_file() and not path.is_symlink() else b"-"))
+        h.update(b"\0" + file_part(ws.root / beside(inputs.rel, name)))
     return h.hexdigest()
 
 
-def is_current(ws: Workspace, inputs: ImageInputs) -> bool:
-    """Whether the member's files are as ws last wrote or checked them, from the same inputs."""
-    return read_digests(ws.root, CACHE_FILE).get(inputs.name) == _key(ws, inputs)
+def unrecorded(ws: Workspace, images: Sequence[ImageInputs]) -> list[ImageInputs]:
+    """Those of images whose files are not as ws last wrote or checked them, from the same
+    inputs."""
+    return _unrecorded(ws, images, read_digests(ws.root, CACHE_FILE))
 
 
 def all_current(ws: Workspace, images: Sequence[ImageInputs]) -> bool:
@@ -62,7 +62,13 @@ def all_current(ws: Workspace, images: Sequence[ImageInputs]) -> bool:
     digests = read_digests(ws.root, CACHE_FILE)
     if digests.get(ROOT_ENTRY) != _root_key(ws, images):
         return False
-    return all(digests.get(inputs.name) == _key(ws, inputs) for inputs in images)
+    return not _unrecorded(ws, images, digests)
+
+
+def _unrecorded(
+    ws: Workspace, images: Sequence[ImageInputs], digests: Mapping[str, str]
+) -> list[ImageInputs]:
+    return [inputs for inputs in images if digests.get(inputs.name) != _key(ws, inputs)]
 
 
 def record(ws: Workspace, images: Sequence[ImageInputs], *, every: bool = False) -> None:
@@ -76,9 +82,8 @@ def record(ws: Workspace, images: Sequence[ImageInputs], *, every: bool = False)
 
 
 def _root_key(ws: Workspace, images: Sequence[ImageInputs]) -> str:
-    h = hashlib.sha256(_generator_code())
+    h = hashlib.sha256(_generator_digest())
     for inputs in sorted(images, key=lambda i: i.name):
         h.update(b"\0" + repr(inputs).encode())
-    path = ws.root / ROOT_IGNORE
-    h.update(b"\0" + (path.read_bytes() if path.is_file() and not path.is_symlink() else b"-"))
+    h.update(b"\0" + file_part(ws.root / ROOT_IGNORE))
     return h.hexdigest()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ws.docker import freshness
 from ws.docker.buildfiles import BuildFile, build_files
 from ws.docker.config import DockerConfig, RootConfig, is_root_project
 from ws.docker.dockerignore import DockerIgnore
@@ -238,6 +239,32 @@ def stale_generated(root: Path, files: Mapping[str, str], orphans: Iterable[str]
             problems.append(f"{rel}: out of date or edited by hand")
     problems += [f"{rel}: left over from a member without [tool.ws.docker]" for rel in orphans]
     return problems
+
+
+def check_generated(
+    ws: Workspace, config: DockerConfig, images: Sequence[ImageInputs] | None = None
+) -> list[str]:
+    """stale_generated for images' files (None: every image member's, the root .dockerignore
+    and the files of members that lost their image), rendering only what the digests
+    recorded in .ws do not vouch for, and recording what then matches."""
+    every = images is None
+    orphans = orphaned_files(ws, config) if every else []
+    planned = plan_images(ws, config, config.images) if images is None else list(images)
+    if every:
+        if not orphans and (not planned or freshness.all_current(ws, planned)):
+            return []
+        checked = planned
+    else:
+        checked = freshness.unrecorded(ws, planned)
+        if not checked:
+            return []
+    from ws.graph import build_graph  # noqa: PLC0415 -- networkx only to render
+
+    names = None if every else [inputs.name for inputs in checked]
+    found = stale_generated(ws.root, generated_files(ws, build_graph(ws), config, names), orphans)
+    if not found:
+        freshness.record(ws, checked, every=every)
+    return found
 
 
 def _source(rel: str) -> str:
