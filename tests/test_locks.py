@@ -16,7 +16,9 @@ import pytest
 from ws import lockfile
 from ws.errors import Busy, LockError, StaleFiles, WsError
 from ws.graph import build_graph
+from ws.git import tracks
 from ws.locks import LockOptions, check_locks, derive_locks, sync_locks
+from ws.state import Records, load_records
 from ws.mutex import workspace_lock
 from ws.workspace import load_workspace
 
@@ -59,15 +61,31 @@ def opts(uv_bin: str, uv_env: dict[str, str]) -> LockOptions:
     return LockOptions(uv=uv_bin, env=uv_env, jobs=2, wait=0.5)
 
 
+MACHINE_KEY = bytes(range(32))
+
+
+def records_of(root: Path) -> Records:
+    """The records a ws run on this machine reads, sealed with the tests' machine key."""
+    return load_records(root, MACHINE_KEY, lambda path: tracks(root, path))
+
+
 def sync(root: Path, opts: LockOptions, names=None, **changes):
     ws = load_workspace(root)
     options = LockOptions(**{**opts.__dict__, **changes})
-    return sync_locks(ws, build_graph(ws), names, options)
+    records = records_of(root)
+    try:
+        return sync_locks(ws, build_graph(ws), names, options, records=records)
+    finally:
+        records.save()
 
 
 def check(root: Path, opts: LockOptions) -> None:
     ws = load_workspace(root)
-    check_locks(ws, build_graph(ws), None, opts)
+    records = records_of(root)
+    try:
+        check_locks(ws, build_graph(ws), None, opts, records=records)
+    finally:
+        records.save()
 
 
 def pins(path: Path) -> dict[str, str | None]:
@@ -214,7 +232,7 @@ def test_named_members_bring_their_dependents(root: Path, opts: LockOptions) -> 
 def test_check_reports_each_kind_of_staleness(root: Path, opts, index, staleness: str) -> None:
     sync(root, opts)
     check(root, opts)
-    (root / ".ws" / "locks.json").unlink()  # check must not trust a cache it did not make
+    (root / ".ws" / "records.json").unlink()  # check must not trust a cache it did not make
     if staleness == "missing":
         (root / "packages/cli/uv.lock").unlink()
         expected = "packages/cli/uv.lock: missing"
@@ -285,7 +303,11 @@ def test_a_broken_root_lock_is_one_error_per_cause(root: Path, opts: LockOptions
     lock.write_text(text[:start] + text[end:])
     before = {p: p.read_bytes() for p in root.rglob("uv.lock")}
     with pytest.raises(LockError) as err:
-        derive_locks(load_workspace(root), ["cli", "core", "report", "service"])
+        derive_locks(
+            load_workspace(root),
+            (root / "uv.lock").read_bytes(),
+            ["cli", "core", "report", "service"],
+        )
     message = str(err.value)
     assert message.count("needs alpha") == 1, message
     assert "(members: core, report, service)" in message

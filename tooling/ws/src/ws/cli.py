@@ -19,9 +19,11 @@ from ws.cli_common import (
     load_workspace_only,
     lock_env,
     main_exit,
+    open_records,
     out,
     say,
     usage_error,
+    user_home,
     wants_color,
 )
 from ws.cli_docker import docker_app, docker_problems
@@ -203,6 +205,7 @@ def _lock_options(jobs: int | None, upgrade: bool, upgrade_package: list[str], w
         upgrade=upgrade,
         upgrade_packages=tuple(upgrade_package),
         wait=wait,
+        home=user_home(env),
     )
 
 
@@ -242,17 +245,22 @@ def sync_locks(
     ws = load_workspace_only()  # the graph (networkx) only for named members: locks build it
     names = [ws.member(m).name for m in members or []] or None
     opts = _lock_options(jobs, upgrade, upgrade_package or [], wait)
+    records = open_records(ws)
     if check:
-        locks.check_locks(ws, None, names, opts)
+        try:
+            locks.check_locks(ws, None, names, opts, records=records)
+        finally:
+            records.save()  # what it verified, even when something else was stale
         say("all locks are up to date")
         return
     progress = LockProgress(
         sys.stderr, live=live_progress() and not as_json, plain=SETTINGS.verbose > 0
     )
     try:
-        result = locks.sync_locks(ws, None, names, opts, progress)
+        result = locks.sync_locks(ws, None, names, opts, progress, records)
     finally:
         progress.close()
+        records.save()
     if as_json:
         out(report.sync_json(result))
     else:
@@ -273,12 +281,17 @@ def check(
     from ws.errors import StaleFiles  # noqa: PLC0415
 
     ws = load_workspace_only()
+    records = open_records(ws)
+    opts = _lock_options(jobs, False, [], 300.0)
     problems: list[tuple[str, str]] = []
     try:
-        locks.check_locks(ws, None, None, _lock_options(jobs, False, [], 300.0))
-    except StaleFiles as e:
-        problems += [(line, "run `ws sync-locks` and commit the locks") for line in e.problems]
-    problems += docker_problems(ws)
+        try:
+            locks.check_locks(ws, None, None, opts, records=records)
+        except StaleFiles as e:
+            problems += [(line, "run `ws sync-locks` and commit the locks") for line in e.problems]
+        problems += docker_problems(ws, records)
+    finally:
+        records.save()
     if problems:
         fixes = dict.fromkeys(fix for _, fix in problems)
         raise StaleFiles([line for line, _ in problems], "; ".join(fixes))

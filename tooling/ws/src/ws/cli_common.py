@@ -20,6 +20,7 @@ from ws.errors import WsError
 if TYPE_CHECKING:
     import networkx as nx
 
+    from ws.state import Records
     from ws.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -146,6 +147,29 @@ def lock_env() -> dict[str, str]:
     if SETTINGS.offline:
         env["UV_OFFLINE"] = "1"
     return env
+
+
+def user_home(env: dict[str, str]) -> Path | None:
+    """$HOME, where uv finds the user's uv.toml; None when unset."""
+    return Path(env["HOME"]) if env.get("HOME") else None
+
+
+def cache_home(env: dict[str, str]) -> Path | None:
+    """The user's cache folder, as uv finds its own: $XDG_CACHE_HOME, else ~/.cache."""
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"])
+    home = user_home(env)
+    return home / ".cache" if home else None
+
+
+def open_records(ws: Workspace) -> Records:
+    """This run's records of what this machine verified (ws.state), read once; the command
+    saves them once at its end."""
+    from ws.git import tracks  # noqa: PLC0415
+    from ws.state import load_records, machine_key  # noqa: PLC0415
+
+    key = machine_key(cache_home(dict(os.environ)))
+    return load_records(ws.root, key, lambda path: tracks(ws.root, path))
 
 
 def load() -> tuple[Workspace, nx.DiGraph]:

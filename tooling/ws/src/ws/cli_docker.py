@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ws.cli_common import handle_errors, live_progress, load_workspace_only, usage_error
+from ws.cli_common import (
+    handle_errors,
+    live_progress,
+    load_workspace_only,
+    open_records,
+    usage_error,
+    user_home,
+)
 from ws.cli_progress import LiveBuilds
 
 if TYPE_CHECKING:
@@ -17,6 +24,7 @@ if TYPE_CHECKING:
 
     from ws.docker.config import DockerConfig, RootConfig
     from ws.errors import WsError
+    from ws.state import Records
     from ws.workspace import Workspace
 
 docker_app = typer.Typer(
@@ -75,7 +83,9 @@ def _record(ws: Workspace, config: DockerConfig, names: list[str] | None) -> Non
     from ws.docker import generate as gen  # noqa: PLC0415
 
     selected = gen.plan_images(ws, config, gen.select_images(ws, config, names))
-    freshness.record(ws, selected, every=not names)
+    records = open_records(ws)
+    freshness.record(ws, selected, records, every=not names)
+    records.save()
 
 
 @docker_app.command()
@@ -111,13 +121,13 @@ def pin(
         typer.echo("every base image is pinned to the digest its tag points at")
 
 
-def docker_problems(ws: Workspace) -> list[tuple[str, str]]:
+def docker_problems(ws: Workspace, records: Records) -> list[tuple[str, str]]:
     """(problem, fix) for every stale generated file and stale pin; for `ws check`."""
     from ws.docker.config import load_config  # noqa: PLC0415
 
     config = load_config(ws)
     problems = [] if config.root is None else _pin_problems(ws, config.root)
-    problems += _generated_problems(ws, config)
+    problems += _generated_problems(ws, config, records)
     # An unpinned image stops generation with the very line the pin check gave: keep one.
     unique: dict[str, tuple[str, str]] = {}
     for line, fix in problems:
@@ -125,12 +135,14 @@ def docker_problems(ws: Workspace) -> list[tuple[str, str]]:
     return list(unique.values())
 
 
-def _generated_problems(ws: Workspace, config: DockerConfig) -> list[tuple[str, str]]:
+def _generated_problems(
+    ws: Workspace, config: DockerConfig, records: Records
+) -> list[tuple[str, str]]:
     from ws.docker import generate as gen  # noqa: PLC0415
     from ws.errors import WsError  # noqa: PLC0415
 
     try:
-        found = gen.check_generated(ws, config)
+        found = gen.check_generated(ws, config, None, records)
     except WsError as e:  # e.g. an unpinned image: one problem; the other checks still run
         return [(e.message.splitlines()[0], _fix_of(e, GENERATE_FIX))]
     return [(line, GENERATE_FIX) for line in found]
@@ -218,13 +230,14 @@ def build(
     env = dict(os.environ)
     cores = jobs or os.cpu_count() or 1
     opts = building.BuildOptions(
-        locks=LockOptions(uv=find_uv(env), env=env, jobs=cores),
+        locks=LockOptions(uv=find_uv(env), env=env, jobs=cores, home=user_home(env)),
         tags=tuple(tag or ()),
         push=push,
         jobs=cores,
         no_cache=no_cache,
         cache_from=tuple(cache_from or ()),
         cache_to=cache_to,
+        records=open_records(ws),
     )
     client = engine.connect(lambda: endpoint.engine_client(env))
     display = LiveBuilds(len(names), sys.stderr, live=live_progress())
@@ -232,6 +245,8 @@ def build(
         images = building.build_members(client, ws, config, names, opts, display, display.built)
     finally:
         display.close()
+        if opts.records is not None:
+            opts.records.save()
     for image in images:
         typer.echo(f"{image.member}: {image.image_id}")
         for ref in image.refs:

@@ -104,3 +104,13 @@ def _origin_url(root: Path) -> str | None:
     # https://user:token@host/repo: the token must never end up in an image label.
     host = parts.netloc.rpartition("@")[2]
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def tracks(root: Path, path: Path) -> bool:
+    """Whether the repository holding root tracks anything at or under path (False outside
+    a repository, or without git)."""
+    argv = ["git", "ls-files", "--cached", "-z", "--", str(path)]
+    try:
+        return bool(run(argv, cwd=root, check=False).stdout)
+    except (OSError, ToolNotFound):
+        return False

@@ -318,3 +318,14 @@ def _left_out(lock: Lock, entry: Entry, extra: str, kept: dict[int, set[str]]) -
     return any(
         dep.index not in kept for ref in entry.extras[extra] for dep in resolve(lock, ref, entry)
     )
+
+
+def parse_lock_bytes(data: bytes, path: Path) -> Lock:
+    """parse_lock of a lock's bytes, as read once by the caller."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            path, f"not UTF-8 (byte {e.start})", fix="re-run `uv lock`: uv writes UTF-8"
+        ) from e
+    return parse_lock(text, path)

@@ -9,21 +9,19 @@ installs changes.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from ws import lockfile
-from ws.errors import CommandFailed, ConfigError, LockError, StaleFiles
+from ws.errors import CommandFailed, LockError, StaleFiles
 from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
-from ws.local_sources import fingerprint, local_sources
-from ws.mutex import workspace_lock
+from ws.mutex import lock_if_possible, workspace_lock
 from ws.proc import run
-from ws.state import file_part, read_digests, remember_digests, write_digests
-from ws.uv import identity, lock_argv
+from ws.state import Records, file_part, no_records
+from ws.uv import lock_argv
+from ws.uv_inputs import digest, lock_inputs
 from ws.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -31,16 +29,14 @@ if TYPE_CHECKING:
 
 Status = Literal["created", "updated", "unchanged", "fresh"]
 Events = Callable[[str, str], None]
-CACHE_FILE = "locks.json"
 LOCK_NAME = "uv.lock"
 # The lock of a root that is itself a project: `uv.lock` there is the workspace's.
 ROOT_MEMBER_LOCK = "uv.member.lock"
-# Root files that steer uv besides pyproject.toml.
-ROOT_UV_FILES = ("uv.toml", ".python-version")
 FIX = "run `ws sync-locks` and commit the locks"
-# The entries of .ws/locks.json: what the root lock and the member locks were made from.
-ROOT_KEY = ""
-MEMBERS_KEY = "members"
+# The records (ws.state) of what a run verified: the root lock against what uv reads, and
+# every member lock against the root lock.
+ROOT_RECORD = "locks/root"
+MEMBERS_RECORD = "locks/members"
 
 
 def _derivation_code() -> bytes:
@@ -56,6 +52,7 @@ class LockOptions:
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
     wait: float = 300.0
+    home: Path | None = None  # the user's home, where uv finds its user-level uv.toml
 
 
 @dataclass
@@ -84,48 +81,36 @@ def sync_locks(
     names: Collection[str] | None,
     opts: LockOptions,
     on_event: Events = _quiet,
+    records: Records | None = None,
 ) -> SyncReport:
     """Bring the root lock up to date with uv, then write every member lock that differs
-    from its part of the root lock."""
+    from its part of the root lock. What it verified is noted in records."""
+    records = records if records is not None else no_records(ws.root)
     with workspace_lock(ws.root, timeout=opts.wait):
         for folder in {ws.root, *(m.path for m in ws.members.values())}:
             remove_abandoned(folder)  # what a killed run left beside the locks
-        cache = read_digests(ws.root, CACHE_FILE)
-        before = dict(cache)
-        report = SyncReport(root=_sync_root(ws, opts, cache, on_event))
+        status, root_lock = _sync_root(ws, opts, records, on_event)
+        report = SyncReport(root=status)
         targets = _targets(ws, graph, names)
-        if _as_left(ws, cache):
+        if records.vouches(MEMBERS_RECORD, _members_key(ws, root_lock, sorted(ws.members))):
             report.members = dict.fromkeys(targets, "unchanged")
-        else:
-            for name, data in sorted(derive_locks(ws, targets).items()):
-                report.members[name] = _write(member_lock_path(ws, name), data, ws.root)
-                on_event(name, report.members[name])
-            if names is None:
-                cache[MEMBERS_KEY] = _members_key(ws, targets)
-        if cache != before:
-            write_digests(ws.root, CACHE_FILE, cache)
+            return report
+        for name, data in sorted(derive_locks(ws, root_lock, targets).items()):
+            report.members[name] = _write(member_lock_path(ws, name), data, ws.root)
+            on_event(name, report.members[name])
+        if names is None:  # every member lock is now its part: re-read, as written
+            records.note(MEMBERS_RECORD, _members_key(ws, root_lock, targets))
     return report
 
 
-def _fresh(cache: Mapping[str, str], entry: str, key: str) -> bool:
-    """Whether the cache holds key for entry ("" keys are never cached)."""
-    return bool(key) and cache.get(entry) == key
-
-
-def _as_left(ws: Workspace, cache: Mapping[str, str]) -> bool:
-    """Whether every member lock is as the last full run left it (so still its part)."""
-    return _fresh(cache, MEMBERS_KEY, _members_key(ws, sorted(ws.members)))
-
-
-def _members_key(ws: Workspace, targets: Sequence[str]) -> str:
-    """The root lock and every member lock as they are: when a run finds them as the last
-    one left them, each member lock is still the root lock's part (the derivation is a pure
-    function of the two, and of the code that derives)."""
-    parts: list[bytes | str] = [_derivation_code(), (ws.root / LOCK_NAME).read_bytes()]
+def _members_key(ws: Workspace, root_lock: bytes, targets: Sequence[str]) -> str:
+    """The root lock and every member lock as they are: while they stay so, each member
+    lock is still the root lock's part (the derivation is a pure function of the two, and
+    of the code that derives)."""
+    parts: list[bytes | str] = [_derivation_code(), root_lock]
     for name in targets:
-        path = member_lock_path(ws, name)
-        parts += [name, file_part(path)]
-    return _digest(parts)
+        parts += [name, file_part(member_lock_path(ws, name))]
+    return digest(parts)
 
 
 def _targets(ws: Workspace, graph: nx.DiGraph | None, names: Collection[str] | None) -> list[str]:
@@ -138,15 +123,15 @@ def _targets(ws: Workspace, graph: nx.DiGraph | None, names: Collection[str] | N
     return sorted(dependents(graph if graph is not None else build_graph(ws), names))
 
 
-def derive_locks(ws: Workspace, names: Sequence[str]) -> dict[str, bytes]:
-    """Each named member's lock, derived from the root lock. Every member is tried once;
-    a failure raises one LockError per distinct cause, naming every member it hit."""
-    root_lock = lockfile.read_lock(ws.root / LOCK_NAME)
+def derive_locks(ws: Workspace, root_lock: bytes, names: Sequence[str]) -> dict[str, bytes]:
+    """Each named member's lock, derived from the root lock's bytes. Every member is tried
+    once; a failure raises one LockError per distinct cause, naming every member it hit."""
+    lock = lockfile.parse_lock_bytes(root_lock, ws.root / LOCK_NAME)
     derived: dict[str, bytes] = {}
     causes: dict[str, list[str]] = {}
     for name in names:
         try:
-            derived[name] = lockfile.member_lock(root_lock, name)
+            derived[name] = lockfile.member_lock(lock, name)
         except LockError as e:
             causes.setdefault(str(e), []).append(name)
     if causes:
@@ -156,15 +141,19 @@ def derive_locks(ws: Workspace, names: Sequence[str]) -> dict[str, bytes]:
     return derived
 
 
-def _sync_root(ws: Workspace, opts: LockOptions, cache: dict[str, str], on_event: Events) -> Status:
-    """`uv lock` at the root, as a user runs it; skipped when nothing uv reads has moved."""
-    upgrading = opts.upgrade or bool(opts.upgrade_packages)
-    if not upgrading and _fresh(cache, ROOT_KEY, _root_key(ws, opts)):
-        return "fresh"
-    on_event("root", "locking")
+def _sync_root(
+    ws: Workspace, opts: LockOptions, records: Records, on_event: Events
+) -> tuple[Status, bytes]:
+    """`uv lock` at the root, as a user runs it, skipped when this machine recorded that
+    nothing uv reads has moved since; the status and the root lock's bytes after it."""
     path = ws.root / LOCK_NAME
+    before = _read_lock(path)
+    upgrading = opts.upgrade or bool(opts.upgrade_packages)
+    if before is not None and not upgrading:
+        if records.vouches(ROOT_RECORD, _root_key(ws, opts, before)):
+            return "fresh", before
+    on_event("root", "locking")
     refuse_links(path, root=ws.root)  # uv writes the lock in place, through any link
-    before = path.read_bytes() if path.is_file() else None
     argv = lock_argv(opts.uv, upgrade=opts.upgrade, upgrade_packages=list(opts.upgrade_packages))
     try:
         run(argv, cwd=ws.root, env=opts.env)
@@ -176,15 +165,19 @@ def _sync_root(ws: Workspace, opts: LockOptions, cache: dict[str, str], on_event
     except BaseException:
         _restore(path, before, ws.root)  # uv writes in place: an interrupted write is undone
         raise
-    cache[ROOT_KEY] = _root_key(ws, opts)
     after = path.read_bytes()
+    records.note(ROOT_RECORD, _root_key(ws, opts, after))
     status: Status = "created" if before is None else "unchanged" if after == before else "updated"
     on_event("root", status)
-    return status
+    return status, after
+
+
+def _read_lock(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
 
 
 def _restore(path: Path, before: bytes | None, root: Path) -> None:
-    current = path.read_bytes() if path.is_file() else None
+    current = _read_lock(path)
     if current == before:
         return
     if before is None:
@@ -210,34 +203,37 @@ def check_locks(
     opts: LockOptions,
     *,
     dependents: bool = True,
+    records: Records | None = None,
 ) -> None:
     """Raise StaleFiles listing every lock that `ws sync-locks` would change. Writes no lock;
-    what it found fresh goes to ws's state (.ws), so that the next check skips it.
+    what it verified is noted in records, so that a later check on this machine skips it.
 
     names: only the root lock and these members' locks, and (dependents) the locks of the
-    members installing them; None: every lock."""
-    cache = read_digests(ws.root, CACHE_FILE)
-    verified: dict[str, str] = {}  # what this check found fresh, for the next one to skip
-    problems = _check_root(ws, opts, cache, verified)
-    if not (ws.root / LOCK_NAME).is_file():
-        raise StaleFiles(problems, FIX)
-    targets = _targets(ws, graph, names) if dependents or not names else sorted(names)
-    as_left = _members_key(ws, sorted(ws.members))  # the locks are not written in between
-    if not _fresh(cache, MEMBERS_KEY, as_left):
-        problems += _stale_members(ws, targets)
-        if not problems and names is None:  # targets are every member: as_left is their key
-            verified[MEMBERS_KEY] = as_left
+    members installing them; None: every lock. Holds the workspace lock where .ws allows,
+    and keys each record on the very bytes it checked."""
+    records = records if records is not None else no_records(ws.root)
+    with lock_if_possible(ws.root, timeout=opts.wait):
+        root_lock = _read_lock(ws.root / LOCK_NAME)
+        problems = _check_root(ws, opts, records, root_lock)
+        if root_lock is None:
+            raise StaleFiles(problems, FIX)
+        targets = _targets(ws, graph, names) if dependents or not names else sorted(names)
+        every = sorted(ws.members)
+        key = _members_key(ws, root_lock, every)
+        if not records.vouches(MEMBERS_RECORD, key):
+            problems += _stale_members(ws, root_lock, targets)
+            if not problems and names is None and _members_key(ws, root_lock, every) == key:
+                records.note(MEMBERS_RECORD, key)
     if problems:
         raise StaleFiles(problems, FIX)
-    remember_digests(ws.root, CACHE_FILE, verified)
 
 
-def _stale_members(ws: Workspace, targets: Sequence[str]) -> list[str]:
-    derived = derive_locks(ws, targets)
+def _stale_members(ws: Workspace, root_lock: bytes, targets: Sequence[str]) -> list[str]:
+    derived = derive_locks(ws, root_lock, targets)
     problems = []
     for name in targets:
         path = member_lock_path(ws, name)
-        current = path.read_bytes() if path.is_file() else None
+        current = _read_lock(path)
         if current is None:
             problems.append(f"{path}: missing")
         elif current != derived[name]:
@@ -246,20 +242,22 @@ def _stale_members(ws: Workspace, targets: Sequence[str]) -> list[str]:
 
 
 def _check_root(
-    ws: Workspace, opts: LockOptions, cache: Mapping[str, str], verified: dict[str, str]
+    ws: Workspace, opts: LockOptions, records: Records, root_lock: bytes | None
 ) -> list[str]:
+    """`uv lock --locked`, unless this machine recorded it passing on the same inputs. The
+    record is made only when what uv read was the same before and after it ran."""
     path = ws.root / LOCK_NAME
-    if not path.is_file():
+    if root_lock is None:
         return [f"{path}: missing"]
-    key = _root_key(ws, opts)
-    if _fresh(cache, ROOT_KEY, key):
+    key = _root_key(ws, opts, root_lock)
+    if records.vouches(ROOT_RECORD, key):
         return []
     try:
         run(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
     except CommandFailed as e:
         return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e)})"]
-    if key:
-        verified[ROOT_KEY] = key
+    if key and _root_key(ws, opts, _read_lock(path)) == key:
+        records.note(ROOT_RECORD, key)
     return []
 
 
@@ -268,35 +266,6 @@ def _why(error: CommandFailed) -> str:
     return (lines or error.stderr.strip().splitlines()[-1:] or ["uv lock --locked failed"])[0]
 
 
-def _digest(parts: Sequence[bytes | str]) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode() if isinstance(part, str) else part)
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _uv_view(data: dict[str, Any]) -> str:
-    """A pyproject as uv reads it: without ws's own [tool.ws] table (image pins, labels,
-    commands, which uv never reads), so that `ws docker pin` leaves the lock cache valid."""
-    tool = data.get("tool")
-    if isinstance(tool, dict) and "ws" in tool:
-        data = {**data, "tool": {k: v for k, v in tool.items() if k != "ws"}}
-    return json.dumps(data, sort_keys=True, default=str)
-
-
-def _root_key(ws: Workspace, opts: LockOptions) -> str:
-    """What `uv lock` reads, when ws can see all of it; "" (never cached) when a build
-    backend computes a member's metadata from files and tags only uv asks for."""
-    if any(m.dynamic for m in ws.members.values()):
-        return ""
-    path = ws.root / LOCK_NAME
-    parts: list[bytes | str] = [identity(opts.uv), _uv_view(ws.data)]
-    parts += [(ws.root / f).read_bytes() for f in ROOT_UV_FILES if (ws.root / f).is_file()]
-    parts += [_uv_view(m.data) for m in ws.members.values()]
-    try:
-        parts += [fingerprint(ws.root, s) for s in local_sources(ws, ws.members)]
-    except ConfigError:
-        return ""  # a path source outside the root: uv reads it, ws does not key it
-    parts.append(path.read_bytes() if path.is_file() else b"")
-    return _digest(parts)
+def _root_key(ws: Workspace, opts: LockOptions, lock: bytes | None) -> str:
+    """What `uv lock` reads (ws.uv_inputs), "" when ws cannot see all of it."""
+    return lock_inputs(ws, opts.uv, opts.env, lock, home=opts.home)

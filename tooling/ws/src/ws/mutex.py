@@ -18,6 +18,20 @@ _LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOE
 
 
 @contextlib.contextmanager
+def lock_if_possible(root: Path, *, timeout: float) -> Iterator[None]:
+    """The workspace lock for a run that writes no repository file (a check): held when .ws
+    can hold it; without it when .ws cannot be made (a read-only checkout, a .ws that is a
+    link), since such a run changes nothing another could see half done."""
+    try:
+        state_dir(root)
+    except WsError:
+        yield
+        return
+    with workspace_lock(root, timeout=timeout):
+        yield
+
+
+@contextlib.contextmanager
 def workspace_lock(root: Path, *, timeout: float) -> Iterator[None]:
     """Hold the workspace's lock; wait up to timeout seconds for another run to finish."""
     path = state_dir(root) / "lock"

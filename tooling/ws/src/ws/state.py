@@ -1,17 +1,36 @@
-"""ws's local state: the folder <root>/.ws (kept out of git), and the maps of digests that
-let a later run skip work whose inputs have not changed."""
+"""ws's local state: the folder <root>/.ws (kept out of git), and the records in it of what
+this machine verified, read once a run and written once.
+
+A record only spares a check the work when this machine made it for this checkout: each is
+sealed (HMAC-SHA256) with a key kept outside the checkout, in the user's cache folder, and
+bound to the workspace's path. A .ws that a branch brings (tracked by git), that is a link or
+no plain folder, or that holds another machine's records vouches for nothing: the checks then
+run in full, as they would with no .ws at all.
+"""
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import hmac
 import json
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from ws.errors import WsError
-from ws.fsio import atomic_write_bytes, atomic_write_text, write_error
+from ws.fsio import atomic_write_bytes, write_error
 
 STATE_DIR = ".ws"
 IGNORE_TEXT = "# ws's local state; never committed\n*\n"
+RECORDS_FILE = "records.json"
+# Beside the user's other caches; 32 random bytes made on first use, readable by the user only.
+KEY_FILE = "state.key"
+KEY_BYTES = 32
+# A records file holds a few hundred short entries: anything far larger is not ws's.
+MAX_RECORDS_BYTES = 4 << 20
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def state_dir(root: Path) -> Path:
@@ -31,19 +50,23 @@ def state_dir(root: Path) -> Path:
             fix=f"remove {path} and run again",
         )
     ignore = path / ".gitignore"
-    if _read_quietly(ignore) != IGNORE_TEXT:
-        atomic_write_text(ignore, IGNORE_TEXT, root=root)
+    if _read_small(ignore, len(IGNORE_TEXT) + 1) != IGNORE_TEXT.encode():
+        atomic_write_bytes(ignore, IGNORE_TEXT.encode(), root=root)
     return path
 
 
-def _read_quietly(path: Path) -> str | None:
+def _read_small(path: Path, limit: int) -> bytes | None:
+    """Up to limit bytes of path when it is a regular file reached without a link (a FIFO
+    there must not hang ws), else None."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, _READ_FLAGS)
     except OSError:
         return None
     with open(fd, "rb") as handle:
         try:
-            return handle.read(len(IGNORE_TEXT) + 1).decode("utf-8", "replace")
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return handle.read(limit)
         except OSError:
             return None
 
@@ -56,39 +79,105 @@ def _state_error(path: Path, error: OSError) -> WsError:
 
 
 def file_part(path: Path) -> bytes:
-    """What a digest takes of path: its bytes, or b"-" when it is no regular file (missing,
-    or a link, which ws never reads through)."""
+    """What a key takes of path: its bytes, or b"-" when it is no regular file (missing, or
+    a link, which ws never reads through)."""
     return path.read_bytes() if path.is_file() and not path.is_symlink() else b"-"
 
 
-def read_digests(root: Path, name: str) -> dict[str, str]:
-    """The map <root>/.ws/<name> holds; empty when it is missing, a link or unreadable (a
-    lost map only costs the work it would have saved)."""
-    path = root / STATE_DIR / name
-    if path.is_symlink():
-        return {}
+def machine_key(cache_home: Path | None) -> bytes | None:
+    """This machine's sealing key, <cache_home>/ws/state.key, made on first use. None when it
+    cannot be read or made (no cache folder, a read-only home): then nothing is trusted."""
+    if cache_home is None:
+        return None
+    folder = cache_home / "ws"
+    path = folder / KEY_FILE
+    found = _read_small(path, KEY_BYTES + 1)
+    if found is not None:
+        return found if len(found) == KEY_BYTES else None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as e:
+        return machine_key(cache_home) if e.errno == errno.EEXIST else None
+    key = os.urandom(KEY_BYTES)
+    with open(fd, "wb") as handle:
+        handle.write(key)
+    return key
 
 
-def write_digests(root: Path, name: str, digests: dict[str, str]) -> None:
-    """Replace <root>/.ws/<name> with digests, atomically."""
-    text = json.dumps(digests, indent=1, sort_keys=True)
-    atomic_write_bytes(state_dir(root) / name, text.encode("utf-8"), root=root)
+class Records:
+    """This run's records: entry -> the sealed key of the inputs it was verified with.
+
+    vouches() answers from what was read at the start; note() adds what this run verified;
+    save() writes the file once, at the end, when anything was added."""
+
+    def __init__(self, root: Path, key: bytes | None, entries: dict[str, str]) -> None:
+        self.root = root
+        self._key = key
+        self._entries = entries
+        self._noted: dict[str, str] = {}
+
+    def vouches(self, entry: str, inputs: str) -> bool:
+        """Whether this machine recorded entry as verified with exactly these inputs."""
+        sealed = self._entries.get(entry)
+        return (
+            bool(inputs)
+            and sealed is not None
+            and hmac.compare_digest(sealed, self._seal(entry, inputs))
+        )
+
+    def note(self, entry: str, inputs: str) -> None:
+        """Record entry as verified with these inputs ("" inputs are never recorded)."""
+        if self._key is not None and inputs:
+            self._noted[entry] = self._seal(entry, inputs)
+
+    def save(self) -> None:
+        """Write what this run noted, merged over what it read. A .ws that cannot be written
+        leaves things as they were: a lost record only costs the work it would have saved."""
+        merged = {**self._entries, **self._noted}
+        if self._key is None or merged == self._entries:
+            return
+        data = json.dumps(merged, indent=1, sort_keys=True).encode()
+        try:
+            atomic_write_bytes(state_dir(self.root) / RECORDS_FILE, data, root=self.root)
+        except WsError:
+            return
+        self._entries, self._noted = merged, {}
+
+    def _seal(self, entry: str, inputs: str) -> str:
+        assert self._key is not None  # noqa: S101 -- vouches/note check it first
+        bound = b"\0".join(os.fsencode(p) for p in (str(self.root.resolve()), entry, inputs))
+        return hmac.new(self._key, bound, hashlib.sha256).hexdigest()
 
 
-def remember_digests(root: Path, name: str, updates: dict[str, str]) -> None:
-    """Merge updates into <root>/.ws/<name> when that changes it. For checks, which pass or
-    fail the same without the map, only slower: one that cannot be written (a read-only
-    checkout, a .ws that is a link) is left as it is."""
-    digests = read_digests(root, name)
-    merged = {**digests, **updates}
-    if merged == digests:
-        return
+def no_records(root: Path) -> Records:
+    """Records that vouch for nothing and are never written (a run without a machine key)."""
+    return Records(root, None, {})
+
+
+def load_records(root: Path, key: bytes | None, tracked: Callable[[Path], bool]) -> Records:
+    """The records in <root>/.ws, read once. None are trusted, and none written, when there
+    is no key, when .ws is a link or no folder, or when tracked(.ws) says git holds some of it
+    (a branch may bring it); none are read from a file not of ws's form (a FIFO, nested or
+    oversized JSON)."""
+    folder = root / STATE_DIR
+    if key is None or folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        return no_records(root)
+    if not folder.exists():
+        return Records(root, key, {})
+    if tracked(folder):
+        return no_records(root)
+    raw = _read_small(folder / RECORDS_FILE, MAX_RECORDS_BYTES + 1)
+    if not raw or len(raw) > MAX_RECORDS_BYTES:
+        return Records(root, key, {})
+    return Records(root, key, _entries(raw))
+
+
+def _entries(raw: bytes) -> dict[str, str]:
     try:
-        write_digests(root, name, merged)
-    except WsError:
-        pass
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}

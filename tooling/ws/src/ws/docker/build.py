@@ -25,6 +25,7 @@ from ws.docker.stream import Progress, Step
 from ws.errors import BuildFailed, ConfigError, StaleFiles, WsError
 from ws.fsio import read_regular
 from ws.locks import LockOptions, check_locks
+from ws.state import Records
 from ws.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class BuildOptions:
     labels: Mapping[str, str] = field(default_factory=dict)  # more labels for every image
     cache_from: tuple[str, ...] = ()  # tags of each image's repository to take a cache from
     cache_to: str | None = None  # the tag of each image's repository to leave a cache at
+    # What this machine verified before (ws.state); what this build verifies is noted there.
+    records: Records | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,11 @@ def build_waves(ws: Workspace, names: Collection[str]) -> list[list[str]]:
 
 
 def check_inputs(
-    ws: Workspace, config: DockerConfig, images: Sequence[ImageInputs], locks: LockOptions
+    ws: Workspace,
+    config: DockerConfig,
+    images: Sequence[ImageInputs],
+    locks: LockOptions,
+    records: Records | None = None,
 ) -> None:
     """Refuse stale generated files or locks: one StaleFiles naming each and its fix.
 
@@ -112,12 +119,13 @@ def check_inputs(
     image member's own (its image installs from that alone)."""
     problems: list[str] = []
     fixes: list[str] = []
-    stale = check_generated(ws, config, images)
+    stale = check_generated(ws, config, images, records)
     if stale:
         problems += stale
         fixes.append("run `ws docker generate`")
     try:
-        check_locks(ws, None, [inputs.name for inputs in images], locks, dependents=False)
+        names = [inputs.name for inputs in images]
+        check_locks(ws, None, names, locks, dependents=False, records=records)
     except StaleFiles as e:
         problems += e.problems
         fixes.append("run `ws sync-locks`")
@@ -264,7 +272,7 @@ def build_members(
     """
     root = _root(ws, config, opts)
     images = {inputs.name: inputs for inputs in plan_images(ws, config, names)}
-    check_inputs(ws, config, list(images.values()), opts.locks)
+    check_inputs(ws, config, list(images.values()), opts.locks, opts.records)
     revision = git.revision(ws.root)  # first: it says what to do outside a git checkout
     for name in images:  # refuse a bad --tag before the first build starts
         image_refs(ws, root, name, revision, opts.tags)

@@ -1,16 +1,17 @@
 """Whether a member's generated Docker files are current, without rendering them again.
 
-When ws writes or checks a member's files it records, in .ws/docker.json, a digest of what
-they are made from (the image's inputs, the root pyproject.toml, the code that renders
-them) and of the files as they are. A build that finds the same digest knows they are
-current; any other answer sends it to the full check, which renders them.
+When ws writes or checks a member's files it records (ws.state: sealed, this machine's
+only) a key of what they are made from (the image's inputs, the workspace's member names and
+folders, the root pyproject.toml, the code that renders them) and of the files as they are.
+A build that finds the record knows they are current; any other answer sends it to the full
+check, which renders them.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ws.docker.render import (
@@ -21,11 +22,11 @@ from ws.docker.render import (
     ImageInputs,
     beside,
 )
-from ws.state import file_part, read_digests, remember_digests
+from ws.state import Records, file_part
 from ws.workspace import Workspace
 
-CACHE_FILE = "docker.json"
-ROOT_ENTRY = "/"  # the root .dockerignore's entry: no member is named so
+RECORD = "docker/"  # + the member's name; "docker//" is the root .dockerignore's
+ROOT_RECORD = "docker//"
 # The code whose output the generated files are: all of ws, so that any other ws (an
 # upgrade, a patch) checks them afresh once, whichever module of it changed.
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -41,48 +42,50 @@ def _generator_digest() -> bytes:
     return h.digest()
 
 
+def _members(ws: Workspace) -> bytes:
+    """Every member's name and folder: the generated pyproject keeps sources by name, so a
+    name moving between folders changes it."""
+    return repr(sorted((m.name, m.rel.as_posix()) for m in ws.members.values())).encode()
+
+
 def _key(ws: Workspace, inputs: ImageInputs) -> str:
     h = hashlib.sha256(_generator_digest())
     h.update(repr(inputs).encode())
-    h.update(ws.pyproject.read_bytes())
+    h.update(b"\0" + _members(ws))
+    h.update(b"\0" + ws.pyproject.read_bytes())
     for name in (DOCKERFILE, DOCKERIGNORE, PYPROJECT):
         h.update(b"\0" + file_part(ws.root / beside(inputs.rel, name)))
     return h.hexdigest()
 
 
-def unrecorded(ws: Workspace, images: Sequence[ImageInputs]) -> list[ImageInputs]:
-    """Those of images whose files are not as ws last wrote or checked them, from the same
-    inputs."""
-    return _unrecorded(ws, images, read_digests(ws.root, CACHE_FILE))
+def unrecorded(ws: Workspace, images: Sequence[ImageInputs], records: Records) -> list[ImageInputs]:
+    """Those of images whose files are not as ws last wrote or checked them on this machine,
+    from the same inputs."""
+    return [i for i in images if not records.vouches(RECORD + i.name, _key(ws, i))]
 
 
-def all_current(ws: Workspace, images: Sequence[ImageInputs]) -> bool:
+def all_current(ws: Workspace, images: Sequence[ImageInputs], records: Records) -> bool:
     """Whether every image member's files and the root .dockerignore (made from all of
-    them) are as ws last wrote or checked them."""
-    digests = read_digests(ws.root, CACHE_FILE)
-    if digests.get(ROOT_ENTRY) != _root_key(ws, images):
+    them) are as ws last wrote or checked them on this machine."""
+    if not records.vouches(ROOT_RECORD, _root_key(ws, images)):
         return False
-    return not _unrecorded(ws, images, digests)
+    return not unrecorded(ws, images, records)
 
 
-def _unrecorded(
-    ws: Workspace, images: Sequence[ImageInputs], digests: Mapping[str, str]
-) -> list[ImageInputs]:
-    return [inputs for inputs in images if digests.get(inputs.name) != _key(ws, inputs)]
-
-
-def record(ws: Workspace, images: Sequence[ImageInputs], *, every: bool = False) -> None:
+def record(
+    ws: Workspace, images: Sequence[ImageInputs], records: Records, *, every: bool = False
+) -> None:
     """Note these members' files as current (they were just written or checked), and with
-    every (images are all the image members) the root .dockerignore. Left unnoted when .ws
-    cannot be written: the next run checks in full."""
-    updates = {inputs.name: _key(ws, inputs) for inputs in images}
+    every (images are all the image members) the root .dockerignore."""
+    for inputs in images:
+        records.note(RECORD + inputs.name, _key(ws, inputs))
     if every:
-        updates[ROOT_ENTRY] = _root_key(ws, images)
-    remember_digests(ws.root, CACHE_FILE, updates)
+        records.note(ROOT_RECORD, _root_key(ws, images))
 
 
 def _root_key(ws: Workspace, images: Sequence[ImageInputs]) -> str:
     h = hashlib.sha256(_generator_digest())
+    h.update(_members(ws))
     for inputs in sorted(images, key=lambda i: i.name):
         h.update(b"\0" + repr(inputs).encode())
     h.update(b"\0" + file_part(ws.root / ROOT_IGNORE))

@@ -30,6 +30,7 @@ from ws.fsio import atomic_write_text
 from ws.graph import closure, workspace_closure
 from ws.local_sources import local_sources
 from ws.locks import member_lock_path
+from ws.state import Records, no_records
 from ws.workspace import Member, Workspace
 
 if TYPE_CHECKING:
@@ -242,20 +243,24 @@ def stale_generated(root: Path, files: Mapping[str, str], orphans: Iterable[str]
 
 
 def check_generated(
-    ws: Workspace, config: DockerConfig, images: Sequence[ImageInputs] | None = None
+    ws: Workspace,
+    config: DockerConfig,
+    images: Sequence[ImageInputs] | None = None,
+    records: Records | None = None,
 ) -> list[str]:
     """stale_generated for images' files (None: every image member's, the root .dockerignore
     and the files of members that lost their image), rendering only what the digests
     recorded in .ws do not vouch for, and recording what then matches."""
+    records = records if records is not None else no_records(ws.root)
     every = images is None
     orphans = orphaned_files(ws, config) if every else []
     planned = plan_images(ws, config, config.images) if images is None else list(images)
     if every:
-        if not orphans and (not planned or freshness.all_current(ws, planned)):
+        if not orphans and (not planned or freshness.all_current(ws, planned, records)):
             return []
         checked = planned
     else:
-        checked = freshness.unrecorded(ws, planned)
+        checked = freshness.unrecorded(ws, planned, records)
         if not checked:
             return []
     from ws.graph import build_graph  # noqa: PLC0415 -- networkx only to render
@@ -263,7 +268,7 @@ def check_generated(
     names = None if every else [inputs.name for inputs in checked]
     found = stale_generated(ws.root, generated_files(ws, build_graph(ws), config, names), orphans)
     if not found:
-        freshness.record(ws, checked, every=every)
+        freshness.record(ws, checked, records, every=every)
     return found
 
 
