@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from ws import lockfile
 from ws.errors import Busy, LockError, StaleFiles, WsError
-from ws.graph import build_graph
 from ws.git import tracks
+from ws.graph import build_graph
 from ws.locks import LockOptions, check_locks, derive_locks, sync_locks
-from ws.state import Records, load_records
 from ws.mutex import workspace_lock
+from ws.state import Records, load_records
 from ws.workspace import load_workspace
 
 from tests.support.files import make_workspace

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ws.errors import Busy, WsError
 from ws.mutex import workspace_lock
-from ws.state import IGNORE_TEXT, read_digests, state_dir, write_digests
+from ws.state import IGNORE_TEXT, RECORDS_FILE, Records, load_records, machine_key, state_dir
 
 from tests.support.mounts import fill, make_read_only, tmpfs
 
@@ -27,26 +27,40 @@ def test_an_empty_gitignore_is_written_again(tmp_path: Path) -> None:
     assert (tmp_path / ".ws/.gitignore").read_text() == IGNORE_TEXT
 
 
-def test_digests_round_trip_and_a_bad_map_reads_as_empty(tmp_path: Path) -> None:
-    write_digests(tmp_path, "locks.json", {"svc": "abc"})
-    assert read_digests(tmp_path, "locks.json") == {"svc": "abc"}
-    (tmp_path / ".ws/locks.json").write_text("{not json")  # what a crash of another tool left
-    assert read_digests(tmp_path, "locks.json") == {}
-    (tmp_path / ".ws/docker.json").write_text('["a list"]')
-    assert read_digests(tmp_path, "docker.json") == {}
-    assert read_digests(tmp_path, "missing.json") == {}
+def test_records_round_trip_sealed_for_this_machine_and_folder(tmp_path: Path) -> None:
+    key = machine_key(tmp_path / "cache")
+    assert key is not None and machine_key(tmp_path / "cache") == key  # made once, kept
+    assert (tmp_path / "cache/ws/state.key").stat().st_mode & 0o077 == 0
+    records = load_records(tmp_path, key, lambda _: False)
+    records.note("locks/root", "inputs")
+    records.save()
+    again = load_records(tmp_path, key, lambda _: False)
+    assert again.vouches("locks/root", "inputs")
+    assert not again.vouches("locks/root", "other inputs")
+    assert not load_records(tmp_path, b"x" * 32, lambda _: False).vouches("locks/root", "inputs")
+    assert not load_records(tmp_path, key, lambda _: True).vouches("locks/root", "inputs")
+    assert not Records(tmp_path / "elsewhere", key, again._entries).vouches("locks/root", "inputs")
 
 
-def test_a_digest_map_that_is_a_link_is_not_read_and_its_target_kept(tmp_path: Path) -> None:
+def test_bad_records_read_as_none(tmp_path: Path) -> None:
+    key = bytes(32)
+    state_dir(tmp_path)
+    for text in ("{not json", '["a list"]', "[" * 50_000 + "]" * 50_000, '{"a": 1}'):
+        (tmp_path / ".ws" / RECORDS_FILE).write_text(text)
+        assert load_records(tmp_path, key, lambda _: False)._entries == {}
+
+
+def test_a_records_file_that_is_a_link_is_not_read_and_its_target_kept(tmp_path: Path) -> None:
     outside = tmp_path / "outside.json"
     outside.write_text('{"svc": "planted"}')
     root = tmp_path / "ws"
     root.mkdir()
     state_dir(root)
-    (root / ".ws/locks.json").symlink_to(outside)
-    assert read_digests(root, "locks.json") == {}
-    with pytest.raises(WsError):
-        write_digests(root, "locks.json", {"svc": "abc"})
+    (root / ".ws" / RECORDS_FILE).symlink_to(outside)
+    records = load_records(root, bytes(32), lambda _: False)
+    assert records._entries == {}
+    records.note("svc", "abc")
+    records.save()  # refused quietly: a lost record costs only time
     assert outside.read_text() == '{"svc": "planted"}'
 
 
