@@ -25,6 +25,7 @@ from ws.cli_common import (
     usage_error,
     user_home,
     wants_color,
+    warn,
 )
 from ws.cli_docker import docker_app, docker_problems
 from ws.cli_progress import LockProgress
@@ -183,10 +184,12 @@ def affected(
     if since is None:  # checked here: typer would print its own "[required]" mark-up
         raise usage_error("--since REF is required", "ws affected --since origin/main")
     ws, g = load()
-    changed, hit = changes.affected(ws, g, since)
-    ordered = build_order(g, hit)
+    found = changes.affected(ws, g, since)
+    for note in found.notes:
+        warn(note)
+    ordered = build_order(g, found.affected)
     if as_json:
-        out(report.affected_json(since, changed, ordered))
+        out(report.affected_json(since, found.changed, ordered))
     elif matrix:
         out(report.affected_matrix(ws, ordered))
     elif ordered:

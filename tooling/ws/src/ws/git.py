@@ -11,10 +11,10 @@ from ws.errors import CommandFailed, GitError, ToolNotFound
 from ws.proc import run
 
 
-def git(root: Path, *args: str) -> str:
-    """git's output for args, run in root."""
+def git(root: Path, *args: str, errors: str = "strict") -> str:
+    """git's output for args, run in root (errors: how to read bytes that are not UTF-8)."""
     try:
-        return run(["git", *args], cwd=root).stdout
+        return run(["git", *args], cwd=root, errors=errors).stdout
     except CommandFailed as e:
         if "not a git repository" in e.stderr:
             raise GitError(
@@ -50,6 +50,41 @@ def held_files(root: Path) -> frozenset[str]:
             fix="build from a git checkout; ws sends only files git holds",
         ) from e
     return frozenset(path for path in out.split("\0") if path)
+
+
+def verify_commit(root: Path, ref: str) -> None:
+    """Refuse a ref that names no commit (or that git would read as an option)."""
+    if ref.startswith("-"):
+        raise GitError(f"{ref!r} is not a git ref", fix="pass a branch, tag or commit")
+    try:
+        git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except CommandFailed as e:
+        raise GitError(
+            f"git ref {ref!r} does not exist in the repository at {root}",
+            fix="pass an existing branch, tag or commit (in CI, fetch it first: "
+            "git fetch origin main)",
+        ) from e
+
+
+def changed_since(root: Path, ref: str) -> set[str]:
+    """Paths under root (relative to it) that differ from commit ref: committed, staged,
+    unstaged, or untracked and not ignored. Read NUL-separated, as on disk: without -z git
+    quotes names holding non-ASCII bytes, quotes or control characters."""
+    diff = ["diff", "-z", "--name-only", "--no-renames", "--relative", ref, "--"]
+    new = ["ls-files", "-z", "--others", "--exclude-standard"]
+    found = [git(root, *args, errors="surrogateescape") for args in (diff, new)]
+    return {path for out in found for path in out.split("\0") if path}
+
+
+def text_at(root: Path, ref: str, path: str) -> str | None:
+    """The text of path (relative to root) at commit ref, as a checkout writes it (git's
+    filters applied), or None when ref holds no file there. Bytes that are not UTF-8 come
+    back as surrogates; line endings as universal newlines read them."""
+    spec = f"{ref}:./{path}"
+    kind = run(["git", "cat-file", "-t", spec], cwd=root, check=False)
+    if kind.returncode != 0 or kind.stdout.strip() != "blob":
+        return None
+    return git(root, "cat-file", "--filters", spec, errors="surrogateescape")
 
 
 @dataclass(frozen=True)

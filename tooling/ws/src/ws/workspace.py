@@ -18,6 +18,8 @@ from ws.lockfile import Entry, Lock, Ref, read_lock
 
 EdgeKind = Literal["runtime", "extra", "group"]
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+# A package name as PEP 508 and uv accept it (uv refuses any other member name).
+_VALID_NAME = re.compile(r"[A-Z0-9](?:[A-Z0-9._-]*[A-Z0-9])?", re.IGNORECASE | re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -287,13 +289,7 @@ def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member
     data = read_toml(pyproject)
     if _uv_table(data).get("managed", True) is False:
         return None
-    project = data.get("project")
-    if not isinstance(project, dict) or not isinstance(project.get("name"), str):
-        raise ConfigError(
-            pyproject,
-            "workspace member has no [project] name",
-            fix='add [project] with name = "..." (uv requires it of every member)',
-        )
+    project, name = _project(data, pyproject)
     version = project.get("version")
     dynamic = project.get("dynamic") or []
     if not isinstance(dynamic, list) or not all(isinstance(d, str) for d in dynamic):
@@ -307,16 +303,37 @@ def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member
     sources = {**root_sources, **_sources(data, pyproject)}
     package = _uv_table(data).get("package", True) is not False
     return Member(
-        name=canonicalize_name(project["name"]),
+        name=name,
         path=path,
         rel=PurePosixPath(path.relative_to(root).as_posix()),
         version=version,
         package=package,
-        dependencies=_workspace_edges(data, sources, pyproject, canonicalize_name(project["name"])),
+        dependencies=_workspace_edges(data, sources, pyproject, name),
         pyproject=pyproject,
         data=data,
         dynamic=tuple(dynamic),
     )
+
+
+def _project(data: dict[str, Any], pyproject: Path) -> tuple[dict[str, Any], str]:
+    """The member's [project] table and normalised name; a name uv refuses is refused here
+    too (names reach CI matrices and command lines)."""
+    project = data.get("project")
+    if not isinstance(project, dict) or not isinstance(project.get("name"), str):
+        raise ConfigError(
+            pyproject,
+            "workspace member has no [project] name",
+            fix='add [project] with name = "..." (uv requires it of every member)',
+        )
+    name = project["name"]
+    if not _VALID_NAME.fullmatch(name):
+        raise ConfigError(
+            pyproject,
+            f"[project] name {name!r} is not a valid package name (uv refuses it)",
+            fix="use ASCII letters, digits, '-', '_' and '.', starting and ending with a "
+            "letter or digit",
+        )
+    return project, canonicalize_name(name)
 
 
 def _requirement_lists(data: dict[str, Any]) -> list[tuple[EdgeKind, str | None, str, Any]]:
@@ -352,6 +369,16 @@ def _workspace_edges(
             if local and edge not in edges:
                 edges.append(edge)
     return tuple(edges)
+
+
+def requirement_names(member: Member) -> frozenset[str]:
+    """Every package member's pyproject requires: dependencies, extras and groups."""
+    return frozenset(
+        _requirement_name(text, member.pyproject, key)[0]
+        for _, _, key, reqs in _requirement_lists(member.data)
+        for text in reqs
+        if isinstance(text, str)
+    )
 
 
 def _requirement_name(text: str, pyproject: Path, key: str) -> tuple[str, tuple[str, ...]]:
