@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import docker
 import pytest
 from typer.testing import CliRunner
+from ws import locks
 from ws.cli import app
+from ws.cli_common import open_records
 from ws.docker import freshness
 from ws.docker import generate as gen
 from ws.docker.build import check_inputs
@@ -20,6 +23,7 @@ from ws.docker.generate import plan_images
 from ws.errors import StaleFiles
 from ws.git import revision
 from ws.locks import LockOptions
+from ws.state import RECORDS_FILE, Records
 from ws.workspace import Workspace, load_workspace
 
 from tests.support.gitrepo import GitRepo
@@ -32,8 +36,23 @@ HAND_EDIT = "packages/svc/Dockerfile: out of date or edited by hand"
 
 def _current(ws: Workspace) -> dict[str, bool]:
     images = plan_images(ws, load_config(ws), ["other", "svc"])
-    unrecorded = {inputs.name for inputs in freshness.unrecorded(ws, images)}
+    unrecorded = {inputs.name for inputs in freshness.unrecorded(ws, images, open_records(ws))}
     return {inputs.name: inputs.name not in unrecorded for inputs in images}
+
+
+def _check_inputs(ws: Workspace, names: list[str], lock_options: LockOptions) -> None:
+    """check_inputs as a build runs it: with this machine's records, saved afterwards."""
+    config = load_config(ws)
+    records = open_records(ws)
+    try:
+        check_inputs(ws, config, plan_images(ws, config, names), lock_options, records)
+    finally:
+        records.save()
+
+
+def _recorded(root: Path) -> set[str]:
+    entries = json.loads((root / ".ws" / RECORDS_FILE).read_text())
+    return {e.removeprefix(freshness.RECORD) for e in entries if e.startswith(freshness.RECORD)}
 
 
 def _generate(root: Path) -> None:
@@ -58,11 +77,10 @@ def test_a_build_trusts_what_generate_recorded_without_rendering(
     _generate(workspace)
 
     ws = load_workspace(workspace)
-    config = load_config(ws)
     assert before == {"other": False, "svc": False}, "the template's files were never recorded"
     assert _current(ws) == {"other": True, "svc": True}
     _never_render(monkeypatch)
-    check_inputs(ws, config, plan_images(ws, config, ["svc"]), lock_options)
+    _check_inputs(ws, ["svc"], lock_options)
 
 
 @pytest.mark.docker
@@ -89,14 +107,29 @@ def test_a_changed_input_is_checked_in_full_and_recorded_again(
     pyproject = workspace / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + "# a comment changes no generated file\n")
     ws = load_workspace(workspace)
-    config = load_config(ws)
     assert _current(ws) == {"other": False, "svc": False}, "the root pyproject is an input"
 
-    check_inputs(ws, config, plan_images(ws, config, ["svc"]), lock_options)
+    _check_inputs(ws, ["svc"], lock_options)
 
     assert _current(ws) == {"other": False, "svc": True}, "only what was checked"
     _never_render(monkeypatch)
-    check_inputs(ws, config, plan_images(ws, config, ["svc"]), lock_options)
+    _check_inputs(ws, ["svc"], lock_options)
+
+
+@pytest.mark.docker
+def test_member_names_are_an_input(workspace: Path) -> None:
+    """The generated pyproject keeps root sources by member name: two members trading names
+    (their folders and every file unchanged) must not find the record still vouching."""
+    _generate(workspace)
+    ws = load_workspace(workspace)
+    assert _current(ws) == {"other": True, "svc": True}
+    lib, other = ws.members["lib"], ws.members["other"]
+    traded = {
+        **ws.members,
+        "lib": replace(lib, rel=other.rel, path=other.path),
+        "other": replace(other, rel=lib.rel, path=lib.path),
+    }
+    assert _current(replace(ws, members=traded)) == {"other": False, "svc": False}
 
 
 @pytest.mark.docker
@@ -114,8 +147,7 @@ def test_a_fresh_clone_without_state_builds_and_records(
     (image,), _ = build(engine, made, clone, ["svc"], lock_options)
 
     assert run_image(engine, image.image_id, ["svc"], made.label) == ANSWER
-    recorded = json.loads((clone / ".ws" / freshness.CACHE_FILE).read_text())
-    assert set(recorded) == {"svc"}
+    assert _recorded(clone) == {"svc"}
     assert _current(load_workspace(clone)) == {"other": False, "svc": True}
     assert not revision(clone).dirty, "the record stays out of git: the next build is clean"
 
@@ -171,7 +203,27 @@ def test_ws_check_on_a_checkout_without_state_checks_in_full_then_records(
 
     assert _check(workspace) == "locks, generated Docker files and image pins are up to date\n"
 
-    recorded = json.loads((workspace / ".ws" / freshness.CACHE_FILE).read_text())
-    assert set(recorded) == {"other", "svc", freshness.ROOT_ENTRY}
+    assert _recorded(workspace) == {"other", "svc", "/"}
     _never_render(monkeypatch)
     assert _check(workspace).endswith("are up to date\n")
+
+
+@pytest.mark.docker
+def test_a_build_refuses_a_tampered_member_lock_that_a_foreign_record_vouches_for(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    """A branch bringing a tampered member lock and a .ws made elsewhere: the build checks
+    the lock itself and refuses it (the image would install what the tampered lock says)."""
+    lock = workspace / "packages/svc/uv.lock"
+    lock.write_text(lock.read_text().replace('name = "alpha"', 'name = "evil"', 1))
+    ws = load_workspace(workspace)
+    root_lock = (workspace / "uv.lock").read_bytes()
+    foreign = Records(workspace, b"another machine's key...........", {})
+    foreign.note(locks.ROOT_RECORD, locks._root_key(ws, lock_options, root_lock))
+    foreign.note(locks.MEMBERS_RECORD, locks._members_key(ws, root_lock, sorted(ws.members)))
+    foreign.save()
+    GitRepo(workspace).commit_all("tampered")
+
+    with pytest.raises(StaleFiles) as caught:
+        build(engine, made, workspace, ["svc"], lock_options)
+    assert "packages/svc/uv.lock: out of date with the root lock" in str(caught.value)

@@ -16,6 +16,7 @@ from typing import Any
 
 import docker
 import docker.utils.build
+from ws.cli_common import open_records
 from ws.docker import engine
 from ws.docker.build import BuildOptions, BuiltImage, build_members
 from ws.docker.config import load_config
@@ -49,10 +50,14 @@ def build(
     """build_members on the workspace at root; the images and every progress line."""
     ws = load_workspace(root)
     lines: list[tuple[str, str]] = []
-    opts = BuildOptions(locks=locks, labels=made.label, **options)
-    built = build_members(
-        client, ws, load_config(ws), names, opts, lambda m, line: lines.append((m, line))
-    )
+    records = open_records(ws)  # as `ws docker build` reads and saves them
+    opts = BuildOptions(locks=locks, labels=made.label, records=records, **options)
+    try:
+        built = build_members(
+            client, ws, load_config(ws), names, opts, lambda m, line: lines.append((m, line))
+        )
+    finally:
+        records.save()
     return built, lines
 
 
