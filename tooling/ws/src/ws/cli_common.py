@@ -182,10 +182,12 @@ def load() -> tuple[Workspace, nx.DiGraph]:
 
 def load_workspace_only() -> Workspace:
     """The workspace, for commands that need no graph (and so no networkx)."""
-    from ws.workspace import find_root, load_workspace  # noqa: PLC0415
+    from ws.workspace import find_workspace, load_workspace  # noqa: PLC0415
 
-    root = SETTINGS.root if SETTINGS.root is not None else find_root(Path.cwd())
-    ws = load_workspace(root)
+    if SETTINGS.root is not None:
+        ws = load_workspace(SETTINGS.root)
+    else:
+        ws = load_workspace(*find_workspace(Path.cwd()))
     for warning in ws.warnings:
         warn(warning)
     return ws

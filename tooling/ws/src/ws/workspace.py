@@ -107,11 +107,19 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def find_root(start: Path) -> Path:
     """Walk up from start to the directory whose pyproject.toml declares the workspace."""
+    return find_workspace(start)[0]
+
+
+def find_workspace(start: Path) -> tuple[Path, dict[str, Any]]:
+    """The workspace root above start and its pyproject.toml, parsed (once: load_workspace
+    takes it)."""
     start = start.resolve()
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
-        if candidate.is_file() and "workspace" in _uv_table(read_toml(candidate)):
-            return directory
+        if candidate.is_file():
+            data = read_toml(candidate)
+            if "workspace" in _uv_table(data):
+                return directory, data
     raise WorkspaceNotFound(
         f"no uv workspace found in {start} or any parent directory "
         "(looked for a pyproject.toml with [tool.uv.workspace])",
@@ -119,11 +127,12 @@ def find_root(start: Path) -> Path:
     )
 
 
-def load_workspace(root: Path) -> Workspace:
-    """Read the workspace at root as uv would: members, exclusions, sources."""
+def load_workspace(root: Path, data: dict[str, Any] | None = None) -> Workspace:
+    """Read the workspace at root as uv would: members, exclusions, sources. data: the root
+    pyproject.toml, when the caller has parsed it already."""
     root = root.resolve()
     pyproject = root / "pyproject.toml"
-    data = read_toml(pyproject)
+    data = read_toml(pyproject) if data is None else data
     definition = _uv_table(data).get("workspace")
     if not isinstance(definition, dict):
         raise ConfigError(
