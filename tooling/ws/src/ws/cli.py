@@ -6,7 +6,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,10 +23,14 @@ from ws.cli_common import (
     say,
     usage_error,
     wants_color,
+    workspace_uv,
 )
 from ws.cli_docker import docker_app, docker_problems
 from ws.cli_progress import LockProgress
 from ws.errors import WsError
+
+if TYPE_CHECKING:
+    from ws.workspace import Workspace
 
 app = typer.Typer(
     help="Manage a uv workspace: the workspace graph, per-member locks and Docker images.",
@@ -191,13 +195,14 @@ def affected(
         out("\n".join(ordered))
 
 
-def _lock_options(jobs: int | None, upgrade: bool, upgrade_package: list[str], wait: float):
+def _lock_options(
+    ws: Workspace, jobs: int | None, upgrade: bool, upgrade_package: list[str], wait: float
+):
     from ws.locks import LockOptions  # noqa: PLC0415
-    from ws.uv import find_uv  # noqa: PLC0415
 
     env = lock_env()
     return LockOptions(
-        uv=find_uv(env),
+        uv=workspace_uv(ws, env),
         env=env,
         jobs=jobs or os.cpu_count() or 1,
         upgrade=upgrade,
@@ -241,7 +246,7 @@ def sync_locks(
 
     ws = load_workspace_only()  # the graph (networkx) only for named members: locks build it
     names = [ws.member(m).name for m in members or []] or None
-    opts = _lock_options(jobs, upgrade, upgrade_package or [], wait)
+    opts = _lock_options(ws, jobs, upgrade, upgrade_package or [], wait)
     if check:
         locks.check_locks(ws, None, names, opts)
         say("all locks are up to date")
@@ -275,7 +280,7 @@ def check(
     ws = load_workspace_only()
     problems: list[tuple[str, str]] = []
     try:
-        locks.check_locks(ws, None, None, _lock_options(jobs, False, [], 300.0))
+        locks.check_locks(ws, None, None, _lock_options(ws, jobs, False, [], 300.0))
     except StaleFiles as e:
         problems += [(line, "run `ws sync-locks` and commit the locks") for line in e.problems]
     problems += docker_problems(ws)

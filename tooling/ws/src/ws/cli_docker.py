@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ws.cli_common import handle_errors, live_progress, load_workspace_only, usage_error
+from ws.cli_common import (
+    handle_errors,
+    live_progress,
+    load_workspace_only,
+    usage_error,
+    workspace_uv,
+)
 from ws.cli_progress import LiveBuilds
 
 if TYPE_CHECKING:
@@ -198,7 +204,6 @@ def build(
     from ws.docker import endpoint, engine  # noqa: PLC0415
     from ws.docker.config import load_config  # noqa: PLC0415
     from ws.locks import LockOptions  # noqa: PLC0415
-    from ws.uv import find_uv  # noqa: PLC0415
 
     if jobs is not None and jobs < 1:
         raise usage_error(f"--jobs {jobs}: at least one build at a time", "--jobs 2")
@@ -218,7 +223,7 @@ def build(
     env = dict(os.environ)
     cores = jobs or os.cpu_count() or 1
     opts = building.BuildOptions(
-        locks=LockOptions(uv=find_uv(env), env=env, jobs=cores),
+        locks=LockOptions(uv=workspace_uv(ws, env), env=env, jobs=cores),
         tags=tuple(tag or ()),
         push=push,
         jobs=cores,
