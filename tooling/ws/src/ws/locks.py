@@ -23,7 +23,7 @@ from ws.local_sources import fingerprint, local_sources
 from ws.mutex import workspace_lock
 from ws.proc import run
 from ws.state import file_part, read_digests, remember_digests, write_digests
-from ws.uv import identity, lock_argv
+from ws.uv import first_error, identity, lock_argv
 from ws.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ CACHE_FILE = "locks.json"
 LOCK_NAME = "uv.lock"
 # The lock of a root that is itself a project: `uv.lock` there is the workspace's.
 ROOT_MEMBER_LOCK = "uv.member.lock"
+# What `uv lock --locked` says of a lock that is out of date (and only of one).
+STALE_MARK = "needs to be updated"
 # Root files that steer uv besides pyproject.toml.
 ROOT_UV_FILES = ("uv.toml", ".python-version")
 FIX = "run `ws sync-locks` and commit the locks"
@@ -171,7 +173,8 @@ def _sync_root(ws: Workspace, opts: LockOptions, cache: dict[str, str], on_event
     except CommandFailed as e:
         raise LockError(
             f"uv could not lock the workspace ({path}):\n{e.stderr.strip()}",
-            fix="fix the requirement uv names, then run `ws sync-locks` again",
+            fix="fix what uv reports (a requirement, the index, the network, a setting), "
+            "then run `ws sync-locks` again",
         ) from e
     except BaseException:
         _restore(path, before, ws.root)  # uv writes in place: an interrupted write is undone
@@ -257,15 +260,23 @@ def _check_root(
     try:
         run(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
     except CommandFailed as e:
-        return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e)})"]
+        return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e, path)})"]
     if key:
         verified[ROOT_KEY] = key
     return []
 
 
-def _why(error: CommandFailed) -> str:
-    lines = [line for line in error.stderr.splitlines() if "needs to be updated" in line]
-    return (lines or error.stderr.strip().splitlines()[-1:] or ["uv lock --locked failed"])[0]
+def _why(error: CommandFailed, path: Path) -> str:
+    """uv's line saying the lock needs updating; any other failure (a network, a setting, a
+    uv version uv refuses) is no verdict on the lock: a LockError with uv's first error."""
+    stale = [line for line in error.stderr.splitlines() if STALE_MARK in line]
+    if stale:
+        return stale[0]
+    raise LockError(
+        f"`uv lock --locked` could not tell whether {path} is up to date:\n"
+        f"{first_error(error.stderr)}",
+        fix="fix what uv reports (the index, the network, a setting), then check again",
+    ) from error
 
 
 def _digest(parts: Sequence[bytes | str]) -> str:
