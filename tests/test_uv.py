@@ -131,6 +131,11 @@ def test_without_a_pin_ws_runs_its_own_uv(tmp_path: Path, uv_bin: str) -> None:
     other = fake_uv(tmp_path / "path", "0.5.0", uv_bin)
     choice = choose_uv({"PATH": str(other.parent)}, None, uv_bin)
     assert (choice.binary, choice.why) == (uv_bin, BUNDLED)
+    mute = tmp_path / "mute-uv"  # a uv that cannot say its version: without a pin, none asks
+    mute.write_text("#!/bin/sh\nexit 3\n")
+    mute.chmod(0o755)
+    assert choose_uv({"PATH": str(other.parent)}, None, str(mute)).binary == str(mute)
+    assert choose_uv({"PATH": str(other.parent), "WS_UV": str(mute)}, None, uv_bin).why == "WS_UV"
 
 
 def test_the_uv_on_path_comes_first_when_the_pin_allows_it(tmp_path: Path, uv_bin: str) -> None:

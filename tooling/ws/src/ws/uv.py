@@ -56,8 +56,12 @@ class UvChoice:
     """The uv ws runs, and why that one (for `-v`)."""
 
     binary: str
-    version: str
     why: str
+
+    @property
+    def version(self) -> str:
+        """Asked of the binary only when wanted (and once): without a pin no run needs it."""
+        return version_of(self.binary)
 
 
 def required_version(root: Path, pyproject: Mapping[str, Any]) -> RequiredVersion | None:
@@ -122,21 +126,22 @@ def choose_uv(
     override = env.get(UV_ENV_VAR)
     if override:
         return _override(override, required)
+    if required is None and bundled is not None:
+        return UvChoice(bundled, BUNDLED)
     on_path = which("uv", path=env.get("PATH"))
     if required is None:
-        found = bundled or on_path
-        if found is None:
+        if on_path is None:
             raise ToolNotFound(
                 "uv not found",
                 fix=f"install ws with its dependencies, or set {UV_ENV_VAR} to a uv binary",
             )
-        return UvChoice(found, version_of(found), BUNDLED if found == bundled else ON_PATH)
+        return UvChoice(on_path, ON_PATH)
     refused: list[str] = []
     for binary, name in ((on_path, ON_PATH), (bundled, BUNDLED)):
         if binary is not None:
             version = version_of(binary)
             if required.allows(version):
-                return UvChoice(binary, version, f"{name}, allowed by {required.describe()}")
+                return UvChoice(binary, f"{name}, allowed by {required.describe()}")
             refused.append(f"{name} ({version})")
     return _fetched(env, required, bundled or on_path, refused)
 
@@ -144,15 +149,16 @@ def choose_uv(
 def _override(binary: str, required: RequiredVersion | None) -> UvChoice:
     if not Path(binary).is_file():
         raise ToolNotFound(f"{UV_ENV_VAR}={binary}: no such file", fix="point it at a uv binary")
+    if required is None:
+        return UvChoice(binary, UV_ENV_VAR)
     version = version_of(binary)
-    if required is not None and not required.allows(version):
+    if not required.allows(version):
         raise WsError(
             f"{UV_ENV_VAR}={binary} is uv {version}, which {required.describe()} does not allow",
             fix=f"point {UV_ENV_VAR} at a uv {required.specifier} (or unset it: ws then finds "
             f"or fetches one), or change `required-version` in {required.source}",
         )
-    allowed = "" if required is None else f", allowed by {required.describe()}"
-    return UvChoice(binary, version, f"{UV_ENV_VAR}{allowed}")
+    return UvChoice(binary, f"{UV_ENV_VAR}, allowed by {required.describe()}")
 
 
 def fetch_argv(launcher: str, required: RequiredVersion) -> list[str]:
@@ -188,7 +194,7 @@ def _fetched(
             f"{required.describe()} does not allow",
             fix=f"install a uv {required.specifier} on PATH or set {UV_ENV_VAR} to one",
         )
-    return UvChoice(binary, version, f"fetched by `{shown}`: {why}")
+    return UvChoice(binary, f"fetched by `{shown}`: {why}")
 
 
 def _fetch(argv: list[str], env: Mapping[str, str]) -> str:
