@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Overrides the uv that ws finds (by default the one the `uv` package installed beside ws).
 UV_ENV_VAR = "WS_UV"
-BUNDLED = "ws's own uv (the `uv` package)"
+BUNDLED = "ws's own uv"  # the `uv` package's, installed beside ws
 ON_PATH = "the uv on PATH"
 # Run inside the environment `uv tool run --from uv...` makes: where its uv binary is, so that
 # ws runs that binary directly from then on (the uv package has said so since its first release).
@@ -34,7 +34,7 @@ class RequiredVersion:
     key: str  # where in source: tool.uv.required-version or required-version
 
     def allows(self, version: str) -> bool:
-        from packaging.version import InvalidVersion, Version  # as read_toml below
+        from packaging.version import InvalidVersion, Version  # only with a pin (start-up)
 
         try:
             # uv compares its own version as is: a pre-release counts as any other version
@@ -80,7 +80,7 @@ def required_version(root: Path, pyproject: Mapping[str, Any]) -> RequiredVersio
 
 
 def _required(settings: Mapping[str, Any], source: Path, key: str) -> RequiredVersion | None:
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # as read_toml above
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only with a pin (start-up)
     from packaging.version import InvalidVersion, Version
 
     text = settings.get("required-version")
