@@ -340,3 +340,54 @@ def test_a_root_without_a_project_refuses_image_keys(tmp_path: Path) -> None:
 def test_a_root_project_refuses_unknown_keys(tmp_path: Path) -> None:
     message = config_error(workspace(tmp_path, root=ROOT + "port = 1\n" + ROOT_PROJECT))
     assert "`tool.ws.docker.port` is not a known key" in message and "command" in message
+
+
+def pinned_root(uv_image: str, required: str | None) -> str:
+    """ROOT with uv-image and, when given, [tool.uv] required-version."""
+    body = ROOT.replace('"localhost:5000/astral-sh/uv:0.13.9"', f'"{uv_image}"')
+    return body + ("" if required is None else f'\n[tool.uv]\nrequired-version = "{required}"\n')
+
+
+@pytest.mark.parametrize(
+    ("uv_image", "required"),
+    [
+        ("localhost:5000/astral-sh/uv:0.13.9", None),
+        ("localhost:5000/astral-sh/uv:0.13.9", "~=0.13.0"),
+        (f"localhost:5000/astral-sh/uv:0.12.24-python3.12-bookworm@{DIGEST}", ">=0.12,<0.13"),
+        ("localhost:5000/astral-sh/uv:latest", None),
+    ],
+)
+def test_a_uv_image_the_pin_allows_loads(tmp_path: Path, uv_image: str, required) -> None:
+    ws = load_workspace(workspace(tmp_path, root=pinned_root(uv_image, required)))
+    root = load_config(ws).root
+    assert root is not None and str(root.uv_image) == uv_image
+
+
+@pytest.mark.parametrize(
+    ("uv_image", "said"),
+    [
+        ("localhost:5000/astral-sh/uv:0.13.9", "holds uv 0.13.9, and"),
+        ("localhost:5000/astral-sh/uv:0.12", "names no exact uv release"),  # a moving series
+        ("localhost:5000/astral-sh/uv:latest", "names no exact uv release"),
+    ],
+)
+def test_a_uv_image_the_pin_refuses_is_a_config_error(
+    tmp_path: Path, uv_image: str, said: str
+) -> None:
+    """The uv in the image reads required-version too: refused here, not inside a build."""
+    root = workspace(tmp_path, root=pinned_root(uv_image, "~=0.12.0"))
+    with pytest.raises(ConfigError) as err:
+        load_config(load_workspace(root))
+    message = err.value.message
+    assert message.startswith(f"{root / 'pyproject.toml'}: `tool.ws.docker.uv-image` = ")
+    assert said in message
+    assert f"`tool.uv.required-version = '~=0.12.0'` in {root / 'pyproject.toml'}" in message
+    assert err.value.fix is not None and "~=0.12.0" in err.value.fix
+
+
+def test_the_pin_in_a_root_uv_toml_counts_for_the_uv_image(tmp_path: Path) -> None:
+    root = workspace(tmp_path, root=pinned_root("localhost:5000/astral-sh/uv:0.13.9", "~=0.13.0"))
+    (root / "uv.toml").write_text('required-version = "==0.12.24"\n')  # uv reads this one
+    with pytest.raises(ConfigError) as err:
+        load_config(load_workspace(root))
+    assert f"`required-version = '==0.12.24'` in {root / 'uv.toml'}" in err.value.message

@@ -252,6 +252,33 @@ def test_check_reports_each_kind_of_staleness(root: Path, opts, index, staleness
     assert {p: p.read_bytes() for p in root.rglob("uv.lock")} == before
 
 
+def test_check_tells_a_failure_of_uv_from_a_stale_lock(
+    root: Path, opts: LockOptions, index, tmp_path: Path
+) -> None:
+    """`uv lock --locked` failing for another reason than staleness (the index unreachable)
+    is an error with uv's first error line and its causes, never "out of date"."""
+    sync(root, opts)
+    edit(root / "packages/cli/pyproject.toml", '"gamma"', '"gamma", "delta"')
+    index.close()  # and a cold cache: uv must ask the index
+    cold = {**opts.env, "UV_CACHE_DIR": str(tmp_path / "cold"), "UV_HTTP_RETRIES": "0"}
+    with pytest.raises(LockError) as err:
+        check(root, LockOptions(**{**opts.__dict__, "env": cold}))
+    message = err.value.message
+    assert "out of date" not in message
+    assert f"could not tell whether {root / 'uv.lock'} is up to date:\nerror: " in message
+    assert f"127.0.0.1:{index.port}" in message, "the cause under uv's first error"
+    assert err.value.fix is not None and "network" in err.value.fix
+
+
+def test_check_of_a_bad_uv_setting_is_an_error_not_staleness(root: Path, opts) -> None:
+    sync(root, opts)
+    (root / "uv.toml").write_text('required-version = "~=0.12.0"\n')  # refuses the uv given
+    with pytest.raises(LockError) as err:
+        check(root, opts)
+    assert "error: Required uv version `~=0.12.0` does not match" in err.value.message
+    assert "out of date" not in err.value.message
+
+
 def test_renovate_bump_changes_exactly_the_expected_files(root: Path, opts, index) -> None:
     sync(root, opts)
     repo = init_repo(root)

@@ -112,9 +112,13 @@ class LocalIndex:
         *,
         requires_python: str | None = None,
         extras: Mapping[str, Iterable[str]] | None = None,
+        files: Mapping[str, str] | None = None,
     ) -> Wheel:
-        """Publish a release; adding the same name and version again is a ValueError."""
-        wheel = build_wheel(name, version, requires, requires_python=requires_python, extras=extras)
+        """Publish a release (files: more files in the wheel, as build_wheel takes them); adding
+        the same name and version again is a ValueError."""
+        wheel = build_wheel(
+            name, version, requires, requires_python=requires_python, extras=extras, files=files
+        )
         with self._lock:
             releases = self._wheels.setdefault(wheel.project, {})
             if wheel.filename in releases:

@@ -97,12 +97,14 @@ def build_wheel(
     *,
     requires_python: str | None = None,
     extras: Mapping[str, Iterable[str]] | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> Wheel:
     """Build a pure-Python wheel in memory.
 
     It holds one module, ``<module_name(name)>/__init__.py`` with ``__version__ = "<version>"``,
     and METADATA listing ``requires`` as Requires-Dist (``extras`` maps an extra's name to its
-    requirements). The version is normalised as PEP 440 says.
+    requirements). The version is normalised as PEP 440 says. ``files`` (archive name -> text)
+    adds or replaces files, e.g. ``<module>-<version>.data/scripts/<name>`` for a command.
     """
     version = str(Version(version))
     requires = tuple(requires)
@@ -112,6 +114,7 @@ def build_wheel(
         f"{mod}/__init__.py": f'__version__ = "{version}"\n',
         f"{dist_info}/METADATA": _metadata(name, version, requires, requires_python, extras or {}),
         f"{dist_info}/WHEEL": _wheel_file(),
+        **(files or {}),
     }
     buffer = io.BytesIO()
     record: list[str] = []

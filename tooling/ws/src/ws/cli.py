@@ -6,7 +6,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,10 +26,14 @@ from ws.cli_common import (
     user_home,
     wants_color,
     warn,
+    workspace_uv,
 )
 from ws.cli_docker import docker_app, docker_problems
 from ws.cli_progress import LockProgress
 from ws.errors import WsError
+
+if TYPE_CHECKING:
+    from ws.workspace import Workspace
 
 app = typer.Typer(
     help="Manage a uv workspace: the workspace graph, per-member locks and Docker images.",
@@ -196,13 +200,14 @@ def affected(
         out("\n".join(ordered))
 
 
-def _lock_options(jobs: int | None, upgrade: bool, upgrade_package: list[str], wait: float):
+def _lock_options(
+    ws: Workspace, jobs: int | None, upgrade: bool, upgrade_package: list[str], wait: float
+):
     from ws.locks import LockOptions  # noqa: PLC0415
-    from ws.uv import find_uv  # noqa: PLC0415
 
     env = lock_env()
     return LockOptions(
-        uv=find_uv(env),
+        uv=workspace_uv(ws, env),
         env=env,
         jobs=jobs or os.cpu_count() or 1,
         upgrade=upgrade,
@@ -247,7 +252,7 @@ def sync_locks(
 
     ws = load_workspace_only()  # the graph (networkx) only for named members: locks build it
     names = [ws.member(m).name for m in members or []] or None
-    opts = _lock_options(jobs, upgrade, upgrade_package or [], wait)
+    opts = _lock_options(ws, jobs, upgrade, upgrade_package or [], wait)
     records = open_records(ws)
     if check:
         try:
@@ -285,7 +290,7 @@ def check(
 
     ws = load_workspace_only()
     records = open_records(ws)
-    opts = _lock_options(jobs, False, [], 300.0)
+    opts = _lock_options(ws, jobs, False, [], 300.0)
     problems: list[tuple[str, str]] = []
     try:
         try:

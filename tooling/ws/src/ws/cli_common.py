@@ -172,6 +172,16 @@ def open_records(ws: Workspace) -> Records:
     return load_records(ws.root, key, lambda path: tracks(ws.root, path))
 
 
+def workspace_uv(ws: Workspace, env: dict[str, str]) -> str:
+    """The uv binary to run in ws: one its `required-version` allows. -v says which, and why."""
+    from ws import uv  # imported by the commands that run uv only
+
+    choice = uv.choose_uv(env, uv.required_version(ws.root, ws.data), uv.bundled_uv())
+    if SETTINGS.verbose and SETTINGS.quiet < 2:
+        typer.echo(f"uv {choice.version} at {choice.binary}: {choice.why}", err=True)
+    return choice.binary
+
+
 def load() -> tuple[Workspace, nx.DiGraph]:
     """The workspace and its graph, from --root or the current directory."""
     from ws.graph import build_graph  # noqa: PLC0415

@@ -16,6 +16,7 @@ from ws.cli_common import (
     open_records,
     usage_error,
     user_home,
+    workspace_uv,
 )
 from ws.cli_progress import LiveBuilds
 
@@ -210,7 +211,6 @@ def build(
     from ws.docker import endpoint, engine  # noqa: PLC0415
     from ws.docker.config import load_config  # noqa: PLC0415
     from ws.locks import LockOptions  # noqa: PLC0415
-    from ws.uv import find_uv  # noqa: PLC0415
 
     if jobs is not None and jobs < 1:
         raise usage_error(f"--jobs {jobs}: at least one build at a time", "--jobs 2")
@@ -230,7 +230,7 @@ def build(
     env = dict(os.environ)
     cores = jobs or os.cpu_count() or 1
     opts = building.BuildOptions(
-        locks=LockOptions(uv=find_uv(env), env=env, jobs=cores, home=user_home(env)),
+        locks=LockOptions(uv=workspace_uv(ws, env), env=env, jobs=cores, home=user_home(env)),
         tags=tuple(tag or ()),
         push=push,
         jobs=cores,

@@ -20,7 +20,7 @@ from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
 from ws.mutex import lock_if_possible, workspace_lock
 from ws.proc import run
 from ws.state import Records, file_part, no_records
-from ws.uv import lock_argv
+from ws.uv import first_error, lock_argv
 from ws.uv_inputs import digest, lock_inputs
 from ws.workspace import Workspace
 
@@ -32,6 +32,8 @@ Events = Callable[[str, str], None]
 LOCK_NAME = "uv.lock"
 # The lock of a root that is itself a project: `uv.lock` there is the workspace's.
 ROOT_MEMBER_LOCK = "uv.member.lock"
+# What `uv lock --locked` says of a lock that is out of date (and only of one).
+STALE_MARK = "needs to be updated"
 FIX = "run `ws sync-locks` and commit the locks"
 # The records (ws.state) of what a run verified: the root lock against what uv reads, and
 # every member lock against the root lock.
@@ -160,7 +162,8 @@ def _sync_root(
     except CommandFailed as e:
         raise LockError(
             f"uv could not lock the workspace ({path}):\n{e.stderr.strip()}",
-            fix="fix the requirement uv names, then run `ws sync-locks` again",
+            fix="fix what uv reports (a requirement, the index, the network, a setting), "
+            "then run `ws sync-locks` again",
         ) from e
     except BaseException:
         _restore(path, before, ws.root)  # uv writes in place: an interrupted write is undone
@@ -255,15 +258,23 @@ def _check_root(
     try:
         run(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
     except CommandFailed as e:
-        return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e)})"]
+        return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e, path)})"]
     if key and _root_key(ws, opts, _read_lock(path)) == key:
         records.note(ROOT_RECORD, key)
     return []
 
 
-def _why(error: CommandFailed) -> str:
-    lines = [line for line in error.stderr.splitlines() if "needs to be updated" in line]
-    return (lines or error.stderr.strip().splitlines()[-1:] or ["uv lock --locked failed"])[0]
+def _why(error: CommandFailed, path: Path) -> str:
+    """uv's line saying the lock needs updating; any other failure (a network, a setting, a
+    uv version uv refuses) is no verdict on the lock: a LockError with uv's first error."""
+    stale = [line for line in error.stderr.splitlines() if STALE_MARK in line]
+    if stale:
+        return stale[0]
+    raise LockError(
+        f"`uv lock --locked` could not tell whether {path} is up to date:\n"
+        f"{first_error(error.stderr)}",
+        fix="fix what uv reports (the index, the network, a setting), then check again",
+    ) from error
 
 
 def _root_key(ws: Workspace, opts: LockOptions, lock: bytes | None) -> str:

@@ -54,6 +54,6 @@ def run(
     return result
 
 
-def which(program: str) -> str | None:
-    """The path of program on PATH, or None."""
-    return shutil.which(program)
+def which(program: str, path: str | None = None) -> str | None:
+    """The path of program on path (a PATH value; None: this process's PATH), or None."""
+    return shutil.which(program, path=path)

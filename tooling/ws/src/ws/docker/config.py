@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 from ws.docker.imageref import ImageRef, parse_image_ref
 from ws.errors import ConfigError
+from ws.uv import RequiredVersion, required_version
 from ws.workspace import Member, Workspace
 
 TABLE = "tool.ws.docker"
@@ -37,6 +38,8 @@ _PORT = re.compile(r"([0-9]{1,5})(?:/(tcp|udp|sctp))?")
 _DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h))+")
 # What may appear in a path ws writes into a Dockerfile or a .dockerignore: no spaces,
 # no '$' (variable substitution), no glob or escape characters, no quotes.
+# A uv image tag that names one release (0.9.5), not a series that moves (0.9, latest).
+_EXACT_RELEASE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 SAFE_PATH = re.compile(r"[A-Za-z0-9_.+@=,-]+(?:/[A-Za-z0-9_.+@=,-]+)*")
 
 
@@ -124,6 +127,7 @@ def load_config(ws: Workspace) -> DockerConfig:
         return DockerConfig(None, images, declared)
     project = root_project(ws)
     root = root_config(ws.pyproject, root_table, project=project is not None)
+    check_uv_image(root, required_version(ws.root, ws.data))
     if project is not None:
         own = {k: v for k, v in root_table.items() if k in ROOT_PROJECT_KEYS}
         config = member_config(project, own, ws.root)
@@ -140,6 +144,25 @@ def load_root_config(ws: Workspace) -> RootConfig:
             "is missing", 'add [tool.ws.docker] with python-image = "..." and uv-image = "..."'
         )
     return root_config(ws.pyproject, table, project=root_project(ws) is not None)
+
+
+def check_uv_image(root: RootConfig, required: RequiredVersion | None) -> None:
+    """A ConfigError unless uv-image's tag names a uv release that `required-version` allows:
+    the uv in the image reads the same pin, and would otherwise fail the build inside."""
+    if required is None:
+        return
+    tag = root.uv_image.tag or ""
+    release = tag.split("-", 1)[0]  # uv:0.9.5-python3.12-bookworm holds uv 0.9.5
+    exact = _EXACT_RELEASE.fullmatch(release) is not None
+    if exact and required.allows(release):
+        return
+    said = f"holds uv {release}" if exact else "names no exact uv release in its tag"
+    _At(root.pyproject, f"{TABLE}.uv-image").fail(
+        f"= {str(root.uv_image)!r} {said}, and {required.describe()} "
+        + ("does not allow it" if exact else "asks for one it allows"),
+        f"tag uv-image with a uv release that {required.specifier} allows and run "
+        f"`ws docker pin`, or change required-version in {required.source}",
+    )
 
 
 def is_root_project(member: Member) -> bool:
