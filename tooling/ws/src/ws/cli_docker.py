@@ -226,7 +226,7 @@ def build(
         cache_from=tuple(cache_from or ()),
         cache_to=cache_to,
     )
-    client = engine.connect(lambda: endpoint.engine_client(env))
+    client = engine.connect(endpoint.resolve(env))
     display = LiveBuilds(len(names), sys.stderr, live=live_progress())
     try:
         images = building.build_members(client, ws, config, names, opts, display, display.built)
