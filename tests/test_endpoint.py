@@ -328,6 +328,10 @@ WRONG_CONTEXTS = {
         '{"docker": {"Host": "tcp://127.0.0.1:2376", "SkipTLSVerify": 0}}',
         "`Endpoints.docker.SkipTLSVerify` is a number 0, not true or false",
     ),
+    "SkipTLSVerify a string on a socket": (
+        '{"docker": {"Host": "unix:///run/docker.sock", "SkipTLSVerify": "true"}}',
+        '`Endpoints.docker.SkipTLSVerify` is a string "true", not true or false',
+    ),
     "Host a number": ('{"docker": {"Host": 5}}', "`Endpoints.docker.Host` is a number 5"),
     "host a list": ('{"docker": {"host": ["tcp://h:1"]}}', "`Endpoints.docker.Host` is a list"),
     "Endpoints a list": ("[]", "`Endpoints` is a list [], not an object"),

@@ -175,8 +175,12 @@ def test_junk_build_events_are_one_error(build: Answer, problem: str) -> None:
             Answers(inspect=answer(404, {"message": "No such image"}), pull=events("x")),
             "pull the image: a pull event that is a string, not an object",
         ),
+        (
+            Answers(inspect=answer(404, {"message": "No such image"}), pull=events(b"{x")),
+            "pull the image: a pull event that is not JSON",
+        ),
     ],
-    ids=["inspect", "pull"],
+    ids=["inspect", "pull", "pull not JSON"],
 )
 def test_junk_while_pulling_is_one_error(answers: Answers, problem: str) -> None:
     with FakeEngine(answers) as fake:

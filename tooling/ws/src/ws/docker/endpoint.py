@@ -244,10 +244,10 @@ def _from_context(name: str, source: str, config: Path, version: str | None) -> 
     meta = _read_json(meta_path, f"docker context {name!r}")
     where = f"docker context {name!r} ({meta_path})"
     fields = _docker_endpoint(meta, meta_path, name)
-    host = _normal_host(_typed(fields, "Host", str, "", meta_path, name) or "", False, where)
+    host = _normal_host(_typed(fields, "Host", str, "", meta_path, name), False, where)
+    skip = _typed(fields, "SkipTLSVerify", bool, False, meta_path, name)  # typed for any host
     tls = None
     if host.startswith("tcp://"):
-        skip = _typed(fields, "SkipTLSVerify", bool, False, meta_path, name)
         tls = _context_tls(config / "contexts" / "tls" / digest / "docker", skip, where)
     return Endpoint(host, f"docker context {name!r}", tls, version)
 

@@ -95,13 +95,19 @@ def connect(endpoint: Endpoint, *, timeout: float = 60) -> docker.DockerClient:
         lost=f"no Docker engine answers at {endpoint}",
         lost_fix=unanswered_fix(endpoint),
     ):
-        client = _client(endpoint, version or MINIMUM_DOCKER_API_VERSION, timeout)
-        answer = engine_version(client.api.version(api_version=False))
-        if version is None:
-            client.close()
-            client = _client(endpoint, answer["ApiVersion"], timeout)
+        answer = _version_answer(endpoint, version or MINIMUM_DOCKER_API_VERSION, timeout)
     require_buildkit(answer, version)
-    return client
+    return _client(endpoint, version or answer["ApiVersion"], timeout)
+
+
+def _version_answer(endpoint: Endpoint, api_version: str, timeout: float) -> dict[str, Any]:
+    """The engine's unversioned /version answer, checked (docker-py's "auto" does not check
+    it); a client with an explicit version makes no request until asked."""
+    probe = _client(endpoint, api_version, timeout)
+    try:
+        return _checked_version(probe.api.version(api_version=False))
+    finally:
+        probe.close()
 
 
 def _client(endpoint: Endpoint, api_version: str, timeout: float) -> docker.DockerClient:
@@ -125,7 +131,7 @@ def _error_object(response: requests.Response, *_args: Any, **_kwargs: Any) -> N
         raise EngineNonsense(f"HTTP {response.status_code} with {shape} for its error")
 
 
-def engine_version(answer: object) -> dict[str, Any]:
+def _checked_version(answer: object) -> dict[str, Any]:
     """The engine's /version answer, checked to be an object with an ApiVersion ws can use."""
     if not isinstance(answer, dict):
         raise EngineNonsense(f"/version answered {json_kind(answer)}, not an object")
