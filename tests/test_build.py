@@ -81,7 +81,6 @@ def test_service_image_answers_with_no_network(
     assert labels["org.opencontainers.image.revision"] == at.sha
     assert not at.dirty
     assert {step.stage for step in svc_image.steps} == {"uv", "deps", "builder", "runtime"}
-    assert all(step.image_id is None for step in svc_image.steps), "BuildKit: no intermediates"
 
 
 @pytest.mark.docker

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from ws.docker.build import build_waves, select_members
 from ws.docker.config import load_config
-from ws.docker.stream import BuildLog, StepFailed
 from ws.errors import ConfigError, GitError, WsError
 from ws.git import revision
 from ws.workspace import load_workspace
@@ -90,16 +89,3 @@ def test_a_repository_without_a_commit_has_no_revision(tmp_path: Path) -> None:
         revision(root)
 
     assert "fix: build from a git checkout with at least one commit" in str(caught.value)
-
-
-def test_the_build_log_reads_split_chunks_and_colours() -> None:
-    seen: list[str] = []
-    log = BuildLog("svc", lambda _m, line: seen.append(line))
-    for chunk in ["Step 1/2 : RUN x\n ---> Runn", "ing in 0123456789ab\n\x1b[91moops\n", "\x1b[0m"]:
-        log.feed({"stream": chunk})
-
-    with pytest.raises(StepFailed) as caught:
-        log.feed({"errorDetail": {"message": "The command returned a non-zero code: 1"}})
-
-    assert caught.value.output == ["oops"]
-    assert "  | oops" in str(caught.value) and "step 1/2 (RUN x)" in str(caught.value)

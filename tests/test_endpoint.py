@@ -26,18 +26,17 @@ from typing import Any
 import docker
 import pytest
 from ws.docker.endpoint import (
+    CONTEXT_FIX,
     DEFAULT_SOCKET,
     Endpoint,
     Tls,
     client_arguments,
-    describe,
-    engine_client,
     resolve,
 )
 from ws.docker.engine import connect
 from ws.docker.imageref import parse_image_ref
 from ws.docker.registry import resolve_digest
-from ws.errors import DockerUnavailable, RegistryError
+from ws.errors import ConfigError, DockerUnavailable, RegistryError
 
 from tests.support.images import remove_labelled, run_image
 from tests.support.loopback_images import SEED_PYTHON
@@ -144,7 +143,6 @@ def test_tls_verify_takes_ca_cert_and_key_from_docker_cert_path(tmp_path: Path) 
     assert endpoint == Endpoint("tcp://127.0.0.1:2376", "DOCKER_HOST", tls, "1.41")
     assert str(endpoint) == "tcp://127.0.0.1:2376 (TLS, from DOCKER_HOST)"
     arguments = client_arguments(endpoint)
-    assert arguments["version"] == "1.41"
     assert (arguments["tls"].verify, arguments["tls"].ca_cert) == (True, str(certs / "ca.pem"))
     assert arguments["tls"].cert == (str(certs / "cert.pem"), str(certs / "key.pem"))
 
@@ -223,7 +221,7 @@ def test_a_missing_ca_file_under_tls_verify_is_named(tmp_path: Path) -> None:
     env = {"DOCKER_HOST": "tcp://h:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(certs)}
 
     with pytest.raises(DockerUnavailable) as caught:
-        engine_client(env, tmp_path)
+        resolve(env, tmp_path)
 
     assert f"DOCKER_TLS_VERIFY is set but there is no CA certificate {certs / 'ca.pem'}" in str(
         caught.value
@@ -256,9 +254,7 @@ def test_a_context_brings_its_tls_files_and_skip_verify(tmp_path: Path) -> None:
     assert verified.tls == Tls(True, folder / "ca.pem", (folder / "cert.pem", folder / "key.pem"))
     assert skipping.tls == Tls(verify=False)
     assert plain.tls is None
-    assert describe({"DOCKER_CONTEXT": "plain"}, tmp_path) == (
-        "tcp://127.0.0.1:2375 (from docker context 'plain')"
-    )
+    assert str(plain) == "tcp://127.0.0.1:2375 (from docker context 'plain')"
 
 
 def test_tls_variables_do_not_apply_to_a_context(tmp_path: Path) -> None:
@@ -276,7 +272,7 @@ def test_an_unknown_context_is_named_with_where_it_came_from(
     env = {"DOCKER_CONTEXT": "gone"} if by_variable else {}
 
     with pytest.raises(DockerUnavailable) as caught:
-        engine_client(env, tmp_path)
+        resolve(env, tmp_path)
 
     message = str(caught.value)
     assert message.startswith("docker context 'gone' (from ")
@@ -301,6 +297,102 @@ def test_a_context_with_a_malformed_host_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(DockerUnavailable, match=r"^docker context 'odd' \(.*meta\.json\): "):
         resolve({"DOCKER_CONTEXT": "odd"}, tmp_path)
+
+
+# ---------------------------------------------------------------- meta.json as the CLI types it
+
+
+def write_meta(config: Path, name: str, endpoints: str) -> Path:
+    """A context whose meta.json holds endpoints (JSON text) as its Endpoints, made current."""
+    meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(f'{{"Name": "{name}", "Metadata": {{}}, "Endpoints": {endpoints}}}')
+    use_context(config, name)
+    return meta
+
+
+def cli_refuses_context(config: Path) -> bool | None:
+    """Whether the docker CLI refuses the current context's files (None: no docker CLI)."""
+    if shutil.which("docker") is None:
+        return None
+    answer = docker_cli(config, {}, "version", "--format", "{{.Server.APIVersion}}")
+    return "unable to resolve docker endpoint" in answer.stderr
+
+
+WRONG_CONTEXTS = {
+    "SkipTLSVerify a string": (
+        '{"docker": {"Host": "tcp://127.0.0.1:2376", "SkipTLSVerify": "false"}}',
+        '`Endpoints.docker.SkipTLSVerify` is a string "false", not true or false',
+    ),
+    "SkipTLSVerify a number": (
+        '{"docker": {"Host": "tcp://127.0.0.1:2376", "SkipTLSVerify": 0}}',
+        "`Endpoints.docker.SkipTLSVerify` is a number 0, not true or false",
+    ),
+    "SkipTLSVerify a string on a socket": (
+        '{"docker": {"Host": "unix:///run/docker.sock", "SkipTLSVerify": "true"}}',
+        '`Endpoints.docker.SkipTLSVerify` is a string "true", not true or false',
+    ),
+    "Host a number": ('{"docker": {"Host": 5}}', "`Endpoints.docker.Host` is a number 5"),
+    "host a list": ('{"docker": {"host": ["tcp://h:1"]}}', "`Endpoints.docker.Host` is a list"),
+    "Endpoints a list": ("[]", "`Endpoints` is a list [], not an object"),
+    "Endpoints a string": ('"tcp://h:1"', '`Endpoints` is a string "tcp://h:1"'),
+    "Endpoints a number": ("5", "`Endpoints` is a number 5"),
+    "Endpoints empty": ("{}", "`Endpoints.docker` is none"),
+    "Endpoints null": ("null", "`Endpoints.docker` is none"),
+    "docker null": ('{"docker": null}', "`Endpoints.docker` is null"),
+    "docker a list": ('{"docker": []}', "`Endpoints.docker` is a list"),
+    "Docker capitalised": ('{"Docker": {"Host": "tcp://h:1"}}', "`Endpoints.docker` is none"),
+}
+
+
+@pytest.mark.parametrize(("endpoints", "problem"), WRONG_CONTEXTS.values(), ids=WRONG_CONTEXTS)
+def test_a_context_the_docker_cli_refuses_is_one_error_naming_the_file_and_field(
+    tmp_path: Path, endpoints: str, problem: str
+) -> None:
+    config = tmp_path / "cfg"
+    meta = write_meta(config, "odd", endpoints)
+
+    with pytest.raises(ConfigError) as caught:
+        resolve({"DOCKER_CONFIG": str(config), "HOME": str(tmp_path)})
+
+    assert caught.value.message.startswith(f"{meta}: docker context 'odd': {problem}")
+    assert caught.value.fix == CONTEXT_FIX
+    assert cli_refuses_context(config) in (True, None), "the docker CLI took it"
+
+
+ACCEPTED_CONTEXTS = {
+    "SkipTLSVerify null": (
+        '{"docker": {"Host": "tcp://127.0.0.1:1", "SkipTLSVerify": null}}',
+        Endpoint("tcp://127.0.0.1:1", "docker context 'ok'"),
+    ),
+    "keys in any case": (
+        '{"docker": {"host": "tcp://127.0.0.1:1", "skiptlsverify": true}}',
+        Endpoint("tcp://127.0.0.1:1", "docker context 'ok'", Tls(verify=False)),
+    ),
+    "Host null": ('{"docker": {"Host": null}}', Endpoint(DEFAULT_SOCKET, "docker context 'ok'")),
+}
+
+
+@pytest.mark.parametrize(("endpoints", "read"), ACCEPTED_CONTEXTS.values(), ids=ACCEPTED_CONTEXTS)
+def test_context_fields_are_read_as_the_docker_cli_reads_them(
+    tmp_path: Path, endpoints: str, read: Endpoint
+) -> None:
+    config = tmp_path / "cfg"
+    write_meta(config, "ok", endpoints)
+
+    assert resolve({"DOCKER_CONFIG": str(config), "HOME": str(tmp_path)}) == read
+    assert cli_refuses_context(config) in (False, None), "the docker CLI refused it"
+
+
+@pytest.mark.parametrize("value", ["abc", "1", "1.41.0", "v1.41", " 1.41"])
+def test_a_docker_api_version_docker_py_cannot_use_is_named(tmp_path: Path, value: str) -> None:
+    with pytest.raises(DockerUnavailable) as caught:
+        resolve({"DOCKER_HOST": "tcp://127.0.0.1:2375", "DOCKER_API_VERSION": value}, tmp_path)
+
+    assert caught.value.message == (
+        f"DOCKER_API_VERSION is {value!r}, not an Engine API version such as 1.41"
+    )
+    assert caught.value.fix and "unset it" in caught.value.fix
 
 
 # ---------------------------------------------------------------- a real TLS endpoint
@@ -458,7 +550,7 @@ def docker_cli(
 
 def reaches(env: Mapping[str, str], config: Path) -> bool:
     try:
-        connect(lambda: engine_client(env, config, timeout=20)).close()
+        connect(resolve(env, config), timeout=20).close()
     except DockerUnavailable:
         return False
     return True
@@ -534,7 +626,7 @@ def test_a_buildkit_build_runs_through_a_tls_endpoint_that_requires_client_certi
     dockerfile = f"FROM {pinned_python()}\nRUN echo hi > /x\n"
     accepted = proxy.accepted
 
-    client = engine_client(tls_env(proxy, certs.client), tmp_path / "cfg", timeout=120)
+    client = connect(resolve(tls_env(proxy, certs.client), tmp_path / "cfg"), timeout=120)
     try:
         assert client.ping()
         image_id = buildkit_build(client, dockerfile, label)
@@ -562,14 +654,13 @@ def test_a_client_without_a_certificate_is_refused_as_docker_unavailable(
     refused = proxy.refused
 
     with pytest.raises(DockerUnavailable) as caught:
-        connect(lambda: engine_client(env, tmp_path / "cfg", timeout=20))
+        connect(resolve(env, tmp_path / "cfg"), timeout=20)
 
     assert "no Docker engine answers" in str(caught.value)
     # The proxy counts a refusal after its handshake fails, in its own thread, which may be
     # after the client has already seen the alert.
     assert proxy.refused_since(refused, wait=5), "the proxy refused no connection"
-    if not api_version:  # docker-py asked for the version while being made: ws says where
-        assert f"tcp://127.0.0.1:{proxy.port} (TLS, from DOCKER_HOST)" in str(caught.value)
+    assert f"tcp://127.0.0.1:{proxy.port} (TLS, from DOCKER_HOST)" in str(caught.value)
 
 
 @pytest.mark.docker
@@ -581,7 +672,7 @@ def test_the_current_context_on_disk_reaches_the_tls_endpoint_as_the_docker_cli_
     use_context(config, "tls-proxy")
     accepted = proxy.accepted
 
-    client = connect(lambda: engine_client({"HOME": str(tmp_path)}, config))
+    client = connect(resolve({"HOME": str(tmp_path)}, config))
     try:
         ours = client.version()["ApiVersion"]
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from ws.docker.endpoint import client_arguments, engine_client, resolve
+from ws.docker.endpoint import client_arguments, resolve
 from ws.docker.engine import connect
 from ws.errors import DockerUnavailable
 from ws.locks import LockOptions
@@ -147,7 +147,7 @@ def test_an_image_builds_through_an_ssh_engine(
     monkeypatch.setenv("PATH", f"{sshd.ssh_program(trusted)}:{os.environ['PATH']}")
     before = sshd.sessions()
 
-    client = connect(lambda: engine_client({"DOCKER_HOST": sshd.host}, root / "no-config"))
+    client = connect(resolve({"DOCKER_HOST": sshd.host}, root / "no-config"))
     # docker-py logs in anew for every request: connecting asks the engine's version once
     assert sshd.sessions() == before + 1
     try:
@@ -170,7 +170,7 @@ def test_a_host_key_ssh_does_not_trust_is_one_error_saying_what_to_try(
     before = sshd.sessions()
 
     with pytest.raises(DockerUnavailable) as caught:
-        connect(lambda: engine_client({"DOCKER_HOST": sshd.host}, tmp_path, timeout=20))
+        connect(resolve({"DOCKER_HOST": sshd.host}, tmp_path), timeout=20)
 
     assert caught.value.message.startswith(f"no Docker engine answers at {sshd.host} ")
     assert caught.value.fix is not None
@@ -185,7 +185,7 @@ def test_ssh_without_paramiko_names_the_extra_and_a_way_round(
     env = {"DOCKER_HOST": "ssh://builder@127.0.0.1", "DOCKER_API_VERSION": "1.41"}
 
     with pytest.raises(DockerUnavailable) as caught:
-        engine_client(env, tmp_path)
+        connect(resolve(env, tmp_path))
 
     assert "docker-py imports paramiko" in caught.value.message
     assert "'ws-monorepo[ssh]'" in (caught.value.fix or "")

@@ -1,18 +1,29 @@
-"""ws.docker.engine on the real engine: it refuses an engine that cannot build with BuildKit
-(the generated Dockerfiles need its mounts), says how to start one when none answers, and
+"""ws.docker.engine: it refuses an engine that cannot build with BuildKit (the generated
+Dockerfiles need its mounts), says how to start one when none answers, turns whatever a broken
+or hostile engine sends (tests/support/fake_engine.py) into one error, never a traceback, and
 pulls the images a build needs with the user's credentials before BuildKit looks for them."""
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
 import pytest
-from ws.docker.engine import connect, pull_missing, require_buildkit
+from click.testing import Result
+from typer.testing import CliRunner
+from ws.cli import app
+from ws.docker.endpoint import resolve
+from ws.docker.engine import NONSENSE_FIX, PULL_FIX, connect, pull_missing, push
+from ws.docker.engine import build as engine_build
 from ws.errors import DockerUnavailable, RegistryError
 
+from tests.support.fake_engine import Answer, Answers, FakeEngine, answer, events
+from tests.support.files import make_workspace
+from tests.support.images import root_docker_config
 from tests.support.loopback_images import push_tiny_image, unique_repository
 
 # ---------------------------------------------------------------- which engine
@@ -20,19 +31,10 @@ from tests.support.loopback_images import push_tiny_image, unique_repository
 
 @pytest.mark.docker
 def test_this_engine_has_buildkit(engine: docker.DockerClient) -> None:
-    require_buildkit(engine.version())
+    client = connect(resolve(os.environ))  # the engine ws's own CLI would choose
 
-    assert connect(lambda: engine) is engine
-
-
-class _Engine:
-    """An engine too old for BuildKit builds, or not Linux: no such engine on this machine."""
-
-    def __init__(self, version: dict[str, Any]) -> None:
-        self._version = version
-
-    def version(self) -> dict[str, Any]:
-        return self._version
+    assert client.api.api_version == engine.version()["ApiVersion"]
+    client.close()
 
 
 @pytest.mark.parametrize(
@@ -40,30 +42,183 @@ class _Engine:
     [
         ({"Os": "linux", "ApiVersion": "1.38"}, "(linux, API 1.38)"),
         ({"Os": "windows", "ApiVersion": "1.41"}, "(windows, API 1.41)"),
-        ({"Os": "linux", "ApiVersion": "one.four"}, "(linux, API one.four)"),
-        ({}, "(?, API 0.0)"),
+        ({"ApiVersion": "1.41"}, "(?, API 1.41)"),
     ],
 )
 def test_an_engine_without_buildkit_is_refused_with_one_clear_error(
     version: dict[str, Any], named: str
 ) -> None:
-    with pytest.raises(DockerUnavailable) as caught:
-        connect(lambda: _Engine(version))  # type: ignore[arg-type,return-value]  # a stub engine
+    with FakeEngine(Answers(version=answer(200, version))) as fake:
+        with pytest.raises(DockerUnavailable) as caught:
+            connect(resolve({"DOCKER_HOST": fake.host}, Path("/nonexistent")))
 
-    message = str(caught.value)
-    assert message.startswith(f"the Docker engine {named} cannot build with BuildKit")
-    assert "fix: build on a Linux engine with BuildKit" in message
-    assert message.count("\n") == 1, "the problem, then its fix"
+    assert caught.value.message == f"the Docker engine {named} cannot build with BuildKit"
+    assert caught.value.fix and caught.value.fix.startswith("build on a Linux engine with BuildKit")
+
+
+def test_an_api_version_too_old_for_buildkit_is_refused() -> None:
+    env = {"DOCKER_API_VERSION": "1.30"}
+    with FakeEngine() as fake:
+        with pytest.raises(DockerUnavailable) as caught:
+            connect(resolve({"DOCKER_HOST": fake.host, **env}, Path("/nonexistent")))
+
+    assert caught.value.message.startswith("DOCKER_API_VERSION is 1.30, older than API 1.39")
 
 
 def test_no_engine_is_docker_unavailable_with_the_fix(tmp_path: Path) -> None:
     socket = f"unix://{tmp_path / 'no-engine.sock'}"
 
     with pytest.raises(DockerUnavailable) as caught:
-        connect(lambda: docker.DockerClient(base_url=socket))
+        connect(resolve({"DOCKER_HOST": socket}, tmp_path))
 
-    assert "no Docker engine answers" in str(caught.value)
-    assert "tooling/engine.sh" in str(caught.value)
+    assert caught.value.message.startswith(f"no Docker engine answers at {socket} (from ")
+    assert caught.value.fix == (
+        "start that engine, or point DOCKER_HOST or DOCKER_CONTEXT at one that runs"
+    )
+
+
+# ---------------------------------------------------------------- a broken or hostile engine
+
+
+@pytest.fixture
+def image_root(tmp_path: Path) -> Path:
+    """A workspace with one image member: enough for `ws docker build svc` to connect."""
+    member = {"extra": '[tool.ws.docker]\ncommand = ["svc"]\n'}
+    return make_workspace(tmp_path / "ws", {"svc": member}, root_extra=root_docker_config(None))
+
+
+def ws_docker_build(root: Path, env: dict[str, str]) -> Result:
+    return CliRunner().invoke(app, ["--root", str(root), "docker", "build", "svc"], env=env)
+
+
+def one_error(result: Result) -> str:
+    """The error `ws` printed, once it is certain there was one and no traceback."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), f"a traceback: {result.exception!r}"
+    assert "Traceback" not in result.output
+    (line,) = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    return line
+
+
+JUNK_VERSIONS = {
+    "a list": (answer(200, [1, 2]), "/version answered a list, not an object"),
+    "a number": (answer(200, 5), "/version answered a number, not an object"),
+    "a string": (answer(200, "engine"), "/version answered a string, not an object"),
+    "ApiVersion abc": (
+        answer(200, {"ApiVersion": "abc", "Os": "linux"}),
+        '/version gave ApiVersion "abc", not an API version such as 1.41',
+    ),
+    "ApiVersion a number": (
+        answer(200, {"ApiVersion": 1.41, "Os": "linux"}),
+        "/version gave ApiVersion 1.41, not an API version such as 1.41",
+    ),
+    "no ApiVersion": (answer(200, {"Os": "linux"}), "/version gave no ApiVersion"),
+    "an error that is a list": (answer(500, [1]), "HTTP 500 with a list for its error"),
+    "an error that is a number": (answer(503, 5), "HTTP 503 with a number for its error"),
+    "an error without a message": (
+        answer(500, {"oops": 1}),
+        "HTTP 500 with an object without a message for its error",
+    ),
+}
+
+
+@pytest.mark.parametrize(("version", "problem"), JUNK_VERSIONS.values(), ids=JUNK_VERSIONS)
+def test_junk_for_a_version_is_one_error_naming_the_engine(
+    image_root: Path, version: Answer, problem: str
+) -> None:
+    with FakeEngine(Answers(version=version)) as fake:
+        line = one_error(ws_docker_build(image_root, {"DOCKER_HOST": fake.host}))
+
+    assert line == (
+        f"error: {fake.host} (from DOCKER_HOST): not a Docker engine's answer when asked to "
+        f"tell its version: {problem}"
+    )
+
+
+@pytest.mark.parametrize("value", ["abc", "1", "1.41.0"])
+def test_a_docker_api_version_ws_cannot_use_is_one_error(image_root: Path, value: str) -> None:
+    with FakeEngine() as fake:
+        env = {"DOCKER_HOST": fake.host, "DOCKER_API_VERSION": value}
+        line = one_error(ws_docker_build(image_root, env))
+
+    assert line == f"error: DOCKER_API_VERSION is {value!r}, not an Engine API version such as 1.41"
+
+
+@pytest.mark.parametrize(
+    ("build", "problem"),
+    [
+        (events([1]), "a build event that is a list, not an object"),
+        (events(5), "a build event that is a number, not an object"),
+        (events({"stream": "ok\n"}, "failed"), "a build event that is a string, not an object"),
+        (events(b"{not json"), "a build event that is not JSON"),
+        (answer(500, ["no"]), "HTTP 500 with a list for its error"),
+    ],
+    ids=["list", "number", "string", "not JSON", "error body a list"],
+)
+def test_junk_build_events_are_one_error(build: Answer, problem: str) -> None:
+    with FakeEngine(Answers(build=build)) as fake:
+        client = connect(resolve({"DOCKER_HOST": fake.host}, Path("/nonexistent")))
+        with pytest.raises(DockerUnavailable) as caught:
+            engine_build(client, "svc", io.BytesIO(b""), {})
+
+    assert caught.value.message.startswith(
+        f"svc: not a Docker engine's answer when asked to build: {problem}"
+    )
+    assert caught.value.fix == NONSENSE_FIX
+
+
+@pytest.mark.parametrize(
+    ("answers", "problem"),
+    [
+        (Answers(inspect=answer(404, 7)), "look the image up: HTTP 404 with a number"),
+        (
+            Answers(inspect=answer(404, {"message": "No such image"}), pull=events("x")),
+            "pull the image: a pull event that is a string, not an object",
+        ),
+        (
+            Answers(inspect=answer(404, {"message": "No such image"}), pull=events(b"{x")),
+            "pull the image: a pull event that is not JSON",
+        ),
+    ],
+    ids=["inspect", "pull", "pull not JSON"],
+)
+def test_junk_while_pulling_is_one_error(answers: Answers, problem: str) -> None:
+    with FakeEngine(answers) as fake:
+        client = connect(resolve({"DOCKER_HOST": fake.host}, Path("/nonexistent")))
+        with pytest.raises(DockerUnavailable) as caught:
+            pull_missing(client, ["localhost:5000/python:3.11"])
+
+    assert caught.value.message.startswith(
+        f"localhost:5000/python:3.11: not a Docker engine's answer when asked to {problem}"
+    )
+
+
+def test_junk_while_pushing_is_one_error() -> None:
+    with FakeEngine(Answers(push=events([{"aux": {"Digest": "sha256:" + "2" * 64}}]))) as fake:
+        client = connect(resolve({"DOCKER_HOST": fake.host}, Path("/nonexistent")))
+        with pytest.raises(DockerUnavailable) as caught:
+            push(client, "svc", "localhost:5000/svc:1")
+
+    assert caught.value.message == (
+        "svc: not a Docker engine's answer when asked to push localhost:5000/svc:1: "
+        "a push event that is a list, not an object"
+    )
+
+
+@pytest.mark.docker
+def test_ws_docker_build_against_an_engine_sending_junk_events_is_one_error(
+    workspace: Path,
+) -> None:
+    """Through the CLI, with a workspace ready to build: the engine holds the base images
+    (inspect answers), then answers the build with an event that is a list."""
+    with FakeEngine(Answers(build=events({"stream": "starting\n"}, [1]))) as fake:
+        line = one_error(ws_docker_build(workspace, {"DOCKER_HOST": fake.host}))
+
+    assert ("POST", "/build") in fake.seen
+    assert line == (
+        "error: svc: not a Docker engine's answer when asked to build: "
+        "a build event that is a list, not an object"
+    )
 
 
 # ---------------------------------------------------------------- pulling
@@ -98,8 +253,8 @@ def test_a_required_image_no_registry_holds_is_a_registry_error(
     with pytest.raises(RegistryError) as caught:
         pull_missing(engine, [ref])
 
-    assert ref in str(caught.value)
-    assert "fix: check the registry answers" in str(caught.value)
+    assert ref in caught.value.message
+    assert caught.value.fix == PULL_FIX
 
 
 @pytest.mark.docker

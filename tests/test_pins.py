@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ from typer.testing import CliRunner
 from ws.cli import app
 from ws.docker.config import load_root_config
 from ws.docker.pins import PinChange, check_pins, pin_images
+from ws.docker.registry import resolve_all
 from ws.errors import RegistryError
 from ws.workspace import load_workspace
 
+from tests.support.fake_registry import FakeRegistry, image_manifest
 from tests.support.files import make_workspace
 from tests.support.loopback_images import (  # noqa: F401 -- docker_client is a fixture
     docker_client,
@@ -119,4 +122,28 @@ def test_nothing_is_written_unless_every_image_resolves(tmp_path: Path, images: 
     assert (root / "pyproject.toml").read_bytes() == before
     result = ws_cli(root, "docker", "pin")
     assert result.exit_code == 1 and "Traceback" not in result.output
+    assert (root / "pyproject.toml").read_bytes() == before
+
+
+def test_two_dripping_images_share_one_deadline_and_nothing_is_written(tmp_path: Path) -> None:
+    """ws docker pin's core with a deadline of 1 s: the python image uses it up and is named;
+    the uv image is never asked (one deadline per image held the command 2 s, and 240 s with
+    the default 120 s)."""
+    with FakeRegistry() as fake:
+        fake.add("team/python", "3.11", image_manifest("python"))
+        fake.add("team/uv", "0.9", image_manifest("uv"))
+        fake.behaviour.drip = 0.05  # each byte well inside the per-read timeout
+        python, uv = f"{fake.host}/team/python:3.11", f"{fake.host}/team/uv:0.9"
+        root = workspace(tmp_path, python, uv)
+        before = (root / "pyproject.toml").read_bytes()
+        ws = load_workspace(root)
+
+        with pytest.raises(RegistryError) as caught:
+            pin_images(ws.pyproject, load_root_config(ws), partial(resolve_all, deadline=1))
+
+    assert f"cannot resolve {python}: {fake.host} was still answering when the 1 s" in str(
+        caught.value
+    )
+    assert f"cannot resolve {uv}: not asked, the 1 s deadline had run out" in str(caught.value)
+    assert [seen.path for seen in fake.seen] == ["/v2/team/python/manifests/3.11"]
     assert (root / "pyproject.toml").read_bytes() == before

@@ -379,8 +379,27 @@ def test_a_dripping_registry_hits_the_overall_deadline(fake: FakeRegistry) -> No
     fake.behaviour.drip = 0.05  # each byte well inside the per-read timeout
     started = time.monotonic()
     message = failure(ref_on(fake), timeout=1, deadline=1.5)
-    assert "took longer than 1.5 s" in message
+    assert f"{fake.host} was still answering when the 1.5 s deadline ran out" in message
     assert time.monotonic() - started < 4
+
+
+def test_one_deadline_bounds_all_the_images_together(fake: FakeRegistry) -> None:
+    """Two dripping images and a deadline of 1 s: the first image uses it up and is named,
+    the second is never asked (with a deadline per image, each had 1 s: 2 s for two)."""
+    fake.add("team/python", "3.11", image_manifest("python"))
+    fake.add("team/uv", "0.5", image_manifest("uv"))
+    fake.behaviour.drip = 0.05  # each byte well inside the per-read timeout
+    python, uv = ref_on(fake, "team/python:3.11"), ref_on(fake, "team/uv:0.5")
+
+    with pytest.raises(RegistryError) as caught:
+        resolve_all([python, uv], timeout=1, deadline=1)
+
+    assert caught.value.message.splitlines() == [
+        "could not resolve 2 of 2 image(s):",
+        f"  cannot resolve {python}: {fake.host} was still answering when the 1 s deadline ran out",
+        f"  cannot resolve {uv}: not asked, the 1 s deadline had run out",
+    ]
+    assert [seen.path for seen in fake.seen] == ["/v2/team/python/manifests/3.11"]
 
 
 def test_control_characters_from_the_registry_are_escaped(fake: FakeRegistry) -> None:

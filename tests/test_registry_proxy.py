@@ -398,7 +398,7 @@ def test_the_deadline_holds_while_a_proxy_drips_its_connect_answer(
     proxy.drip = 0.05
     started = time.monotonic()
     message = failure("registry.test/team/app:1", through(proxy.url()), timeout=1, deadline=1.5)
-    assert "took longer than 1.5 s" in message
+    assert "registry.test was still answering when the 1.5 s deadline ran out" in message
     assert time.monotonic() - started < 4
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ws.docker.stream import BuildLog, StepFailed, error_text, terminal_line
+from ws.docker.buildkit import BuildKitLog
+from ws.docker.stream import StepFailed, error_text, terminal_line
 
 
 def test_colour_codes_are_dropped_and_other_controls_escaped() -> None:
@@ -13,21 +14,17 @@ def test_colour_codes_are_dropped_and_other_controls_escaped() -> None:
     assert terminal_line("\x1b[2J\x1bc") == "\\x1bc"  # CSI dropped, a reset escaped
 
 
-def test_a_step_printing_escape_sequences_reaches_progress_and_errors_escaped() -> None:
-    seen: list[str] = []
-    log = BuildLog("svc", lambda member, line: seen.append(line))
-    events = [
-        {"stream": "Step 1/1 : RUN evil\n"},
-        {"stream": "\x1b]2;pwned\x07 \x1b[1A\n"},
-        {"errorDetail": {"message": "boom\x1b]0;x\x07\nsecond line"}, "error": "boom"},
-    ]
+def test_an_engine_error_with_escape_sequences_reaches_the_error_escaped() -> None:
+    log = BuildKitLog("svc", lambda member, line: None)
+    event = {"errorDetail": {"message": "boom\x1b]0;x\x07\nsecond line"}, "error": "boom"}
+
     with pytest.raises(StepFailed) as caught:
-        log.consume(events)
-    assert "\x1b" not in "".join(seen) and "\x07" not in "".join(seen)
-    assert "\\x1b]2;pwned\\x07 " in seen
+        log.consume([event])
+
     message = str(caught.value)
     assert "\x1b" not in message and "\x07" not in message
     assert "boom\\x1b]0;x\\x07\nsecond line" in message
+    assert caught.value.fix == "correct what the output above reports, then build again"
 
 
 def test_error_text_keeps_its_lines() -> None:

@@ -239,7 +239,7 @@ def build(
         cache_to=cache_to,
         records=open_records(ws),
     )
-    client = engine.connect(lambda: endpoint.engine_client(env))
+    client = engine.connect(endpoint.resolve(env))
     display = LiveBuilds(len(names), sys.stderr, live=live_progress())
     try:
         images = building.build_members(client, ws, config, names, opts, display, display.built)

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ws.display import printable
-from ws.docker.stream import BuildLog, Progress, Step, terminal_line
+from ws.docker.stream import (
+    Progress,
+    Step,
+    StepFailed,
+    error_text,
+    is_error,
+    relay_status,
+    terminal_line,
+)
 
 TRACE_ID = "moby.buildkit.trace"
 # "[builder 3/4] RUN uv sync ...": a Dockerfile instruction, as opposed to BuildKit's own
@@ -127,22 +135,30 @@ def decode_status(aux: str) -> tuple[list[Vertex], list[VertexLog]]:
 # ---------------------------------------------------------------- folding a build's events
 
 
-class BuildKitLog(BuildLog):
+class BuildKitLog:
     """Folds a BuildKit build's events into steps (one per Dockerfile instruction), passing
-    each step's start and output lines to progress. Anything that is not a trace event (the
-    image id, the final error) is read as in a classic build."""
+    each step's start and output lines to progress; the image id and the final error come
+    in events of their own."""
 
     def __init__(self, member: str, progress: Progress) -> None:
-        super().__init__(member, progress)
+        self.member = member
+        self.progress = progress
+        self.steps: list[Step] = []
+        self.image_id: str | None = None
         self._vertexes: dict[str, Vertex] = {}
         self._by_vertex: dict[str, Step] = {}
         # Bytes, not text: a chunk may end inside a line, or inside a UTF-8 character.
         self._partials: dict[str, bytes] = {}
         self._announced: set[str] = set()
 
+    def consume(self, events: Iterable[Mapping[str, Any]]) -> str:
+        for event in events:
+            self.feed(event)
+        return self.finish()
+
     def feed(self, event: Mapping[str, Any]) -> None:
         if event.get("id") != TRACE_ID:
-            super().feed(event)
+            self._other(event)
             return
         aux = event.get("aux")
         try:
@@ -153,6 +169,24 @@ class BuildKitLog(BuildLog):
             self._update(vertex)
         for log in logs:
             self._output(log)
+
+    def finish(self) -> str:
+        """The built image's id; a stream that ends without one is a failed build."""
+        self._flush()
+        if self.image_id is None:
+            error = "the engine ended the build without an image"
+            raise StepFailed(self.member, self._failed_step(), error, self.steps)
+        return self.image_id
+
+    def _other(self, event: Mapping[str, Any]) -> None:
+        """An event that is not progress: the failure, the image id, a status line."""
+        if is_error(event):
+            self._flush()
+            raise StepFailed(self.member, self._failed_step(), error_text(event), self.steps)
+        relay_status(event, self.member, self.progress)
+        aux = event.get("aux")
+        if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
+            self.image_id = aux["ID"]
 
     def _update(self, update: Vertex) -> None:
         vertex = self._vertexes.get(update.digest)
@@ -192,7 +226,6 @@ class BuildKitLog(BuildLog):
             self._vertex_line(log.vertex, line)
 
     def _flush(self) -> None:
-        super()._flush()
         for digest, rest in list(self._partials.items()):
             del self._partials[digest]
             self._vertex_line(digest, rest)

@@ -6,25 +6,28 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import docker
 import docker.errors
 import docker.tls
 import docker.utils
-import requests.exceptions
-from docker.constants import MINIMUM_DOCKER_API_VERSION
 
-from ws.errors import DockerUnavailable
+from ws.display import printable
+from ws.errors import ConfigError, DockerUnavailable
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 DEFAULT_TLS_HOST = "tcp://localhost:2376"  # the CLI's host when TLS is on and no host is named
 DEFAULT_TCP_PORT = 2375  # the CLI's port for a tcp:// host without one, TLS or not
 HOST_FORMS = "unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
+API_VERSION = re.compile(r"[0-9]+\.[0-9]+")  # what docker-py can compare: "1.41"
+T = TypeVar("T")
+CONTEXT_FIX = "correct the file, or make the context again with `docker context create`"
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,9 @@ class Endpoint:
         return f"{self.host} ({how}from {self.source})"
 
 
-def engine_client(
-    environ: Mapping[str, str], config_dir: Path | None = None, *, timeout: float = 60
-) -> EngineClient:
-    """A client of the engine the docker CLI would use with environ (and config_dir for
-    $DOCKER_CONFIG). Unless DOCKER_API_VERSION is set, ws asks the engine its version here,
-    so an engine that does not answer fails here as DockerUnavailable."""
-    endpoint = resolve(environ, config_dir)
+def require_client(endpoint: Endpoint) -> None:
+    """Refuse an ssh:// endpoint when paramiko is missing: docker-py imports it for every
+    ssh:// host, even when it runs the ssh program."""
     if endpoint.host.startswith("ssh://") and importlib.util.find_spec("paramiko") is None:
         raise DockerUnavailable(
             f"cannot reach {endpoint}: docker-py imports paramiko for every ssh:// host, "
@@ -68,15 +67,10 @@ def engine_client(
             "forward the engine's socket: ssh -nNT -L /tmp/docker.sock:/var/run/docker.sock "
             "HOST, then DOCKER_HOST=unix:///tmp/docker.sock",
         )
-    try:
-        return _client(endpoint, timeout)
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
-        raise DockerUnavailable(
-            f"no Docker engine answers at {endpoint}: {e}", fix=_unanswered_fix(endpoint)
-        ) from e
 
 
-def _unanswered_fix(endpoint: Endpoint) -> str:
+def unanswered_fix(endpoint: Endpoint) -> str:
+    """What to do when no engine answers at endpoint."""
     if not endpoint.host.startswith("ssh://"):
         return "start that engine, or point DOCKER_HOST or DOCKER_CONTEXT at one that runs"
     parts = urlsplit(endpoint.host)
@@ -89,50 +83,19 @@ def _unanswered_fix(endpoint: Endpoint) -> str:
     )
 
 
-class EngineClient(docker.DockerClient):
-    """docker-py's client, holding the engine's /version answer from the request that chose
-    its API version (None when DOCKER_API_VERSION chose it), so that ws asks it once."""
-
-    def __init__(self, answer: Mapping[str, Any] | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.answer = dict(answer) if answer is not None else None
-
-
-def _client(endpoint: Endpoint, timeout: float) -> EngineClient:
-    """docker-py's client of endpoint, its API version the engine's unless DOCKER_API_VERSION
-    names one (what docker-py's "auto" does, but keeping the whole answer)."""
-    args = client_arguments(endpoint)
-    answer = None
-    if args["version"] == "auto":
-        probe = _made(args | {"version": MINIMUM_DOCKER_API_VERSION}, endpoint, timeout, None)
-        try:
-            answer = probe.api.version(api_version=False)
-        finally:
-            probe.close()
-        args["version"] = str(answer.get("ApiVersion") or MINIMUM_DOCKER_API_VERSION)
-    return _made(args, endpoint, timeout, answer)
-
-
-def _made(
-    args: Mapping[str, Any], endpoint: Endpoint, timeout: float, answer: Mapping[str, Any] | None
-) -> EngineClient:
-    """Towards TLS, requests must not read the environment: it lets REQUESTS_CA_BUNDLE or
-    CURL_CA_BUNDLE replace the session's CA and verify=False (and the CLI sends TLS to an
-    engine through no proxy)."""
-    client = EngineClient(answer, **args, timeout=timeout)
+def make_client(endpoint: Endpoint, api_version: str, timeout: float) -> docker.DockerClient:
+    """docker-py's client of endpoint at api_version. Towards TLS, requests must not read the
+    environment: it lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace the session's CA and
+    verify=False (and the CLI sends TLS to an engine through no proxy)."""
+    client = docker.DockerClient(**client_arguments(endpoint), version=api_version, timeout=timeout)
     if endpoint.tls is not None:
         client.api.trust_env = False
     return client
 
 
-def describe(environ: Mapping[str, str], config_dir: Path | None = None) -> str:
-    """Where ws will connect, for messages: 'tcp://127.0.0.1:2376 (TLS, from DOCKER_HOST)'."""
-    return str(resolve(environ, config_dir))
-
-
 def client_arguments(endpoint: Endpoint) -> dict[str, Any]:
-    """docker.DockerClient's keyword arguments for endpoint."""
-    args: dict[str, Any] = {"base_url": endpoint.host, "version": endpoint.api_version or "auto"}
+    """docker.DockerClient's keyword arguments for endpoint, but for the API version."""
+    args: dict[str, Any] = {"base_url": endpoint.host}
     if endpoint.tls is not None:
         tls = endpoint.tls
         args["tls"] = docker.tls.TLSConfig(
@@ -149,13 +112,23 @@ def resolve(environ: Mapping[str, str], config_dir: Path | None = None) -> Endpo
     """The engine for environ: DOCKER_HOST, else DOCKER_CONTEXT, else currentContext in
     config.json, else the default context (cli/command/cli.go, resolveContextName)."""
     config = config_dir or default_config_dir(environ)
-    version = environ.get("DOCKER_API_VERSION") or None
+    version = _api_version(environ.get("DOCKER_API_VERSION") or None)
     if environ.get("DOCKER_HOST"):
         return _from_variables(environ, config, version, "DOCKER_HOST")
     name, source = _context_name(environ, config)
     if name == "default":
         return _from_variables(environ, config, version, "the default context")
     return _from_context(name, source, config, version)
+
+
+def _api_version(text: str | None) -> str | None:
+    if text is None or API_VERSION.fullmatch(text):
+        return text
+    raise DockerUnavailable(
+        f"DOCKER_API_VERSION is {printable(repr(text))}, not an Engine API version such as 1.41",
+        fix="set it to the engine's API version (`docker version` shows it), or unset it "
+        "to let ws ask the engine",
+    )
 
 
 def default_config_dir(environ: Mapping[str, str]) -> Path:
@@ -250,7 +223,7 @@ def _context_name(environ: Mapping[str, str], config: Path) -> tuple[str, str]:
         return "default", "the default context"
     if not isinstance(current, str):
         raise DockerUnavailable(
-            f"{path}: currentContext is {current!r}, not a context name",
+            f"{path}: currentContext is {printable(repr(current))}, not a context name",
             fix="run `docker context use NAME` with a name from `docker context ls`",
         )
     return current, f"currentContext in {path}"
@@ -269,22 +242,71 @@ def _from_context(name: str, source: str, config: Path, version: str | None) -> 
             f"docker context {name!r} (from {source}) does not exist: no {meta_path}", fix=fix
         )
     meta = _read_json(meta_path, f"docker context {name!r}")
-    endpoints = meta.get("Endpoints")
-    docker_endpoint = endpoints.get("docker") if isinstance(endpoints, dict) else None
-    if not isinstance(docker_endpoint, dict):
-        docker_endpoint = {}  # a context without a docker endpoint: the CLI's default host
     where = f"docker context {name!r} ({meta_path})"
-    host = _normal_host(str(docker_endpoint.get("Host") or ""), False, where)
+    fields = _docker_endpoint(meta, meta_path, name)
+    host = _normal_host(_typed(fields, "Host", str, "", meta_path, name), False, where)
+    skip = _typed(fields, "SkipTLSVerify", bool, False, meta_path, name)  # typed for any host
     tls = None
     if host.startswith("tcp://"):
-        tls = _context_tls(config / "contexts" / "tls" / digest / "docker", docker_endpoint, where)
+        tls = _context_tls(config / "contexts" / "tls" / digest / "docker", skip, where)
     return Endpoint(host, f"docker context {name!r}", tls, version)
 
 
-def _context_tls(folder: Path, endpoint: Mapping[str, Any], where: str) -> Tls | None:
+# The docker CLI reads meta.json with Go's encoding/json into typed fields
+# (cli/context/store/metadatastore.go, cli/context/endpoint.go): a field's key matches
+# whatever its case, null leaves the zero value, and a value of another type is an error,
+# never a guess. A context without a docker endpoint is an error too (EndpointFromContext).
+
+
+def _docker_endpoint(meta: Mapping[str, Any], path: Path, name: str) -> dict[str, Any]:
+    """The fields of the context's docker endpoint, `Endpoints.docker`."""
+    endpoints = _typed(meta, "Endpoints", dict, {}, path, name)
+    docker_endpoint = endpoints.get("docker")  # a map key: matched exactly, as in Go
+    if not isinstance(docker_endpoint, dict):
+        found = "none" if "docker" not in endpoints else json_kind(docker_endpoint)
+        raise ConfigError(
+            path,
+            f"docker context {name!r}: `Endpoints.docker` is {found}, not the docker "
+            "endpoint's object (the docker CLI refuses this context too)",
+            fix=CONTEXT_FIX,
+        )
+    return docker_endpoint
+
+
+def _typed(fields: Mapping[str, Any], key: str, kind: type[T], zero: T, path: Path, name: str) -> T:
+    """fields' key (a struct field, so any case) as kind; zero when absent or null."""
+    found = [v for k, v in fields.items() if k.lower() == key.lower()]
+    value = found[-1] if found else None  # as in Go, the last of several wins
+    if value is None:
+        return zero
+    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+        return value
+    want = {str: "a string", bool: "true or false", dict: "an object"}.get(kind, kind.__name__)
+    raise ConfigError(
+        path,
+        f"docker context {name!r}: `{_field_path(key)}` is {json_kind(value)} "
+        f"{printable(json.dumps(value))}, not {want} (the docker CLI refuses this context too)",
+        fix=CONTEXT_FIX,
+    )
+
+
+def _field_path(key: str) -> str:
+    return key if key == "Endpoints" else f"Endpoints.docker.{key}"
+
+
+def json_kind(value: object) -> str:
+    """What a JSON value is, for messages: "a list", "a number", "null"..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    kinds = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _context_tls(folder: Path, skip: bool, where: str) -> Tls | None:
     """TLS when the context holds TLS files or skips verification (cli/context/docker/load.go):
     its ca.pem, else the system's CAs; its client certificate when it has one."""
-    skip = bool(endpoint.get("SkipTLSVerify", False))
     ca = folder / "ca.pem"
     cert = _client_cert(folder, where)
     if not skip and cert is None and not ca.is_file():

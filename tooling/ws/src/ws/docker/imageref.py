@@ -53,10 +53,6 @@ class ImageRef:
         if self.digest is not None:
             check_digest(self.digest)
 
-    @classmethod
-    def parse(cls, text: str) -> ImageRef:
-        return parse_image_ref(text)
-
     @property
     def name(self) -> str:
         """The name as Docker shows it: registry/repository, without "library/" on the hub."""

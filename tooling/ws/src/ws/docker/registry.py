@@ -5,10 +5,11 @@ token request (as the big public registries expect); one that wants real credent
 reported, not logged into. Loopback registries are spoken to over plain HTTP, every other
 registry over HTTPS; a redirect or a token realm may lead only to HTTPS, or to plain HTTP
 on loopback when the registry itself is on loopback, and the token goes to the registry
-host alone. A digest is pinned only when the manifest body hashes to it. Each image has an
-overall deadline besides the per-read timeout, so a registry that drips bytes cannot hold
-ws. Proxies are used only as the ProxySettings passed in say (transport.proxy_settings reads
-them from the environment at the edge). References on the default registry (no host
+host alone. A digest is pinned only when the manifest body hashes to it. One deadline
+bounds every image a call resolves, besides the per-read timeout, so registries that drip
+bytes cannot hold ws, however many images there are. Proxies are used only as the
+ProxySettings passed in say (transport.proxy_settings reads them from the environment at
+the edge). References on the default registry (no host
 written) are refused: ws pins images from a named registry only.
 """
 
@@ -41,7 +42,7 @@ from ws.docker.transport import (
 from ws.errors import RegistryError
 
 DEFAULT_TIMEOUT = 30.0  # for one connect or read
-DEFAULT_DEADLINE = 120.0  # for everything one image takes
+DEFAULT_DEADLINE = 120.0  # for everything one call takes, all its images together
 # Index and manifest-list types come first so a multi-arch tag pins its index, not
 # whichever platform's manifest the registry would pick.
 MANIFEST_TYPES = (
@@ -52,6 +53,7 @@ MANIFEST_TYPES = (
 )
 MANIFEST_LIMIT = 4 * 1024 * 1024  # the distribution spec's manifest size ceiling
 TOKEN_LIMIT = 1024 * 1024
+RETRY = "check the registry is healthy and run again"
 _WITH_CREDENTIALS = "http://user:password@host:port"
 _PARAM = re.compile(r'([A-Za-z_][\w-]*)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 
@@ -71,14 +73,18 @@ def resolve_digest(
     takes; with None, every request goes direct. Every failure is a RegistryError naming
     the image and what to do.
     """
+    with Watchdog(deadline) as dog:
+        return _resolve(ref, timeout, proxies, dog)
+
+
+def _resolve(ref: ImageRef, timeout: float, proxies: ProxySettings | None, dog: Watchdog) -> str:
     if ref.registry is None:
         raise RegistryError(
             f"image {ref} names no registry; ws can only pin images from a named registry here",
             fix=f"write the registry host in front, e.g. localhost:5000/{ref.name}",
         )
-    with _Session(ref, timeout, proxies, deadline) as session:
-        reference = ref.tag or ref.digest or "latest"
-        response = session.manifest("GET", reference)
+    session = _Session(ref, timeout, proxies, dog)
+    response = session.manifest("GET", ref.tag or ref.digest or "latest")
     digest = _digest_of_body(ref, response.body)
     claimed = response.headers.get("Docker-Content-Digest")
     if claimed and _checked_digest(ref, claimed.strip()) != digest:
@@ -101,21 +107,28 @@ def resolve_all(
     proxies: ProxySettings | None = None,
     deadline: float = DEFAULT_DEADLINE,
 ) -> dict[ImageRef, str]:
-    """Resolve every ref; one RegistryError listing all failures if any ref failed.
+    """Resolve every ref within one deadline for them all; one RegistryError listing all
+    failures if any ref failed: the image that was waiting when the deadline ran out, and
+    those not asked after it.
 
     Callers write pins only from a complete result, so a half-updated set never lands.
     """
     unique = list(dict.fromkeys(refs))
     digests: dict[ImageRef, str] = {}
-    problems: list[str] = []
-    for ref in unique:
-        try:
-            digests[ref] = resolve_digest(ref, timeout=timeout, proxies=proxies, deadline=deadline)
-        except RegistryError as e:
-            problems.append("  " + str(e).replace("\n", "\n  "))
+    problems: list[RegistryError] = []
+    with Watchdog(deadline) as dog:
+        for ref in unique:
+            try:
+                if dog.over():
+                    _fail(ref, f"not asked, the {deadline:g} s deadline had run out", RETRY)
+                digests[ref] = _resolve(ref, timeout, proxies, dog)
+            except RegistryError as e:
+                problems.append(e)
     if problems:
         head = f"could not resolve {len(problems)} of {len(unique)} image(s):"
-        raise RegistryError("\n".join([head, *problems]))
+        lines = [head, *("  " + e.message.replace("\n", "\n  ") for e in problems)]
+        fixes = dict.fromkeys(e.fix for e in problems if e.fix)
+        raise RegistryError("\n".join(lines), fix="; ".join(fixes) or None)
     return digests
 
 
@@ -131,22 +144,15 @@ class _Session:
     """One image's conversation with its registry; keeps the bearer token once fetched."""
 
     def __init__(
-        self, ref: ImageRef, timeout: float, proxies: ProxySettings | None, deadline: float
+        self, ref: ImageRef, timeout: float, proxies: ProxySettings | None, dog: Watchdog
     ) -> None:
         self.ref = ref
         self.registry = ref.registry or ""
         self.timeout = timeout
         self.proxies = proxies or ProxySettings()
         self.token: str | None = None
-        self.dog = Watchdog(deadline)
+        self.dog = dog  # the deadline of the whole call, shared with the images before
         self.opener = build_opener(self.registry, self.proxies, self.dog, self._refuse_redirect)
-
-    def __enter__(self) -> _Session:
-        self.dog.timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.dog.timer.cancel()
 
     def _refuse_redirect(self, url: str) -> NoReturn:
         _fail(
@@ -232,11 +238,12 @@ class _Session:
             return _Response(e.code, str(e.reason), e.headers, b"")
 
     def _check_deadline(self) -> None:
-        if self.dog.expired or self.dog.remaining() <= 0:
+        if self.dog.over():
             _fail(
                 self.ref,
-                f"{self.registry} took longer than {self.dog.seconds:g} s to answer",
-                "check the registry is healthy and run again",
+                f"{self.registry} was still answering when the {self.dog.seconds:g} s "
+                "deadline ran out",
+                RETRY,
             )
 
 

@@ -1,4 +1,4 @@
-"""Reading the engine's JSON event streams: a classic-builder build, an image push."""
+"""What the engine's JSON event streams say: a build's steps and failure, a push's digest."""
 
 from __future__ import annotations
 
@@ -14,13 +14,8 @@ Progress = Callable[[str, str], None]
 # The lines of a failing step kept in its error: enough for a traceback or a resolver error.
 TAIL_LINES = 30
 
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
-_LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
-_BUILT = re.compile(r"^Successfully built ([0-9a-f]{12,64})$")
-# Bookkeeping lines of the classic builder, not the output of a step.
-# The classic builder wraps a RUN step's stderr in colour codes; logs and errors want text.
+# A RUN step's output may hold colour codes; logs and errors want text.
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_NOISE = re.compile(r"^( ---> Running in [0-9a-f]+|Removing intermediate container [0-9a-f]+)$")
 
 
 @dataclass
@@ -31,7 +26,6 @@ class Step:
     total: int
     instruction: str
     cached: bool = False
-    image_id: str | None = None  # the short id the engine printed after the step
     output: list[str] = field(default_factory=list)
     stage: str | None = None  # BuildKit numbers the steps of each stage on their own
     seconds: float | None = None  # how long it ran, when the engine says (BuildKit does)
@@ -57,82 +51,9 @@ class StepFailed(BuildFailed):
         lines = [f"{member}: the image build failed{where}:"]
         lines += [f"  | {line}" for line in self.output]
         lines.append(f"  {self.error}")
-        lines.append("  fix: correct what the output above reports, then build again")
-        super().__init__("\n".join(lines))
-
-
-class BuildLog:
-    """Folds a build's events into steps, passing each output line to progress."""
-
-    def __init__(self, member: str, progress: Progress) -> None:
-        self.member = member
-        self.progress = progress
-        self.steps: list[Step] = []
-        self.image_id: str | None = None
-        self._partial = ""
-
-    def feed(self, event: Mapping[str, Any]) -> None:
-        if is_error(event):
-            self._flush()
-            raise StepFailed(self.member, self._failed_step(), error_text(event), self.steps)
-        if isinstance(event.get("stream"), str):
-            self._text(event["stream"])
-        else:
-            relay_status(event, self.member, self.progress)
-        aux = event.get("aux")
-        if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
-            self.image_id = aux["ID"]
-
-    def finish(self) -> str:
-        """The built image's id; a stream that ends without one is a failed build."""
-        self._flush()
-        if self.image_id is None:
-            error = "the engine ended the build without an image"
-            raise StepFailed(self.member, self._failed_step(), error, self.steps)
-        return self.image_id
-
-    def consume(self, events: Iterable[Mapping[str, Any]]) -> str:
-        for event in events:
-            self.feed(event)
-        return self.finish()
-
-    @property
-    def current(self) -> Step | None:
-        return self.steps[-1] if self.steps else None
-
-    def _failed_step(self) -> Step | None:
-        """The step a failure belongs to: the classic builder runs one step at a time."""
-        return self.current
-
-    def _text(self, text: str) -> None:
-        # A chunk may end mid-line, or hold several lines; only whole lines are read.
-        *lines, self._partial = (self._partial + text).split("\n")
-        for line in lines:
-            self._line(terminal_line(line))
-
-    def _flush(self) -> None:
-        if self._partial:
-            line, self._partial = self._partial, ""
-            self._line(terminal_line(line))
-
-    def _line(self, line: str) -> None:
-        self.progress(self.member, line)
-        step = _STEP.match(line)
-        if step:
-            self.steps.append(Step(int(step[1]), int(step[2]), step[3]))
-            return
-        built = _BUILT.match(line)
-        if built and self.image_id is None:
-            self.image_id = built[1]
-        current = self.current
-        if current is None or _NOISE.match(line) or built:
-            return
-        if line == " ---> Using cache":
-            current.cached = True
-        elif layer := _LAYER.match(line):
-            current.image_id = layer[1]
-        elif line.strip():
-            current.output.append(line)
+        super().__init__(
+            "\n".join(lines), fix="correct what the output above reports, then build again"
+        )
 
 
 def terminal_line(raw: str) -> str:
@@ -183,8 +104,8 @@ class PushLog:
         for event in events:
             if is_error(event):
                 raise RegistryError(
-                    f"{self.member}: pushing {self.ref} failed: {error_text(event)}\n"
-                    "  fix: check the registry is running and accepts pushes, then push again"
+                    f"{self.member}: pushing {self.ref} failed: {error_text(event)}",
+                    fix="check the registry is running and accepts pushes, then push again",
                 )
             relay_status(event, self.member, self.progress)
             aux = event.get("aux")
@@ -192,7 +113,7 @@ class PushLog:
                 self.digest = aux["Digest"]
         if self.digest is None:
             raise RegistryError(
-                f"{self.member}: pushing {self.ref} ended without a digest from the registry\n"
-                "  fix: check the registry is healthy, then push again"
+                f"{self.member}: pushing {self.ref} ended without a digest from the registry",
+                fix="check the registry is healthy, then push again",
             )
         return self.digest

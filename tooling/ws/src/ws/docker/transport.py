@@ -202,8 +202,9 @@ def build_opener(
 
 
 class Watchdog:
-    """Shuts a session's sockets at its deadline: per-read timeouts alone let a server that
-    sends a byte every few seconds hold the connection for ever."""
+    """Shuts every socket it watches at its deadline: per-read timeouts alone let a server
+    that sends a byte every few seconds hold the connection for ever. Use as a context
+    manager: the clock runs from entry."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -226,8 +227,19 @@ class Watchdog:
             for sock in self.sockets:
                 _shut(sock)
 
+    def __enter__(self) -> Watchdog:
+        self.ends = time.monotonic() + self.seconds
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.cancel()
+
     def remaining(self) -> float:
         return self.ends - time.monotonic()
+
+    def over(self) -> bool:
+        return self.expired or self.remaining() <= 0
 
 
 def _shut(sock: socket.socket) -> None:

@@ -1,0 +1,146 @@
+"""A loopback HTTP server that answers the few Engine API requests ws makes as a broken or
+hostile engine would: the real engine cannot be made to send a list for /version, a junk
+ApiVersion or build events that are not objects; this server can, over a real socket, so ws's
+handling of each is tested through docker-py and requests as they run for a real engine.
+
+Built like tests/support/fake_registry.py: a ThreadingHTTPServer on 127.0.0.1, one answer
+per kind of request, every request recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+# "/v1.41/images/x/json" -> "/images/x/json": the answer does not depend on the API version.
+_VERSIONED = re.compile(r"^/v[0-9]+\.[0-9]+(?=/)")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+def answer(status: int, data: Any) -> Answer:
+    """An answer whose body is data as JSON (bytes as they are)."""
+    return Answer(status, data if isinstance(data, bytes) else json.dumps(data).encode())
+
+
+def events(*items: Any) -> Answer:
+    """A 200 stream of JSON lines, as /build and /images/create send them."""
+    lines = [item if isinstance(item, bytes) else json.dumps(item).encode() for item in items]
+    return Answer(200, b"\n".join(lines) + b"\n")
+
+
+LINUX = {"ApiVersion": "1.41", "Os": "linux", "Version": "20.10.24"}
+
+
+@dataclass
+class Answers:
+    """What the engine says; the defaults are a sound engine that holds every image and
+    builds nothing."""
+
+    version: Answer = field(default_factory=lambda: answer(200, LINUX))
+    inspect: Answer = field(default_factory=lambda: answer(200, {"Id": "sha256:" + "1" * 64}))
+    build: Answer = field(default_factory=lambda: events({"stream": "nothing to do\n"}))
+    pull: Answer = field(default_factory=lambda: events({"status": "pulled"}))
+    push: Answer = field(default_factory=lambda: events({"aux": {"Digest": "sha256:" + "2" * 64}}))
+    other: Answer = field(default_factory=lambda: answer(404, {"message": "page not found"}))
+
+
+class FakeEngine:
+    """Start with `with FakeEngine() as engine:`; engine.host is "tcp://127.0.0.1:PORT"."""
+
+    def __init__(self, answers: Answers | None = None) -> None:
+        self.answers = answers or Answers()
+        self.seen: list[tuple[str, str]] = []  # (method, path without the API version)
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.engine = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def host(self) -> str:
+        return f"tcp://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeEngine:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    engine: FakeEngine
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up mid-answer is no error of the server's."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: pytest would show every request on stderr."""
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_HEAD(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._read_body()
+        self._answer()
+
+    def _read_body(self) -> None:
+        """Read the request body (a build context), chunked or not, before answering."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while size := int(self.rfile.readline().strip() or b"0", 16):
+                self.rfile.read(size + 2)
+            self.rfile.readline()
+        else:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _answer(self) -> None:
+        assert isinstance(self.server, _Server)
+        engine = self.server.engine
+        path = _VERSIONED.sub("", self.path.partition("?")[0])
+        engine.seen.append((self.command, path))
+        chosen = engine.answers.other
+        if path == "/version":
+            chosen = engine.answers.version
+        elif path.startswith("/images/") and path.endswith("/json"):
+            chosen = engine.answers.inspect
+        elif path == "/build":
+            chosen = engine.answers.build
+        elif path == "/images/create":
+            chosen = engine.answers.pull
+        elif path.startswith("/images/") and path.endswith("/push"):
+            chosen = engine.answers.push
+        self.send_response(chosen.status)
+        self.send_header("Content-Type", chosen.content_type)
+        self.send_header("Content-Length", str(len(chosen.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(chosen.body)
