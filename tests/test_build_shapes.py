@@ -1,11 +1,14 @@
 """Real engine builds (BuildKit) of the workspace shapes issue 9 names: a root that is itself
 the service, built from its own member lock (uv.member.lock); and a member whose build reads
 files outside it and whose version comes from a git tag, built without .git in the context
-(and by a plain docker build, with the documented default version)."""
+(and by a plain docker build, with the documented default version). And those of issue 17:
+a setuptools project outside the members, named by a path source, that several members
+install."""
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -19,7 +22,7 @@ from ws.workspace import load_workspace
 from tests.support.dockerfile import parse_dockerfile
 from tests.support.files import UV_BUILD_REQUIRES, build_file_tree, make_workspace
 from tests.support.gitrepo import GitRepo
-from tests.support.imagebuild import INSTALLED, Made, build, plain_build
+from tests.support.imagebuild import INSTALLED, Made, as_root, build, plain_build
 from tests.support.images import commit_workspace, generate, root_docker_config, run_image
 from tests.support.pyindex import LocalIndex
 
@@ -341,3 +344,75 @@ def test_a_plain_docker_build_gets_the_documented_default_version(
     image_id = plain_build(engine, root, "packages/dyn/Dockerfile", made.label)
     answer = run_image(engine, image_id, ["dyn"], made.label)
     assert answer == "made with a file outside the member 0.0.0+unknown core gamma\n"
+
+
+# A generated API client outside the members, as such generators write it: a setup.py, its
+# package, and a dependency; setuptools writes its .egg-info beside setup.py when it builds.
+CLIENT_SETUP = """\
+from setuptools import setup
+
+setup(name="api-client", version="1.4.0", packages=["api_client"], install_requires=["gamma"])
+"""
+CLIENT_MODULE = 'def ping() -> str:\n    return "pong"\n'
+CLIENT_SOURCE = '[tool.uv.sources.api-client]\npath = "../../clients/api"\n'
+CLIENT_USER = {
+    "dependencies": ["api-client"],
+    "files": {"src/caller/__init__.py": "import api_client\n\ndef main():\n"
+              "    print('caller', api_client.ping())\n"},
+    "extra": '[project.scripts]\ncaller = "caller:main"\n\n' + CLIENT_SOURCE
+    + '\n[tool.ws.docker]\ncommand = ["caller"]',
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def setuptools_index() -> Iterator[LocalIndex]:
+    """The default catalogue and a real setuptools wheel (virtualenv's, a dev dependency)."""
+    from virtualenv.seed.wheels.embed import get_embed_wheel  # noqa: PLC0415 -- only here
+
+    wheel = get_embed_wheel("setuptools", "3.11")
+    assert wheel is not None, "virtualenv embeds a setuptools wheel for Python 3.11"
+    with LocalIndex() as index:
+        index.add_file(Path(str(wheel.path)))
+        yield index
+
+
+@pytest.fixture(scope="module")
+def path_client(
+    tmp_path_factory: pytest.TempPathFactory,
+    setuptools_index: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """caller (an image) and tool (a library) both install clients/api, a setuptools
+    project named by a path source, not a workspace member."""
+    root = tmp_path_factory.mktemp("path-client") / "ws"
+    tool = {"dependencies": ["api-client"], "extra": CLIENT_SOURCE}
+    make_workspace(
+        root,
+        {"caller": {**CLIENT_USER, "dependencies": ["api-client", "tool"]}, "tool": tool},
+        index_url=setuptools_index.url,
+        root_extra=root_docker_config(registry),
+    )
+    build_file_tree(
+        root,
+        {"clients/api/setup.py": CLIENT_SETUP, "clients/api/api_client/__init__.py": CLIENT_MODULE},
+    )
+    prepare(root, lock_options)
+    return root
+
+
+@pytest.mark.docker
+def test_a_setuptools_path_source_builds_into_the_image(
+    engine: docker.DockerClient, made: Made, path_client: Path, lock_options: LockOptions
+) -> None:
+    (image,), _ = build(engine, made, path_client, ["caller"], lock_options)
+
+    assert run_image(engine, image.image_id, ["caller"], made.label) == "caller pong\n"
+    installed = run_image(engine, image.image_id, ["python", "-c", INSTALLED], made.label)
+    assert [line.split("==")[0] for line in installed.split()] == [
+        "api-client", "caller", "gamma", "tool"
+    ]  # fmt: skip
+    listing = "ls /app; ls /app/.venv/lib/python3.11/site-packages"
+    found = as_root(engine, image.image_id, listing, made).split()
+    assert "clients" not in found, "the client's sources stay out of the image"
+    assert "api_client" in found, "installed as a package, not a link to its sources"

@@ -17,7 +17,6 @@ from ws.docker.render import (
     DOCKERFILE,
     DOCKERIGNORE,
     PYPROJECT,
-    ROOT_IGNORE,
     ImageInputs,
     beside,
 )
@@ -25,7 +24,7 @@ from ws.state import file_part, read_digests, remember_digests
 from ws.workspace import Workspace
 
 CACHE_FILE = "docker.json"
-ROOT_ENTRY = "/"  # the root .dockerignore's entry: no member is named so
+ROOT_ENTRY = "/"  # the entry of the set of image members as a whole: no member is named so
 # The code whose output the generated files are: all of ws, so that any other ws (an
 # upgrade, a patch) checks them afresh once, whichever module of it changed.
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -57,8 +56,8 @@ def unrecorded(ws: Workspace, images: Sequence[ImageInputs]) -> list[ImageInputs
 
 
 def all_current(ws: Workspace, images: Sequence[ImageInputs]) -> bool:
-    """Whether every image member's files and the root .dockerignore (made from all of
-    them) are as ws last wrote or checked them."""
+    """Whether every image member's files are as ws last wrote or checked them, for this
+    very set of image members."""
     digests = read_digests(ws.root, CACHE_FILE)
     if digests.get(ROOT_ENTRY) != _root_key(ws, images):
         return False
@@ -73,7 +72,7 @@ def _unrecorded(
 
 def record(ws: Workspace, images: Sequence[ImageInputs], *, every: bool = False) -> None:
     """Note these members' files as current (they were just written or checked), and with
-    every (images are all the image members) the root .dockerignore. Left unnoted when .ws
+    every (images are all the image members) that set as a whole. Left unnoted when .ws
     cannot be written: the next run checks in full."""
     updates = {inputs.name: _key(ws, inputs) for inputs in images}
     if every:
@@ -85,5 +84,4 @@ def _root_key(ws: Workspace, images: Sequence[ImageInputs]) -> str:
     h = hashlib.sha256(_generator_digest())
     for inputs in sorted(images, key=lambda i: i.name):
         h.update(b"\0" + repr(inputs).encode())
-    h.update(b"\0" + file_part(ws.root / ROOT_IGNORE))
     return h.hexdigest()
