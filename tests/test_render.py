@@ -201,6 +201,20 @@ def test_the_dockerfile_line_for_line(root: Path) -> None:
     assert rendered == EXPECTED_DOCKERFILE, "one trailing newline, nothing else"
 
 
+def test_the_extras_an_image_asks_for_go_to_both_installs(tmp_path: Path) -> None:
+    service = {
+        **MEMBERS["service"],
+        "optional-dependencies": {"Server": ["core"], "cli": [], "debug": []},
+        "extra": SERVICE_DOCKER + 'extras = ["server", "cli"]\n',
+    }
+    root = make_workspace(tmp_path / "ws", {**MEMBERS, "service": service}, root_extra=ROOT_DOCKER)
+    stages = parse_dockerfile(render_dockerfile(inputs_of(root)))
+    for stage in ("deps", "builder"):
+        (install,) = stages[stage].of("RUN")
+        sync = install.args.split("&&")[0].split()
+        assert sync[-5:] == ["service", "--extra", "server", "--extra", "cli"], install.args
+
+
 def test_the_dockerfile_builds_on_the_engines_own_buildkit_frontend(root: Path) -> None:
     """RUN --mount, but nothing the engine's built-in frontend refuses (COPY --link, heredocs)
     or that would fetch a frontend image from a public registry (a syntax line)."""

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ws.cli_common import handle_errors, live_progress, load_workspace_only, usage_error
+from ws.cli_common import (
+    handle_errors,
+    live_progress,
+    load_workspace_only,
+    usage_error,
+    warn,
+)
 from ws.cli_progress import LiveBuilds
 
 if TYPE_CHECKING:
@@ -237,3 +243,6 @@ def build(
         for ref in image.refs:
             pushed = image.pushed.get(ref)
             typer.echo(f"  {ref}" + (f"  pushed {pushed}" if pushed else ""))
+    for image in images:
+        for warning in image.warnings:
+            warn(warning)

@@ -95,6 +95,7 @@ def image_inputs(
         local_paths=local_paths,
         build_files=_build_files(ws, config, members, folders, (*root_files, *local_paths)),
         version_env=tuple(sorted({v for m in members for v in version_overrides(m)})),
+        git_version=bool(version_overrides(member)),
     )
 
 

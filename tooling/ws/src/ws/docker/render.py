@@ -68,6 +68,7 @@ class ImageInputs:
     # What the closure's builds read outside the member folders (the root project's inputs)
     build_files: tuple[str, ...] = ()
     version_env: tuple[str, ...] = ()  # variables feeding a version from git to the backends
+    git_version: bool = False  # the member's own version comes from git (version is None)
 
     @property
     def pyproject(self) -> str:
@@ -159,11 +160,13 @@ def render_dockerfile(inputs: ImageInputs) -> str:
             version=inputs.version,
             python_image=_pinned(inputs.root, "python-image", inputs.root.python_image),
             uv_image=_pinned(inputs.root, "uv-image", inputs.root.uv_image),
+            extras="".join(f" --extra {extra}" for extra in image.extras),
             deps_mounts=_deps_mounts(inputs),
             build_mounts=_build_mounts(inputs),
             version_arg=VERSION_ARG,
             default_version=DEFAULT_VERSION,
             version_env=[f'{var}="${{{VERSION_ARG}}}"' for var in inputs.version_env],
+            git_version=inputs.git_version,
             labels=_merged(inputs.root.labels, image.labels, [(MEMBER_LABEL, inputs.name)]),
             env=_merged(inputs.root.env, image.env),
             include=[(beside(inputs.rel, path), f"/app/{path}") for path in image.include],
