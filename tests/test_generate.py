@@ -219,7 +219,7 @@ def test_path_sources_are_mounted_for_the_member_install_and_reach_the_context(
     assert "--no-install-local" in deps.args
     assert (wheel, f"/app/{wheel}") not in deps.binds(), "the index's dependencies only"
     (members,) = dockerfile["builder"].of("RUN")
-    assert (wheel, f"/app/{wheel}") in members.binds(), "there when it installs"
+    assert (wheel, f"/app/{wheel}") in members.binds(writable=True), "there when it installs"
     assert f"!{wheel}" in files["packages/api/Dockerfile.dockerignore"].splitlines()
     write_generated(root, files)
     init_repo(root)  # the context holds what git holds: here every file, none ignored
