@@ -365,12 +365,11 @@ setup(name="api-client", version="1.4.0", packages=["api_client"], install_requi
 """
 CLIENT_MODULE = 'def ping() -> str:\n    return "pong"\n'
 CLIENT_SOURCE = '[tool.uv.sources.api-client]\npath = "../../clients/api"\n'
-CLIENT_USER = {
-    "dependencies": ["api-client"],
+CALLER = {
+    "dependencies": ["api-client", "tool"],
     "files": {"src/caller/__init__.py": "import api_client\n\ndef main():\n"
               "    print('caller', api_client.ping())\n"},
-    "extra": '[project.scripts]\ncaller = "caller:main"\n\n' + CLIENT_SOURCE
-    + '\n[tool.ws.docker]\ncommand = ["caller"]',
+    "extra": '[project.scripts]\ncaller = "caller:main"\n\n[tool.ws.docker]\ncommand = ["caller"]',
 }  # fmt: skip
 
 
@@ -386,20 +385,24 @@ def setuptools_index() -> Iterator[LocalIndex]:
         yield index
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["non-editable", "editable"])
 def path_client(
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     setuptools_index: LocalIndex,
     lock_options: LockOptions,
     registry: str,
 ) -> Path:
     """caller (an image) and tool (a library) both install clients/api, a setuptools
-    project named by a path source, not a workspace member."""
+    project named by a path source, not a workspace member; as uv's default, or declared
+    editable = true, as a checkout for development declares it."""
     root = tmp_path_factory.mktemp("path-client") / "ws"
-    tool = {"dependencies": ["api-client"], "extra": CLIENT_SOURCE}
+    source = CLIENT_SOURCE + ("editable = true\n" if request.param == "editable" else "")
+    caller = {**CALLER, "extra": f"{CALLER['extra']}\n\n{source}"}
+    tool = {"dependencies": ["api-client"], "extra": source}
     make_workspace(
         root,
-        {"caller": {**CLIENT_USER, "dependencies": ["api-client", "tool"]}, "tool": tool},
+        {"caller": caller, "tool": tool},
         index_url=setuptools_index.url,
         root_extra=root_docker_config(registry),
     )
