@@ -52,7 +52,7 @@ from tests.support.pyindex import LocalIndex
 from tests.support.wheels import write_wheel
 
 ANSWER = "svc 0.1.0 lib 0.2.0 beta 1.1 alpha 2.0 says hello docker\n"
-DEPENDENCY_STEP = "--no-install-workspace"  # the generated RUN that installs the lock alone
+DEPENDENCY_STEP = "--no-install-local"  # the generated RUN that installs the lock alone
 MEMBER_STEP = "--no-editable"  # the generated RUN that installs the members themselves
 SCAN = "grep -rlsI --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev {} /; echo exit=$?"
 

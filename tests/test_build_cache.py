@@ -13,7 +13,7 @@ from ws.locks import LockOptions
 from tests.support.imagebuild import Made, build, step_with
 
 pytestmark = pytest.mark.docker
-DEPENDENCY_STEP = "--no-install-workspace"  # the generated RUN that installs the lock alone
+DEPENDENCY_STEP = "--no-install-local"  # the generated RUN that installs the lock alone
 MEMBER_STEP = "--no-editable"  # the generated RUN that installs the members
 
 

@@ -1,15 +1,20 @@
 """Real engine builds (BuildKit) of the workspace shapes issue 9 names: a root that is itself
 the service, built from its own member lock (uv.member.lock); and a member whose build reads
 files outside it and whose version comes from a git tag, built without .git in the context
-(and by a plain docker build, with the documented default version)."""
+(and by a plain docker build, with the documented default version). And those of issue 17:
+a setuptools project outside the members, named by a path source, that several members
+install."""
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
+from typer.testing import CliRunner
+from ws.cli import app
 from ws.docker.config import load_root_config
 from ws.docker.pins import pin_images
 from ws.graph import build_graph
@@ -19,7 +24,7 @@ from ws.workspace import load_workspace
 from tests.support.dockerfile import parse_dockerfile
 from tests.support.files import UV_BUILD_REQUIRES, build_file_tree, make_workspace
 from tests.support.gitrepo import GitRepo
-from tests.support.imagebuild import INSTALLED, Made, build, plain_build
+from tests.support.imagebuild import INSTALLED, Made, as_root, build, plain_build
 from tests.support.images import commit_workspace, generate, root_docker_config, run_image
 from tests.support.pyindex import LocalIndex
 
@@ -286,6 +291,7 @@ def test_a_git_versioned_member_reading_outside_files_builds_without_git(
     made: Made,
     git_versioned: tuple[Path, GitRepo],
     lock_options: LockOptions,
+    registry: str,
 ) -> None:
     root, repo = git_versioned
     builder = parse_dockerfile((root / "packages/dyn/Dockerfile").read_text())["builder"]
@@ -298,7 +304,12 @@ def test_a_git_versioned_member_reading_outside_files_builds_without_git(
 
     (image,), _ = build(engine, made, root, ["dyn"], lock_options)
 
-    version = f"2.5.1.dev1+g{repo.git('rev-parse', '--short=7', 'HEAD')}"
+    sha = repo.git("rev-parse", "--short=7", "HEAD")
+    version = f"2.5.1.dev1+g{sha}"
+    assert image.refs[0] == f"{registry}/dyn:2.5.1.dev1-g{sha}", "tagged with the version ws gave"
+    assert image.warnings == ()
+    labels = engine.images.get(image.image_id).labels
+    assert labels["org.opencontainers.image.version"] == version, "the label says it too"
     answer = run_image(engine, image.image_id, ["dyn"], made.label)
     assert answer == f"made with a file outside the member {version} core gamma\n"
     installed = run_image(engine, image.image_id, ["python", "-c", INSTALLED], made.label)
@@ -341,3 +352,226 @@ def test_a_plain_docker_build_gets_the_documented_default_version(
     image_id = plain_build(engine, root, "packages/dyn/Dockerfile", made.label)
     answer = run_image(engine, image_id, ["dyn"], made.label)
     assert answer == "made with a file outside the member 0.0.0+unknown core gamma\n"
+    labels = engine.images.get(image_id).labels
+    assert labels["org.opencontainers.image.version"] == "0.0.0+unknown"
+
+
+# A generated API client outside the members, as such generators write it: a setup.py, its
+# package, and a dependency; setuptools writes its .egg-info beside setup.py when it builds.
+CLIENT_SETUP = """\
+from setuptools import setup
+
+setup(name="api-client", version="1.4.0", packages=["api_client"], install_requires=["gamma"])
+"""
+CLIENT_MODULE = 'def ping() -> str:\n    return "pong"\n'
+CLIENT_SOURCE = '[tool.uv.sources.api-client]\npath = "../../clients/api"\n'
+CALLER = {
+    "dependencies": ["api-client", "tool"],
+    "files": {"src/caller/__init__.py": "import api_client\n\ndef main():\n"
+              "    print('caller', api_client.ping())\n"},
+    "extra": '[project.scripts]\ncaller = "caller:main"\n\n[tool.ws.docker]\ncommand = ["caller"]',
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def setuptools_index() -> Iterator[LocalIndex]:
+    """The default catalogue and a real setuptools wheel (virtualenv's, a dev dependency)."""
+    from virtualenv.seed.wheels.embed import get_embed_wheel  # noqa: PLC0415 -- only here
+
+    wheel = get_embed_wheel("setuptools", "3.11")
+    assert wheel is not None, "virtualenv embeds a setuptools wheel for Python 3.11"
+    with LocalIndex() as index:
+        index.add_file(Path(str(wheel.path)))
+        yield index
+
+
+@pytest.fixture(scope="module", params=["non-editable", "editable"])
+def path_client(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    setuptools_index: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """caller (an image) and tool (a library) both install clients/api, a setuptools
+    project named by a path source, not a workspace member; as uv's default, or declared
+    editable = true, as a checkout for development declares it."""
+    root = tmp_path_factory.mktemp("path-client") / "ws"
+    source = CLIENT_SOURCE + ("editable = true\n" if request.param == "editable" else "")
+    caller = {**CALLER, "extra": f"{CALLER['extra']}\n\n{source}"}
+    tool = {"dependencies": ["api-client"], "extra": source}
+    make_workspace(
+        root,
+        {"caller": caller, "tool": tool},
+        index_url=setuptools_index.url,
+        root_extra=root_docker_config(registry),
+    )
+    build_file_tree(
+        root,
+        {"clients/api/setup.py": CLIENT_SETUP, "clients/api/api_client/__init__.py": CLIENT_MODULE},
+    )
+    prepare(root, lock_options)
+    return root
+
+
+@pytest.mark.docker
+def test_a_setuptools_path_source_builds_into_the_image(
+    engine: docker.DockerClient, made: Made, path_client: Path, lock_options: LockOptions
+) -> None:
+    (image,), _ = build(engine, made, path_client, ["caller"], lock_options)
+
+    assert run_image(engine, image.image_id, ["caller"], made.label) == "caller pong\n"
+    installed = run_image(engine, image.image_id, ["python", "-c", INSTALLED], made.label)
+    assert [line.split("==")[0] for line in installed.split()] == [
+        "api-client", "caller", "gamma", "tool"
+    ]  # fmt: skip
+    listing = "ls /app; ls /app/.venv/lib/python3.11/site-packages"
+    found = as_root(engine, image.image_id, listing, made).split()
+    assert "clients" not in found, "the client's sources stay out of the image"
+    assert "api_client" in found, "installed as a package, not a link to its sources"
+
+
+# An in-tree backend whose version comes from a VERSION file beside it, as hatch's `path`
+# source or setuptools' `attr` do: dynamic, and not from git, so only a build tells it.
+FILE_BACKEND = '''
+"""A version from the VERSION file: what no lock and no `uv version` can tell."""
+import base64, hashlib, pathlib, zipfile
+
+_WHEEL = "Wheel-Version: 1.0\\nGenerator: fileback\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+
+
+def _version():
+    return pathlib.Path("VERSION").read_text().strip()
+
+
+def _info():
+    return f"filever-{_version()}.dist-info"
+
+
+def _files():
+    return {
+        "filever/__init__.py": b"def main():\\n    print('filever')\\n",
+        f"{_info()}/METADATA": f"Metadata-Version: 2.1\\nName: filever\\nVersion: {_version()}\\n"
+        .encode(),
+        f"{_info()}/WHEEL": _WHEEL.encode(),
+        f"{_info()}/entry_points.txt": b"[console_scripts]\\nfilever = filever:main\\n",
+    }
+
+
+def prepare_metadata_for_build_wheel(directory, config_settings=None):
+    info = pathlib.Path(directory) / _info()
+    info.mkdir(parents=True, exist_ok=True)
+    for name in ("METADATA", "WHEEL"):
+        (info / name).write_bytes(_files()[f"{_info()}/{name}"])
+    return info.name
+
+
+def build_wheel(directory, config_settings=None, metadata_directory=None):
+    name = f"filever-{_version()}-py3-none-any.whl"
+    with zipfile.ZipFile(pathlib.Path(directory) / name, "w") as whl:
+        record = ""
+        for path, data in _files().items():
+            whl.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record += f"{path},sha256={digest.decode()},{len(data)}\\n"
+        whl.writestr(f"{_info()}/RECORD", record + f"{_info()}/RECORD,,\\n")
+    return name
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+get_requires_for_build_editable = get_requires_for_build_wheel
+prepare_metadata_for_build_editable = prepare_metadata_for_build_wheel
+build_editable = build_wheel
+'''
+FILEVER_PYPROJECT = """
+[project]
+name = "filever"
+requires-python = ">=3.11"
+dynamic = ["version"]
+
+[tool.ws.docker]
+command = ["filever"]
+
+[build-system]
+requires = []
+build-backend = "fileback"
+backend-path = ["."]
+"""
+EXTRAS_SVC = {
+    "optional-dependencies": {"fast": ["gamma"], "slow": ["delta"]},
+    "files": {"src/svc/__init__.py": "def main():\n    print('svc')\n"},
+    "extra": '[project.scripts]\nsvc = "svc:main"\n\n'
+    '[tool.ws.docker]\ncommand = ["svc"]\nextras = ["fast"]',
+}
+
+
+@pytest.fixture(scope="module")
+def extras_and_file_version(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """svc asks for its extra fast (gamma) and not slow (delta); filever's version is read
+    from a file by its backend."""
+    root = tmp_path_factory.mktemp("extras") / "ws"
+    make_workspace(
+        root, {"svc": EXTRAS_SVC}, index_url=pyindex.url, root_extra=root_docker_config(registry)
+    )
+    build_file_tree(
+        root,
+        {
+            "packages/filever/pyproject.toml": FILEVER_PYPROJECT,
+            "packages/filever/fileback.py": FILE_BACKEND,
+            "packages/filever/VERSION": "3.1.4\n",
+        },
+    )
+    prepare(root, lock_options)
+    return root
+
+
+@pytest.mark.docker
+def test_an_image_installs_the_extras_it_asks_for_and_no_other(
+    engine: docker.DockerClient,
+    made: Made,
+    extras_and_file_version: Path,
+    lock_options: LockOptions,
+) -> None:
+    root = extras_and_file_version
+    assert {"gamma", "delta"} <= set(locked(root / "packages/svc/uv.lock")), "both in the lock"
+
+    (image,), _ = build(engine, made, root, ["svc"], lock_options)
+
+    installed = run_image(engine, image.image_id, ["python", "-c", INSTALLED], made.label)
+    assert [line.split("==")[0] for line in installed.split()] == ["gamma", "svc"]
+    assert image.refs[0].endswith("/svc:0.1.0") and image.warnings == ()
+
+
+@pytest.mark.docker
+def test_a_dynamic_version_not_from_git_is_said_to_be_unknown(
+    engine: docker.DockerClient,
+    made: Made,
+    extras_and_file_version: Path,
+    lock_options: LockOptions,
+) -> None:
+    root = extras_and_file_version
+
+    (image,), _ = build(engine, made, root, ["filever"], lock_options)
+
+    installed = run_image(engine, image.image_id, ["python", "-c", INSTALLED], made.label)
+    assert installed.split() == ["filever==3.1.4"]
+    (ref,) = image.refs
+    assert ":3.1.4" not in ref
+    (warning,) = image.warnings
+    assert warning.startswith("filever's version is dynamic and does not come from git tags")
+    assert f":{ref.rsplit(':', 1)[1]} and not with a version; pass --tag VERSION" in warning
+    result = CliRunner().invoke(app, ["--root", str(root), "docker", "build", "filever"])
+    made_by_cli = result.output.split("filever: ", 1)[-1].split()[0]
+    try:
+        assert result.exit_code == 0, result.output
+        assert f"warning: {warning}\n" in result.output
+    finally:  # the command line labels nothing for the module's cleanup
+        engine.images.remove(made_by_cli, force=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ws.docker.config import (
@@ -391,3 +392,59 @@ def test_the_pin_in_a_root_uv_toml_counts_for_the_uv_image(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as err:
         load_config(load_workspace(root))
     assert f"`required-version = '==0.12.24'` in {root / 'uv.toml'}" in err.value.message
+
+
+# ---------------------------------------------------------------- extras
+
+
+def extras_workspace(tmp_path: Path, extras: str, optional: str | None = None) -> Path:
+    """service with the extras Server and metrics, or with the TOML optional instead."""
+    service: dict[str, Any] = {"optional-dependencies": {"Server": ["core"], "metrics": []}}
+    if optional is not None:
+        service = {}
+    table = f'[tool.ws.docker]\ncommand = ["s"]\nextras = {extras}\n'
+    service["extra"] = f"{optional or ''}\n{table}"
+    return make_workspace(tmp_path / "ws", {"core": {}, "service": service}, root_extra=ROOT)
+
+
+def test_extras_load_normalised_as_uv_writes_them(tmp_path: Path) -> None:
+    root = extras_workspace(tmp_path, '["server", "Metrics", "SERVER"]')
+    assert load_config(load_workspace(root)).images["service"].extras == ("server", "metrics")
+
+
+@pytest.mark.parametrize(
+    ("extras", "optional", "key", "problem", "fix"),
+    [
+        ('["server", "web"]', None, "extras[1]", "= 'web' is not an extra of service",
+         "use one of its extras: metrics, server"),
+        ('["server"]', "", "extras[0]", "= 'server' is not an extra of service",
+         "declare it under [project.optional-dependencies] of service"),
+        ('"server"', None, "extras", "must be an array, not a string", 'extras = ["server"]'),
+        ("[1]", None, "extras[0]", "must be a string, not an integer", "quote it"),
+        ('["server --no-dev"]', None, "extras[0]", "= 'server --no-dev' is not an extra's name",
+         "letters, digits"),
+    ],
+)  # fmt: skip
+def test_bad_extras(
+    tmp_path: Path, extras: str, optional: str | None, key: str, problem: str, fix: str
+) -> None:
+    root = extras_workspace(tmp_path, extras, optional)
+    with pytest.raises(ConfigError) as caught:
+        load_config(load_workspace(root))
+    assert caught.value.path == root / "packages" / "service" / "pyproject.toml"
+    assert f"`tool.ws.docker.{key}` {problem}" in str(caught.value)
+    assert fix in (caught.value.fix or "")
+
+
+def test_dynamic_extras_take_any_well_formed_name(tmp_path: Path) -> None:
+    root = extras_workspace(tmp_path, '["gpu"]', "[tool.hatch.metadata.hooks.custom]\n")
+    pyproject = root / "packages/service/pyproject.toml"
+    dynamic = 'version = "0.1.0"\ndynamic = ["optional-dependencies"]'
+    pyproject.write_text(pyproject.read_text().replace('version = "0.1.0"', dynamic))
+    assert load_config(load_workspace(root)).images["service"].extras == ("gpu",)
+
+
+def test_a_root_project_asks_for_its_extras_in_the_root_table(tmp_path: Path) -> None:
+    project = ROOT_PROJECT + "\n[project.optional-dependencies]\nfast = []\n"
+    root = workspace(tmp_path, root=ROOT + 'command = ["app"]\nextras = ["fast"]\n' + project)
+    assert load_config(load_workspace(root)).images["app"].extras == ("fast",)

@@ -181,9 +181,12 @@ def _no_graph(*_args: object) -> None:
     ("path", "problem"),
     [
         ("packages/svc/Dockerfile", HAND_EDIT),
-        (".dockerignore", ".dockerignore: out of date or edited by hand"),
+        (
+            "packages/svc/Dockerfile.dockerignore",
+            "packages/svc/Dockerfile.dockerignore: out of date or edited by hand",
+        ),
     ],
-    ids=["member-file", "root-dockerignore"],
+    ids=["dockerfile", "member-dockerignore"],
 )
 def test_ws_check_still_finds_a_hand_edit_after_generate(
     workspace: Path, path: str, problem: str

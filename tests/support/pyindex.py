@@ -119,6 +119,14 @@ class LocalIndex:
         wheel = build_wheel(
             name, version, requires, requires_python=requires_python, extras=extras, files=files
         )
+        return self.add_wheel(wheel)
+
+    def add_file(self, path: Path) -> Wheel:
+        """Publish a real wheel file (name-version-tags.whl) as it is, e.g. a build backend's."""
+        name, version = path.name.split("-")[:2]
+        return self.add_wheel(Wheel(name, version, (), None, path.name, path.read_bytes()))
+
+    def add_wheel(self, wheel: Wheel) -> Wheel:
         with self._lock:
             releases = self._wheels.setdefault(wheel.project, {})
             if wheel.filename in releases:

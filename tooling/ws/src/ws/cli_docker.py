@@ -16,6 +16,7 @@ from ws.cli_common import (
     open_records,
     usage_error,
     user_home,
+    warn,
     workspace_uv,
 )
 from ws.cli_progress import LiveBuilds
@@ -252,3 +253,6 @@ def build(
         for ref in image.refs:
             pushed = image.pushed.get(ref)
             typer.echo(f"  {ref}" + (f"  pushed {pushed}" if pushed else ""))
+    for image in images:
+        for warning in image.warnings:
+            warn(warning)

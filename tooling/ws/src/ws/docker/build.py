@@ -19,14 +19,14 @@ from ws.docker import engine, imageref
 from ws.docker.config import DockerConfig, RootConfig, image_name
 from ws.docker.context import ContextReport, DockerIgnore, context_tar
 from ws.docker.generate import check_generated, plan_images, select_images
-from ws.docker.gitversion import VERSION_ARG, describe_version
+from ws.docker.gitversion import VERSION_ARG, describe_version, version_overrides
 from ws.docker.render import DOCKERFILE, ImageInputs, beside, member_ignore_patterns
 from ws.docker.stream import Progress, Step
 from ws.errors import BuildFailed, ConfigError, StaleFiles, WsError
 from ws.fsio import read_regular
 from ws.locks import LockOptions, check_locks
 from ws.state import Records
-from ws.workspace import Workspace
+from ws.workspace import Member, Workspace
 
 if TYPE_CHECKING:
     import docker
@@ -63,6 +63,7 @@ class BuiltImage:
     steps: tuple[Step, ...]
     context: ContextReport
     pushed: Mapping[str, str] = field(default_factory=dict)  # ref -> manifest digest
+    warnings: tuple[str, ...] = ()  # what the user should know, such as a missing version tag
 
 
 # ---------------------------------------------------------------- which members
@@ -145,11 +146,37 @@ def version_args(
     return {name: {VERSION_ARG: version} for name in needing}
 
 
+def image_version(member: Member, versions: Mapping[str, Mapping[str, str]]) -> str | None:
+    """The version member's image installs it at: its static [project] version, else the one
+    ws computes from git tags for a backend that takes it from there (versions: version_args);
+    None when only building it could tell (uv's lock holds no version for a dynamic one,
+    and `uv version` refuses it)."""
+    if member.version is not None:
+        return member.version
+    if version_overrides(member):
+        return versions.get(member.name, {}).get(VERSION_ARG)
+    return None
+
+
+def no_version_tag(name: str, revision: git.Revision) -> str:
+    """The warning for an image whose member's version ws cannot know before building it."""
+    return (
+        f"{name}'s version is dynamic and does not come from git tags, so ws cannot know it "
+        f"before the build (uv tells it only by building {name}): its image is tagged "
+        f":{revision.tag} and not with a version; pass --tag VERSION to add one"
+    )
+
+
 def image_refs(
-    ws: Workspace, root: RootConfig, name: str, revision: git.Revision, extra: Sequence[str]
+    ws: Workspace,
+    root: RootConfig,
+    name: str,
+    revision: git.Revision,
+    extra: Sequence[str],
+    version: str | None,
 ) -> list[str]:
-    """<repository>:<version>, <repository>:<short sha>, and <repository>:<tag> for each extra."""
-    version = ws.members[name].version
+    """<repository>:<version> (when known), <repository>:<short sha>, and <repository>:<tag>
+    for each extra."""
     tags = [_TAG_UNSAFE.sub("-", version)] if version else []
     return [
         _ref(ws, root, name, tag, extra) for tag in dict.fromkeys([*tags, revision.tag, *extra])
@@ -205,7 +232,8 @@ class _Job:
 
     def build(self, inputs: ImageInputs) -> BuiltImage:
         name = inputs.name
-        refs = image_refs(self.ws, self.root, name, self.revision, self.opts.tags)
+        version = image_version(self.ws.members[name], self.version_args)
+        refs = image_refs(self.ws, self.root, name, self.revision, self.opts.tags, version)
         cache_from = [ref for tag in self.opts.cache_from for ref in self.cache_refs(name, tag)]
         cache_from = engine.pull_missing(self.client, cache_from, self.progress, required=False)
         context, report, dockerfile = member_context(self.ws, inputs, self.held)
@@ -229,7 +257,8 @@ class _Job:
             image_id, steps = engine.build(self.client, name, context, params, self.progress)
         pushed = {ref: engine.push(self.client, name, ref, self.progress) for ref in pushes}
         self.on_built(name)
-        return BuiltImage(name, image_id, tuple(refs), tuple(steps), report, pushed)
+        warnings = () if version else (no_version_tag(name, self.revision),)
+        return BuiltImage(name, image_id, tuple(refs), tuple(steps), report, pushed, warnings)
 
     def _deps_cache(
         self, name: str, context: IO[bytes], dockerfile: str, cache_from: Sequence[str]
@@ -274,11 +303,11 @@ def build_members(
     images = {inputs.name: inputs for inputs in plan_images(ws, config, names)}
     check_inputs(ws, config, list(images.values()), opts.locks, opts.records)
     revision = git.revision(ws.root)  # first: it says what to do outside a git checkout
+    versions = version_args(ws, list(images.values()))
     for name in images:  # refuse a bad --tag before the first build starts
-        image_refs(ws, root, name, revision, opts.tags)
+        image_refs(ws, root, name, revision, opts.tags, image_version(ws.members[name], versions))
     engine.pull_missing(client, [str(root.python_image), str(root.uv_image)], progress)
     held = git.held_files(ws.root)
-    versions = version_args(ws, list(images.values()))
     job = _Job(client, ws, root, revision, held, opts, progress, versions, on_built)
     built: list[BuiltImage] = []
     for wave in build_waves(ws, names):

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
+from packaging.utils import canonicalize_name
+
 from ws.docker.imageref import ImageRef, parse_image_ref
 from ws.errors import ConfigError
 from ws.uv import RequiredVersion, required_version
@@ -17,12 +19,30 @@ from ws.workspace import Member, Workspace
 TABLE = "tool.ws.docker"
 DEFAULT_USER = "app"  # made in the image, with a home (render.run_user)
 ROOT_KEYS = ("python-image", "uv-image", "registry", "user", "labels", "env")
-IMAGE_KEYS = ("command", "entrypoint", "expose", "env", "labels", "include", "healthcheck", "user")
+IMAGE_KEYS = (
+    "command",
+    "entrypoint",
+    "expose",
+    "env",
+    "labels",
+    "include",
+    "healthcheck",
+    "user",
+    "extras",
+)
 # build-files alone opts into no image: a library lists there what its build reads.
 MEMBER_KEYS = (*IMAGE_KEYS, "build-files")
 # A root that is itself a project carries its own image's keys beside ROOT_KEYS (whose user,
 # labels and env, the defaults of every image, its image takes as well).
-ROOT_PROJECT_KEYS = ("command", "entrypoint", "expose", "include", "healthcheck", "build-files")
+ROOT_PROJECT_KEYS = (
+    "command",
+    "entrypoint",
+    "expose",
+    "include",
+    "healthcheck",
+    "extras",
+    "build-files",
+)
 HEALTH_KEYS = ("command", "interval", "timeout", "retries", "start-period")
 # ws writes these labels itself: from the member's metadata and from build arguments.
 RESERVED_LABELS = frozenset(
@@ -36,6 +56,8 @@ _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LABEL_KEY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _PORT = re.compile(r"([0-9]{1,5})(?:/(tcp|udp|sctp))?")
 _DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h))+")
+# PEP 685's extra names, as written (a Dockerfile takes them normalised: lowercase, '-').
+_EXTRA = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 # What may appear in a path ws writes into a Dockerfile or a .dockerignore: no spaces,
 # no '$' (variable substitution), no glob or escape characters, no quotes.
 # A uv image tag that names one release (0.9.5), not a series that moves (0.9, latest).
@@ -80,6 +102,7 @@ class ImageConfig:
     healthcheck: HealthCheck | None = None
     user: str | None = None
     build_files: tuple[str, ...] = ()  # relative to the workspace root
+    extras: tuple[str, ...] = ()  # the member's own extras the image installs, normalised
 
 
 @dataclass(frozen=True)
@@ -233,6 +256,7 @@ def member_config(member: Member, table: Mapping[str, Any], root: Path) -> Image
         healthcheck=optional("healthcheck", _healthcheck),
         user=optional("user", _user),
         build_files=_build_files(at.sub("build-files"), table.get("build-files", []), member, root),
+        extras=_extras(at.sub("extras"), table.get("extras", []), member),
     )
 
 
@@ -475,3 +499,36 @@ def _build_files(at: _At, value: Any, member: Member, root: Path) -> tuple[str, 
             where.fail(f"= {raw!r} leads outside the workspace root", "copy the file under it")
         paths.append(rel)
     return tuple(dict.fromkeys(paths))
+
+
+def _extras(at: _At, value: Any, member: Member) -> tuple[str, ...]:
+    """Extras of the member's own [project.optional-dependencies], normalised as uv and its
+    lock write them; when that table is dynamic, any well-formed name (uv checks it then)."""
+    own = _declared_extras(member)
+    found = []
+    for i, item in enumerate(_list(at, value, 'extras = ["server"]')):
+        where = at.sub(i)
+        raw = _text(where, item)
+        if not _EXTRA.fullmatch(raw):
+            where.fail(f"= {raw!r} is not an extra's name", "use letters, digits and . _ -")
+        name = canonicalize_name(raw)
+        if own is not None and name not in own:
+            where.fail(
+                f"= {raw!r} is not an extra of {member.name}",
+                f"use one of its extras: {', '.join(sorted(own))}"
+                if own
+                else f"declare it under [project.optional-dependencies] of {member.name}",
+            )
+        found.append(name)
+    return tuple(dict.fromkeys(found))
+
+
+def _declared_extras(member: Member) -> frozenset[str] | None:
+    """The member's extras, normalised; None when they are dynamic (its backend's to say)."""
+    if "optional-dependencies" in member.dynamic:
+        return None
+    project = member.data.get("project")
+    table = project.get("optional-dependencies") if isinstance(project, dict) else None
+    return (
+        frozenset(canonicalize_name(k) for k in table) if isinstance(table, dict) else frozenset()
+    )

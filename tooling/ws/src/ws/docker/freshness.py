@@ -18,15 +18,14 @@ from ws.docker.render import (
     DOCKERFILE,
     DOCKERIGNORE,
     PYPROJECT,
-    ROOT_IGNORE,
     ImageInputs,
     beside,
 )
 from ws.state import Records, file_part
 from ws.workspace import Workspace
 
-RECORD = "docker/"  # + the member's name; "docker//" is the root .dockerignore's
-ROOT_RECORD = "docker//"
+RECORD = "docker/"  # + the member's name
+ROOT_RECORD = "docker//"  # the set of image members as a whole: no member is named so
 # The code whose output the generated files are: all of ws, so that any other ws (an
 # upgrade, a patch) checks them afresh once, whichever module of it changed.
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -65,8 +64,8 @@ def unrecorded(ws: Workspace, images: Sequence[ImageInputs], records: Records) -
 
 
 def all_current(ws: Workspace, images: Sequence[ImageInputs], records: Records) -> bool:
-    """Whether every image member's files and the root .dockerignore (made from all of
-    them) are as ws last wrote or checked them on this machine."""
+    """Whether every image member's files are as ws last wrote or checked them on this
+    machine, for this very set of image members."""
     if not records.vouches(ROOT_RECORD, _root_key(ws, images)):
         return False
     return not unrecorded(ws, images, records)
@@ -76,7 +75,7 @@ def record(
     ws: Workspace, images: Sequence[ImageInputs], records: Records, *, every: bool = False
 ) -> None:
     """Note these members' files as current (they were just written or checked), and with
-    every (images are all the image members) the root .dockerignore."""
+    every (images are all the image members) that set as a whole."""
     for inputs in images:
         records.note(RECORD + inputs.name, _key(ws, inputs))
     if every:
@@ -88,5 +87,4 @@ def _root_key(ws: Workspace, images: Sequence[ImageInputs]) -> str:
     h.update(_members(ws))
     for inputs in sorted(images, key=lambda i: i.name):
         h.update(b"\0" + repr(inputs).encode())
-    h.update(b"\0" + file_part(ws.root / ROOT_IGNORE))
     return h.hexdigest()

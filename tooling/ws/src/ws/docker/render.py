@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +24,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 DOCKERFILE = "Dockerfile"
 DOCKERIGNORE = "Dockerfile.dockerignore"
 PYPROJECT = "Dockerfile.pyproject.toml"
-ROOT_IGNORE = ".dockerignore"  # the union of every image's whitelist
+# The root ignore file is the user's: every builder that can build ws's Dockerfiles (BuildKit,
+# for their RUN --mount) reads the ignore file beside the Dockerfile instead, and ws builds
+# its own contexts. ws wrote one before; generate removes such a one (its header says so).
+ROOT_IGNORE = ".dockerignore"
 # The label naming the member an image was built for; ws sets it over any of the same key.
 MEMBER_LABEL = "ws.member"
 ALWAYS_DENY = (
@@ -65,6 +68,7 @@ class ImageInputs:
     # What the closure's builds read outside the member folders (the root project's inputs)
     build_files: tuple[str, ...] = ()
     version_env: tuple[str, ...] = ()  # variables feeding a version from git to the backends
+    git_version: bool = False  # the member's own version comes from git (version is None)
 
     @property
     def pyproject(self) -> str:
@@ -156,11 +160,13 @@ def render_dockerfile(inputs: ImageInputs) -> str:
             version=inputs.version,
             python_image=_pinned(inputs.root, "python-image", inputs.root.python_image),
             uv_image=_pinned(inputs.root, "uv-image", inputs.root.uv_image),
+            extras="".join(f" --extra {extra}" for extra in image.extras),
             deps_mounts=_deps_mounts(inputs),
             build_mounts=_build_mounts(inputs),
             version_arg=VERSION_ARG,
             default_version=DEFAULT_VERSION,
             version_env=[f'{var}="${{{VERSION_ARG}}}"' for var in inputs.version_env],
+            git_version=inputs.git_version,
             labels=_merged(inputs.root.labels, image.labels, [(MEMBER_LABEL, inputs.name)]),
             env=_merged(inputs.root.env, image.env),
             include=[(beside(inputs.rel, path), f"/app/{path}") for path in image.include],
@@ -176,11 +182,11 @@ def render_dockerfile(inputs: ImageInputs) -> str:
 
 
 def _deps_mounts(inputs: ImageInputs) -> list[tuple[str, str]]:
-    """(source, target) of what resolving the dependencies reads: the pyproject files and the
-    lock, the root's uv files and the path sources."""
+    """(source, target) of what installing the dependencies from the index reads: the
+    pyproject files and the lock, and the root's uv files. Not the path sources: that
+    install leaves them out (--no-install-local), so a change in them keeps its layer."""
     mounts = [(inputs.pyproject, "/app/pyproject.toml"), (inputs.lock, "/app/uv.lock")]
-    paths = [*inputs.root_files, *inputs.local_paths]
-    paths += [f"{path}/pyproject.toml" for path in inputs.closure]
+    paths = [*inputs.root_files, *(f"{path}/pyproject.toml" for path in inputs.closure)]
     return mounts + sorted((path, f"/app/{path}") for path in paths)
 
 
@@ -221,21 +227,6 @@ def render_dockerignore(inputs: ImageInputs) -> str:
         "Everything is left out, then exactly what the Dockerfile copies is let back in.",
     ]
     return _render_ignore(purpose, allow, deny)
-
-
-def render_root_dockerignore(images: Sequence[ImageInputs]) -> str:
-    """The union of every image's whitelist: the classic builder reads only this file."""
-    allow: set[str] = set()
-    for inputs in images:
-        allow.update(member_whitelist(inputs)[0])
-    own = {inputs.rel for inputs in images}
-    folders = {path for inputs in images for path in inputs.closure}
-    deny = [f"{path}/uv.lock" for path in sorted(folders - own)]
-    purpose = [
-        "The build context of every image's Dockerfile (the classic builder reads only this file).",
-        "Everything is left out, then exactly what the Dockerfiles copy is let back in.",
-    ]
-    return _render_ignore(purpose, sorted(allow), deny)
 
 
 def render_pyproject(isolated_root: str) -> str:
