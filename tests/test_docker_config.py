@@ -386,6 +386,16 @@ def test_a_uv_image_the_pin_refuses_is_a_config_error(
     assert err.value.fix is not None and "~=0.12.0" in err.value.fix
 
 
+def test_a_uv_image_older_than_the_dockerfile_needs_is_a_config_error(tmp_path: Path) -> None:
+    """The dependency step runs `uv sync --no-install-local` (uv 0.8.14): an older uv would
+    fail inside the build."""
+    root = workspace(tmp_path, root=pinned_root("localhost:5000/astral-sh/uv:0.8.3", None))
+    with pytest.raises(ConfigError) as err:
+        load_config(load_workspace(root))
+    assert "holds uv 0.8.3, older than the 0.8.14 the generated Dockerfile needs" in str(err.value)
+    assert err.value.fix == "tag uv-image with uv 0.8.14 or newer and run `ws docker pin`"
+
+
 def test_the_pin_in_a_root_uv_toml_counts_for_the_uv_image(tmp_path: Path) -> None:
     root = workspace(tmp_path, root=pinned_root("localhost:5000/astral-sh/uv:0.13.9", "~=0.13.0"))
     (root / "uv.toml").write_text('required-version = "==0.12.24"\n')  # uv reads this one

@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from ws.docker.imageref import ImageRef, parse_image_ref
 from ws.errors import ConfigError
@@ -169,14 +170,25 @@ def load_root_config(ws: Workspace) -> RootConfig:
     return root_config(ws.pyproject, table, project=root_project(ws) is not None)
 
 
+# The oldest uv whose flags the generated Dockerfile uses (`uv sync --no-install-local`).
+MIN_IMAGE_UV = "0.8.14"
+
+
 def check_uv_image(root: RootConfig, required: RequiredVersion | None) -> None:
-    """A ConfigError unless uv-image's tag names a uv release that `required-version` allows:
-    the uv in the image reads the same pin, and would otherwise fail the build inside."""
-    if required is None:
-        return
+    """A ConfigError unless uv-image's tag names a uv release that `required-version` allows
+    (the uv in the image reads the same pin, and would otherwise fail the build inside), and
+    one that runs the generated Dockerfile's commands (MIN_IMAGE_UV and newer)."""
     tag = root.uv_image.tag or ""
     release = tag.split("-", 1)[0]  # uv:0.9.5-python3.12-bookworm holds uv 0.9.5
     exact = _EXACT_RELEASE.fullmatch(release) is not None
+    if exact and Version(release) < Version(MIN_IMAGE_UV):
+        _At(root.pyproject, f"{TABLE}.uv-image").fail(
+            f"= {str(root.uv_image)!r} holds uv {release}, older than the {MIN_IMAGE_UV} the "
+            "generated Dockerfile needs (`uv sync --no-install-local`)",
+            f"tag uv-image with uv {MIN_IMAGE_UV} or newer and run `ws docker pin`",
+        )
+    if required is None:
+        return
     if exact and required.allows(release):
         return
     said = f"holds uv {release}" if exact else "names no exact uv release in its tag"
