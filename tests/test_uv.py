@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ws import uv
 from ws.errors import ConfigError, WsError
 from ws.locks import LockOptions, sync_locks
 from ws.uv import (
@@ -294,3 +295,17 @@ def test_version_is_read_from_uv(uv_bin: str) -> None:
     out = subprocess.run([uv_bin, "--version"], capture_output=True, text=True, check=True)
     assert version_of(uv_bin) == out.stdout.split()[1]
     assert os.access(uv_bin, os.X_OK)
+
+
+def test_the_identity_of_a_shim_follows_the_uv_it_hands_over_to(tmp_path: Path) -> None:
+    """A pyenv or asdf shim stays the same file while it hands over to another uv: the key
+    of a recorded `uv lock --locked` must move with the version it answers."""
+    answer = tmp_path / "version"
+    shim = tmp_path / "uv"
+    shim.write_text(f'#!/bin/sh\necho "uv $(cat {answer})"\n')
+    shim.chmod(0o755)
+    answer.write_text("0.13.9")
+    before = uv.identity(str(shim))
+    uv.version_of.cache_clear()
+    answer.write_text("0.12.24")
+    assert uv.identity(str(shim)) != before

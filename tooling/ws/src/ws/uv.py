@@ -234,10 +234,14 @@ def version_of(binary: str) -> str:
 
 
 def identity(binary: str) -> str:
-    """Which uv binary this is, without running it (a cache key): its path, size and mtime."""
+    """Which uv binary this is (a cache key): its path, size and mtime, without running it;
+    for a script (a pyenv or asdf shim, a wrapper), which can hand over to another uv while
+    it stays the same file, also the version it answers."""
     found = Path(binary).resolve()
     st = found.stat()
-    return f"{found}:{st.st_size}:{st.st_mtime_ns}"
+    with found.open("rb") as handle:
+        script = handle.read(2) == b"#!"
+    return f"{found}:{st.st_size}:{st.st_mtime_ns}" + (f":{version_of(binary)}" if script else "")
 
 
 def uv_version(env: Mapping[str, str]) -> str:
