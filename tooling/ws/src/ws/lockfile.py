@@ -186,8 +186,19 @@ class _Read:
     packages: list[dict[str, Any]]  # each block's [[package]] table
 
 
-# uv starts every [[package]] table with this line, at column 0.
-_BLOCK_START = re.compile(r"^(?=\[\[package\]\]$)", re.M)
+# uv starts every [[package]] table with this line.
+_BLOCK_HEAD = "[[package]]\n"
+
+
+def _cut_blocks(text: str) -> tuple[str, list[str]]:
+    """The text before the first `[[package]]` line, and from each such line to the next
+    (str.split: a lock can be megabytes, and is cut again for every member lock)."""
+    first, *pieces = ("\n" + text).split("\n" + _BLOCK_HEAD)  # the "\n" each cut takes...
+    if not pieces:
+        return text, []
+    blocks = [_BLOCK_HEAD + piece + "\n" for piece in pieces]  # ...goes back before it
+    blocks[-1] = blocks[-1][:-1]
+    return (first + "\n")[1:], blocks
 
 
 def _read(text: str, path: Path, parsed: dict[str, dict[str, Any]]) -> _Read:
@@ -199,7 +210,7 @@ def _read(text: str, path: Path, parsed: dict[str, dict[str, Any]]) -> _Read:
     newline = "\r\n" if text.partition("\n")[0].endswith("\r") else "\n"
     if "\r" in text:
         text = text.replace("\r\n", "\n")  # tomllib reads both alike, in strings too
-    header, *blocks = _BLOCK_START.split(text)
+    header, blocks = _cut_blocks(text)
     top = _parse_part(text, header, len(header), path, parsed)
     if "package" in top:
         where = _Where(path, None, "")
@@ -540,8 +551,8 @@ def _prove(lock: Lock, name: str, text: str, meant: dict[str, Any]) -> None:
         back = _read(text, Path(f"{name}'s member lock"), lock.parsed)
     except ConfigError as e:
         raise _unproven(lock, name, e.message) from e
-    endings = text.count("\r\n")
-    if back.newline != lock.newline or endings not in (0, text.count("\n")):
+    mixed = text.count("\n") != text.count("\r\n") if "\r" in text else False
+    if back.newline != lock.newline or mixed:
         raise _unproven(lock, name, "its line endings are not the root lock's")
     got = _without_empty_manifest(dict(back.top))
     if back.packages:
