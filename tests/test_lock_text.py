@@ -143,6 +143,57 @@ def test_a_header_in_a_string_cannot_put_a_package_into_a_member_lock(
     assert not svc_lock.exists()
 
 
+def inline_extras(lock: str) -> str:
+    """uv's lock with core's extras written inline in its table, as TOML allows."""
+    start = lock.index('[[package]]\nname = "core"')
+    end = lock.index("[[package]]", start + 1)
+    block = lock[start:end]
+    table, metadata = block.index("[package.optional-dependencies]"), block.index("[package.")
+    assert table == metadata, "the extras come first"
+    source = 'source = { editable = "packages/core" }\n'
+    inline = (
+        'optional-dependencies = { a = [{ name = "plugin-a" }], b = [{ name = "plugin-b" }] }\n'
+    )
+    rest = block[block.index("[package.metadata]") :]
+    return lock[:start] + block[:table].replace(source, source + inline) + rest + lock[end:]
+
+
+def test_a_member_lock_is_read_back_before_it_is_written(
+    tmp_path: Path, pyindex, uv_bin: str, uv_env: dict[str, str]
+) -> None:
+    """uv reads core's extras inline as it reads them in their own table; the text trim does
+    not see them there. Today's ws kept extra b in app's lock without plugin-b, a lock uv
+    refuses, and `ws check` passed: now the read-back refuses it."""
+    members = {
+        "core": {"optional-dependencies": {"a": ["plugin-a"], "b": ["plugin-b"]}},
+        "plugin-a": {"dependencies": ["core"]},
+        "plugin-b": {"dependencies": ["core", "gamma"]},
+        "app": {"dependencies": ["core[a]"]},
+    }
+    root = make_workspace(tmp_path / "ws", members, index_url=pyindex.url)
+    uv(root, uv_bin, uv_env, "lock")
+    lock = root / "uv.lock"
+    lock.write_text(inline_extras(lock.read_text()))
+    edited = lock.read_bytes()
+    uv(root, uv_bin, uv_env, "lock", "--locked")
+    uv(root, uv_bin, uv_env, "sync", "--frozen", "--all-packages")
+    assert lock.read_bytes() == edited, "uv accepts the lock as it is"
+
+    synced = ws(root, uv_bin, uv_env, "sync-locks")
+    app_lock = root / "packages/app/uv.lock"
+    if app_lock.exists():
+        packages = tomllib.loads(app_lock.read_text())["package"]
+        core = next(p for p in packages if p["name"] == "core")
+        assert "b" not in core.get("optional-dependencies", {}), "a lock uv refuses"
+    for done in (synced, ws(root, uv_bin, uv_env, "check")):
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        assert f"error: {lock}: a member lock cut from it does not read back" in done.stderr
+        assert "(package core: optional-dependencies differ)" in done.stderr
+        assert "(members: app, plugin-a, plugin-b)" in done.stderr
+        assert "hint: restore uv.lock as uv wrote it" in done.stderr
+
+
 def crlf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 

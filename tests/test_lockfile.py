@@ -238,7 +238,7 @@ def test_a_member_lock_that_does_not_read_back_as_meant_is_refused(text, why) ->
     with pytest.raises(LockError) as err:
         member_lock(lock, "app")
     message = str(err.value)
-    assert message.startswith("uv.lock: the lock ws cut from it for app does not read back")
+    assert message.startswith("uv.lock: a member lock cut from it does not read back")
     assert why in message and "fix: restore uv.lock as uv wrote it" in message
 
 

@@ -550,21 +550,22 @@ def _prove(lock: Lock, name: str, text: str, meant: dict[str, Any]) -> None:
     try:
         back = _read(text, Path(f"{name}'s member lock"), lock.parsed)
     except ConfigError as e:
-        raise _unproven(lock, name, e.message) from e
+        raise _unproven(lock, e.message) from e
     mixed = text.count("\n") != text.count("\r\n") if "\r" in text else False
     if back.newline != lock.newline or mixed:
-        raise _unproven(lock, name, "its line endings are not the root lock's")
+        raise _unproven(lock, "its line endings are not the root lock's")
     got = _without_empty_manifest(dict(back.top))
     if back.packages:
         got["package"] = back.packages
     if got != meant:
-        raise _unproven(lock, name, _difference(got, meant))
+        raise _unproven(lock, _difference(got, meant))
 
 
-def _unproven(lock: Lock, name: str, why: str) -> LockError:
+def _unproven(lock: Lock, why: str) -> LockError:
+    """The same for every member it hits, so that they are named together."""
     return LockError(
-        f"{lock.path}: the lock ws cut from it for {name} does not read back as {name}'s part "
-        f"of it ({why}); the root lock is not laid out as uv writes it",
+        f"{lock.path}: a member lock cut from it does not read back as the member's part of "
+        f"it ({why}); the root lock is not laid out as uv writes it",
         fix=_restore(lock.path),
     )
 
