@@ -246,7 +246,7 @@ APP = 'source = { editable = "packages/app" }\n'
 LAYOUTS = [
     (
         ROOT_LOCK.replace(APP, APP + "note = '''\n[[package]]\nname = \"evil\"\n'''\n"),
-        "uv.lock:25: this `[[package]]` line lies inside a multi-line value",
+        "uv.lock:25: this table header lies inside a multi-line value",
     ),
     (ROOT_LOCK + '\n[manifest]\nx = "y"\n', "uv.lock:92: not laid out as uv writes a lock"),
     (ROOT_LOCK.replace(APP, APP + "x = [\n"), "uv.lock:25:1: unreadable lock: "),
@@ -274,3 +274,15 @@ def test_a_name_shared_by_many_entries_is_indexed_in_one_pass() -> None:
     shared = lock.by_name("x")
     assert [e.version for e in shared] == [str(i) for i in range(5000)]
     assert shared == lock.entries and all(a is b for a, b in zip(shared, lock.entries, strict=True))
+
+
+def test_a_metadata_header_in_a_string_or_twice_is_refused() -> None:
+    """An entry's metadata is parsed apart from the rest of the entry: a `[package.metadata]`
+    line inside a string is refused at its line, and metadata the entry's first part already
+    defines is not laid out as uv writes a lock."""
+    in_string = ROOT_LOCK.replace(APP, APP + "note = '''\n[package.metadata]\nx = 1\n'''\n")
+    with pytest.raises(ConfigError, match="uv.lock:25: this table header lies inside"):
+        parse_lock(in_string, Path("uv.lock"))
+    twice = ROOT_LOCK.replace('source = { editable = "packages/core" }\n', CORE + "metadata = 1\n")
+    with pytest.raises(ConfigError, match="uv.lock:28: not laid out as uv writes a lock"):
+        parse_lock(twice, Path("uv.lock"))

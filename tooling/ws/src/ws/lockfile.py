@@ -6,12 +6,14 @@ for. Kept entries stay the root lock's bytes, with two trims uv needs to read th
 members other than the target lose their dependency groups, and an entry loses the extras
 it was not asked for that name packages left out.
 
-The text is cut into tables at the lines starting with `[` (where uv starts every table),
-and each [[package]] table with its subtables, and the header before them, is parsed on its
-own: the data of an entry is read from the entry's own text, so text and data cannot be
-paired wrongly. A `[` line inside a multi-line value leaves the part before it unterminated,
-which fails to parse: a cut that would not be uv's is refused, never followed. Every derived
-lock is parsed back and compared with the entries meant before anyone writes or trusts it.
+The text is cut before each `[[package]]` line (and an entry before its `[package.metadata]`
+line), and each part is parsed on its own: an entry's data is read from the entry's own
+text, so text and data cannot be paired wrongly. Each part starts at a table header and the
+part before it parsed alone, so the whole file's parser reads each part as it is read here;
+a cut line inside a multi-line value leaves the part before it unterminated, and is refused
+at its line, never followed. Every member lock is read back the same way (the parts that are
+the root lock's bytes reuse their parse) and compared with the entries meant before anyone
+writes or trusts it.
 """
 
 from __future__ import annotations
@@ -219,12 +221,34 @@ def _read(text: str, path: Path, parsed: dict[str, dict[str, Any]]) -> _Read:
     end = len(header)
     for block in blocks:
         start, end = end, end + len(block)
-        data = _parse_part(text, block, end, path, parsed)
-        package = data.get("package")
-        if len(data) != 1 or type(package) is not list or len(package) != 1:
-            raise _not_uv_layout(text, start, path)
-        packages.append(package[0])
+        packages.append(_package(text, block, start, path, parsed))
     return _Read(newline, header, top, blocks, packages)
+
+
+_METADATA_HEAD = "\n[package.metadata]\n"
+
+
+def _package(
+    text: str, block: str, start: int, path: Path, parsed: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The one [[package]] table a block holds. Its metadata (uv writes it last, and it is
+    most of a member's text) is parsed apart: a member lock trims a member's groups and
+    extras, never its metadata, which is then parsed once for all member locks."""
+    cut = block.find(_METADATA_HEAD) + 1 or len(block)
+    head, tail = block[:cut], block[cut:]
+    data = _parse_part(text, head, start + cut, path, parsed)
+    package = data.get("package")
+    if len(data) != 1 or type(package) is not list or len(package) != 1:
+        raise _not_uv_layout(text, start, path)
+    if not tail:
+        return package[0]
+    # Alone, [package.metadata] and what follows make a table `package`; in the file they
+    # fill this entry: the same, when they define no key the entry's first part defined.
+    more = _parse_part(text, tail, start + len(block), path, parsed)
+    rest = more.get("package")
+    if len(more) != 1 or type(rest) is not dict or rest.keys() & package[0].keys():
+        raise _not_uv_layout(text, start, path)
+    return {**package[0], **rest}
 
 
 # Tables start at column 0 in what uv writes; array items and continuations are indented.
@@ -262,8 +286,8 @@ _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
 
 def _unreadable(text: str, end: int, path: Path) -> ConfigError:
-    """Why a part does not parse: the whole lock does not, or the `[[package]]` line after
-    the part lies in a multi-line value."""
+    """Why a part does not parse: the whole lock does not, or the table header ws cut
+    before (at end) lies in a multi-line value."""
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -275,7 +299,7 @@ def _unreadable(text: str, end: int, path: Path) -> ConfigError:
         return ConfigError(path, "arrays or tables nested too deeply to read", fix=_restore(path))
     return ConfigError(
         path,
-        "this `[[package]]` line lies inside a multi-line value, which uv never writes: "
+        "this table header lies inside a multi-line value, which uv never writes: "
         "ws cannot cut the lock into its packages",
         line=text.count("\n", 0, end) + 1,
         fix=_restore(path),
