@@ -187,7 +187,7 @@ APP_SOURCE = 'source = { editable = "packages/app" }\n'
 BAD_FIELDS = [
     ('members = [\n    "app",', 'members = "app"\nx = [', "`manifest.members` must be an array"),
     ('"six"\nversion = "1.16.0"', '"six"\nversion = 1.16', "uv.lock:92: `version` of package six"),
-    ('name = "app"\n', "", "uv.lock:20: `name` is missing"),
+    ('name = "app"\n', "", "uv.lock:20: `name` of a [[package]] is missing"),
     ('{ name = "six" },\n]', '"six",\n]', "`dependencies[0]` of package core must be a table"),
     ('extra = ["a"]', 'extra = "a"', "`dependencies[0].extra` of package app must be an array"),
     ("a = [\n    { name", "a = 1\nz = [\n    { name", "`optional-dependencies.a` of package core"),

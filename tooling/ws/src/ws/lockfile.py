@@ -117,6 +117,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Lock:
+    """A uv.lock: its header tables as text, its entries, and the workspace members it lists."""
+
     path: Path
     header: tuple[Section, ...]
     entries: tuple[Entry, ...]
@@ -349,9 +351,9 @@ class _Where:
     def name(self, table: Mapping[str, Any], at: str = "") -> str:
         value = self.string(table, "name", at)
         if value is None:
-            raise ConfigError(
-                self.path, f"`{at}name` is missing", line=self.line, fix=_restore(self.path)
-            )
+            owner = f" of {self.owner}" if self.owner else ""
+            problem = f"`{at}name`{owner} is missing"
+            raise ConfigError(self.path, problem, line=self.line, fix=_restore(self.path))
         return value
 
     def strings(self, table: Mapping[str, Any], key: str, at: str = "") -> tuple[str, ...]:
