@@ -332,7 +332,7 @@ def test_a_broken_root_lock_is_one_error_per_cause(root: Path, opts: LockOptions
     with pytest.raises(LockError) as err:
         derive_locks(
             load_workspace(root),
-            (root / "uv.lock").read_bytes(),
+            lockfile.read_lock(root / "uv.lock"),
             ["cli", "core", "report", "service"],
         )
     message = str(err.value)

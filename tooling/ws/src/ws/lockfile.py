@@ -1,17 +1,26 @@
-"""uv.lock files: read the root lock, and derive a member's part of it byte for byte.
+"""uv.lock files: read the root lock, and derive a member's part of it byte for byte, proven.
 
 A member lock is the subgraph of the root lock that the member can install: its own
 dependencies, extras and groups, and of every package it reaches only the extras it asks
 for. Kept entries stay the root lock's bytes, with two trims uv needs to read the result:
 members other than the target lose their dependency groups, and an entry loses the extras
 it was not asked for that name packages left out.
+
+The text is cut before each `[[package]]` line (and an entry before its `[package.metadata]`
+line), and each part is parsed on its own: an entry's data is read from the entry's own
+text, so text and data cannot be paired wrongly. Each part starts at a table header and the
+part before it parsed alone, so the whole file's parser reads each part as it is read here;
+a cut line inside a multi-line value leaves the part before it unterminated, and is refused
+at its line, never followed. Every member lock is read back the same way (the parts that are
+the root lock's bytes reuse their parse) and compared with the entries meant before anyone
+writes or trusts it.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +28,17 @@ from typing import Any
 from ws.errors import ConfigError, LockError
 
 LOCAL_SOURCES = ("editable", "virtual", "directory")
-_ROOT_ONLY_MANIFEST = ("requirements",)
+# What only the root installs: its own requirements and dependency groups.
+_ROOT_ONLY_MANIFEST = ("requirements", "dependency-groups")
 _ROOT_ONLY_MANIFEST_TABLES = ("[manifest.dependency-groups]",)
+_RELOCK = "re-lock the workspace: `ws sync-locks` (it runs `uv lock`)"
+
+
+def _restore(path: Path) -> str:
+    return (
+        f"restore {path.name} as uv wrote it (`git checkout -- {path.name}`), "
+        "or delete it and run `ws sync-locks` to lock afresh"
+    )
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,7 @@ class Section:
 
     head: str  # the header line ("" for the lines before the first table)
     body: str
+    line: int = 1  # where the section starts in the lock (1-based)
 
     @property
     def table(self) -> str:
@@ -56,7 +75,8 @@ class Section:
 
 def _items(body: str) -> tuple[list[tuple[str, str]], str]:
     """A table's keys as (key, its whole text), and the blank lines after the last; uv starts
-    every key at column 0 and indents what continues it."""
+    every key at column 0 and indents what continues it (a lock written otherwise is caught
+    when the derived lock is read back)."""
     items: list[tuple[str, str]] = []
     blanks = ""
     for line in body.splitlines(keepends=True):
@@ -84,6 +104,7 @@ class Entry:
     extras: Mapping[str, tuple[Ref, ...]]
     groups: Mapping[str, tuple[Ref, ...]]
     sections: tuple[Section, ...]
+    data: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def local(self) -> bool:
@@ -96,11 +117,18 @@ class Entry:
 
 @dataclass(frozen=True)
 class Lock:
+    """A uv.lock: its header tables as text, its entries, and the workspace members it lists."""
+
     path: Path
     header: tuple[Section, ...]
     entries: tuple[Entry, ...]
     members: tuple[str, ...]
     names: Mapping[str, tuple[Entry, ...]] = field(default_factory=dict, repr=False)
+    data: Mapping[str, Any] = field(default_factory=dict, repr=False)  # all but the packages
+    newline: str = "\n"  # uv writes "\n"; a checkout may turn every line to "\r\n"
+    # The text of each part of the lock -> its data: what a member lock keeps of the root
+    # lock's bytes is read back without parsing it again.
+    parsed: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def by_name(self, name: str) -> tuple[Entry, ...]:
         return self.names.get(name, ())
@@ -112,81 +140,243 @@ class Lock:
 
 def read_lock(path: Path) -> Lock:
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
     except FileNotFoundError as e:
         raise ConfigError(path, "missing", fix="run `ws sync-locks` (it runs `uv lock`)") from e
+    except OSError as e:
+        raise ConfigError(path, f"cannot read: {e.strerror or e}", fix=_restore(path)) from e
+    return parse_lock_bytes(data, path)
+
+
+def parse_lock_bytes(data: bytes, path: Path) -> Lock:
+    """parse_lock of a lock's bytes, as the caller read them (once)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        problem = f"not UTF-8 text (byte 0x{data[e.start]:02x}), which uv refuses too"
+        raise ConfigError(path, problem, line=line, fix=_restore(path)) from e
     return parse_lock(text, path)
 
 
 def parse_lock(text: str, path: Path) -> Lock:
-    sections = _split_sections(text)
-    try:
-        data = tomllib.loads(_lean(sections))
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(path, f"unreadable lock: {e}", fix="re-run `uv lock`") from e
-    header, blocks = _group_blocks(sections)
-    packages = data.get("package", [])
-    if len(packages) != len(blocks) or any(not isinstance(p, dict) for p in packages):
-        raise ConfigError(path, "not laid out as uv writes a lock", fix="re-run `uv lock`")
-    try:
-        entries = tuple(
-            _entry(i, p, b) for i, (p, b) in enumerate(zip(packages, blocks, strict=True))
-        )
-    except (KeyError, TypeError, AttributeError) as e:
-        raise ConfigError(path, f"a package entry lacks {e}", fix="re-run `uv lock`") from e
-    members = tuple(data.get("manifest", {}).get("members", ()))
+    parsed: dict[str, dict[str, Any]] = {}
+    read = _read(text, path, parsed)
+    line = read.header.count("\n") + 1
+    entries = []
+    for i, (package, block) in enumerate(zip(read.packages, read.blocks, strict=True)):
+        entries.append(_entry(i, package, _split_sections(block, line), path))
+        line += block.count("\n")
+    members = _members(read.top, _Where(path, None, ""))
     if not members:  # a lone project: the one local package at the root is the member
         members = tuple(e.name for e in entries if e.source in ("editable=.", "virtual=."))
-    names: dict[str, tuple[Entry, ...]] = {}
+    header = tuple(_split_sections(read.header, 1))
+    names = _by_name(entries)
+    return Lock(path, header, tuple(entries), members, names, read.top, read.newline, parsed)
+
+
+def _by_name(entries: Sequence[Entry]) -> dict[str, tuple[Entry, ...]]:
+    """The entries of each name, in one pass (a lock may hold thousands of one name)."""
+    found: dict[str, list[Entry]] = {}
     for entry in entries:
-        names[entry.name] = (*names.get(entry.name, ()), entry)
-    return Lock(path, header, entries, members, names)
+        found.setdefault(entry.name, []).append(entry)
+    return {name: tuple(same) for name, same in found.items()}
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A lock's text cut before each `[[package]]` line: the header and the blocks, each
+    parsed on its own."""
+
+    newline: str
+    header: str
+    top: dict[str, Any]  # the header's tables
+    blocks: list[str]
+    packages: list[dict[str, Any]]  # each block's [[package]] table
+
+
+# uv starts every [[package]] table with this line.
+_BLOCK_HEAD = "[[package]]\n"
+
+
+def _cut_blocks(text: str) -> tuple[str, list[str]]:
+    """The text before the first `[[package]]` line, and from each such line to the next
+    (str.split: a lock can be megabytes, and is cut again for every member lock)."""
+    first, *pieces = ("\n" + text).split("\n" + _BLOCK_HEAD)  # the "\n" each cut takes...
+    if not pieces:
+        return text, []
+    blocks = [_BLOCK_HEAD + piece + "\n" for piece in pieces]  # ...goes back before it
+    blocks[-1] = blocks[-1][:-1]
+    return (first + "\n")[1:], blocks
+
+
+def _read(text: str, path: Path, parsed: dict[str, dict[str, Any]]) -> _Read:
+    """Cut the text before each `[[package]]` line and parse each part on its own (parsed:
+    part text -> data, shared by a root lock and the member locks cut from it, so that what
+    they keep of the root lock's bytes is parsed once). Each part starts at a table header
+    and the part before it parsed whole, so the file's parser reads each part as it is read
+    here: a cut inside a multi-line value leaves the part before it unterminated."""
+    newline = "\r\n" if text.partition("\n")[0].endswith("\r") else "\n"
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")  # tomllib reads both alike, in strings too
+    header, blocks = _cut_blocks(text)
+    top = _parse_part(text, header, len(header), path, parsed)
+    if "package" in top:
+        where = _Where(path, None, "")
+        raise where.wrong("package", "[[package]] tables, as uv writes them", top["package"])
+    packages = []
+    end = len(header)
+    for block in blocks:
+        start, end = end, end + len(block)
+        packages.append(_package(text, block, start, path, parsed))
+    return _Read(newline, header, top, blocks, packages)
+
+
+_METADATA_HEAD = "\n[package.metadata]\n"
+
+
+def _package(
+    text: str, block: str, start: int, path: Path, parsed: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The one [[package]] table a block holds. Its metadata (uv writes it last, and it is
+    most of a member's text) is parsed apart: a member lock trims a member's groups and
+    extras, never its metadata, which is then parsed once for all member locks."""
+    cut = block.find(_METADATA_HEAD) + 1 or len(block)
+    head, tail = block[:cut], block[cut:]
+    data = _parse_part(text, head, start + cut, path, parsed)
+    package = data.get("package")
+    if len(data) != 1 or type(package) is not list or len(package) != 1:
+        raise _not_uv_layout(text, start, path)
+    if not tail:
+        return package[0]
+    # Alone, [package.metadata] and what follows make a table `package`; in the file they
+    # fill this entry: the same, when they define no key the entry's first part defined.
+    more = _parse_part(text, tail, start + len(block), path, parsed)
+    rest = more.get("package")
+    if len(more) != 1 or type(rest) is not dict or rest.keys() & package[0].keys():
+        raise _not_uv_layout(text, start, path)
+    return {**package[0], **rest}
 
 
 # Tables start at column 0 in what uv writes; array items and continuations are indented.
 _TABLE_START = re.compile(r"^(?=\[)", re.M)
-# Of a package, ws reads what it needs and where from; its files and metadata only pass.
-_FILES = re.compile(r"^(?:sdist = \{[^\n]*\}|wheels = \[\n.*?^\])\n", re.M | re.S)
-_READ = ("[[package]]", "[package.optional-dependencies]", "[package.dev-dependencies]")
 
 
-def _split_sections(text: str) -> list[Section]:
-    """The lock's tables in order, as text (regular expressions: a lock can be megabytes)."""
+def _split_sections(text: str, line: int) -> list[Section]:
+    """A part of the lock as its tables, in order (line: where the part starts)."""
     sections = []
     for chunk in _TABLE_START.split(text):
         if not chunk:
             continue
         if chunk.startswith("["):
             head, _, body = chunk.partition("\n")
-            sections.append(Section(head + "\n", body))
+            sections.append(Section(head + "\n", body, line))
         else:
-            sections.append(Section("", chunk))
+            sections.append(Section("", chunk, line))
+        line += chunk.count("\n")
     return sections
 
 
-def _lean(sections: list[Section]) -> str:
-    """The TOML ws reads: the top keys, the manifest, and of each package its name, version,
-    source and dependencies (parsing every wheel's URL and hash would be most of the work)."""
-    parts = []
-    for section in sections:
-        if section.table == "[[package]]":
-            parts.append(section.head + _FILES.sub("", section.body))
-        elif section.table in _READ or section.table in ("", "[manifest]"):
-            parts.append(section.head + section.body)
-    return "".join(parts)
+def _parse_part(
+    text: str, part: str, end: int, path: Path, parsed: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """One part of the lock, parsed on its own (end: where the part ends in text)."""
+    if part not in parsed:
+        try:
+            parsed[part] = tomllib.loads(part)
+        except (tomllib.TOMLDecodeError, RecursionError) as e:
+            raise _unreadable(text, end, path) from e
+    return parsed[part]
 
 
-def _group_blocks(sections: list[Section]) -> tuple[tuple[Section, ...], list[list[Section]]]:
-    header: list[Section] = []
-    blocks: list[list[Section]] = []
-    for section in sections:
-        if section.table == "[[package]]":
-            blocks.append([section])
-        elif blocks:
-            blocks[-1].append(section)
-        else:
-            header.append(section)
-    return tuple(header), blocks
+_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
+
+
+def _unreadable(text: str, end: int, path: Path) -> ConfigError:
+    """Why a part does not parse: the whole lock does not, or the table header ws cut
+    before (at end) lies in a multi-line value."""
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        found = _POSITION.search(str(e))
+        line, column = (int(found[1]), int(found[2])) if found else (None, None)
+        problem = f"unreadable lock: {_POSITION.sub('', str(e))}"
+        return ConfigError(path, problem, line=line, column=column, fix=_restore(path))
+    except RecursionError:
+        return ConfigError(path, "arrays or tables nested too deeply to read", fix=_restore(path))
+    return ConfigError(
+        path,
+        "this table header lies inside a multi-line value, which uv never writes: "
+        "ws cannot cut the lock into its packages",
+        line=text.count("\n", 0, end) + 1,
+        fix=_restore(path),
+    )
+
+
+def _not_uv_layout(text: str, start: int, path: Path) -> ConfigError:
+    return ConfigError(
+        path,
+        "not laid out as uv writes a lock: a [[package]] table is followed by "
+        "another table than its own",
+        line=text.count("\n", 0, start) + 1,
+        fix=_restore(path),
+    )
+
+
+_KINDS: dict[type, str] = {
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a float",
+    list: "an array",
+    dict: "a table",
+}
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a value of the lock sits, for an error naming the file, the line and the field."""
+
+    path: Path
+    line: int | None
+    owner: str  # "" at the top, else "package NAME"
+
+    def wrong(self, key: str, want: str, value: Any) -> ConfigError:
+        owner = f" of {self.owner}" if self.owner else ""
+        got = _KINDS.get(type(value), type(value).__name__)
+        problem = f"`{key}`{owner} must be {want}, not {got}"
+        return ConfigError(self.path, problem, line=self.line, fix=_restore(self.path))
+
+    def string(self, table: Mapping[str, Any], key: str, at: str = "") -> str | None:
+        value = table.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.wrong(at + key, "a string", value)
+        return value
+
+    def name(self, table: Mapping[str, Any], at: str = "") -> str:
+        value = self.string(table, "name", at)
+        if value is None:
+            owner = f" of {self.owner}" if self.owner else ""
+            problem = f"`{at}name`{owner} is missing"
+            raise ConfigError(self.path, problem, line=self.line, fix=_restore(self.path))
+        return value
+
+    def strings(self, table: Mapping[str, Any], key: str, at: str = "") -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.wrong(at + key, "an array of strings", value)
+        return tuple(value)
+
+    def table(self, table: Mapping[str, Any], key: str, want: str) -> dict[str, Any]:
+        value = table.get(key, {})
+        if not isinstance(value, dict):
+            raise self.wrong(key, want, value)
+        return value
+
+
+def _members(top: Mapping[str, Any], where: _Where) -> tuple[str, ...]:
+    manifest = where.table(top, "manifest", "a table")
+    return where.strings(manifest, "members", "manifest.")
 
 
 def render_source(source: Mapping[str, Any] | None) -> str:
@@ -194,28 +384,50 @@ def render_source(source: Mapping[str, Any] | None) -> str:
     return ",".join(f"{k}={source[k]}" for k in sorted(source))
 
 
-def _refs(values: Any) -> tuple[Ref, ...]:
-    return tuple(
-        Ref(
-            v["name"],
-            v.get("version"),
-            render_source(v["source"]) if "source" in v else None,
-            tuple(v.get("extra", ())),
-        )
-        for v in values or ()
-    )
+_SOURCE = 'a table such as { registry = "..." }'
 
 
-def _entry(index: int, package: dict[str, Any], sections: list[Section]) -> Entry:
+def _source(where: _Where, table: Mapping[str, Any], at: str = "") -> str | None:
+    source = table.get("source")
+    if source is None:
+        return None
+    if not isinstance(source, dict) or not all(isinstance(v, str) for v in source.values()):
+        raise where.wrong(at + "source", _SOURCE, source)
+    return render_source(source)
+
+
+def _refs(where: _Where, values: Any, key: str) -> tuple[Ref, ...]:
+    if not isinstance(values, list):
+        raise where.wrong(key, 'an array of tables such as { name = "..." }', values)
+    refs = []
+    for i, value in enumerate(values):
+        at = f"{key}[{i}]."
+        if not isinstance(value, dict):
+            raise where.wrong(at[:-1], 'a table such as { name = "..." }', value)
+        version = where.string(value, "version", at)
+        source = _source(where, value, at)
+        refs.append(Ref(where.name(value, at), version, source, where.strings(value, "extra", at)))
+    return tuple(refs)
+
+
+def _ref_groups(where: _Where, package: Mapping[str, Any], key: str) -> dict[str, tuple[Ref, ...]]:
+    groups = where.table(package, key, "a table of arrays")
+    return {k: _refs(where, v, f"{key}.{k}") for k, v in groups.items()}
+
+
+def _entry(index: int, package: dict[str, Any], sections: list[Section], path: Path) -> Entry:
+    name = _Where(path, sections[0].line, "a [[package]]").name(package)
+    where = _Where(path, sections[0].line, f"package {name}")
     return Entry(
         index=index,
-        name=package["name"],
-        version=package.get("version"),
-        source=render_source(package.get("source")),
-        dependencies=_refs(package.get("dependencies")),
-        extras={k: _refs(v) for k, v in package.get("optional-dependencies", {}).items()},
-        groups={k: _refs(v) for k, v in package.get("dev-dependencies", {}).items()},
+        name=name,
+        version=where.string(package, "version"),
+        source=_source(where, package) or "",
+        dependencies=_refs(where, package.get("dependencies", []), "dependencies"),
+        extras=_ref_groups(where, package, "optional-dependencies"),
+        groups=_ref_groups(where, package, "dev-dependencies"),
         sections=tuple(sections),
+        data=package,
     )
 
 
@@ -230,7 +442,7 @@ def resolve(lock: Lock, ref: Ref, needed_by: Entry) -> list[Entry]:
     if not found:
         raise LockError(
             f"{lock.path}: {needed_by.label} needs {ref.name}, which the lock has no entry for",
-            fix="re-lock the workspace: `ws sync-locks` (it runs `uv lock`)",
+            fix=_RELOCK,
         )
     return found
 
@@ -259,28 +471,24 @@ def reach(lock: Lock, target: Entry) -> dict[int, set[str]]:
 
 
 def member_lock(lock: Lock, name: str) -> bytes:
-    """The lock of member name: the part of the root lock it can install, as uv writes it."""
+    """The lock of member name: the part of the root lock it can install, as uv writes it,
+    in the root lock's line ending; read back and compared with the entries meant."""
     target = lock.member(name)
     if target is None:
-        raise LockError(
-            f"{lock.path}: has no entry for workspace member {name}",
-            fix="re-lock the workspace: `ws sync-locks` (it runs `uv lock`)",
-        )
+        raise LockError(f"{lock.path}: has no entry for workspace member {name}", fix=_RELOCK)
     kept = reach(lock, target)
-    members = sorted(lock.entries[i].name for i in kept if lock.entries[i].name in lock.members)
-    parts = [_header_text(lock.header, members)]
-    for entry in lock.entries:
-        if entry.index in kept:
-            parts.append(_entry_text(lock, entry, target, kept))
-    return ("".join(parts).rstrip("\n") + "\n").encode("utf-8")
-
-
-def members_of(lock: Lock, name: str) -> set[str]:
-    """The workspace members that member name's lock holds (itself included)."""
-    target = lock.member(name)
-    if target is None:
-        return {name}
-    return {lock.entries[i].name for i in reach(lock, target)} & set(lock.members)
+    cuts = [_cut(lock, lock.entries[i], target, kept) for i in sorted(kept)]
+    listed = set(lock.members)
+    members = sorted(c.entry.name for c in cuts if c.entry.name in listed)
+    parts = [_header_text(lock.header, members), *(c.text() for c in cuts)]
+    text = "".join(parts).rstrip("\n") + "\n"
+    if lock.newline != "\n":
+        text = text.replace("\n", lock.newline)
+    meant = _meant_top(lock, members)
+    if cuts:
+        meant["package"] = [c.meant() for c in cuts]
+    _prove(lock, name, text, meant)
+    return text.encode("utf-8")
 
 
 def _header_text(header: tuple[Section, ...], members: list[str]) -> str:
@@ -296,19 +504,46 @@ def _header_text(header: tuple[Section, ...], members: list[str]) -> str:
     return "".join(out)
 
 
-def _entry_text(lock: Lock, entry: Entry, target: Entry, kept: dict[int, set[str]]) -> str:
-    out = []
-    for section in entry.sections:
-        if section.table == "[package.dev-dependencies]" and entry is not target:
-            continue
-        if section.table == "[package.optional-dependencies]":
-            drop = [x for x in entry.extras if _left_out(lock, entry, x, kept)]
-            if len(drop) == len(entry.extras):
+@dataclass(frozen=True)
+class _Cut:
+    """What a member lock keeps of one entry: its groups only if it is the member itself,
+    and not the extras left out."""
+
+    entry: Entry
+    groups: bool
+    drop: tuple[str, ...]
+
+    def text(self) -> str:
+        out = []
+        for section in self.entry.sections:
+            if section.table == "[package.dev-dependencies]" and not self.groups:
                 continue
-            out.append(section.text(drop))
-        else:
-            out.append(section.text())
-    return "".join(out)
+            if section.table == "[package.optional-dependencies]":
+                if len(self.drop) == len(self.entry.extras):
+                    continue
+                out.append(section.text(self.drop))
+            else:
+                out.append(section.text())
+        return "".join(out)
+
+    def meant(self) -> Mapping[str, Any]:
+        """The entry's table as the member lock must read."""
+        data = self.entry.data
+        if not self.drop and (self.groups or "dev-dependencies" not in data):
+            return data
+        package = {k: v for k, v in data.items() if k != "optional-dependencies"}
+        if not self.groups:
+            package.pop("dev-dependencies", None)
+        extras = data.get("optional-dependencies", {})
+        extras = {x: refs for x, refs in extras.items() if x not in self.drop}
+        if extras:
+            package["optional-dependencies"] = extras
+        return package
+
+
+def _cut(lock: Lock, entry: Entry, target: Entry, kept: dict[int, set[str]]) -> _Cut:
+    drop = tuple(x for x in entry.extras if _left_out(lock, entry, x, kept))
+    return _Cut(entry, entry is target, drop)
 
 
 def _left_out(lock: Lock, entry: Entry, extra: str, kept: dict[int, set[str]]) -> bool:
@@ -320,12 +555,60 @@ def _left_out(lock: Lock, entry: Entry, extra: str, kept: dict[int, set[str]]) -
     )
 
 
-def parse_lock_bytes(data: bytes, path: Path) -> Lock:
-    """parse_lock of a lock's bytes, as read once by the caller."""
+def _meant_top(lock: Lock, members: list[str]) -> dict[str, Any]:
+    """The root's top tables as a member lock must read them: its manifest lists the members
+    kept and none of the root's own requirements."""
+    meant = dict(lock.data)
+    if "manifest" in meant:
+        manifest = {k: v for k, v in meant["manifest"].items() if k not in _ROOT_ONLY_MANIFEST}
+        if "members" in manifest:
+            manifest["members"] = members
+        meant["manifest"] = manifest
+    return _without_empty_manifest(meant)
+
+
+def _without_empty_manifest(data: dict[str, Any]) -> dict[str, Any]:
+    """An empty [manifest] and none read alike (a manifest of root requirements only)."""
+    if data.get("manifest") == {}:
+        data = {k: v for k, v in data.items() if k != "manifest"}
+    return data
+
+
+def _prove(lock: Lock, name: str, text: str, meant: dict[str, Any]) -> None:
+    """Read the derived lock back as the root lock was read (cut before each `[[package]]`
+    line, each part parsed on its own, which is how the whole file parses): it must hold
+    exactly the entries meant, in one line ending, or nobody gets it."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(
-            path, f"not UTF-8 (byte {e.start})", fix="re-run `uv lock`: uv writes UTF-8"
-        ) from e
-    return parse_lock(text, path)
+        back = _read(text, Path(f"{name}'s member lock"), lock.parsed)
+    except ConfigError as e:
+        raise _unproven(lock, e.message) from e
+    mixed = text.count("\n") != text.count("\r\n") if "\r" in text else False
+    if back.newline != lock.newline or mixed:
+        raise _unproven(lock, "its line endings are not the root lock's")
+    got = _without_empty_manifest(dict(back.top))
+    if back.packages:
+        got["package"] = back.packages
+    if got != meant:
+        raise _unproven(lock, _difference(got, meant))
+
+
+def _unproven(lock: Lock, why: str) -> LockError:
+    """The same for every member it hits, so that they are named together."""
+    return LockError(
+        f"{lock.path}: a member lock cut from it does not read back as the member's part of "
+        f"it ({why}); the root lock is not laid out as uv writes it",
+        fix=_restore(lock.path),
+    )
+
+
+def _difference(got: Mapping[str, Any], meant: Mapping[str, Any]) -> str:
+    """The first thing that differs, named for the user."""
+    for key in sorted(set(got) | set(meant)):
+        if key != "package" and got.get(key) != meant.get(key):
+            return f"its `{key}` differs"
+    ours, theirs = got.get("package", []), meant.get("package", [])
+    for have, want in zip(ours, theirs, strict=False):
+        if have != want:
+            keys = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+            return f"package {want.get('name')}: {', '.join(keys)} differ"
+    return f"it holds {len(ours)} packages where {len(theirs)} were meant"

@@ -97,7 +97,8 @@ def sync_locks(
         if records.vouches(MEMBERS_RECORD, _members_key(ws, root_lock, sorted(ws.members))):
             report.members = dict.fromkeys(targets, "unchanged")
             return report
-        for name, data in sorted(derive_locks(ws, root_lock, targets).items()):
+        derived = derive_locks(ws, read_root_lock(ws, root_lock), targets)
+        for name, data in sorted(derived.items()):
             report.members[name] = _write(member_lock_path(ws, name), data, ws.root)
             on_event(name, report.members[name])
         if names is None:  # every member lock is now its part: re-read, as written
@@ -125,20 +126,28 @@ def _targets(ws: Workspace, graph: nx.DiGraph | None, names: Collection[str] | N
     return sorted(dependents(graph if graph is not None else build_graph(ws), names))
 
 
-def derive_locks(ws: Workspace, root_lock: bytes, names: Sequence[str]) -> dict[str, bytes]:
-    """Each named member's lock, derived from the root lock's bytes. Every member is tried
-    once; a failure raises one LockError per distinct cause, naming every member it hit."""
-    lock = lockfile.parse_lock_bytes(root_lock, ws.root / LOCK_NAME)
+def read_root_lock(ws: Workspace, root_lock: bytes) -> lockfile.Lock:
+    """The root lock's bytes, read as a lock: a ConfigError naming the line and the field
+    where they are not of the form uv writes."""
+    return lockfile.parse_lock_bytes(root_lock, ws.root / LOCK_NAME)
+
+
+def derive_locks(ws: Workspace, lock: lockfile.Lock, names: Sequence[str]) -> dict[str, bytes]:
+    """Each named member's lock, derived from the root lock. Every member is tried once; a
+    failure raises one LockError per distinct cause, naming every member it hit."""
     derived: dict[str, bytes] = {}
-    causes: dict[str, list[str]] = {}
+    causes: dict[tuple[str, str | None], list[str]] = {}
     for name in names:
         try:
             derived[name] = lockfile.member_lock(lock, name)
         except LockError as e:
-            causes.setdefault(str(e), []).append(name)
+            causes.setdefault((e.message, e.fix), []).append(name)
     if causes:
         raise LockError(
-            "\n".join(f"{cause}\n  (members: {', '.join(hit)})" for cause, hit in causes.items())
+            "\n".join(
+                f"{cause}\n  (members: {', '.join(hit)})" for (cause, _), hit in causes.items()
+            ),
+            fix="; ".join(dict.fromkeys(fix for _, fix in causes if fix)) or None,
         )
     return derived
 
@@ -217,22 +226,23 @@ def check_locks(
     records = records if records is not None else no_records(ws.root)
     with lock_if_possible(ws.root, timeout=opts.wait):
         root_lock = _read_lock(ws.root / LOCK_NAME)
-        problems = _check_root(ws, opts, records, root_lock)
+        problems, lock = _check_root(ws, opts, records, root_lock)
         if root_lock is None:
             raise StaleFiles(problems, FIX)
         targets = _targets(ws, graph, names) if dependents or not names else sorted(names)
         every = sorted(ws.members)
         key = _members_key(ws, root_lock, every)
         if not records.vouches(MEMBERS_RECORD, key):
-            problems += _stale_members(ws, root_lock, targets)
+            lock = lock or read_root_lock(ws, root_lock)
+            problems += _stale_members(ws, lock, targets)
             if not problems and names is None and _members_key(ws, root_lock, every) == key:
                 records.note(MEMBERS_RECORD, key)
     if problems:
         raise StaleFiles(problems, FIX)
 
 
-def _stale_members(ws: Workspace, root_lock: bytes, targets: Sequence[str]) -> list[str]:
-    derived = derive_locks(ws, root_lock, targets)
+def _stale_members(ws: Workspace, lock: lockfile.Lock, targets: Sequence[str]) -> list[str]:
+    derived = derive_locks(ws, lock, targets)
     problems = []
     for name in targets:
         path = member_lock_path(ws, name)
@@ -246,22 +256,25 @@ def _stale_members(ws: Workspace, root_lock: bytes, targets: Sequence[str]) -> l
 
 def _check_root(
     ws: Workspace, opts: LockOptions, records: Records, root_lock: bytes | None
-) -> list[str]:
-    """`uv lock --locked`, unless this machine recorded it passing on the same inputs. The
-    record is made only when what uv read was the same before and after it ran."""
+) -> tuple[list[str], lockfile.Lock | None]:
+    """`uv lock --locked`, unless this machine recorded it passing on the same inputs; the
+    lock, read first when uv is asked (ws's reader names the line and field of a lock not of
+    uv's form). The record is made only when what uv read was the same before and after."""
     path = ws.root / LOCK_NAME
     if root_lock is None:
-        return [f"{path}: missing"]
+        return [f"{path}: missing"], None
     key = _root_key(ws, opts, root_lock)
     if records.vouches(ROOT_RECORD, key):
-        return []
+        return [], None
+    lock = read_root_lock(ws, root_lock)
     try:
         run(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
     except CommandFailed as e:
-        return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e, path)})"]
+        stale = f"{path}: out of date with the workspace's pyproject.toml files ({_why(e, path)})"
+        return [stale], lock
     if key and _root_key(ws, opts, _read_lock(path)) == key:
         records.note(ROOT_RECORD, key)
-    return []
+    return [], lock
 
 
 def _why(error: CommandFailed, path: Path) -> str:
