@@ -13,6 +13,7 @@ import typer
 from ws import __version__
 from ws.cli_common import (
     SETTINGS,
+    emit,
     handle_errors,
     live_progress,
     load,
@@ -26,6 +27,7 @@ from ws.cli_common import (
 )
 from ws.cli_docker import docker_app, docker_problems
 from ws.cli_progress import LockProgress
+from ws.display import printable
 from ws.errors import WsError
 
 app = typer.Typer(
@@ -52,7 +54,7 @@ def _version_callback(value: bool) -> None:
             uv = uv_version(dict(os.environ))
         except WsError as e:
             uv = f"unavailable ({e})"
-        typer.echo(f"ws {__version__}\nuv {uv}")
+        emit(f"ws {__version__}\n" + printable(f"uv {uv}"))
         raise typer.Exit()
 
 
@@ -188,7 +190,7 @@ def affected(
     elif matrix:
         out(report.affected_matrix(ws, ordered))
     elif ordered:
-        out("\n".join(ordered))
+        out(report.affected_text(ordered))
 
 
 def _lock_options(jobs: int | None, upgrade: bool, upgrade_package: list[str], wait: float):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from ws.display import printable_lines
 from ws.errors import WsError
 
 if TYPE_CHECKING:
@@ -86,28 +87,42 @@ def label(kind: str, text: str) -> str:
     return f"{prefix} {text}"
 
 
-def report_error(message: str, fix: str | None = None) -> None:
+def emit(text: str, *, err: bool = False, kind: str | None = None) -> None:
+    """The one door of ws's output: every line shown with its control characters escaped
+    (display.printable_lines), then ws's own label and colour. A diagnostic's (kind's) later
+    lines are indented, so no text inside it can start a line that reads as ws's own."""
+    lines = printable_lines(text).split("\n")
+    if kind is not None:
+        lines = [label(kind, lines[0]), *(_indented(line) for line in lines[1:])]
     # color=: click strips escape sequences from a stream that is not a terminal otherwise
-    typer.echo(label("error", message), err=True, color=SETTINGS.color)
+    typer.echo("\n".join(lines), err=err, color=SETTINGS.color)
+
+
+def _indented(line: str) -> str:
+    return line if not line or line[0].isspace() else f"  {line}"
+
+
+def report_error(message: str, fix: str | None = None) -> None:
+    emit(message, err=True, kind="error")
     if fix:
-        typer.echo(label("hint", fix), err=True, color=SETTINGS.color)
+        emit(fix, err=True, kind="hint")
 
 
 def warn(message: str) -> None:
     if SETTINGS.quiet < 2:
-        typer.echo(label("warning", message), err=True, color=SETTINGS.color)
+        emit(message, err=True, kind="warning")
 
 
 def say(text: str) -> None:
     """A status line (what changed, that all is well): hidden by -q."""
     if SETTINGS.quiet == 0:
-        typer.echo(text)
+        emit(text)
 
 
 def out(text: str) -> None:
     """What the command was asked for (a list, a graph, JSON): hidden only by -qq."""
     if SETTINGS.quiet < 2:
-        typer.echo(text)
+        emit(text)
 
 
 def handle_errors(func: F) -> F:
@@ -174,7 +189,7 @@ def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
     try:
         code = app(args=hoist_global_options(argv), prog_name="ws", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as e:
-        typer.echo(e.ctx.get_help() if e.ctx else "", err=True)
+        emit(e.ctx.get_help() if e.ctx else "", err=True)
         return USAGE
     except click_errors.UsageError as e:
         path = e.ctx.command_path if e.ctx else "ws"

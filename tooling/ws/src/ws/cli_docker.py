@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ws.cli_common import handle_errors, live_progress, load_workspace_only, usage_error
+from ws.cli_common import handle_errors, live_progress, load_workspace_only, out, say, usage_error
 from ws.cli_progress import LiveBuilds
+from ws.display import printable
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -52,14 +53,14 @@ def generate(
         if problems:
             raise StaleFiles(problems, GENERATE_FIX)
         _record(ws, config, members)
-        typer.echo("all generated Docker files are up to date")
+        say("all generated Docker files are up to date")
         return
     changed = gen.write_generated(ws.root, files, orphans)
     _record(ws, config, members)
     for rel in changed:
-        typer.echo(f"{'removed' if rel in orphans else 'wrote'} {rel}")
+        say(f"{'removed' if rel in orphans else 'wrote'} {printable(rel)}")
     if not changed:
-        typer.echo("all generated Docker files are up to date")
+        say("all generated Docker files are up to date")
 
 
 def _graph(ws: Workspace) -> nx.DiGraph:
@@ -100,15 +101,15 @@ def pin(
         problems = pins.check_pins(ws.pyproject, root, resolver)
         if problems:
             raise StaleFiles(problems, PIN_FIX)
-        typer.echo("every base image is pinned to the digest its tag points at")
+        say("every base image is pinned to the digest its tag points at")
         return
     changes = pins.pin_images(ws.pyproject, root, resolver)
     for change in changes:
-        typer.echo(f"{change.key}: {change.old} -> {change.new}")
+        say(printable(f"{change.key}: {change.old} -> {change.new}"))
     if changes:
-        typer.echo("now run `ws docker generate` to use the new pins")
+        say("now run `ws docker generate` to use the new pins")
     else:
-        typer.echo("every base image is pinned to the digest its tag points at")
+        say("every base image is pinned to the digest its tag points at")
 
 
 def docker_problems(ws: Workspace) -> list[tuple[str, str]]:
@@ -213,7 +214,7 @@ def build(
     config = load_config(ws)
     names = building.select_members(ws, config, members or [], every=every, since=since)
     if not names:
-        typer.echo("no image member is affected: nothing to build")
+        say("no image member is affected: nothing to build")
         return
     env = dict(os.environ)
     cores = jobs or os.cpu_count() or 1
@@ -233,7 +234,7 @@ def build(
     finally:
         display.close()
     for image in images:
-        typer.echo(f"{image.member}: {image.image_id}")
+        out(printable(f"{image.member}: {image.image_id}"))
         for ref in image.refs:
             pushed = image.pushed.get(ref)
-            typer.echo(f"  {ref}" + (f"  pushed {pushed}" if pushed else ""))
+            out("  " + printable(f"{ref}" + (f"  pushed {pushed}" if pushed else "")))
