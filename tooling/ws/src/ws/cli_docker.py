@@ -205,7 +205,7 @@ def build(
         raise usage_error(f"--jobs {jobs}: at least one build at a time", "--jobs 2")
     if affected != (since is not None):
         raise usage_error("--affected and --since go together", "--affected --since origin/main")
-    if not (members or every or affected):
+    if sum([bool(members), every, affected]) != 1:  # as select_members wants, but exit 2
         raise usage_error(
             "say which images to build",
             "name members, or pass --all, or --affected --since REF (one of the three)",
