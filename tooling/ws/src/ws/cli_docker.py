@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from ws.docker.config import DockerConfig, RootConfig
-    from ws.errors import WsError
     from ws.workspace import Workspace
 
 docker_app = typer.Typer(
@@ -133,7 +132,7 @@ def _generated_problems(ws: Workspace, config: DockerConfig) -> list[tuple[str, 
     try:
         found = gen.check_generated(ws, config)
     except WsError as e:  # e.g. an unpinned image: one problem; the other checks still run
-        return [(e.message.splitlines()[0], _fix_of(e, GENERATE_FIX))]
+        return [(e.message.splitlines()[0], e.fix or GENERATE_FIX)]
     return [(line, GENERATE_FIX) for line in found]
 
 
@@ -144,10 +143,6 @@ def _pin_problems(ws: Workspace, root: RootConfig) -> list[tuple[str, str]]:
     from ws.docker import pins  # noqa: PLC0415
 
     return [(line, PIN_FIX) for line in pins.unpinned(ws.pyproject, root)]
-
-
-def _fix_of(error: WsError, default: str) -> str:
-    return error.fix or default
 
 
 # ---------------------------------------------------------------- ws docker build

@@ -47,13 +47,12 @@ def engine_errors(
     try:
         yield
     except docker.errors.APIError as e:
-        tail = f"\n  fix: {fix}" if fix else ""
         raise refused(
-            f"{subject}: the engine refused to {action}: {e.explanation or e}{tail}"
+            f"{subject}: the engine refused to {action}: {e.explanation or e}", fix=fix
         ) from e
     except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
         raise DockerUnavailable(
-            f"{subject}: lost the Docker engine while trying to {action}: {e}\n  fix: {ENGINE_FIX}"
+            f"{subject}: lost the Docker engine while trying to {action}: {e}", fix=ENGINE_FIX
         ) from e
 
 
@@ -67,7 +66,7 @@ def connect(make_client: Callable[[], docker.DockerClient]) -> docker.DockerClie
     except WsError:
         raise
     except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
-        raise DockerUnavailable(f"no Docker engine answers: {e}\n  fix: {ENGINE_FIX}") from e
+        raise DockerUnavailable(f"no Docker engine answers: {e}", fix=ENGINE_FIX) from e
     require_buildkit(version)
     return client
 

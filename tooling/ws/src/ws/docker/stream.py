@@ -57,8 +57,9 @@ class StepFailed(BuildFailed):
         lines = [f"{member}: the image build failed{where}:"]
         lines += [f"  | {line}" for line in self.output]
         lines.append(f"  {self.error}")
-        lines.append("  fix: correct what the output above reports, then build again")
-        super().__init__("\n".join(lines))
+        super().__init__(
+            "\n".join(lines), fix="correct what the output above reports, then build again"
+        )
 
 
 class BuildLog:
@@ -183,8 +184,8 @@ class PushLog:
         for event in events:
             if is_error(event):
                 raise RegistryError(
-                    f"{self.member}: pushing {self.ref} failed: {error_text(event)}\n"
-                    "  fix: check the registry is running and accepts pushes, then push again"
+                    f"{self.member}: pushing {self.ref} failed: {error_text(event)}",
+                    fix="check the registry is running and accepts pushes, then push again",
                 )
             relay_status(event, self.member, self.progress)
             aux = event.get("aux")
@@ -192,7 +193,7 @@ class PushLog:
                 self.digest = aux["Digest"]
         if self.digest is None:
             raise RegistryError(
-                f"{self.member}: pushing {self.ref} ended without a digest from the registry\n"
-                "  fix: check the registry is healthy, then push again"
+                f"{self.member}: pushing {self.ref} ended without a digest from the registry",
+                fix="check the registry is healthy, then push again",
             )
         return self.digest
