@@ -327,7 +327,7 @@ def test_a_killed_run_leaves_every_lock_whole(
     (hooks / "sitecustomize.py").write_text(PAUSE_BEFORE_RENAME)
     shim, log = uv_shim(tmp_path, opts)
     code = (
-        "import sys; from ws.cli import main; "
+        "import sys; from ws.entry import main; "
         "sys.argv = ['ws', '--root', sys.argv[1], 'sync-locks', '--upgrade']; main()"
     )
     marker = tmp_path / "paused"
@@ -369,7 +369,7 @@ def test_ctrl_c_during_uv_lock_restores_the_root_lock(
     shim.chmod(0o755)
     edit(root / "packages/cli/pyproject.toml", '"gamma"', '"gamma", "alpha"')
     code = (
-        "import sys; from ws.cli import main; "
+        "import sys; from ws.entry import main; "
         "sys.argv = ['ws', '--root', sys.argv[1], 'sync-locks']; main()"
     )
     env = {**opts.env, "WS_UV": str(shim)}

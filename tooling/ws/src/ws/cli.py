@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -19,8 +20,8 @@ from ws.cli_common import (
     load,
     load_workspace_only,
     lock_env,
-    main_exit,
     out,
+    run_app,
     say,
     usage_error,
     wants_color,
@@ -290,5 +291,6 @@ def check(
 app.add_typer(docker_app, name="docker")
 
 
-def main() -> None:
-    main_exit(app)
+def run(argv: Sequence[str]) -> int:
+    """ws on argv, to its exit code (ws.entry, the console script, ends the process)."""
+    return run_app(app, argv)

@@ -1,12 +1,11 @@
 """What every ws command shares: the global options, loading the workspace, and how output,
-errors and exit codes look (as uv's: `error:` and `hint:` lines; 2 for usage, 130 for Ctrl-C)."""
+errors and exit codes look (as uv's: `error:` and `hint:` lines; 2 for usage; Ctrl-C: ws.entry)."""
 
 from __future__ import annotations
 
 import functools
 import os
 import re
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 USAGE = 2
-INTERRUPTED = 130
 # Global options, accepted before or after the subcommand as uv accepts them.
 GLOBAL_VALUED = frozenset({"--root", "--directory", "--color"})
 GLOBAL_FLAGS = frozenset({"--quiet", "--verbose", "--offline", "--no-progress"})
@@ -126,7 +124,7 @@ def out(text: str) -> None:
 
 
 def handle_errors(func: F) -> F:
-    """Turn WsError into `error:` and `hint:` lines and exit 1, Ctrl-C into exit 130."""
+    """Turn WsError into `error:` and `hint:` lines and exit 1 (Ctrl-C: see ws.entry)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -135,9 +133,6 @@ def handle_errors(func: F) -> F:
         except WsError as e:
             report_error(e.message, e.fix)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]  # wraps keeps the signature typer reads
 
@@ -195,21 +190,4 @@ def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
         path = e.ctx.command_path if e.ctx else "ws"
         report_error(e.format_message(), f"`{path} --help` lists what it takes")
         return USAGE
-    except click_errors.Abort:
-        typer.echo("interrupted", err=True)
-        return INTERRUPTED
     return code if isinstance(code, int) else 0
-
-
-def main_exit(app: typer.Typer) -> None:
-    """Run ws and end the process. Every file ws wrote is closed when a command returns, so
-    ws skips tearing its modules down (a tenth of a second, longer than most commands' own
-    work) and with it the last window where Ctrl-C would kill Python by the signal."""
-    try:
-        code = run_app(app, sys.argv[1:])
-    except KeyboardInterrupt:
-        code = INTERRUPTED
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # too late to stop anything now
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
