@@ -132,9 +132,8 @@ def test_uv_output_in_an_error_is_escaped_and_indented(tmp_path: Path) -> None:
     shim = tmp_path / "bin/uv"
     build_file_tree(
         shim.parent,
-        {"uv": f"#!/bin/sh\nprintf 'uv 0.9.0{OSC}\\n' ; [ \"$1\" = --version ] && exit 0\n"
-               f"printf 'boom{OSC}\\nerror: forged\\n' >&2; exit 2\n"},
-    )  # fmt: skip
+        {"uv": f"#!/bin/sh\nprintf 'boom{OSC}\\nerror: forged\\n' >&2; exit 2\n"},
+    )
     shim.chmod(0o755)
     root = build_file_tree(
         tmp_path / "ws",
@@ -144,8 +143,6 @@ def test_uv_output_in_an_error_is_escaped_and_indented(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert_neutralised(done)
     assert all(line.startswith(("error:", "hint:", " ")) for line in done.stderr.splitlines())
-    version = run(root, "--version", env={"WS_UV": str(shim)})
-    assert_neutralised(version)
 
 
 def test_engine_output_is_escaped_on_every_kind_of_progress() -> None:

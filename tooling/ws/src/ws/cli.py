@@ -28,8 +28,6 @@ from ws.cli_common import (
 )
 from ws.cli_docker import docker_app, docker_problems
 from ws.cli_progress import LockProgress
-from ws.display import printable
-from ws.errors import WsError
 
 app = typer.Typer(
     help="Manage a uv workspace: the workspace graph, per-member locks and Docker images.",
@@ -48,14 +46,10 @@ class ColorChoice(StrEnum):
 
 
 def _version_callback(value: bool) -> None:
+    """ws's own version only: the uv a command runs depends on the workspace (and `uv
+    --version` answers in milliseconds), so --version neither finds nor starts one."""
     if value:
-        from ws.uv import uv_version  # noqa: PLC0415 -- keep start-up light
-
-        try:
-            uv = uv_version(dict(os.environ))
-        except WsError as e:
-            uv = f"unavailable ({e})"
-        emit(f"ws {__version__}\n" + printable(f"uv {uv}"))
+        emit(f"ws {__version__}")
         raise typer.Exit()
 
 
@@ -97,7 +91,9 @@ def main_options(
     ] = False,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show versions."),
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show ws's version."
+        ),
     ] = False,
 ) -> None:
     """Global options: accepted before or after the command, as uv's are."""
