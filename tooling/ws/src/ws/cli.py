@@ -190,7 +190,7 @@ def affected(
         out(report.affected_text(ordered))
 
 
-def _lock_options(jobs: int | None, upgrade: bool, upgrade_package: list[str], wait: float):
+def _lock_options(upgrade: bool, upgrade_package: list[str], wait: float):
     from ws.locks import LockOptions  # noqa: PLC0415
     from ws.uv import find_uv  # noqa: PLC0415
 
@@ -198,7 +198,6 @@ def _lock_options(jobs: int | None, upgrade: bool, upgrade_package: list[str], w
     return LockOptions(
         uv=find_uv(env),
         env=env,
-        jobs=jobs or os.cpu_count() or 1,
         upgrade=upgrade,
         upgrade_packages=tuple(upgrade_package),
         wait=wait,
@@ -221,10 +220,6 @@ def sync_locks(
         list[str] | None,
         typer.Option("--upgrade-package", "-P", help="Allow PKG (or PKG==VERSION) to move."),
     ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, hidden=True, help="No effect: locks are derived."),
-    ] = None,
     wait: Annotated[
         float,
         typer.Option(
@@ -240,7 +235,7 @@ def sync_locks(
 
     ws = load_workspace_only()  # the graph (networkx) only for named members: locks build it
     names = [ws.member(m).name for m in members or []] or None
-    opts = _lock_options(jobs, upgrade, upgrade_package or [], wait)
+    opts = _lock_options(upgrade, upgrade_package or [], wait)
     if check:
         locks.check_locks(ws, None, names, opts)
         say("all locks are up to date")
@@ -260,12 +255,7 @@ def sync_locks(
 
 @app.command()
 @handle_errors
-def check(
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, hidden=True, help="No effect: locks are derived."),
-    ] = None,
-) -> None:
+def check() -> None:
     """Every check at once: member locks, generated Docker files, image pins. Writes no file
     but ws's own state (.ws), where what it verified spares the next check the work."""
     from ws import locks  # noqa: PLC0415
@@ -274,7 +264,7 @@ def check(
     ws = load_workspace_only()
     problems: list[tuple[str, str]] = []
     try:
-        locks.check_locks(ws, None, None, _lock_options(jobs, False, [], 300.0))
+        locks.check_locks(ws, None, None, _lock_options(False, [], 300.0))
     except StaleFiles as e:
         problems += [(line, "run `ws sync-locks` and commit the locks") for line in e.problems]
     problems += docker_problems(ws)
