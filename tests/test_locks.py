@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from ws import lockfile
 from ws.errors import Busy, LockError, StaleFiles, WsError
-from ws.graph import build_graph
 from ws.locks import LockOptions, check_locks, derive_locks, sync_locks
 from ws.mutex import workspace_lock
 from ws.workspace import load_workspace
@@ -56,18 +55,18 @@ def root(tmp_path: Path, index) -> Path:
 
 @pytest.fixture
 def opts(uv_bin: str, uv_env: dict[str, str]) -> LockOptions:
-    return LockOptions(uv=uv_bin, env=uv_env, jobs=2, wait=0.5)
+    return LockOptions(uv=uv_bin, env=uv_env, wait=0.5)
 
 
 def sync(root: Path, opts: LockOptions, names=None, **changes):
     ws = load_workspace(root)
     options = LockOptions(**{**opts.__dict__, **changes})
-    return sync_locks(ws, build_graph(ws), names, options)
+    return sync_locks(ws, names, options)
 
 
 def check(root: Path, opts: LockOptions) -> None:
     ws = load_workspace(root)
-    check_locks(ws, build_graph(ws), None, opts)
+    check_locks(ws, None, opts)
 
 
 def pins(path: Path) -> dict[str, str | None]:

@@ -237,14 +237,14 @@ def sync_locks(
     names = [ws.member(m).name for m in members or []] or None
     opts = _lock_options(upgrade, upgrade_package or [], wait)
     if check:
-        locks.check_locks(ws, None, names, opts)
+        locks.check_locks(ws, names, opts)
         say("all locks are up to date")
         return
     progress = LockProgress(
         sys.stderr, live=live_progress() and not as_json, plain=SETTINGS.verbose > 0
     )
     try:
-        result = locks.sync_locks(ws, None, names, opts, progress)
+        result = locks.sync_locks(ws, names, opts, progress)
     finally:
         progress.close()
     if as_json:
@@ -264,7 +264,7 @@ def check() -> None:
     ws = load_workspace_only()
     problems: list[tuple[str, str]] = []
     try:
-        locks.check_locks(ws, None, None, _lock_options(False, [], 300.0))
+        locks.check_locks(ws, None, _lock_options(False, [], 300.0))
     except StaleFiles as e:
         problems += [(line, "run `ws sync-locks` and commit the locks") for line in e.problems]
     problems += docker_problems(ws)

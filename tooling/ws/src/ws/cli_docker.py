@@ -214,7 +214,7 @@ def build(
     env = dict(os.environ)
     cores = jobs or os.cpu_count() or 1
     opts = building.BuildOptions(
-        locks=LockOptions(uv=find_uv(env), env=env, jobs=cores),
+        locks=LockOptions(uv=find_uv(env), env=env),
         tags=tuple(tag or ()),
         push=push,
         jobs=cores,

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ws import lockfile
 from ws.errors import CommandFailed, ConfigError, LockError, StaleFiles
@@ -25,9 +25,6 @@ from ws.proc import run
 from ws.state import file_part, read_digests, remember_digests, write_digests
 from ws.uv import identity, lock_argv
 from ws.workspace import Workspace
-
-if TYPE_CHECKING:
-    import networkx as nx
 
 Status = Literal["created", "updated", "unchanged", "fresh"]
 Events = Callable[[str, str], None]
@@ -52,7 +49,6 @@ def _derivation_code() -> bytes:
 class LockOptions:
     uv: str
     env: Mapping[str, str]
-    jobs: int = 2  # accepted for compatibility: deriving a member lock runs no uv
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
     wait: float = 300.0
@@ -80,7 +76,6 @@ def member_lock_path(ws: Workspace, name: str) -> Path:
 
 def sync_locks(
     ws: Workspace,
-    graph: nx.DiGraph | None,
     names: Collection[str] | None,
     opts: LockOptions,
     on_event: Events = _quiet,
@@ -93,7 +88,7 @@ def sync_locks(
         cache = read_digests(ws.root, CACHE_FILE)
         before = dict(cache)
         report = SyncReport(root=_sync_root(ws, opts, cache, on_event))
-        targets = _targets(ws, graph, names)
+        targets = _targets(ws, names)
         if _as_left(ws, cache):
             report.members = dict.fromkeys(targets, "unchanged")
         else:
@@ -128,14 +123,14 @@ def _members_key(ws: Workspace, targets: Sequence[str]) -> str:
     return _digest(parts)
 
 
-def _targets(ws: Workspace, graph: nx.DiGraph | None, names: Collection[str] | None) -> list[str]:
+def _targets(ws: Workspace, names: Collection[str] | None) -> list[str]:
     """Every member, or names and the members installing them (the graph is needed, and
     networkx imported, only then)."""
     if not names:
         return sorted(ws.members)
     from ws.graph import build_graph, dependents  # noqa: PLC0415
 
-    return sorted(dependents(graph if graph is not None else build_graph(ws), names))
+    return sorted(dependents(build_graph(ws), names))
 
 
 def derive_locks(ws: Workspace, names: Sequence[str]) -> dict[str, bytes]:
@@ -205,7 +200,6 @@ def _write(path: Path, data: bytes, root: Path) -> Status:
 
 def check_locks(
     ws: Workspace,
-    graph: nx.DiGraph | None,
     names: Collection[str] | None,
     opts: LockOptions,
     *,
@@ -221,7 +215,7 @@ def check_locks(
     problems = _check_root(ws, opts, cache, verified)
     if not (ws.root / LOCK_NAME).is_file():
         raise StaleFiles(problems, FIX)
-    targets = _targets(ws, graph, names) if dependents or not names else sorted(names)
+    targets = _targets(ws, names) if dependents or not names else sorted(names)
     as_left = _members_key(ws, sorted(ws.members))  # the locks are not written in between
     if not _fresh(cache, MEMBERS_KEY, as_left):
         problems += _stale_members(ws, targets)

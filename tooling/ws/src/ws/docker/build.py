@@ -117,7 +117,7 @@ def check_inputs(
         problems += stale
         fixes.append("run `ws docker generate`")
     try:
-        check_locks(ws, None, [inputs.name for inputs in images], locks, dependents=False)
+        check_locks(ws, [inputs.name for inputs in images], locks, dependents=False)
     except StaleFiles as e:
         problems += e.problems
         fixes.append("run `ws sync-locks`")
