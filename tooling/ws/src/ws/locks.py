@@ -138,15 +138,19 @@ def derive_locks(ws: Workspace, names: Sequence[str]) -> dict[str, bytes]:
     a failure raises one LockError per distinct cause, naming every member it hit."""
     root_lock = lockfile.read_lock(ws.root / LOCK_NAME)
     derived: dict[str, bytes] = {}
-    causes: dict[str, list[str]] = {}
+    causes: dict[tuple[str, str | None], list[str]] = {}  # (message, fix) -> members
     for name in names:
         try:
             derived[name] = lockfile.member_lock(root_lock, name)
         except LockError as e:
-            causes.setdefault(str(e), []).append(name)
+            causes.setdefault((e.message, e.fix), []).append(name)
     if causes:
+        fixes = dict.fromkeys(fix for _, fix in causes if fix)
         raise LockError(
-            "\n".join(f"{cause}\n  (members: {', '.join(hit)})" for cause, hit in causes.items())
+            "\n".join(
+                f"{cause}\n  (members: {', '.join(hit)})" for (cause, _), hit in causes.items()
+            ),
+            fix="; ".join(fixes) or None,
         )
     return derived
 

@@ -108,14 +108,16 @@ def resolve_all(
     unique = list(dict.fromkeys(refs))
     digests: dict[ImageRef, str] = {}
     problems: list[str] = []
+    fixes: dict[str, None] = {}  # each distinct fix once, in order
     for ref in unique:
         try:
             digests[ref] = resolve_digest(ref, timeout=timeout, proxies=proxies, deadline=deadline)
         except RegistryError as e:
-            problems.append("  " + str(e).replace("\n", "\n  "))
+            problems.append("  " + e.message.replace("\n", "\n  "))
+            fixes.update(dict.fromkeys([e.fix] if e.fix else []))
     if problems:
         head = f"could not resolve {len(problems)} of {len(unique)} image(s):"
-        raise RegistryError("\n".join([head, *problems]))
+        raise RegistryError("\n".join([head, *problems]), fix="; ".join(fixes) or None)
     return digests
 
 
