@@ -22,7 +22,6 @@ from ws.docker.registry import resolve_digest
 from ws.docker.stream import StepFailed
 from ws.errors import ConfigError, RegistryError, StaleFiles
 from ws.git import held_files, revision
-from ws.graph import build_graph
 from ws.locks import LockOptions, check_locks, sync_locks
 from ws.workspace import load_workspace
 
@@ -182,7 +181,7 @@ def test_a_vendored_wheel_in_the_repository_reaches_the_image(
     wheel = "../../vendor/vendored-1.0-py3-none-any.whl"
     lib.write_text(text + f'\n[tool.uv.sources]\nvendored = {{ path = "{wheel}" }}\n')
     ws = load_workspace(workspace)
-    sync_locks(ws, build_graph(ws), None, lock_options)
+    sync_locks(ws, None, lock_options)
     generate(workspace)
     commit_workspace(workspace, "lib needs a vendored wheel")
 
@@ -307,7 +306,7 @@ def test_a_build_checks_its_own_and_the_root_lock_not_its_dependents(
     _edit_lock(with_dependent / "packages/ops/uv.lock")
     commit_workspace(with_dependent, "ops's lock edited by hand")
     with pytest.raises(StaleFiles, match="packages/ops/uv.lock: out of date"):
-        check_locks(load_workspace(with_dependent), None, None, lock_options)  # every lock
+        check_locks(load_workspace(with_dependent), None, lock_options)  # every lock
 
     (image,), _ = build(engine, made, with_dependent, ["svc"], lock_options)
 

@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 from ws.cli import app
 from ws.docker.config import load_root_config
 from ws.docker.pins import pin_images
-from ws.graph import build_graph
 from ws.locks import LockOptions, sync_locks
 from ws.workspace import load_workspace
 
@@ -83,7 +82,7 @@ def locked(path: Path) -> dict[str, str]:
 
 def prepare(root: Path, locks: LockOptions) -> GitRepo:
     ws = load_workspace(root)
-    sync_locks(ws, build_graph(ws), None, locks)
+    sync_locks(ws, None, locks)
     pin_images(ws.pyproject, load_root_config(ws))
     generate(root)
     return commit_workspace(root, "locked and generated")

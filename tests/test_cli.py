@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+from ws import __version__
 from ws.cli import app
 
 from tests.support.files import build_file_tree, make_workspace
@@ -207,3 +209,38 @@ def test_graph_json_without_networkx_equals_the_graphs(tmp_path: Path) -> None:
         ws("graph", "--format", "json", root=root).output
         == report.graph_json(build_graph(ws_)) + "\n"
     )
+
+
+def test_quiet_silences_the_docker_commands(tmp_path: Path) -> None:
+    """-q hides status lines (what was written, that all is current), -qq everything but
+    errors, in `ws docker` as in every other command."""
+    docker = '[tool.ws.docker]\ncommand = ["api"]'
+    pins = (
+        '\n[tool.ws.docker]\npython-image = "localhost:5000/python:3.11-slim@sha256:'
+        + "a" * 64
+        + '"\nuv-image = "localhost:5000/astral-sh/uv:0.13.9@sha256:'
+        + "b" * 64
+        + '"\n'
+    )
+    root = make_workspace(tmp_path / "ws", {"api": {"extra": docker}}, root_extra=pins)
+    assert "wrote" in ws("docker", "generate", root=root).output
+    assert ws("sync-locks", root=root).exit_code == 0
+    init_repo(root).commit_all("initial")
+    for quiet in ("-q", "-qq"):
+        (root / "packages/api/Dockerfile.dockerignore").unlink()
+        for args in (["docker", "generate"], ["docker", "build", "--affected", "--since", "HEAD"]):
+            result = ws(quiet, *args, root=root)
+            assert result.exit_code == 0 and result.output == "", (args, result.output)
+
+
+def test_version_starts_no_uv(tmp_path: Path) -> None:
+    """`ws --version` is ws's own: it neither finds nor runs a uv (a tenth of its time)."""
+    marker = tmp_path / "ran"
+    shim = build_file_tree(tmp_path / "bin", {"uv": f"#!/bin/sh\ntouch {marker}\necho uv 9\n"})
+    (shim / "uv").chmod(0o755)
+    env = {**os.environ, "WS_UV": str(shim / "uv")}
+    done = subprocess.run(
+        [sys.executable, "-m", "ws", "--version"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0 and done.stdout == f"ws {__version__}\n"
+    assert not marker.exists()

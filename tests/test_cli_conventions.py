@@ -47,6 +47,8 @@ TABLE = [
     ([], 2, "", "Usage: ws"),  # help, on stderr: nothing was asked for
     (["docker", "build", "--root", "{root}"], 2, "", "error: say which images to build"),
     (["docker", "build", "--affected", "--root", "{root}"], 2, "", "hint: --affected --since"),
+    (["docker", "build", "core", "--all", "--root", "{root}"], 2, "", "say which images to build"),
+    (["docker", "build", "--affected", "--since", "HEAD", "--all"], 2, "", "one of the three"),
     (["sync-locks", "--check", "true", "--root", "{root}"], 1, "", "no workspace member named"),
     (["list", "--root", "/nonexistent-ws-root"], 1, "", "error: "),
     (["list", "-q", "--root", "{root}"], 0, "packages/app", ""),

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import docker
 import pytest
 from ws.docker.dockerignore import DockerIgnore, go_clean, read_patterns
-from ws.errors import ConfigError, WsError
+from ws.errors import ConfigError
 
 from tests.support.buildctx import COPY_ALL, copied, engine, tar_of
 
@@ -241,26 +240,6 @@ def test_patterns_ws_cannot_reproduce_are_refused(pattern: str, why: str) -> Non
         DockerIgnore.from_text(pattern)
 
 
-def test_from_file_names_the_file(tmp_path: Path) -> None:
-    path = tmp_path / ".dockerignore"
-    path.write_bytes(b"*.log\n\xff\n")
-    with pytest.raises(ConfigError, match="not UTF-8") as caught:
-        DockerIgnore.from_file(path)
-    assert caught.value.path == path
-    path.write_text("*.log\n[\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        DockerIgnore.from_file(path)
-    assert str(caught.value).startswith(f"{path}:2: ")
-
-
-def test_for_context_without_a_file_excludes_nothing(tmp_path: Path) -> None:
-    ignore = DockerIgnore.for_context(tmp_path)
-    assert ignore.patterns == ()
-    assert not ignore.excluded("anything/at/all")
-    (tmp_path / ".dockerignore").write_text("anything\n", encoding="utf-8")
-    assert DockerIgnore.for_context(tmp_path).excluded("anything/at/all")
-
-
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
@@ -319,12 +298,3 @@ def test_engine_agrees_with_golden_rows() -> None:
             client.close()
     disagree = [(row[0], got) for row, got in zip(rows, answers, strict=True) if got is not row[3]]
     assert disagree == []
-
-
-def test_from_file_refuses_a_link(tmp_path: Path) -> None:
-    outside = tmp_path / "outside"
-    outside.write_text("*\n")
-    (tmp_path / "ctx").mkdir()
-    (tmp_path / "ctx/.dockerignore").symlink_to(outside)
-    with pytest.raises(WsError, match="it is a symbolic link"):
-        DockerIgnore.from_file(tmp_path / "ctx/.dockerignore")

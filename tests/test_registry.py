@@ -150,6 +150,7 @@ def test_resolve_all_reports_every_failure_together(fake: FakeRegistry) -> None:
     assert f"cannot resolve {refs[1]}" in message
     assert f"cannot resolve {refs[2]}" in message
     assert f"cannot resolve {refs[0]}" not in message
+    assert "fix:" not in caught.value.message and caught.value.fix, "the fixes are a field"
 
 
 # ------------------------------------------------------------ failures, each one clear

@@ -395,7 +395,7 @@ include = ["config/app.toml"]
         root_extra=BUILD_ROOT.format(py=py, uv=uv),
     )
     ws, graph, config = _loaded(root)
-    sync_locks(ws, graph, None, LockOptions(uv=uv_bin, env=uv_env))
+    sync_locks(ws, None, LockOptions(uv=uv_bin, env=uv_env))
     write_generated(root, generated_files(ws, graph, config))
     shutil.rmtree(root / ".ws", ignore_errors=True)
     tag = f"ws-test-render-{tmp_path.name.lower()}:1"

@@ -207,7 +207,7 @@ def test_a_release_the_pin_allows_is_fetched_by_uv_and_locks(
     assert "uv tool run --from 'uv>=0.13'" in choice.why and f"{BUNDLED} (0.5.0)" in choice.why
     assert (old.parent / "calls").read_text().startswith("tool run --from uv>=0.13 python")
 
-    report = sync_locks(ws, None, None, LockOptions(uv=choice.binary, env=uv_env))
+    report = sync_locks(ws, None, LockOptions(uv=choice.binary, env=uv_env))
     assert report.root == "created" and (root / "packages/svc/uv.lock").is_file()
     index_hits = len(index.requested())
     again = choose_uv(env, required_version(root, ws.data), str(old))

@@ -276,7 +276,7 @@ def test_ws_reads_and_locks_the_shape_as_uv_does(
 
     root_lock = (root / "uv.lock").read_bytes()
     lock = read_lock(root / "uv.lock")
-    report = sync_locks(ws, graph, None, opts)
+    report = sync_locks(ws, None, opts)
     assert (root / "uv.lock").read_bytes() == root_lock, "a current root lock is left alone"
     assert report.root in ("fresh", "unchanged")
     for name in ws.members:
@@ -295,17 +295,17 @@ def test_ws_reads_and_locks_the_shape_as_uv_does(
             assert mine == uv(root, opts.uv, opts.env, *export_args(name)), name
 
     before = snapshot(root)
-    again = sync_locks(load_workspace(root), graph, None, opts)
+    again = sync_locks(load_workspace(root), None, opts)
     assert set(again.members.values()) == {"unchanged"}
     assert snapshot(root) == before
-    check_locks(ws, graph, None, opts)
+    check_locks(ws, None, opts)
 
 
 def test_a_root_project_gets_its_own_member_lock(tmp_path: Path, pyindex, opts) -> None:
     root = tmp_path / "ws"
     root_project(root, pyindex.url)
     ws = load_workspace(root)
-    sync_locks(ws, build_graph(ws), None, opts)
+    sync_locks(ws, None, opts)
     assert member_lock_path(ws, "app") == root / "uv.member.lock"
     text = (root / "uv.member.lock").read_text()
     assert 'name = "core"' in text and 'name = "cli"' not in text
@@ -337,7 +337,7 @@ def test_a_bump_in_one_plugin_moves_only_the_locks_that_install_it(
     root = tmp_path / "ws"
     plugins(root, index.url)
     ws = load_workspace(root)
-    sync_locks(ws, build_graph(ws), None, opts)
+    sync_locks(ws, None, opts)
     repo = init_repo(root)
     repo.commit_all("locked")
     index.add("epsilon", "1.1")
@@ -346,10 +346,9 @@ def test_a_bump_in_one_plugin_moves_only_the_locks_that_install_it(
         text.replace('"epsilon"', '"epsilon>=1.1"')
     )
     ws = load_workspace(root)
-    graph = build_graph(ws)
     with pytest.raises(Exception, match="plugin-a/uv.lock|uv.lock: out of date"):
-        check_locks(ws, graph, None, opts)
-    sync_locks(ws, graph, None, opts)
+        check_locks(ws, None, opts)
+    sync_locks(ws, None, opts)
     changed = set(repo.git("diff", "--name-only").splitlines())
     # plugin-a, the core (its extra a installs plugin-a) and the app (core[a]); not plugin-b
     assert changed == {
@@ -359,7 +358,7 @@ def test_a_bump_in_one_plugin_moves_only_the_locks_that_install_it(
         "packages/core/uv.lock",
         "packages/app/uv.lock",
     }
-    check_locks(ws, graph, None, opts)
+    check_locks(ws, None, opts)
 
 
 WHEEL = "extra-1.0-py3-none-any.whl"
@@ -379,7 +378,7 @@ def test_a_vendored_wheel_path_source_is_kept(tmp_path: Path, pyindex, opts) -> 
     )
     write_wheel(root / "vendor", "extra", "1.0")
     ws = load_workspace(root)
-    sync_locks(ws, build_graph(ws), None, opts)
+    sync_locks(ws, None, opts)
     assert 'name = "extra"' in (root / "packages/svc/uv.lock").read_text()
 
 

@@ -941,7 +941,7 @@ def run(client: docker.DockerClient, args: argparse.Namespace, tmp: Path) -> Fin
     try:
         fill_index(index, args)
         root = tmp / "ws"
-        locks = LockOptions(uv=find_uv(), env=hermetic_uv_env(tmp / "uv"), jobs=2)
+        locks = LockOptions(uv=find_uv(), env=hermetic_uv_env(tmp / "uv"))
         members = members_with_weight(args.packages, args.other_packages)
         prepare_workspace(root, index.url, locks, members=members)
         add_anchor(root)

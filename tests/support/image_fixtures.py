@@ -39,7 +39,7 @@ def made(engine: docker.DockerClient) -> Iterator[Made]:
 @pytest.fixture(scope="module")
 def lock_options(tmp_path_factory: pytest.TempPathFactory) -> LockOptions:
     env = hermetic_uv_env(tmp_path_factory.mktemp("uv-build"))
-    return LockOptions(uv=find_uv(), env=env, jobs=2)
+    return LockOptions(uv=find_uv(), env=env)
 
 
 @pytest.fixture(scope="module")

@@ -172,7 +172,7 @@ def prepare_workspace(
         root_extra=root_docker_config(registry),
     )
     ws = load_workspace(root)
-    sync_locks(ws, build_graph(ws), None, locks)
+    sync_locks(ws, None, locks)
     pin_images(ws.pyproject, load_root_config(ws))
     generate(root)
     return commit_workspace(root)

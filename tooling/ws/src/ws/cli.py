@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,14 +14,15 @@ import typer
 from ws import __version__
 from ws.cli_common import (
     SETTINGS,
+    emit,
     handle_errors,
     live_progress,
     load,
     load_workspace_only,
     lock_env,
-    main_exit,
     open_records,
     out,
+    run_app,
     say,
     usage_error,
     user_home,
@@ -30,7 +32,6 @@ from ws.cli_common import (
 )
 from ws.cli_docker import docker_app, docker_problems
 from ws.cli_progress import LockProgress
-from ws.errors import WsError
 
 if TYPE_CHECKING:
     from ws.workspace import Workspace
@@ -52,14 +53,10 @@ class ColorChoice(StrEnum):
 
 
 def _version_callback(value: bool) -> None:
+    """ws's own version only: the uv a command runs depends on the workspace (and `uv
+    --version` answers in milliseconds), so --version neither finds nor starts one."""
     if value:
-        from ws.uv import uv_version  # noqa: PLC0415 -- keep start-up light
-
-        try:
-            uv = uv_version(dict(os.environ))
-        except WsError as e:
-            uv = f"unavailable ({e})"
-        typer.echo(f"ws {__version__}\nuv {uv}")
+        emit(f"ws {__version__}")
         raise typer.Exit()
 
 
@@ -101,7 +98,9 @@ def main_options(
     ] = False,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show versions."),
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show ws's version."
+        ),
     ] = False,
 ) -> None:
     """Global options: accepted before or after the command, as uv's are."""
@@ -197,19 +196,16 @@ def affected(
     elif matrix:
         out(report.affected_matrix(ws, ordered))
     elif ordered:
-        out("\n".join(ordered))
+        out(report.affected_text(ordered))
 
 
-def _lock_options(
-    ws: Workspace, jobs: int | None, upgrade: bool, upgrade_package: list[str], wait: float
-):
+def _lock_options(ws: Workspace, upgrade: bool, upgrade_package: list[str], wait: float):
     from ws.locks import LockOptions  # noqa: PLC0415
 
     env = lock_env()
     return LockOptions(
         uv=workspace_uv(ws, env),
         env=env,
-        jobs=jobs or os.cpu_count() or 1,
         upgrade=upgrade,
         upgrade_packages=tuple(upgrade_package),
         wait=wait,
@@ -233,10 +229,6 @@ def sync_locks(
         list[str] | None,
         typer.Option("--upgrade-package", "-P", help="Allow PKG (or PKG==VERSION) to move."),
     ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, hidden=True, help="No effect: locks are derived."),
-    ] = None,
     wait: Annotated[
         float,
         typer.Option(
@@ -252,11 +244,11 @@ def sync_locks(
 
     ws = load_workspace_only()  # the graph (networkx) only for named members: locks build it
     names = [ws.member(m).name for m in members or []] or None
-    opts = _lock_options(ws, jobs, upgrade, upgrade_package or [], wait)
+    opts = _lock_options(ws, upgrade, upgrade_package or [], wait)
     records = open_records(ws)
     if check:
         try:
-            locks.check_locks(ws, None, names, opts, records=records)
+            locks.check_locks(ws, names, opts, records=records)
         finally:
             records.save()  # what it verified, even when something else was stale
         say("all locks are up to date")
@@ -265,7 +257,7 @@ def sync_locks(
         sys.stderr, live=live_progress() and not as_json, plain=SETTINGS.verbose > 0
     )
     try:
-        result = locks.sync_locks(ws, None, names, opts, progress, records)
+        result = locks.sync_locks(ws, names, opts, progress, records)
     finally:
         progress.close()
         records.save()
@@ -277,12 +269,7 @@ def sync_locks(
 
 @app.command()
 @handle_errors
-def check(
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, hidden=True, help="No effect: locks are derived."),
-    ] = None,
-) -> None:
+def check() -> None:
     """Every check at once: member locks, generated Docker files, image pins. Writes no file
     but ws's own state (.ws), where what it verified spares the next check the work."""
     from ws import locks  # noqa: PLC0415
@@ -290,11 +277,11 @@ def check(
 
     ws = load_workspace_only()
     records = open_records(ws)
-    opts = _lock_options(ws, jobs, False, [], 300.0)
+    opts = _lock_options(ws, False, [], 300.0)
     problems: list[tuple[str, str]] = []
     try:
         try:
-            locks.check_locks(ws, None, None, opts, records=records)
+            locks.check_locks(ws, None, opts, records=records)
         except StaleFiles as e:
             problems += [(line, "run `ws sync-locks` and commit the locks") for line in e.problems]
         problems += docker_problems(ws, records)
@@ -309,5 +296,6 @@ def check(
 app.add_typer(docker_app, name="docker")
 
 
-def main() -> None:
-    main_exit(app)
+def run(argv: Sequence[str]) -> int:
+    """ws on argv, to its exit code (ws.entry, the console script, ends the process)."""
+    return run_app(app, argv)

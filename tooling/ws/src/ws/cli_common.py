@@ -1,12 +1,11 @@
 """What every ws command shares: the global options, loading the workspace, and how output,
-errors and exit codes look (as uv's: `error:` and `hint:` lines; 2 for usage, 130 for Ctrl-C)."""
+errors and exit codes look (as uv's: `error:` and `hint:` lines; 2 for usage; Ctrl-C: ws.entry)."""
 
 from __future__ import annotations
 
 import functools
 import os
 import re
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from ws.display import printable_lines
 from ws.errors import WsError
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 USAGE = 2
-INTERRUPTED = 130
 # Global options, accepted before or after the subcommand as uv accepts them.
 GLOBAL_VALUED = frozenset({"--root", "--directory", "--color"})
 GLOBAL_FLAGS = frozenset({"--quiet", "--verbose", "--offline", "--no-progress"})
@@ -87,32 +86,46 @@ def label(kind: str, text: str) -> str:
     return f"{prefix} {text}"
 
 
-def report_error(message: str, fix: str | None = None) -> None:
+def emit(text: str, *, err: bool = False, kind: str | None = None) -> None:
+    """The one door of ws's output: every line shown with its control characters escaped
+    (display.printable_lines), then ws's own label and colour. A diagnostic's (kind's) later
+    lines are indented, so no text inside it can start a line that reads as ws's own."""
+    lines = printable_lines(text).split("\n")
+    if kind is not None:
+        lines = [label(kind, lines[0]), *(_indented(line) for line in lines[1:])]
     # color=: click strips escape sequences from a stream that is not a terminal otherwise
-    typer.echo(label("error", message), err=True, color=SETTINGS.color)
+    typer.echo("\n".join(lines), err=err, color=SETTINGS.color)
+
+
+def _indented(line: str) -> str:
+    return line if not line or line[0].isspace() else f"  {line}"
+
+
+def report_error(message: str, fix: str | None = None) -> None:
+    emit(message, err=True, kind="error")
     if fix:
-        typer.echo(label("hint", fix), err=True, color=SETTINGS.color)
+        emit(fix, err=True, kind="hint")
 
 
 def warn(message: str) -> None:
     if SETTINGS.quiet < 2:
-        typer.echo(label("warning", message), err=True, color=SETTINGS.color)
+        emit(message, err=True, kind="warning")
 
 
 def say(text: str) -> None:
     """A status line (what changed, that all is well): hidden by -q."""
     if SETTINGS.quiet == 0:
-        typer.echo(text)
+        emit(text)
 
 
 def out(text: str) -> None:
     """What the command was asked for (a list, a graph, JSON): hidden only by -qq."""
     if SETTINGS.quiet < 2:
-        typer.echo(text)
+        emit(text)
 
 
 def handle_errors(func: F) -> F:
-    """Turn WsError into `error:` and `hint:` lines and exit 1, Ctrl-C into exit 130."""
+    """Turn WsError into `error:` and `hint:` lines and exit 1 (Ctrl-C: see ws.entry)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -121,9 +134,6 @@ def handle_errors(func: F) -> F:
         except WsError as e:
             report_error(e.message, e.fix)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]  # wraps keeps the signature typer reads
 
@@ -210,27 +220,10 @@ def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
     try:
         code = app(args=hoist_global_options(argv), prog_name="ws", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as e:
-        typer.echo(e.ctx.get_help() if e.ctx else "", err=True)
+        emit(e.ctx.get_help() if e.ctx else "", err=True)
         return USAGE
     except click_errors.UsageError as e:
         path = e.ctx.command_path if e.ctx else "ws"
         report_error(e.format_message(), f"`{path} --help` lists what it takes")
         return USAGE
-    except click_errors.Abort:
-        typer.echo("interrupted", err=True)
-        return INTERRUPTED
     return code if isinstance(code, int) else 0
-
-
-def main_exit(app: typer.Typer) -> None:
-    """Run ws and end the process. Every file ws wrote is closed when a command returns, so
-    ws skips tearing its modules down (a tenth of a second, longer than most commands' own
-    work) and with it the last window where Ctrl-C would kill Python by the signal."""
-    try:
-        code = run_app(app, sys.argv[1:])
-    except KeyboardInterrupt:
-        code = INTERRUPTED
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # too late to stop anything now
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

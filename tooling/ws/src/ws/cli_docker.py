@@ -14,18 +14,20 @@ from ws.cli_common import (
     live_progress,
     load_workspace_only,
     open_records,
+    out,
+    say,
     usage_error,
     user_home,
     warn,
     workspace_uv,
 )
 from ws.cli_progress import LiveBuilds
+from ws.display import printable
 
 if TYPE_CHECKING:
     import networkx as nx
 
     from ws.docker.config import DockerConfig, RootConfig
-    from ws.errors import WsError
     from ws.state import Records
     from ws.workspace import Workspace
 
@@ -62,14 +64,14 @@ def generate(
         if problems:
             raise StaleFiles(problems, GENERATE_FIX)
         _record(ws, config, members)
-        typer.echo("all generated Docker files are up to date")
+        say("all generated Docker files are up to date")
         return
     changed = gen.write_generated(ws.root, files, orphans)
     _record(ws, config, members)
     for rel in changed:
-        typer.echo(f"{'removed' if rel in orphans else 'wrote'} {rel}")
+        say(f"{'removed' if rel in orphans else 'wrote'} {printable(rel)}")
     if not changed:
-        typer.echo("all generated Docker files are up to date")
+        say("all generated Docker files are up to date")
 
 
 def _graph(ws: Workspace) -> nx.DiGraph:
@@ -112,15 +114,15 @@ def pin(
         problems = pins.check_pins(ws.pyproject, root, resolver)
         if problems:
             raise StaleFiles(problems, PIN_FIX)
-        typer.echo("every base image is pinned to the digest its tag points at")
+        say("every base image is pinned to the digest its tag points at")
         return
     changes = pins.pin_images(ws.pyproject, root, resolver)
     for change in changes:
-        typer.echo(f"{change.key}: {change.old} -> {change.new}")
+        say(printable(f"{change.key}: {change.old} -> {change.new}"))
     if changes:
-        typer.echo("now run `ws docker generate` to use the new pins")
+        say("now run `ws docker generate` to use the new pins")
     else:
-        typer.echo("every base image is pinned to the digest its tag points at")
+        say("every base image is pinned to the digest its tag points at")
 
 
 def docker_problems(ws: Workspace, records: Records) -> list[tuple[str, str]]:
@@ -146,7 +148,7 @@ def _generated_problems(
     try:
         found = gen.check_generated(ws, config, None, records)
     except WsError as e:  # e.g. an unpinned image: one problem; the other checks still run
-        return [(e.message.splitlines()[0], _fix_of(e, GENERATE_FIX))]
+        return [(e.message.splitlines()[0], e.fix or GENERATE_FIX)]
     return [(line, GENERATE_FIX) for line in found]
 
 
@@ -157,10 +159,6 @@ def _pin_problems(ws: Workspace, root: RootConfig) -> list[tuple[str, str]]:
     from ws.docker import pins  # noqa: PLC0415
 
     return [(line, PIN_FIX) for line in pins.unpinned(ws.pyproject, root)]
-
-
-def _fix_of(error: WsError, default: str) -> str:
-    return error.fix or default
 
 
 # ---------------------------------------------------------------- ws docker build
@@ -217,7 +215,7 @@ def build(
         raise usage_error(f"--jobs {jobs}: at least one build at a time", "--jobs 2")
     if affected != (since is not None):
         raise usage_error("--affected and --since go together", "--affected --since origin/main")
-    if not (members or every or affected):
+    if sum([bool(members), every, affected]) != 1:  # as select_members wants, but exit 2
         raise usage_error(
             "say which images to build",
             "name members, or pass --all, or --affected --since REF (one of the three)",
@@ -226,12 +224,12 @@ def build(
     config = load_config(ws)
     names = building.select_members(ws, config, members or [], every=every, since=since)
     if not names:
-        typer.echo("no image member is affected: nothing to build")
+        say("no image member is affected: nothing to build")
         return
     env = dict(os.environ)
     cores = jobs or os.cpu_count() or 1
     opts = building.BuildOptions(
-        locks=LockOptions(uv=workspace_uv(ws, env), env=env, jobs=cores, home=user_home(env)),
+        locks=LockOptions(uv=workspace_uv(ws, env), env=env, home=user_home(env)),
         tags=tuple(tag or ()),
         push=push,
         jobs=cores,
@@ -249,10 +247,10 @@ def build(
         if opts.records is not None:
             opts.records.save()
     for image in images:
-        typer.echo(f"{image.member}: {image.image_id}")
+        out(printable(f"{image.member}: {image.image_id}"))
         for ref in image.refs:
             pushed = image.pushed.get(ref)
-            typer.echo(f"  {ref}" + (f"  pushed {pushed}" if pushed else ""))
+            out("  " + printable(f"{ref}" + (f"  pushed {pushed}" if pushed else "")))
     for image in images:
         for warning in image.warnings:
             warn(warning)

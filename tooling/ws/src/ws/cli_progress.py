@@ -24,7 +24,7 @@ class LockProgress:
     def __call__(self, name: str, status: str) -> None:
         if self.plain:
             label = "workspace root" if name == "root" else name
-            self.stream.write(f"  {label}: {status}\n")
+            self.stream.write(printable(f"  {label}: {status}") + "\n")
         elif self.live and status == "locking":
             self.stream.write("\r\x1b[2KLocking the workspace with uv...")
             self.shown = True
@@ -65,7 +65,7 @@ class LiveBuilds:
     def __call__(self, member: str, line: str) -> None:
         with self.lock:
             if not self.live:
-                self.stream.write(f"{member} | {line}\n")
+                self.stream.write(printable(f"{member} | {line}") + "\n")
                 self.stream.flush()
                 return
             self.running[member] = line

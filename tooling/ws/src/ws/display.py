@@ -1,5 +1,6 @@
-"""Text from outside ws (a registry's answers, file and folder names, versions) made safe to
-print: control characters, line breaks and bidirectional overrides shown escaped."""
+"""Text from outside ws (a registry's answers, file and folder names, versions, an engine's
+build output) made safe to print: control characters, line breaks and bidirectional overrides
+shown escaped. Every line ws prints passes through here (cli_common.emit, the progress lines)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def printable_lines(text: str) -> str:
+    """Several lines, each made printable: the newlines ws put there are kept, every other
+    control character (a carriage return, an escape sequence, U+2028) is shown escaped."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def _escape(ch: str) -> str:

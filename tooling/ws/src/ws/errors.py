@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ws.display import printable
+
 
 class WsError(Exception):
     """An error the user can act on; the CLI prints its message and exits 1."""
@@ -30,7 +32,7 @@ class ConfigError(WsError):
         column: int | None = None,
         fix: str | None = None,
     ) -> None:
-        where = str(path)
+        where = printable(str(path))  # a name with a newline must not break the line
         if line is not None:
             where += f":{line}"
             if column is not None:
@@ -54,7 +56,8 @@ class CommandFailed(WsError):
         self.stdout = stdout
         self.stderr = stderr
         detail = stderr.strip() or stdout.strip() or "(no output)"
-        super().__init__(f"`{' '.join(self.argv)}` exited {returncode}:\n{detail}")
+        command = printable(" ".join(self.argv))
+        super().__init__(f"`{command}` exited {returncode}:\n{detail}")
 
 
 class ToolNotFound(WsError):
@@ -90,5 +93,5 @@ class StaleFiles(WsError):
 
     def __init__(self, problems: Sequence[str], fix: str) -> None:
         self.problems = list(problems)
-        lines = "\n".join(f"  {p}" for p in self.problems)
+        lines = "\n".join(f"  {printable(p)}" for p in self.problems)  # one line each
         super().__init__(f"{len(self.problems)} problem(s):\n{lines}", fix=fix)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ws import lockfile
 from ws.errors import CommandFailed, LockError, StaleFiles
@@ -23,9 +23,6 @@ from ws.state import Records, file_part, no_records
 from ws.uv import first_error, lock_argv
 from ws.uv_inputs import digest, lock_inputs
 from ws.workspace import Workspace
-
-if TYPE_CHECKING:
-    import networkx as nx
 
 Status = Literal["created", "updated", "unchanged", "fresh"]
 Events = Callable[[str, str], None]
@@ -50,7 +47,6 @@ def _derivation_code() -> bytes:
 class LockOptions:
     uv: str
     env: Mapping[str, str]
-    jobs: int = 2  # accepted for compatibility: deriving a member lock runs no uv
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
     wait: float = 300.0
@@ -79,7 +75,6 @@ def member_lock_path(ws: Workspace, name: str) -> Path:
 
 def sync_locks(
     ws: Workspace,
-    graph: nx.DiGraph | None,
     names: Collection[str] | None,
     opts: LockOptions,
     on_event: Events = _quiet,
@@ -93,7 +88,7 @@ def sync_locks(
             remove_abandoned(folder)  # what a killed run left beside the locks
         status, root_lock = _sync_root(ws, opts, records, on_event)
         report = SyncReport(root=status)
-        targets = _targets(ws, graph, names)
+        targets = _targets(ws, names)
         if records.vouches(MEMBERS_RECORD, _members_key(ws, root_lock, sorted(ws.members))):
             report.members = dict.fromkeys(targets, "unchanged")
             return report
@@ -116,14 +111,14 @@ def _members_key(ws: Workspace, root_lock: bytes, targets: Sequence[str]) -> str
     return digest(parts)
 
 
-def _targets(ws: Workspace, graph: nx.DiGraph | None, names: Collection[str] | None) -> list[str]:
+def _targets(ws: Workspace, names: Collection[str] | None) -> list[str]:
     """Every member, or names and the members installing them (the graph is needed, and
     networkx imported, only then)."""
     if not names:
         return sorted(ws.members)
     from ws.graph import build_graph, dependents  # noqa: PLC0415
 
-    return sorted(dependents(graph if graph is not None else build_graph(ws), names))
+    return sorted(dependents(build_graph(ws), names))
 
 
 def read_root_lock(ws: Workspace, root_lock: bytes) -> lockfile.Lock:
@@ -136,18 +131,19 @@ def derive_locks(ws: Workspace, lock: lockfile.Lock, names: Sequence[str]) -> di
     """Each named member's lock, derived from the root lock. Every member is tried once; a
     failure raises one LockError per distinct cause, naming every member it hit."""
     derived: dict[str, bytes] = {}
-    causes: dict[tuple[str, str | None], list[str]] = {}
+    causes: dict[tuple[str, str | None], list[str]] = {}  # (message, fix) -> members
     for name in names:
         try:
             derived[name] = lockfile.member_lock(lock, name)
         except LockError as e:
             causes.setdefault((e.message, e.fix), []).append(name)
     if causes:
+        fixes = dict.fromkeys(fix for _, fix in causes if fix)
         raise LockError(
             "\n".join(
                 f"{cause}\n  (members: {', '.join(hit)})" for (cause, _), hit in causes.items()
             ),
-            fix="; ".join(dict.fromkeys(fix for _, fix in causes if fix)) or None,
+            fix="; ".join(fixes) or None,
         )
     return derived
 
@@ -210,7 +206,6 @@ def _write(path: Path, data: bytes, root: Path) -> Status:
 
 def check_locks(
     ws: Workspace,
-    graph: nx.DiGraph | None,
     names: Collection[str] | None,
     opts: LockOptions,
     *,
@@ -229,7 +224,7 @@ def check_locks(
         problems, lock = _check_root(ws, opts, records, root_lock)
         if root_lock is None:
             raise StaleFiles(problems, FIX)
-        targets = _targets(ws, graph, names) if dependents or not names else sorted(names)
+        targets = _targets(ws, names) if dependents or not names else sorted(names)
         every = sorted(ws.members)
         key = _members_key(ws, root_lock, every)
         if not records.vouches(MEMBERS_RECORD, key):

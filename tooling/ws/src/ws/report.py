@@ -88,20 +88,20 @@ def _graph_json(members: list[Member]) -> str:
 
 def graph_dot(graph: nx.DiGraph) -> str:
     lines = ["digraph workspace {", "  rankdir=LR;", "  node [shape=box];"]
-    lines += [f'  "{n}";' for n in sorted(graph)]
+    lines += [f'  "{printable(n)}";' for n in sorted(graph)]
     for u, v in sorted(graph.edges):
         for d in _edge_kinds(graph, u, v):
             style = "" if d.kind == "runtime" else f' [style=dashed, label="{d.kind}:{d.group}"]'
-            lines.append(f'  "{u}" -> "{v}"{style};')
+            lines.append(f'  "{printable(u)}" -> "{printable(v)}"{printable(style)};')
     return "\n".join([*lines, "}"])
 
 
 def graph_mermaid(graph: nx.DiGraph) -> str:
     ids = {name: f"n{i}" for i, name in enumerate(sorted(graph))}
-    lines = ["graph LR"] + [f'  {ids[n]}["{n}"]' for n in sorted(graph)]
+    lines = ["graph LR"] + [f'  {ids[n]}["{printable(n)}"]' for n in sorted(graph)]
     for u, v in sorted(graph.edges):
         for d in _edge_kinds(graph, u, v):
-            arrow = "-->" if d.kind == "runtime" else f"-. {d.kind}:{d.group} .->"
+            arrow = "-->" if d.kind == "runtime" else printable(f"-. {d.kind}:{d.group} .->")
             lines.append(f"  {ids[u]} {arrow} {ids[v]}")
     return "\n".join(lines)
 
@@ -159,6 +159,10 @@ def _tree_children(graph: nx.DiGraph, top: str, seen: set[str], out: list[str]) 
             stack.append((child, below, sorted(graph.successors(child)), 0))
 
 
+def affected_text(affected: list[str]) -> str:
+    return "\n".join(printable(name) for name in affected)
+
+
 def affected_json(since: str, changed: Iterable[str], affected: list[str]) -> str:
     return dump_json({"since": since, "changed": sorted(changed), "affected": affected})
 
@@ -178,5 +182,9 @@ def sync_text(result: SyncReport) -> str:
     if not result.changed and result.root in ("fresh", "unchanged"):
         return f"{len(result.members)} member locks up to date"
     lines = [f"root uv.lock: {result.root}"]
-    lines += [f"{name}: {status}" for name, status in result.members.items() if status != "fresh"]
+    lines += [
+        printable(f"{name}: {status}")
+        for name, status in result.members.items()
+        if status != "fresh"
+    ]
     return "\n".join(lines)

@@ -74,10 +74,6 @@ class Workspace:
             )
         return self.members[key]
 
-    @property
-    def uv_settings(self) -> dict[str, Any]:
-        return self.data.get("tool", {}).get("uv", {})
-
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file, turning every failure into a ConfigError with line and column."""

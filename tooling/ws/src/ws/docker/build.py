@@ -126,7 +126,7 @@ def check_inputs(
         fixes.append("run `ws docker generate`")
     try:
         names = [inputs.name for inputs in images]
-        check_locks(ws, None, names, locks, dependents=False, records=records)
+        check_locks(ws, names, locks, dependents=False, records=records)
     except StaleFiles as e:
         problems += e.problems
         fixes.append("run `ws sync-locks`")

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ws.errors import ConfigError
-from ws.fsio import read_regular
 
 # Go's unicode.IsSpace set: strings.TrimSpace trims exactly these, str.strip() trims more.
 _GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
@@ -230,23 +229,6 @@ class DockerIgnore:
         ignore = cls.__new__(cls)
         ignore._init(read_patterns(text), source)
         return ignore
-
-    @classmethod
-    def from_file(cls, path: Path, *, root: Path | None = None) -> DockerIgnore:
-        """The patterns of path, a regular file (a link there is refused; see read_regular)."""
-        try:
-            text = read_regular(path, root=root).decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise ConfigError(path, f"not UTF-8 ({e.reason})", fix="save it as UTF-8") from e
-        except OSError as e:
-            raise ConfigError(path, f"cannot read: {e.strerror}") from e
-        return cls.from_text(text, source=path)
-
-    @classmethod
-    def for_context(cls, root: Path) -> DockerIgnore:
-        """root/.dockerignore, or no patterns when the file does not exist (as Docker does)."""
-        path = root / ".dockerignore"
-        return cls.from_file(path) if path.exists() else cls(())
 
     @property
     def patterns(self) -> tuple[str, ...]:
