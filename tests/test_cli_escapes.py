@@ -79,7 +79,8 @@ def test_affected_escapes_member_names(named_root: Path) -> None:
     for args in ([], ["--json"], ["--matrix"]):
         done = run(named_root, "affected", "--since", "HEAD", *args)
         assert_neutralised(done)
-    assert "\\x1b]0;pwned\\x07" in run(named_root, "affected", "--since", "HEAD").stdout
+    done = run(named_root, "affected", "--since", "HEAD")
+    assert "\\x1b]0;pwned\\x07" in done.stdout + done.stderr  # shown, or refused, escaped
 
 
 @pytest.mark.parametrize("fmt", ["dot", "mermaid", "tree", "json"])
@@ -159,10 +160,15 @@ def test_engine_output_is_escaped_on_every_kind_of_progress() -> None:
     assert plain.getvalue() == "  app\\x1b]0;pwned\\x07: created\\nerror: forged\n"
 
 
-def test_json_output_is_already_safe(named_root: Path) -> None:
+def test_json_output_is_already_safe(tmp_path: Path) -> None:
+    folder = f"packages/core{OSC}{FORGED}"
+    root = build_file_tree(
+        tmp_path / "ws",
+        {"pyproject.toml": ROOT_PYPROJECT, f"{folder}/pyproject.toml": member("core")},
+    )
     for args in (["list", "--json"], ["graph", "--format", "json"]):
-        done = run(named_root, *args)
-        assert done.returncode == 0 and "\\u001b]0;pwned\\u0007" in done.stdout
+        done = run(root, *args)
+        assert done.returncode == 0 and "\\u001b]0;pwned\\u0007\\nerror: forged" in done.stdout
         assert_neutralised(done)
 
 
