@@ -51,7 +51,7 @@ def pinned(root: Path, spec: str) -> RequiredVersion:
 
 
 def run_ws(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    code = "import sys; from ws.cli import main; sys.argv = ['ws', *sys.argv[1:]]; main()"
+    code = "import sys; from ws.entry import main; sys.argv = ['ws', *sys.argv[1:]]; main()"
     return subprocess.run(
         [sys.executable, "-c", code, "--root", str(root), *args],
         env=env,
