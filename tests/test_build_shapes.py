@@ -375,7 +375,7 @@ CALLER = {
 @pytest.fixture(scope="module")
 def setuptools_index() -> Iterator[LocalIndex]:
     """The default catalogue and a real setuptools wheel (virtualenv's, a dev dependency)."""
-    from virtualenv.seed.wheels.embed import get_embed_wheel  # noqa: PLC0415 -- only here
+    from virtualenv.seed.wheels.embed import get_embed_wheel  # only here
 
     wheel = get_embed_wheel("setuptools", "3.11")
     assert wheel is not None, "virtualenv embeds a setuptools wheel for Python 3.11"

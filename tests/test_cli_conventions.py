@@ -16,7 +16,7 @@ MEMBERS = {"core": {}, "app": {"dependencies": ["core"]}}
 
 
 def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "ws", *args],
         cwd=cwd,
         capture_output=True,

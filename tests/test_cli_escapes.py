@@ -40,7 +40,7 @@ def member(name: str, deps: str = "") -> str:
 
 
 def run(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "ws", "--root", str(root), *args],
         cwd=root,
         capture_output=True,

@@ -62,9 +62,9 @@ def test_compose_runs_the_image_ws_built(
     env = {**os.environ, "WS_EXAMPLE_IMAGE": image.refs[0]}
     argv = [compose, "-f", str(REPOSITORY / "compose.yml"), "-p", f"ws{uuid.uuid4().hex[:8]}"]
     run = [*argv, "run", "--rm", "-T", "--label", "=".join(*made.label.items())]
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [*run, "example-service", "svc"], capture_output=True, text=True, env=env, timeout=120
     )
-    subprocess.run([*argv, "down"], capture_output=True, env=env, timeout=120, check=False)  # noqa: S603
+    subprocess.run([*argv, "down"], capture_output=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ANSWER

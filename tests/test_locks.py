@@ -525,7 +525,7 @@ def test_a_huge_pyproject_costs_a_noop_no_tomlkit(root: Path, opts: LockOptions)
     with (root / "packages/cli/pyproject.toml").open("a") as f:
         f.write("\n[tool.padding]\n" + "".join(f'k{i} = "{"x" * 90}"\n' for i in range(100_000)))
     sync(root, opts)
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "ws", "--root", str(root), "sync-locks"],
         env={**opts.env, "WS_UV": opts.uv},
         capture_output=True,

@@ -335,7 +335,7 @@ def test_plain_http_goes_to_the_proxy_as_an_absolute_uri(fake: FakeRegistry) -> 
     settings = proxy_settings({"http_proxy": recording.url(PROXY_USER)})
     opener = build_opener("registry.test", settings, Watchdog(5), _never_redirected)
     url = "http://registry.test/v2/team/app/manifests/1"
-    request = urllib.request.Request(url, headers={"Accept": OCI_MANIFEST})  # noqa: S310
+    request = urllib.request.Request(url, headers={"Accept": OCI_MANIFEST})
     try:
         with opener.open(request, timeout=5) as answer:
             assert answer.headers["Docker-Content-Digest"] == digest

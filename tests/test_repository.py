@@ -17,7 +17,7 @@ ROOT = Path(__file__).parents[1]
 
 def run_ws(root: Path, *args: str, env: dict[str, str]) -> None:
     """`ws --root root args` as a process; it must succeed."""
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-m", "ws", "--root", str(root), *args],
         capture_output=True,
         text=True,
@@ -39,11 +39,11 @@ def test_a_fresh_clone_needs_no_lock_change(tmp_path: Path) -> None:
     """Renovate and CI start from a fresh clone: there, `ws sync-locks` must write nothing
     (no .ws cache, an empty uv cache, no network)."""
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)  # noqa: S603, S607
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     env = {**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(tmp_path / "uv-cache")}
     for args in (["sync-locks", "--check"], ["sync-locks"]):
         run_ws(clone, *args, env=env)
-    status = subprocess.run(  # noqa: S603, S607
+    status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True
     )
     assert status.stdout == ""

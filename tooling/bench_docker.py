@@ -247,7 +247,7 @@ def bulky(prefix: str, count: int) -> list[str]:
 
 def fill_index(index: BulkIndex, args: argparse.Namespace) -> None:
     """Every bulky wheel at 1.0, and the pinned two at 1.1 ... 1.<runs> for the bumps."""
-    rng = random.Random(2024)  # noqa: S311 -- benchmark data, not secrets
+    rng = random.Random(2024)  # benchmark data, not secrets
     for prefix, count in (("bulk", args.packages), ("obulk", args.other_packages)):
         for i in range(count):
             index.add_wheel(bulk_wheel(f"{prefix}{i:02d}", 60, rng))
@@ -256,7 +256,7 @@ def fill_index(index: BulkIndex, args: argparse.Namespace) -> None:
 
 
 def root_table(root: Path) -> dict[str, Any]:
-    import tomllib  # noqa: PLC0415 -- only here
+    import tomllib  # only here
 
     return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
 
@@ -897,7 +897,7 @@ class EngineWatch:
         try:
             for event in self._stream:
                 self.events.append(event)
-        except Exception:  # noqa: BLE001, S110 -- the stream ends when stop() closes it
+        except Exception:  # noqa: S110 -- the stream ends when stop() closes it
             pass
 
     def stop(self) -> None:

@@ -120,7 +120,7 @@ def docker_answers() -> str | None:
 def remove_labelled(client: Any, label: str, extra_ids: Sequence[str] = ()) -> None:
     """Remove the containers and images carrying label, then the ids in extra_ids (the
     intermediate images builds left, newest first), ignoring ones gone or still in use."""
-    import docker.errors  # noqa: PLC0415 -- only tests with an engine import docker
+    import docker.errors  # only tests with an engine import docker
 
     for container in client.containers.list(all=True, filters={"label": label}):
         container.remove(force=True)

@@ -202,15 +202,15 @@ def _handler_for(index: LocalIndex) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 -- the name http.server dispatches to
+        def do_GET(self) -> None:  # the name http.server dispatches to
             self._respond(head=False)
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._respond(head=True)
 
         def _respond(self, *, head: bool) -> None:
             path = unquote(urlsplit(self.path).path)
-            index._record(path)  # noqa: SLF001 -- the handler is part of LocalIndex
+            index._record(path)  # the handler is part of LocalIndex
             status, ctype, body, location = _route(index, path)
             self.send_response(status)
             if location:
@@ -222,7 +222,7 @@ def _handler_for(index: LocalIndex) -> type[BaseHTTPRequestHandler]:
             if not head:
                 self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass  # keep pytest output free of access logs
 
     return Handler

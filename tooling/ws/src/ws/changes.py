@@ -53,7 +53,7 @@ def touched_members(ws: Workspace, files: set[str]) -> set[str]:
     when a workspace-wide file changed."""
     if files & WORKSPACE_WIDE:
         return set(ws.members)
-    from ws.docker.buildfiles import under  # noqa: PLC0415 -- only for affected
+    from ws.docker.buildfiles import under  # only for affected
 
     inputs = _outside_inputs(ws)
     touched = {n for n, paths in inputs.items() if any(under(f, p) for f in files for p in paths)}
@@ -63,7 +63,7 @@ def touched_members(ws: Workspace, files: set[str]) -> set[str]:
 def _outside_inputs(ws: Workspace) -> dict[str, list[str]]:
     """member -> the files outside its folder its build reads, as ws docker copies them,
     and the path sources it installs."""
-    from ws.docker.buildfiles import build_files  # noqa: PLC0415 -- only for affected
+    from ws.docker.buildfiles import build_files  # only for affected
 
     found: dict[str, list[str]] = {}
     for member in ws.members.values():
@@ -78,7 +78,7 @@ def _outside_inputs(ws: Workspace) -> dict[str, list[str]]:
 
 def _declared_build_files(member: Member) -> list[str]:
     """The member's `build-files`, relative to the root (what config validates, unchecked)."""
-    from ws.docker.config import docker_table, workspace_path  # noqa: PLC0415
+    from ws.docker.config import docker_table, workspace_path
 
     raw = (docker_table(member.data, member.pyproject) or {}).get("build-files", [])
     paths = [workspace_path(member.rel, r) for r in raw if isinstance(r, str)]
@@ -103,7 +103,7 @@ def path_sources(ws: Workspace, member: Member) -> list[str]:
 
 def _sources(data: dict[str, Any]) -> dict[str, Any]:
     """[tool.uv.sources] of a pyproject (load_workspace checked it is a table)."""
-    from packaging.utils import canonicalize_name  # noqa: PLC0415
+    from packaging.utils import canonicalize_name
 
     tool = data.get("tool")
     uv = tool.get("uv") if isinstance(tool, dict) else None

@@ -120,7 +120,7 @@ def list_members(
     ] = False,
 ) -> None:
     """Every member: name, path, version and its workspace dependencies."""
-    from ws import report  # noqa: PLC0415
+    from ws import report
 
     ws = load_workspace_only()
     out(report.list_json(ws) if as_json else report.list_table(ws))
@@ -143,12 +143,12 @@ def graph(
     ] = GraphFormat.tree,
 ) -> None:
     """The workspace graph, whole or one member's closure."""
-    from ws import report  # noqa: PLC0415
+    from ws import report
 
     if member is None and fmt is GraphFormat.json:
         out(report.workspace_graph_json(load_workspace_only()))
         return
-    from ws.graph import closure  # noqa: PLC0415
+    from ws.graph import closure
 
     ws, g = load()
     tops = None
@@ -181,8 +181,8 @@ def affected(
     ] = False,
 ) -> None:
     """Members whose files changed since REF, and every member depending on them."""
-    from ws import changes, report  # noqa: PLC0415
-    from ws.graph import build_order  # noqa: PLC0415
+    from ws import changes, report
+    from ws.graph import build_order
 
     if since is None:  # checked here: typer would print its own "[required]" mark-up
         raise usage_error("--since REF is required", "ws affected --since origin/main")
@@ -200,7 +200,7 @@ def affected(
 
 
 def _lock_options(ws: Workspace, upgrade: bool, upgrade_package: list[str], wait: float):
-    from ws.locks import LockOptions  # noqa: PLC0415
+    from ws.locks import LockOptions
 
     env = lock_env()
     return LockOptions(
@@ -240,7 +240,7 @@ def sync_locks(
     ] = False,
 ) -> None:
     """Bring the root uv.lock up to date with uv, then give every member its part of it."""
-    from ws import locks, report  # noqa: PLC0415
+    from ws import locks, report
 
     ws = load_workspace_only()  # the graph (networkx) only for named members: locks build it
     names = [ws.member(m).name for m in members or []] or None
@@ -272,8 +272,8 @@ def sync_locks(
 def check() -> None:
     """Every check at once: member locks, generated Docker files, image pins. Writes no file
     but ws's own state (.ws), where what it verified spares the next check the work."""
-    from ws import locks  # noqa: PLC0415
-    from ws.errors import StaleFiles  # noqa: PLC0415
+    from ws import locks
+    from ws.errors import StaleFiles
 
     ws = load_workspace_only()
     records = open_records(ws)

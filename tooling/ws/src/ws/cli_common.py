@@ -175,8 +175,8 @@ def cache_home(env: dict[str, str]) -> Path | None:
 def open_records(ws: Workspace) -> Records:
     """This run's records of what this machine verified (ws.state), read once; the command
     saves them once at its end."""
-    from ws.git import tracks  # noqa: PLC0415
-    from ws.state import load_records, machine_key  # noqa: PLC0415
+    from ws.git import tracks
+    from ws.state import load_records, machine_key
 
     key = machine_key(cache_home(dict(os.environ)))
     return load_records(ws.root, key, lambda path: tracks(ws.root, path))
@@ -194,7 +194,7 @@ def workspace_uv(ws: Workspace, env: dict[str, str]) -> str:
 
 def load() -> tuple[Workspace, nx.DiGraph]:
     """The workspace and its graph, from --root or the current directory."""
-    from ws.graph import build_graph  # noqa: PLC0415
+    from ws.graph import build_graph
 
     ws = load_workspace_only()
     return ws, build_graph(ws)
@@ -202,7 +202,7 @@ def load() -> tuple[Workspace, nx.DiGraph]:
 
 def load_workspace_only() -> Workspace:
     """The workspace, for commands that need no graph (and so no networkx)."""
-    from ws.workspace import find_workspace, load_workspace  # noqa: PLC0415
+    from ws.workspace import find_workspace, load_workspace
 
     if SETTINGS.root is not None:
         ws = load_workspace(SETTINGS.root)
@@ -215,7 +215,7 @@ def load_workspace_only() -> Workspace:
 
 def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
     """Run the typer app on argv; parser errors print as `error:`/`hint:` and exit 2."""
-    from click import exceptions as click_errors  # noqa: PLC0415
+    from click import exceptions as click_errors
 
     try:
         code = app(args=hoist_global_options(argv), prog_name="ws", standalone_mode=False)

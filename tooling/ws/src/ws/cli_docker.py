@@ -51,9 +51,9 @@ def generate(
     ] = False,
 ) -> None:
     """Write each image member's Dockerfile, its .dockerignore and the root .dockerignore."""
-    from ws.docker import generate as gen  # noqa: PLC0415
-    from ws.docker.config import load_config  # noqa: PLC0415
-    from ws.errors import StaleFiles  # noqa: PLC0415
+    from ws.docker import generate as gen
+    from ws.docker.config import load_config
+    from ws.errors import StaleFiles
 
     ws = load_workspace_only()
     config = load_config(ws)
@@ -75,7 +75,7 @@ def generate(
 
 
 def _graph(ws: Workspace) -> nx.DiGraph:
-    from ws.graph import build_graph  # noqa: PLC0415 -- networkx only when images are rendered
+    from ws.graph import build_graph  # networkx only when images are rendered
 
     return build_graph(ws)
 
@@ -83,8 +83,8 @@ def _graph(ws: Workspace) -> nx.DiGraph:
 def _record(ws: Workspace, config: DockerConfig, names: list[str] | None) -> None:
     """Note the files just written or checked as current, for `ws docker build` and `ws
     check`; the root .dockerignore too when every image member's files were."""
-    from ws.docker import freshness  # noqa: PLC0415
-    from ws.docker import generate as gen  # noqa: PLC0415
+    from ws.docker import freshness
+    from ws.docker import generate as gen
 
     selected = gen.plan_images(ws, config, gen.select_images(ws, config, names))
     records = open_records(ws)
@@ -101,10 +101,10 @@ def pin(
     ] = False,
 ) -> None:
     """Pin python-image and uv-image to the digests their tags point at now."""
-    from ws.docker import pins, registry  # noqa: PLC0415
-    from ws.docker.config import load_root_config  # noqa: PLC0415
-    from ws.docker.transport import proxy_settings  # noqa: PLC0415
-    from ws.errors import StaleFiles  # noqa: PLC0415
+    from ws.docker import pins, registry
+    from ws.docker.config import load_root_config
+    from ws.docker.transport import proxy_settings
+    from ws.errors import StaleFiles
 
     ws = load_workspace_only()
     root = load_root_config(ws)
@@ -127,7 +127,7 @@ def pin(
 
 def docker_problems(ws: Workspace, records: Records) -> list[tuple[str, str]]:
     """(problem, fix) for every stale generated file and stale pin; for `ws check`."""
-    from ws.docker.config import load_config  # noqa: PLC0415
+    from ws.docker.config import load_config
 
     config = load_config(ws)
     problems = [] if config.root is None else _pin_problems(ws, config.root)
@@ -142,8 +142,8 @@ def docker_problems(ws: Workspace, records: Records) -> list[tuple[str, str]]:
 def _generated_problems(
     ws: Workspace, config: DockerConfig, records: Records
 ) -> list[tuple[str, str]]:
-    from ws.docker import generate as gen  # noqa: PLC0415
-    from ws.errors import WsError  # noqa: PLC0415
+    from ws.docker import generate as gen
+    from ws.errors import WsError
 
     try:
         found = gen.check_generated(ws, config, None, records)
@@ -156,7 +156,7 @@ def _pin_problems(ws: Workspace, root: RootConfig) -> list[tuple[str, str]]:
     """Pins as `ws check` sees them: offline, for form only (the generated Dockerfiles must
     use them: the generated-file check says so). A tag that moved is an update, which
     `ws docker pin --check` reports online, as Renovate does."""
-    from ws.docker import pins  # noqa: PLC0415
+    from ws.docker import pins
 
     return [(line, PIN_FIX) for line in pins.unpinned(ws.pyproject, root)]
 
@@ -206,10 +206,10 @@ def build(
 ) -> None:
     """Build (and push) member images, dependencies first, from the generated Dockerfiles."""
 
-    from ws.docker import build as building  # noqa: PLC0415
-    from ws.docker import endpoint, engine  # noqa: PLC0415
-    from ws.docker.config import load_config  # noqa: PLC0415
-    from ws.locks import LockOptions  # noqa: PLC0415
+    from ws.docker import build as building
+    from ws.docker import endpoint, engine
+    from ws.docker.config import load_config
+    from ws.locks import LockOptions
 
     if jobs is not None and jobs < 1:
         raise usage_error(f"--jobs {jobs}: at least one build at a time", "--jobs 2")

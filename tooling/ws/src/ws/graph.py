@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def build_graph(ws: Workspace) -> nx.DiGraph:
     """One node a member, one edge a workspace dependency; edges carry their kinds."""
-    import networkx as nx  # noqa: PLC0415 -- a build of one image needs no graph
+    import networkx as nx  # a build of one image needs no graph
 
     graph = nx.DiGraph()
     for member in ws.members.values():
@@ -90,7 +90,7 @@ def dependents(graph: nx.DiGraph, names: Iterable[str]) -> set[str]:
 def _units(graph: nx.DiGraph, names: Iterable[str] | None) -> nx.DiGraph:
     """The condensation of the (sub)graph: one node per cycle, edges reversed so that a
     member comes after what it depends on."""
-    import networkx as nx  # noqa: PLC0415
+    import networkx as nx
 
     sub = graph if names is None else graph.subgraph(names)
     return nx.condensation(sub.reverse(copy=False))
@@ -98,7 +98,7 @@ def _units(graph: nx.DiGraph, names: Iterable[str] | None) -> nx.DiGraph:
 
 def build_order(graph: nx.DiGraph, names: Iterable[str] | None = None) -> list[str]:
     """Members (all, or names) ordered dependencies first; ties broken by name."""
-    import networkx as nx  # noqa: PLC0415
+    import networkx as nx
 
     units = _units(graph, names)
     members = nx.get_node_attributes(units, "members")
@@ -110,7 +110,7 @@ def build_order(graph: nx.DiGraph, names: Iterable[str] | None = None) -> list[s
 def levels(graph: nx.DiGraph, names: Iterable[str]) -> list[list[str]]:
     """names grouped into waves: each wave depends only on earlier ones (parallel builds);
     the members of one cycle share a wave."""
-    import networkx as nx  # noqa: PLC0415
+    import networkx as nx
 
     units = _units(graph, names)
     members = nx.get_node_attributes(units, "members")

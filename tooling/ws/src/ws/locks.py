@@ -116,7 +116,7 @@ def _targets(ws: Workspace, names: Collection[str] | None) -> list[str]:
     networkx imported, only then)."""
     if not names:
         return sorted(ws.members)
-    from ws.graph import build_graph, dependents  # noqa: PLC0415
+    from ws.graph import build_graph, dependents
 
     return sorted(dependents(build_graph(ws), names))
 

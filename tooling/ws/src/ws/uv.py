@@ -105,7 +105,7 @@ def _required(settings: Mapping[str, Any], source: Path, key: str) -> RequiredVe
 def bundled_uv() -> str | None:
     """The binary of the `uv` package installed beside ws, if any."""
     try:
-        from uv import find_uv_bin  # noqa: PLC0415 -- only when needed
+        from uv import find_uv_bin  # only when needed
 
         return find_uv_bin()
     except (ImportError, FileNotFoundError):

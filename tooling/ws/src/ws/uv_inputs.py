@@ -149,7 +149,7 @@ def _cache_keys(folder: Path) -> tuple[str, ...]:
     pyproject = folder / "pyproject.toml"
     if not pyproject.is_file():
         return _DEFAULT_CACHE_KEYS
-    from ws.workspace import read_toml  # noqa: PLC0415 -- the reader that names the file
+    from ws.workspace import read_toml  # the reader that names the file
 
     keys = read_toml(pyproject).get("tool", {}).get("uv", {}).get("cache-keys")
     if keys is None:

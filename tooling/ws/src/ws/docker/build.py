@@ -84,8 +84,8 @@ def select_members(
             fix="name members, or pass --all, or --affected --since REF (one of the three)",
         )
     if since is not None:
-        from ws.changes import affected  # noqa: PLC0415 -- the graph is needed only here
-        from ws.graph import build_graph  # noqa: PLC0415
+        from ws.changes import affected  # the graph is needed only here
+        from ws.graph import build_graph
 
         return sorted(affected(ws, build_graph(ws), since)[1] & set(config.images))
     return select_images(ws, config, None if every else names)
@@ -95,7 +95,7 @@ def build_waves(ws: Workspace, names: Collection[str]) -> list[list[str]]:
     """names in waves, each needing only earlier ones; order runs through members in between."""
     if len(names) == 1:
         return [list(names)]
-    from ws.graph import build_graph, closure_of, levels  # noqa: PLC0415
+    from ws.graph import build_graph, closure_of, levels
 
     graph = build_graph(ws)
     wanted = set(names)

@@ -153,7 +153,7 @@ def generated_files(
 
 
 def _member_files(ws: Workspace, graph: nx.DiGraph, inputs: ImageInputs) -> dict[str, str]:
-    from ws.isolate import isolated_root_pyproject, root_project_pyproject  # noqa: PLC0415
+    from ws.isolate import isolated_root_pyproject, root_project_pyproject
 
     ignore = render_dockerignore(inputs)
     _check_includes(inputs, ignore)
@@ -269,7 +269,7 @@ def check_generated(
         checked = freshness.unrecorded(ws, planned, records)
         if not checked:
             return []
-    from ws.graph import build_graph  # noqa: PLC0415 -- networkx only to render
+    from ws.graph import build_graph  # networkx only to render
 
     names = None if every else [inputs.name for inputs in checked]
     found = stale_generated(ws.root, generated_files(ws, build_graph(ws), config, names), orphans)

@@ -44,7 +44,7 @@ def pin_images(
     write happens under the workspace lock (waiting up to wait seconds), after re-reading
     the file: an image changed while the registry answered is an error, never reverted.
     """
-    from ws.toml_write import set_values  # noqa: PLC0415
+    from ws.toml_write import set_values
 
     images = configured_images(config)
     digests = (resolver or _registry())([ref.with_digest(None) for ref in images.values()])
@@ -70,7 +70,7 @@ def _refuse_moved(
     pyproject: Path, images: Mapping[str, ImageRef], changes: list[PinChange]
 ) -> None:
     """A ConfigError if an image about to be pinned no longer reads as it did."""
-    from ws.toml_write import read_strings  # noqa: PLC0415
+    from ws.toml_write import read_strings
 
     current = read_strings(pyproject, [_key_path(c.key) for c in changes])
     for change in changes:
@@ -123,6 +123,6 @@ def check_pins(pyproject: Path, config: RootConfig, resolver: Resolver | None = 
 
 def _registry() -> Resolver:
     """The registry client's resolver, without proxies (the CLI passes its own resolver)."""
-    from ws.docker import registry  # noqa: PLC0415
+    from ws.docker import registry
 
     return registry.resolve_all

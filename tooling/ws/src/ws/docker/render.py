@@ -130,7 +130,7 @@ def exec_form(values: Iterable[str]) -> str:
 
 @functools.cache
 def environment() -> jinja2.Environment:
-    import jinja2  # noqa: PLC0415 -- only rendering needs it, not a build checking its files
+    import jinja2  # only rendering needs it, not a build checking its files
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
