@@ -11,19 +11,19 @@ from pathlib import Path
 import docker
 import pytest
 from typer.testing import CliRunner
-from ws.cli import app
-from ws.docker.build import BuiltImage, member_context, select_members
-from ws.docker.config import load_config
-from ws.docker.engine import build as engine_build
-from ws.docker.engine import build_params
-from ws.docker.generate import plan_images
-from ws.docker.imageref import parse_image_ref
-from ws.docker.registry import resolve_digest
-from ws.docker.stream import StepFailed
+from ws.cli.app import app
+from ws.docker.builds.engine import build as engine_build
+from ws.docker.builds.engine import build_params
+from ws.docker.builds.images import BuiltImage, member_context, select_members
+from ws.docker.builds.stream import StepFailed
+from ws.docker.generate.config import load_config
+from ws.docker.generate.files import plan_images
+from ws.docker.pin.imageref import parse_image_ref
+from ws.docker.pin.registry import resolve_digest
 from ws.errors import ConfigError, RegistryError, StaleFiles
 from ws.git import held_files, revision
-from ws.locks import LockOptions, check_locks, sync_locks
-from ws.workspace import load_workspace
+from ws.locks.sync import LockOptions, check_locks, sync_locks
+from ws.workspace.members import load_workspace
 
 from tests.support.gitrepo import GitRepo
 from tests.support.imagebuild import (

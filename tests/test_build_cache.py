@@ -7,8 +7,8 @@ from pathlib import Path
 
 import docker
 import pytest
-from ws.docker.imageref import parse_image_ref
-from ws.locks import LockOptions
+from ws.docker.pin.imageref import parse_image_ref
+from ws.locks.sync import LockOptions
 
 from tests.support.imagebuild import Made, build, step_with
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ws.docker.build import build_waves, select_members
-from ws.docker.config import load_config
+from ws.docker.builds.images import build_waves, select_members
+from ws.docker.generate.config import load_config
 from ws.errors import ConfigError, GitError, WsError
 from ws.git import revision
-from ws.workspace import load_workspace
+from ws.workspace.members import load_workspace
 
 from tests.support.files import make_workspace
 from tests.support.gitrepo import init_repo

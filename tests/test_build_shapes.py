@@ -14,11 +14,11 @@ from pathlib import Path
 import docker
 import pytest
 from typer.testing import CliRunner
-from ws.cli import app
-from ws.docker.config import load_root_config
-from ws.docker.pins import pin_images
-from ws.locks import LockOptions, sync_locks
-from ws.workspace import load_workspace
+from ws.cli.app import app
+from ws.docker.generate.config import load_root_config
+from ws.docker.pin.pins import pin_images
+from ws.locks.sync import LockOptions, sync_locks
+from ws.workspace.members import load_workspace
 
 from tests.support.dockerfile import parse_dockerfile
 from tests.support.files import UV_BUILD_REQUIRES, build_file_tree, make_workspace

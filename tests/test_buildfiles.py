@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ws.docker.config import load_config
-from ws.docker.dockerignore import DockerIgnore
-from ws.docker.generate import generated_files
+from ws.docker.generate.config import load_config
+from ws.docker.generate.dockerignore import DockerIgnore
+from ws.docker.generate.files import generated_files
 from ws.errors import ConfigError
-from ws.graph import build_graph
-from ws.workspace import load_workspace
+from ws.workspace.graph import build_graph
+from ws.workspace.members import load_workspace
 
 from tests.support.dockerfile import Read, parse_dockerfile
 from tests.support.files import build_file_tree, make_workspace

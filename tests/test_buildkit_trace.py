@@ -8,8 +8,8 @@ import base64
 from typing import Any
 
 import pytest
-from ws.docker.buildkit import TRACE_ID, BuildKitLog, decode_status
-from ws.docker.stream import StepFailed
+from ws.docker.builds.buildkit import TRACE_ID, BuildKitLog, decode_status
+from ws.docker.builds.stream import StepFailed
 
 
 def _varint(value: int) -> bytes:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from ws.changes import Affected, affected, changed_files
-from ws.cli import app
+from ws.cli.app import app
 from ws.errors import GitError
-from ws.graph import build_graph
-from ws.workspace import load_workspace
+from ws.workspace.changes import Affected, affected, changed_files
+from ws.workspace.graph import build_graph
+from ws.workspace.members import load_workspace
 
 from tests.support.files import build_file_tree, make_workspace
 from tests.support.gitrepo import GitRepo, init_repo

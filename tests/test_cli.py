@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 from ws import __version__
-from ws.cli import app
+from ws.cli.app import app
 
 from tests.support.files import build_file_tree, make_workspace
 from tests.support.gitrepo import init_repo
@@ -192,9 +192,9 @@ def test_the_real_command_finds_the_root_and_fails_cleanly(root: Path, tmp_path:
 def test_graph_json_without_networkx_equals_the_graphs(tmp_path: Path) -> None:
     """`ws graph --format json` renders from the members (no networkx to import); it must say
     exactly what the networkx graph says, cycles, extras and self-references included."""
-    from ws import report
-    from ws.graph import build_graph
-    from ws.workspace import load_workspace
+    from ws.cli import report
+    from ws.workspace.graph import build_graph
+    from ws.workspace.members import load_workspace
 
     members = {
         "core": {"optional-dependencies": {"a": ["plugin"]}, "dependency-groups": {"dev": ["app"]}},

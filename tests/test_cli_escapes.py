@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ws.cli_progress import LiveBuilds, LockProgress
+from ws.cli.progress import LiveBuilds, LockProgress
 
 from tests.support.files import build_file_tree, toml_str
 from tests.support.gitrepo import init_repo

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from ws.cli_progress import LiveBuilds, LockProgress
+from ws.cli.progress import LiveBuilds, LockProgress
 
 
 class Clock:

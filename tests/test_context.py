@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ws.docker.context import ContextReport, DockerIgnore, _Held, context_tar, write_context
+from ws.docker.builds.context import ContextReport, DockerIgnore, _Held, context_tar, write_context
 from ws.errors import WsError
 
 from tests.support.buildctx import COPY_ALL, copied, engine

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ws.docker.credentials import credential_reason
+from ws.docker.builds.credentials import credential_reason
 
 
 @pytest.mark.parametrize(

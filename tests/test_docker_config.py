@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ws.docker.config import (
+from ws.docker.generate.config import (
     DEFAULT_USER,
     HealthCheck,
     ImageConfig,
@@ -14,9 +14,9 @@ from ws.docker.config import (
     load_config,
     load_root_config,
 )
-from ws.docker.render import DEFAULT_ID, RunUser, run_user
+from ws.docker.generate.render import DEFAULT_ID, RunUser, run_user
 from ws.errors import ConfigError
-from ws.workspace import load_workspace
+from ws.workspace.members import load_workspace
 
 from tests.support.files import make_workspace
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import docker
 import pytest
-from ws.docker import engine as ws_engine
-from ws.locks import LockOptions
+from ws.docker.builds import engine as ws_engine
+from ws.locks.sync import LockOptions
 
 from tests.support.imagebuild import Made, build, cli_context
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import docker
 import pytest
-from ws.docker.dockerignore import DockerIgnore, go_clean, read_patterns
+from ws.docker.generate.dockerignore import DockerIgnore, go_clean, read_patterns
 from ws.errors import ConfigError
 
 from tests.support.buildctx import COPY_ALL, copied, engine, tar_of

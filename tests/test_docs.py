@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import pytest
 import typer.main
-from ws.cli import app
+from ws.cli.app import app
 
 ROOT = Path(__file__).parents[1]
 HEADING = re.compile(r"^#{2,3} `ws ([^`]+)`$", re.M)

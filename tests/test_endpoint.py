@@ -1,4 +1,5 @@
-"""ws.docker.endpoint: which engine ws talks to, chosen as the docker CLI chooses. Unit tests on
+"""ws.docker.builds.endpoint: which engine ws talks to, chosen as the docker CLI chooses. Unit
+tests on
 config folders written in the CLI's on-disk format; then, with the engine, a TLS endpoint on
 loopback that requires client certificates (a proxy to the engine's socket), through which a
 BuildKit build runs and which the docker CLI and ws reach, or fail to reach, alike."""
@@ -25,7 +26,7 @@ from typing import Any
 
 import docker
 import pytest
-from ws.docker.endpoint import (
+from ws.docker.builds.endpoint import (
     CONTEXT_FIX,
     DEFAULT_SOCKET,
     Endpoint,
@@ -33,9 +34,9 @@ from ws.docker.endpoint import (
     client_arguments,
     resolve,
 )
-from ws.docker.engine import connect
-from ws.docker.imageref import parse_image_ref
-from ws.docker.registry import resolve_digest
+from ws.docker.builds.engine import connect
+from ws.docker.pin.imageref import parse_image_ref
+from ws.docker.pin.registry import resolve_digest
 from ws.errors import ConfigError, DockerUnavailable, RegistryError
 
 from tests.support.images import remove_labelled, run_image

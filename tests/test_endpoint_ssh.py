@@ -17,10 +17,10 @@ from pathlib import Path
 
 import docker
 import pytest
-from ws.docker.endpoint import client_arguments, resolve
-from ws.docker.engine import connect
+from ws.docker.builds.endpoint import client_arguments, resolve
+from ws.docker.builds.engine import connect
 from ws.errors import DockerUnavailable
-from ws.locks import LockOptions
+from ws.locks.sync import LockOptions
 
 from tests.support.image_fixtures import MakeWorkspace
 from tests.support.imagebuild import Made, build

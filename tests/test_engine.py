@@ -1,4 +1,4 @@
-"""ws.docker.engine: it refuses an engine that cannot build with BuildKit (the generated
+"""ws.docker.builds.engine: it refuses an engine that cannot build with BuildKit (the generated
 Dockerfiles need its mounts), says how to start one when none answers, turns whatever a broken
 or hostile engine sends (tests/support/fake_engine.py) into one error, never a traceback, and
 pulls the images a build needs with the user's credentials before BuildKit looks for them."""
@@ -15,10 +15,10 @@ import docker.errors
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
-from ws.cli import app
-from ws.docker.endpoint import resolve
-from ws.docker.engine import NONSENSE_FIX, PULL_FIX, connect, pull_missing, push
-from ws.docker.engine import build as engine_build
+from ws.cli.app import app
+from ws.docker.builds.endpoint import resolve
+from ws.docker.builds.engine import NONSENSE_FIX, PULL_FIX, connect, pull_missing, push
+from ws.docker.builds.engine import build as engine_build
 from ws.errors import DockerUnavailable, RegistryError
 
 from tests.support.fake_engine import Answer, Answers, FakeEngine, answer, events

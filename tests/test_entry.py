@@ -23,7 +23,7 @@ import sys
 
 class Marker:
     def find_spec(self, name, path=None, target=None):
-        if name == "ws.cli":
+        if name == "ws.cli.app":
             print("importing", flush=True)
 
 sys.meta_path.insert(0, Marker())

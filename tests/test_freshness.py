@@ -12,19 +12,19 @@ from pathlib import Path
 import docker
 import pytest
 from typer.testing import CliRunner
-from ws import locks
-from ws.cli import app
-from ws.cli_common import open_records
-from ws.docker import freshness
-from ws.docker import generate as gen
-from ws.docker.build import check_inputs
-from ws.docker.config import load_config
-from ws.docker.generate import plan_images
+from ws.cli.app import app
+from ws.cli.common import open_records
+from ws.docker.builds.images import check_inputs
+from ws.docker.generate import files as gen
+from ws.docker.generate import freshness
+from ws.docker.generate.config import load_config
+from ws.docker.generate.files import plan_images
 from ws.errors import StaleFiles
 from ws.git import revision
-from ws.locks import LockOptions
+from ws.locks import sync as locks
+from ws.locks.sync import LockOptions
 from ws.state import RECORDS_FILE, Records
-from ws.workspace import Workspace, load_workspace
+from ws.workspace.members import Workspace, load_workspace
 
 from tests.support.gitrepo import GitRepo
 from tests.support.imagebuild import Made, build
@@ -167,7 +167,7 @@ def test_ws_check_trusts_the_record_without_the_graph_or_rendering(
     _generate(workspace)
 
     _never_render(monkeypatch)
-    monkeypatch.setattr("ws.graph.build_graph", _no_graph)
+    monkeypatch.setattr("ws.workspace.graph.build_graph", _no_graph)
 
     assert _check(workspace) == "locks, generated Docker files and image pins are up to date\n"
 

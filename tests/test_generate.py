@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from typer.testing import CliRunner
-from ws.cli import app
-from ws.docker.build import member_context
-from ws.docker.config import load_config
-from ws.docker.dockerignore import DockerIgnore
-from ws.docker.generate import (
+from ws.cli.app import app
+from ws.docker.builds.images import member_context
+from ws.docker.generate.config import load_config
+from ws.docker.generate.dockerignore import DockerIgnore
+from ws.docker.generate.files import (
     generated_files,
     orphaned_files,
     plan_images,
@@ -25,8 +25,8 @@ from ws.docker.generate import (
 )
 from ws.errors import ConfigError
 from ws.git import held_files
-from ws.graph import build_graph
-from ws.workspace import load_workspace
+from ws.workspace.graph import build_graph
+from ws.workspace.members import load_workspace
 
 from tests.support.dockerfile import Read, parse_dockerfile
 from tests.support.files import build_file_tree, make_workspace
@@ -180,7 +180,9 @@ def test_no_image_members_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     def no_graph(*_args: object) -> None:
         raise AssertionError("no image to render, yet the workspace graph was built")
 
-    monkeypatch.setattr("ws.graph.build_graph", no_graph)  # networkx costs 0.2 s to import
+    monkeypatch.setattr(
+        "ws.workspace.graph.build_graph", no_graph
+    )  # networkx costs 0.2 s to import
     for args in (["docker", "generate"], ["docker", "generate", "--check"]):
         result = ws_cli(root, *args)
         assert result.exit_code == 0 and "up to date" in result.output, result.output

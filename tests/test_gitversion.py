@@ -8,10 +8,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from ws.docker.build import plan_images, version_args
-from ws.docker.config import load_config
-from ws.docker.generate import generated_files
-from ws.docker.gitversion import (
+from ws.docker.builds.images import plan_images, version_args
+from ws.docker.generate.config import load_config
+from ws.docker.generate.files import generated_files
+from ws.docker.generate.gitversion import (
     DEFAULT_VERSION,
     PDM,
     SETUPTOOLS_SCM,
@@ -23,8 +23,8 @@ from ws.docker.gitversion import (
     version_overrides,
 )
 from ws.errors import GitError
-from ws.graph import build_graph
-from ws.workspace import load_workspace
+from ws.workspace.graph import build_graph
+from ws.workspace.members import load_workspace
 
 from tests.support.files import make_workspace
 from tests.support.gitrepo import init_repo

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ws.graph import build_graph, build_order, closure, dependents, levels
-from ws.workspace import load_workspace
+from ws.workspace.graph import build_graph, build_order, closure, dependents, levels
+from ws.workspace.members import load_workspace
 
 from tests.support.files import make_workspace
 

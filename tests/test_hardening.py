@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from ws.cli import app
+from ws.cli.app import app
 
 from tests.support.fake_registry import FakeRegistry, image_manifest
 from tests.support.files import make_workspace

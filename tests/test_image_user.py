@@ -8,7 +8,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from ws.locks import LockOptions
+from ws.locks.sync import LockOptions
 
 from tests.support.image_fixtures import MakeWorkspace
 from tests.support.imagebuild import Made, build

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from ws.docker.imageref import ImageRef, check_digest, parse_image_ref
+from ws.docker.pin.imageref import ImageRef, check_digest, parse_image_ref
 
 SHA = "sha256:" + "0123456789abcdef" * 4
 

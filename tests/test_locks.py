@@ -13,13 +13,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from ws import lockfile
 from ws.errors import Busy, LockError, StaleFiles, WsError
 from ws.git import tracks
-from ws.locks import LockOptions, check_locks, derive_locks, sync_locks
+from ws.locks.sync import LockOptions, check_locks, derive_locks, sync_locks
 from ws.mutex import workspace_lock
 from ws.state import Records, load_records
-from ws.workspace import load_workspace
+from ws.workspace import lockfile
+from ws.workspace.members import load_workspace
 
 from tests.support.files import make_workspace
 from tests.support.gitrepo import init_repo

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ws.errors import ConfigError
-from ws.workspace import load_workspace
+from ws.workspace.members import load_workspace
 
 from tests.support.files import build_file_tree
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from typer.testing import CliRunner
-from ws.cli import app
-from ws.docker.config import load_root_config
-from ws.docker.pins import PinChange, check_pins, pin_images
-from ws.docker.registry import resolve_all
+from ws.cli.app import app
+from ws.docker.generate.config import load_root_config
+from ws.docker.pin.pins import PinChange, check_pins, pin_images
+from ws.docker.pin.registry import resolve_all
 from ws.errors import RegistryError
-from ws.workspace import load_workspace
+from ws.workspace.members import load_workspace
 
 from tests.support.fake_registry import FakeRegistry, image_manifest
 from tests.support.files import make_workspace

@@ -9,12 +9,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
-from ws.docker.config import load_root_config
-from ws.docker.imageref import ImageRef
-from ws.docker.pins import pin_images
+from ws.docker.generate.config import load_root_config
+from ws.docker.pin.imageref import ImageRef
+from ws.docker.pin.pins import pin_images
 from ws.errors import Busy, ConfigError
 from ws.mutex import workspace_lock
-from ws.workspace import load_workspace
+from ws.workspace.members import load_workspace
 
 from tests.support.files import make_workspace
 

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ws.docker.imageref import ImageRef, parse_image_ref
-from ws.docker.registry import MANIFEST_TYPES, resolve_all, resolve_digest
-from ws.docker.transport import base_url
+from ws.docker.pin.imageref import ImageRef, parse_image_ref
+from ws.docker.pin.registry import MANIFEST_TYPES, resolve_all, resolve_digest
+from ws.docker.pin.transport import base_url
 from ws.errors import RegistryError
 
 from tests.support.fake_registry import (

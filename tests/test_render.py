@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from typer.testing import CliRunner
-from ws.cli import app
-from ws.docker import engine
-from ws.docker.config import load_config
-from ws.docker.dockerignore import DockerIgnore
-from ws.docker.generate import generated_files, image_inputs, write_generated
-from ws.docker.render import (
+from ws.cli.app import app
+from ws.docker.builds import engine
+from ws.docker.generate.config import load_config
+from ws.docker.generate.dockerignore import DockerIgnore
+from ws.docker.generate.files import generated_files, image_inputs, write_generated
+from ws.docker.generate.render import (
     ImageInputs,
     exec_form,
     member_whitelist,
@@ -24,9 +24,9 @@ from ws.docker.render import (
     render_dockerignore,
 )
 from ws.errors import ConfigError
-from ws.graph import build_graph, closure
-from ws.locks import LockOptions, sync_locks
-from ws.workspace import load_workspace
+from ws.locks.sync import LockOptions, sync_locks
+from ws.workspace.graph import build_graph, closure
+from ws.workspace.members import load_workspace
 
 from tests.support.dockerfile import parse_dockerfile
 from tests.support.files import build_file_tree, make_workspace

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ws.docker.buildkit import BuildKitLog
-from ws.docker.stream import StepFailed, error_text, terminal_line
+from ws.docker.builds.buildkit import BuildKitLog
+from ws.docker.builds.stream import StepFailed, error_text, terminal_line
 
 
 def test_colour_codes_are_dropped_and_other_controls_escaped() -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from ws.cli import app
-from ws.locks import MEMBERS_RECORD, ROOT_RECORD, LockOptions, _members_key, _root_key
+from ws.cli.app import app
+from ws.locks.sync import MEMBERS_RECORD, ROOT_RECORD, LockOptions, _members_key, _root_key
 from ws.state import Records
-from ws.workspace import load_workspace
+from ws.workspace.members import load_workspace
 
 from tests.support.files import make_workspace
 from tests.support.gitrepo import GitRepo

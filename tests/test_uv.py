@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ws import uv
 from ws.errors import ConfigError, WsError
-from ws.locks import LockOptions, sync_locks
+from ws.locks.sync import LockOptions, sync_locks
 from ws.uv import (
     BUNDLED,
     ON_PATH,
@@ -21,7 +21,7 @@ from ws.uv import (
     required_version,
     version_of,
 )
-from ws.workspace import load_workspace, read_toml
+from ws.workspace.members import load_workspace, read_toml
 
 from tests.support.files import build_file_tree, make_workspace
 from tests.support.pyindex import Package

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ws.graph import build_graph, closure
-from ws.isolate import isolated_root_pyproject
-from ws.lockfile import read_lock
-from ws.locks import LockOptions, check_locks, member_lock_path, sync_locks
-from ws.workspace import load_workspace
+from ws.docker.generate.root_pyproject import isolated_root_pyproject
+from ws.locks.sync import LockOptions, check_locks, member_lock_path, sync_locks
+from ws.workspace.graph import build_graph, closure
+from ws.workspace.lockfile import read_lock
+from ws.workspace.members import load_workspace
 
 from tests.support.files import UV_BUILD_REQUIRES, build_file_tree, make_workspace, toml_str
 from tests.support.gitrepo import init_repo

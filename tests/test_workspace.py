@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 from ws.errors import ConfigError, WorkspaceNotFound
-from ws.workspace import Dependency, find_root, load_workspace
+from ws.workspace.members import Dependency, find_root, load_workspace
 
 from tests.support.files import build_file_tree, make_workspace
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
 import docker.errors  # noqa: E402
-from ws.locks import LockOptions  # noqa: E402
+from ws.locks.sync import LockOptions  # noqa: E402
 
 from tests.support.bulkindex import BulkIndex, bulk_wheel  # noqa: E402
 from tests.support.gitrepo import GitRepo  # noqa: E402

@@ -192,21 +192,22 @@ from pathlib import Path
 t = [time.perf_counter()]
 import typer; t.append(time.perf_counter())
 import packaging.requirements; t.append(time.perf_counter())
-import ws.cli, ws.report, ws.workspace; t.append(time.perf_counter())
-w = ws.workspace.load_workspace(Path(".")); t.append(time.perf_counter())
-ws.report.list_json(w); t.append(time.perf_counter())
-import networkx, ws.graph; t.append(time.perf_counter())
-g = ws.graph.build_graph(w); t.append(time.perf_counter())
-ws.report.graph_json(g); t.append(time.perf_counter())
+import ws.cli.app, ws.cli.report, ws.workspace.members; t.append(time.perf_counter())
+w = ws.workspace.members.load_workspace(Path(".")); t.append(time.perf_counter())
+ws.cli.report.list_json(w); t.append(time.perf_counter())
+import networkx, ws.workspace.graph; t.append(time.perf_counter())
+g = ws.workspace.graph.build_graph(w); t.append(time.perf_counter())
+ws.cli.report.graph_json(g); t.append(time.perf_counter())
 print(json.dumps([b - a for a, b in zip(t, t[1:])]))
 """
 PHASES = (
     "import typer",
     "import packaging.requirements",
-    "import ws.cli, ws.report, ws.workspace (ws's own modules)",
+    "import ws.cli.app, ws.cli.report, ws.workspace.members (ws's own modules)",
     "load_workspace: read and parse 300 pyproject.toml files",
     "list_json (render)",
-    "import networkx, ws.graph (not for these two: ws graph's tree, dot, mermaid, one member)",
+    "import networkx, ws.workspace.graph (not for these two: ws graph's tree, dot, mermaid,"
+    " one member)",
     "build_graph (networkx DiGraph)",
     "graph_json (render)",
 )

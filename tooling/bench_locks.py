@@ -411,10 +411,10 @@ def imported(label, names):
         __import__(name)
     add("import " + label, time.perf_counter() - start)
 imported("typer", ["typer"])
-imported("ws.cli (ws's command line)", ["ws.cli"])
+imported("ws.cli.app (ws's command line)", ["ws.cli.app"])
 imported("packaging", ["packaging.requirements", "packaging.utils"])
-imported("ws's other modules", ["ws.workspace", "ws.lockfile", "ws.locks",
-                                 "ws.report", "ws.uv", "ws.git", "ws.proc", "ws.fsio"])
+imported("ws's other modules", ["ws.workspace.members", "ws.workspace.lockfile", "ws.locks.sync",
+                                 "ws.cli.report", "ws.uv", "ws.git", "ws.proc", "ws.fsio"])
 def label_of_run(args, kwargs):
     argv = [str(a) for a in (args[0] if args else kwargs["argv"])]
     flags = [a for a in argv[2:] if a in ("--locked", "--check")]
@@ -443,10 +443,10 @@ def wrap(module, name, label):
 for module, name, label in json.loads(os.environ["WS_PHASES"]):
     wrap(module, name, label_of_run if label == "run" else label)
 sys.argv = ["ws", *json.loads(os.environ["WS_ARGS"])]
-import ws.cli
-from ws.cli_common import run_app
+import ws.cli.app
+from ws.cli.common import run_app
 start = time.perf_counter()
-code = run_app(ws.cli.app, sys.argv[1:])  # main() would end the process: ws ends by os._exit
+code = run_app(ws.cli.app.app, sys.argv[1:])  # main() would end the process: ws ends by os._exit
 add("the rest (typer parsing the command line, ws's glue)",
     time.perf_counter() - start - sum(v for k, v in spent.items() if not k.startswith("import")))
 out = {"code": code, "spent": spent, "t0": T0, "missing": missing,
@@ -459,13 +459,17 @@ os._exit(0)  # as ws ends: no module teardown
 
 # (module, function, label): every reference to the function in ws's modules is timed.
 PHASE_FUNCTIONS = [
-    ("ws.workspace", "load_workspace", "read the workspace (every pyproject.toml)"),
-    ("ws.graph", "build_graph", "build the graph (networkx)"),
-    ("ws.locks", "_root_key", "cache key: hash what uv reads"),
+    ("ws.workspace.members", "load_workspace", "read the workspace (every pyproject.toml)"),
+    ("ws.workspace.graph", "build_graph", "build the graph (networkx)"),
+    ("ws.locks.sync", "_root_key", "cache key: hash what uv reads"),
     ("ws.state", "load_records", "read .ws/records.json"),
-    ("ws.lockfile", "parse_lock", "parse the root uv.lock (tomllib, then its tables as text)"),
-    ("ws.lockfile", "member_lock", "derive every member lock (lockfile.member_lock)"),
-    ("ws.locks", "_write", "compare with / write the member locks"),
+    (
+        "ws.workspace.lockfile",
+        "parse_lock",
+        "parse the root uv.lock (tomllib, then its tables as text)",
+    ),
+    ("ws.workspace.lockfile", "member_lock", "derive every member lock (lockfile.member_lock)"),
+    ("ws.locks.sync", "_write", "compare with / write the member locks"),
     ("ws.proc", "run", "run"),
 ]
 

@@ -12,7 +12,7 @@ from typing import Any
 import docker
 import pytest
 from ws.errors import RegistryError
-from ws.locks import LockOptions
+from ws.locks.sync import LockOptions
 
 from tests.support.imagebuild import Made
 from tests.support.images import docker_answers, prepare_workspace, remove_labelled

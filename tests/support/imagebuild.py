@@ -16,14 +16,14 @@ from typing import Any
 
 import docker
 import docker.utils.build
-from ws.cli_common import open_records
-from ws.docker import engine
-from ws.docker.build import BuildOptions, BuiltImage, build_members
-from ws.docker.config import load_config
-from ws.docker.imageref import parse_image_ref
-from ws.docker.stream import Step
-from ws.locks import LockOptions
-from ws.workspace import load_workspace
+from ws.cli.common import open_records
+from ws.docker.builds import engine
+from ws.docker.builds.images import BuildOptions, BuiltImage, build_members
+from ws.docker.builds.stream import Step
+from ws.docker.generate.config import load_config
+from ws.docker.pin.imageref import parse_image_ref
+from ws.locks.sync import LockOptions
+from ws.workspace.members import load_workspace
 
 
 @dataclass(frozen=True)

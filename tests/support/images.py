@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ws.docker.config import load_config, load_root_config
-from ws.docker.generate import generated_files, write_generated
-from ws.docker.pins import pin_images
-from ws.graph import build_graph
-from ws.locks import LockOptions, sync_locks
-from ws.workspace import load_workspace
+from ws.docker.generate.config import load_config, load_root_config
+from ws.docker.generate.files import generated_files, write_generated
+from ws.docker.pin.pins import pin_images
+from ws.locks.sync import LockOptions, sync_locks
+from ws.workspace.graph import build_graph
+from ws.workspace.members import load_workspace
 
 from tests.support.files import make_workspace
 from tests.support.gitrepo import GitRepo, init_repo

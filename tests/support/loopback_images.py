@@ -59,8 +59,8 @@ def push_tiny_image(client: Any, repository: str, tag: str, content: str) -> str
 
 def pinned_seed_images(uv_version: str) -> tuple[str, str]:
     """The seed Python and uv images as name:tag@digest; skips when engine.sh has not run."""
-    from ws.docker.imageref import parse_image_ref
-    from ws.docker.registry import resolve_digest
+    from ws.docker.pin.imageref import parse_image_ref
+    from ws.docker.pin.registry import resolve_digest
     from ws.errors import RegistryError
 
     pinned = []

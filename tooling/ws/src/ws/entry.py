@@ -38,7 +38,7 @@ def main() -> None:
         sys.unraisablehook = _send_again
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGALRM, _interrupt)
-        from ws.cli import run  # imported inside the guard
+        from ws.cli.app import run  # imported inside the guard
 
         code = run(sys.argv[1:])
     except BaseException as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ws.display import printable
+from ws.cli.display import printable
 
 
 class WsError(Exception):

@@ -67,7 +67,7 @@ class UvChoice:
 def required_version(root: Path, pyproject: Mapping[str, Any]) -> RequiredVersion | None:
     """The workspace's `required-version`, read where uv reads it: the root uv.toml when there
     is one (uv then ignores the pyproject's [tool.uv]), else the root pyproject's [tool.uv]."""
-    from ws.workspace import read_toml  # here: `ws --version` imports this module, not TOML
+    from ws.workspace.members import read_toml  # here: `ws --version` imports this module, not TOML
 
     uv_toml = root / "uv.toml"
     if uv_toml.is_file():

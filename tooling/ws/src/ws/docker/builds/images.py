@@ -1,0 +1,352 @@
+"""ws docker build: check the inputs, send each member's context to the engine, tag, push.
+
+Everything is worked out once, up front, and passed down: the configuration, each image's
+inputs (which give both its whitelist and the freshness of its generated files), the git
+revision and the files git holds. Only then does the first context go to the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import IO, TYPE_CHECKING
+
+from ws import git
+from ws.docker.builds import engine
+from ws.docker.builds.context import ContextReport, DockerIgnore, context_tar
+from ws.docker.builds.stream import Progress, Step
+from ws.docker.generate.config import DockerConfig, RootConfig, image_name
+from ws.docker.generate.files import check_generated, plan_images, select_images
+from ws.docker.generate.gitversion import VERSION_ARG, describe_version, version_overrides
+from ws.docker.generate.render import DOCKERFILE, ImageInputs, beside, member_ignore_patterns
+from ws.docker.pin import imageref
+from ws.errors import BuildFailed, ConfigError, StaleFiles, WsError
+from ws.fsio import read_regular
+from ws.locks.sync import LockOptions, check_locks
+from ws.state import Records
+from ws.workspace.members import Member, Workspace
+
+if TYPE_CHECKING:
+    import docker
+
+REVISION_ARG = "WS_REVISION"
+SOURCE_ARG = "WS_SOURCE"
+DEPS_STAGE = "deps"  # the generated Dockerfiles' dependency stage: a cache image of its own
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _quiet(_member: str, _line: str) -> None:
+    """The default progress sink: ws core never prints."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    locks: LockOptions  # how to check the locks (uv binary, environment)
+    tags: tuple[str, ...] = ()  # more tags for every image, besides version and revision
+    push: bool = False
+    jobs: int = 1
+    no_cache: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)  # more labels for every image
+    cache_from: tuple[str, ...] = ()  # tags of each image's repository to take a cache from
+    cache_to: str | None = None  # the tag of each image's repository to leave a cache at
+    # What this machine verified before (ws.state); what this build verifies is noted there.
+    records: Records | None = None
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    member: str
+    image_id: str
+    refs: tuple[str, ...]
+    steps: tuple[Step, ...]
+    context: ContextReport
+    pushed: Mapping[str, str] = field(default_factory=dict)  # ref -> manifest digest
+    warnings: tuple[str, ...] = ()  # what the user should know, such as a missing version tag
+
+
+# ---------------------------------------------------------------- which members
+
+
+def select_members(
+    ws: Workspace,
+    config: DockerConfig,
+    names: Sequence[str] = (),
+    *,
+    every: bool = False,
+    since: str | None = None,
+) -> list[str]:
+    """The members to build: named ones, every image member, or those affected since a ref."""
+    if sum([bool(names), every, since is not None]) != 1:
+        raise WsError(
+            "say which images to build",
+            fix="name members, or pass --all, or --affected --since REF (one of the three)",
+        )
+    if since is not None:
+        from ws.workspace.changes import affected  # the graph is needed only here
+        from ws.workspace.graph import build_graph
+
+        return sorted(affected(ws, build_graph(ws), since)[1] & set(config.images))
+    return select_images(ws, config, None if every else names)
+
+
+def build_waves(ws: Workspace, names: Collection[str]) -> list[list[str]]:
+    """names in waves, each needing only earlier ones; order runs through members in between."""
+    if len(names) == 1:
+        return [list(names)]
+    from ws.workspace.graph import build_graph, closure_of, levels
+
+    graph = build_graph(ws)
+    wanted = set(names)
+    waves = [[n for n in wave if n in wanted] for wave in levels(graph, closure_of(graph, wanted))]
+    return [wave for wave in waves if wave]
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def check_inputs(
+    ws: Workspace,
+    config: DockerConfig,
+    images: Sequence[ImageInputs],
+    locks: LockOptions,
+    records: Records | None = None,
+) -> None:
+    """Refuse stale generated files or locks: one StaleFiles naming each and its fix.
+
+    Generated files are current when their recorded digest says so; otherwise they are
+    rendered and compared, and recorded when they match. Locks: the root lock and each
+    image member's own (its image installs from that alone)."""
+    problems: list[str] = []
+    fixes: list[str] = []
+    stale = check_generated(ws, config, images, records)
+    if stale:
+        problems += stale
+        fixes.append("run `ws docker generate`")
+    try:
+        names = [inputs.name for inputs in images]
+        check_locks(ws, names, locks, dependents=False, records=records)
+    except StaleFiles as e:
+        problems += e.problems
+        fixes.append("run `ws sync-locks`")
+    if problems:
+        raise StaleFiles(problems, " and ".join(fixes) + ", commit the result, then build again")
+
+
+def version_args(
+    ws: Workspace, images: Sequence[ImageInputs], today: date | None = None
+) -> dict[str, dict[str, str]]:
+    """The version build argument of each image whose closure takes a version from git tags:
+    what setuptools-scm would compute here, since the build context holds no .git."""
+    needing = [inputs.name for inputs in images if inputs.version_env]
+    if not needing:
+        return {}
+    version = describe_version(ws.root, today or datetime.now(UTC).date())
+    return {name: {VERSION_ARG: version} for name in needing}
+
+
+def image_version(member: Member, versions: Mapping[str, Mapping[str, str]]) -> str | None:
+    """The version member's image installs it at: its static [project] version, else the one
+    ws computes from git tags for a backend that takes it from there (versions: version_args);
+    None when only building it could tell (uv's lock holds no version for a dynamic one,
+    and `uv version` refuses it)."""
+    if member.version is not None:
+        return member.version
+    if version_overrides(member):
+        return versions.get(member.name, {}).get(VERSION_ARG)
+    return None
+
+
+def no_version_tag(name: str, revision: git.Revision) -> str:
+    """The warning for an image whose member's version ws cannot know before building it."""
+    return (
+        f"{name}'s version is dynamic and does not come from git tags, so ws cannot know it "
+        f"before the build (uv tells it only by building {name}): its image is tagged "
+        f":{revision.tag} and not with a version; pass --tag VERSION to add one"
+    )
+
+
+def image_refs(
+    ws: Workspace,
+    root: RootConfig,
+    name: str,
+    revision: git.Revision,
+    extra: Sequence[str],
+    version: str | None,
+) -> list[str]:
+    """<repository>:<version> (when known), <repository>:<short sha>, and <repository>:<tag>
+    for each extra."""
+    tags = [_TAG_UNSAFE.sub("-", version)] if version else []
+    return [
+        _ref(ws, root, name, tag, extra) for tag in dict.fromkeys([*tags, revision.tag, *extra])
+    ]
+
+
+def _ref(ws: Workspace, root: RootConfig, name: str, tag: str, extra: Sequence[str]) -> str:
+    try:
+        return str(imageref.parse_image_ref(f"{image_name(root, name)}:{tag}"))
+    except ValueError as e:
+        source = "--tag" if tag in extra else str(ws.pyproject)
+        raise WsError(f"{source}: {e}", fix="use letters, digits, '_', '.' and '-'") from e
+
+
+# ---------------------------------------------------------------- one image
+
+
+def member_context(
+    ws: Workspace, inputs: ImageInputs, held: Collection[str] | None
+) -> tuple[IO[bytes], ContextReport, str]:
+    """The member's build context (the workspace root through its whitelist, of the files
+    git holds) as a rewound temporary file, what went in, and the Dockerfile's path in it."""
+    name = beside(inputs.rel, DOCKERFILE)
+    dockerfile = read_regular(ws.root / name, root=ws.root)
+    ignore = DockerIgnore(member_ignore_patterns(inputs), source=beside(inputs.rel, "whitelist"))
+    # Docker always sends the Dockerfile, which the whitelist keeps out of the folders.
+    handle, report = context_tar(ws.root, ignore, dockerfile=(name, dockerfile), held=held)
+    return handle, report, name
+
+
+@dataclass(frozen=True)
+class _Job:
+    client: docker.DockerClient
+    ws: Workspace
+    root: RootConfig
+    revision: git.Revision
+    held: frozenset[str] | None
+    opts: BuildOptions
+    progress: Progress
+    version_args: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    on_built: Callable[[str], None] = field(default=lambda _member: None)
+
+    def buildargs(self, name: str) -> dict[str, str]:
+        args = {REVISION_ARG: self.revision.label, **self.version_args.get(name, {})}
+        if self.revision.source:
+            args[SOURCE_ARG] = self.revision.source
+        return args
+
+    def cache_refs(self, name: str, tag: str) -> list[str]:
+        """The cache a tag names: the image and its dependency stage (both inline caches)."""
+        repository = image_name(self.root, name)
+        return [f"{repository}:{tag}", f"{repository}:{tag}-{DEPS_STAGE}"]
+
+    def build(self, inputs: ImageInputs) -> BuiltImage:
+        name = inputs.name
+        version = image_version(self.ws.members[name], self.version_args)
+        refs = image_refs(self.ws, self.root, name, self.revision, self.opts.tags, version)
+        cache_from = [ref for tag in self.opts.cache_from for ref in self.cache_refs(name, tag)]
+        cache_from = engine.pull_missing(self.client, cache_from, self.progress, required=False)
+        context, report, dockerfile = member_context(self.ws, inputs, self.held)
+        for skipped in report.skipped:
+            self.progress(name, f"left out of the context: {skipped.path}: {skipped.reason}")
+        pushes = list(refs) if self.opts.push else []
+        tags = list(refs)
+        with context:
+            if self.opts.cache_to:
+                pushes += self._deps_cache(name, context, dockerfile, cache_from)
+                tags.append(self.cache_refs(name, self.opts.cache_to)[0])
+                pushes.append(tags[-1])
+            params = engine.build_params(
+                dockerfile,
+                buildargs=self.buildargs(name),
+                labels=self.opts.labels,
+                tags=tags,  # in the build request: no request per tag (each an ssh login)
+                cache_from=cache_from,
+                no_cache=self.opts.no_cache,
+            )
+            image_id, steps = engine.build(self.client, name, context, params, self.progress)
+        pushed = {ref: engine.push(self.client, name, ref, self.progress) for ref in pushes}
+        self.on_built(name)
+        warnings = () if version else (no_version_tag(name, self.revision),)
+        return BuiltImage(name, image_id, tuple(refs), tuple(steps), report, pushed, warnings)
+
+    def _deps_cache(
+        self, name: str, context: IO[bytes], dockerfile: str, cache_from: Sequence[str]
+    ) -> list[str]:
+        """Build the dependency stage as an image of its own and tag it as the cache: an
+        inline cache holds only the final image's chain, not the stage the builder starts
+        from. The full build then finds every step of it in the engine's cache."""
+        ref = self.cache_refs(name, self.opts.cache_to or "")[1]
+        params = engine.build_params(
+            dockerfile,
+            buildargs=self.buildargs(name),
+            labels=self.opts.labels,
+            tags=[ref],
+            target=DEPS_STAGE,
+            cache_from=cache_from,
+            no_cache=self.opts.no_cache,
+        )
+        engine.build(self.client, name, context, params, self.progress)
+        context.seek(0)
+        return [ref]
+
+
+# ---------------------------------------------------------------- many images
+
+
+def build_members(
+    client: docker.DockerClient,
+    ws: Workspace,
+    config: DockerConfig,
+    names: Collection[str],
+    opts: BuildOptions,
+    progress: Progress = _quiet,
+    on_built: Callable[[str], None] = lambda _member: None,
+) -> list[BuiltImage]:
+    """Build names' images wave by wave (dependencies first), up to opts.jobs at once;
+    on_built hears of each member whose image is done.
+
+    Refuses stale generated files or locks before building anything; stops after the first
+    wave in which a build fails, raising that failure (all of them when several failed).
+    """
+    root = _root(ws, config, opts)
+    images = {inputs.name: inputs for inputs in plan_images(ws, config, names)}
+    check_inputs(ws, config, list(images.values()), opts.locks, opts.records)
+    revision = git.revision(ws.root)  # first: it says what to do outside a git checkout
+    versions = version_args(ws, list(images.values()))
+    for name in images:  # refuse a bad --tag before the first build starts
+        image_refs(ws, root, name, revision, opts.tags, image_version(ws.members[name], versions))
+    engine.pull_missing(client, [str(root.python_image), str(root.uv_image)], progress)
+    held = git.held_files(ws.root)
+    job = _Job(client, ws, root, revision, held, opts, progress, versions, on_built)
+    built: list[BuiltImage] = []
+    for wave in build_waves(ws, names):
+        built += _run_wave(job, [images[name] for name in wave])
+    return built
+
+
+def _root(ws: Workspace, config: DockerConfig, opts: BuildOptions) -> RootConfig:
+    if config.root is None:
+        raise ConfigError(
+            ws.pyproject,
+            "`tool.ws.docker` is missing",
+            fix='add python-image = "..." and uv-image = "..." under [tool.ws.docker]',
+        )
+    if (opts.push or opts.cache_to) and config.root.registry is None:
+        flag = "--push" if opts.push else "--cache-to"
+        raise ConfigError(
+            ws.pyproject,
+            f"{flag} needs a registry to push to, and [tool.ws.docker] names none",
+            fix='set registry = "host:port/namespace" under [tool.ws.docker]',
+        )
+    return config.root
+
+
+def _run_wave(job: _Job, wave: list[ImageInputs]) -> list[BuiltImage]:
+    failures: list[WsError] = []
+    done: list[BuiltImage] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(job.opts.jobs, len(wave)))) as pool:
+        futures = [pool.submit(job.build, inputs) for inputs in wave]
+        for future in futures:
+            try:
+                done.append(future.result())
+            except WsError as e:
+                failures.append(e)
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        raise BuildFailed(
+            f"{len(failures)} image builds failed:\n\n" + "\n\n".join(map(str, failures))
+        )
+    return done

@@ -1,0 +1,307 @@
+"""The generated Docker files of a workspace: compute them, write the changed ones, check them."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ws.docker.generate import freshness
+from ws.docker.generate.buildfiles import BuildFile, build_files
+from ws.docker.generate.config import DockerConfig, RootConfig, is_root_project
+from ws.docker.generate.dockerignore import DockerIgnore
+from ws.docker.generate.gitversion import version_overrides
+from ws.docker.generate.render import (
+    DOCKERFILE,
+    DOCKERIGNORE,
+    HEADER,
+    PYPROJECT,
+    ROOT_IGNORE,
+    ImageInputs,
+    beside,
+    covered,
+    render_dockerfile,
+    render_dockerignore,
+    render_pyproject,
+)
+from ws.errors import ConfigError
+from ws.fsio import atomic_write_text
+from ws.locks.sync import member_lock_path
+from ws.state import Records, no_records
+from ws.workspace.graph import closure, workspace_closure
+from ws.workspace.members import Member, Workspace
+from ws.workspace.sources import local_sources
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+GENERATED_NAMES = (DOCKERFILE, DOCKERIGNORE, PYPROJECT)
+# Root files besides pyproject.toml that steer uv; .python-version is not among them
+# because the image sets UV_PYTHON to its own interpreter.
+ROOT_UV_FILES = ("uv.toml",)
+
+
+def select_images(ws: Workspace, config: DockerConfig, names: Iterable[str] | None) -> list[str]:
+    """The image members named (any spelling), or all of them; an error for a library."""
+    if not names:
+        return sorted(config.images)
+    selected = []
+    for raw in names:
+        member = ws.member(raw)
+        if member.name not in config.images and is_root_project(member):
+            raise ConfigError(
+                member.pyproject,
+                f"the root project {member.name} has no image: its [tool.ws.docker] table "
+                "holds only the workspace-wide settings",
+                fix='add command = ["..."] to the root\'s [tool.ws.docker] to give it one',
+            )
+        if member.name not in config.images:
+            raise ConfigError(
+                member.pyproject,
+                f"{member.name} has no [tool.ws.docker] table, so it gets no image",
+                fix='add [tool.ws.docker] with command = ["..."] to opt it in',
+            )
+        selected.append(member.name)
+    return sorted(set(selected))
+
+
+def plan_images(ws: Workspace, config: DockerConfig, names: Iterable[str]) -> list[ImageInputs]:
+    """Each named image's inputs, from the members' own edges (no graph, no networkx)."""
+    return [image_inputs(ws, config, n, workspace_closure(ws, n)) for n in sorted(names)]
+
+
+def image_inputs(
+    ws: Workspace, config: DockerConfig, name: str, names: Collection[str]
+) -> ImageInputs:
+    """What name's generated files are made from; names: its closure."""
+    root = _root(ws, config)
+    member = ws.members[name]
+    members = [ws.members[n] for n in sorted(names)]
+    folders = tuple(sorted(m.rel.as_posix() for m in members if not is_root_project(m)))
+    root_files = tuple(f for f in ROOT_UV_FILES if (ws.root / f).is_file())
+    local_paths = tuple(s.rel.as_posix() for s in local_sources(ws, [m.name for m in members]))
+    lock = member_lock_path(ws, name).relative_to(ws.root).as_posix()
+    return ImageInputs(
+        name=name,
+        rel=member.rel.as_posix(),
+        version=member.version,
+        closure=folders,
+        root=root,
+        image=config.images[name],
+        lock=lock,
+        root_files=root_files,
+        local_paths=local_paths,
+        build_files=_build_files(ws, config, members, folders, (*root_files, *local_paths)),
+        version_env=tuple(sorted({v for m in members for v in version_overrides(m)})),
+        git_version=bool(version_overrides(member)),
+    )
+
+
+def _build_files(
+    ws: Workspace,
+    config: DockerConfig,
+    members: list[Member],
+    folders: tuple[str, ...],
+    copied: tuple[str, ...],
+) -> tuple[str, ...]:
+    """What the closure's builds read outside the member folders the builder stage copies,
+    each path once: none already copied, none inside another."""
+    found: dict[str, BuildFile] = {}
+    for member in members:
+        for entry in build_files(ws.root, member, config.build_files.get(member.name, ())):
+            found.setdefault(entry.path, entry)
+    for entry in found.values():
+        _check_clash(entry, folders)
+    paths = [p for p in found if not covered(p, folders) and not covered(p, copied)]
+    return tuple(sorted(p for p in paths if not covered(p, [q for q in paths if q != p])))
+
+
+def _check_clash(entry: BuildFile, folders: tuple[str, ...]) -> None:
+    """A build file may not land where the image keeps its own files or another copy goes."""
+    inner = [f for f in folders if f.startswith(entry.path + "/")]
+    if entry.path in ("pyproject.toml", "uv.lock") or inner:
+        target = f"the member {inner[0]}" if inner else f"the image's own /app/{entry.path}"
+        raise ConfigError(
+            entry.pyproject,
+            f"`{entry.key}` names {entry.path}, and copying it would overwrite {target}",
+            fix="name the files the build reads one by one under [tool.ws.docker] build-files",
+        )
+
+
+def generated_files(
+    ws: Workspace,
+    graph: nx.DiGraph | None,
+    config: DockerConfig,
+    names: Collection[str] | None = None,
+) -> dict[str, str]:
+    """Root-relative path -> text of every file ws generates for the selected image members.
+
+    The graph is needed only when there is an image member.
+    """
+    if not config.images:
+        return {}
+    if graph is None:
+        raise ValueError("image members need the workspace graph")
+    files: dict[str, str] = {}
+    for name in select_images(ws, config, names):
+        inputs = image_inputs(ws, config, name, closure(graph, name))
+        files.update(_member_files(ws, graph, inputs))
+    return dict(sorted(files.items()))
+
+
+def _member_files(ws: Workspace, graph: nx.DiGraph, inputs: ImageInputs) -> dict[str, str]:
+    from ws.docker.generate.root_pyproject import isolated_root_pyproject, root_project_pyproject
+
+    ignore = render_dockerignore(inputs)
+    _check_includes(inputs, ignore)
+    names = closure(graph, inputs.name)
+    if any(is_root_project(ws.members[n]) for n in names):
+        pyproject = root_project_pyproject(ws, names)
+    else:
+        pyproject = isolated_root_pyproject(ws, names)
+    return {
+        inputs.dockerfile: render_dockerfile(inputs),
+        inputs.ignore_file: ignore,
+        inputs.pyproject: render_pyproject(pyproject),
+    }
+
+
+def _check_includes(inputs: ImageInputs, ignore_text: str) -> None:
+    ignore = DockerIgnore.from_text(ignore_text)
+    for i, path in enumerate(inputs.image.include):
+        if ignore.excluded(beside(inputs.rel, path)):
+            raise ConfigError(
+                inputs.image.pyproject,
+                f"`tool.ws.docker.include[{i}]` = {path!r} is a file no image may hold "
+                "(a secret, a cache or a local environment)",
+                fix="remove it from include; pass secrets at run time instead",
+            )
+
+
+def _root(ws: Workspace, config: DockerConfig) -> RootConfig:
+    if config.root is None:
+        raise ConfigError(
+            ws.pyproject,
+            "`tool.ws.docker` is missing",
+            fix='add python-image = "..." and uv-image = "..." under [tool.ws.docker]',
+        )
+    return config.root
+
+
+def orphaned_files(ws: Workspace, config: DockerConfig) -> list[str]:
+    """Files ws generated for members that no longer ask for an image, and the root
+    .dockerignore when ws wrote it (it no longer does; a user's own is never read further)."""
+    folders = {m.rel.as_posix() for m in ws.members.values() if m.name not in config.images}
+    if not any(is_root_project(ws.members[name]) for name in config.images):
+        folders.add(".")  # a root project that had an image: its files sit at the root
+    candidates = [beside(folder, name) for folder in sorted(folders) for name in GENERATED_NAMES]
+    candidates.append(ROOT_IGNORE)
+    return sorted(path for path in candidates if _is_generated(ws.root / path))
+
+
+def write_generated(root: Path, files: Mapping[str, str], remove: Iterable[str] = ()) -> list[str]:
+    """Write each file whose text differs (atomically) and delete remove; what changed.
+
+    A file in the way that ws did not write is never overwritten: nothing is written then.
+    """
+    for rel in files:
+        path = root / rel
+        if path.exists() and not _is_generated(path):
+            raise ConfigError(
+                path,
+                "exists and was not generated by ws",
+                fix="move it away or delete it: `ws docker generate` makes it from "
+                "[tool.ws.docker]",
+            )
+    changed = []
+    for rel, text in files.items():
+        if _read(root / rel) != text:
+            atomic_write_text(root / rel, text, root=root)
+            changed.append(rel)
+    for rel in remove:
+        (root / rel).unlink(missing_ok=True)
+        changed.append(rel)
+    return changed
+
+
+def stale_generated(root: Path, files: Mapping[str, str], orphans: Iterable[str] = ()) -> list[str]:
+    """One line per generated file that is missing, edited by hand or out of date."""
+    problems = []
+    for rel, text in files.items():
+        current = _read(root / rel)
+        if current is None:
+            problems.append(f"{rel}: missing")
+        elif not current.startswith(HEADER):
+            problems.append(f"{rel}: not generated by ws (its first line is not the ws header)")
+        elif current != text:
+            problems.append(f"{rel}: out of date or edited by hand")
+    problems += [f"{rel}: {_left_over(rel)}" for rel in orphans]
+    return problems
+
+
+def _left_over(rel: str) -> str:
+    if rel == ROOT_IGNORE:
+        return "left over: ws no longer writes a root .dockerignore"
+    return "left over from a member without [tool.ws.docker]"
+
+
+def check_generated(
+    ws: Workspace,
+    config: DockerConfig,
+    images: Sequence[ImageInputs] | None = None,
+    records: Records | None = None,
+) -> list[str]:
+    """stale_generated for images' files (None: every image member's and the files ws
+    generated that no member asks for any more), rendering only what the digests
+    recorded in .ws do not vouch for, and recording what then matches."""
+    records = records if records is not None else no_records(ws.root)
+    every = images is None
+    orphans = orphaned_files(ws, config) if every else []
+    planned = plan_images(ws, config, config.images) if images is None else list(images)
+    if every:
+        if not orphans and (not planned or freshness.all_current(ws, planned, records)):
+            return []
+        checked = planned
+    else:
+        checked = freshness.unrecorded(ws, planned, records)
+        if not checked:
+            return []
+    from ws.workspace.graph import build_graph  # networkx only to render
+
+    names = None if every else [inputs.name for inputs in checked]
+    found = stale_generated(ws.root, generated_files(ws, build_graph(ws), config, names), orphans)
+    if not found:
+        freshness.record(ws, checked, records, every=every)
+    return found
+
+
+def _read(path: Path) -> str | None:
+    try:
+        # Bytes, not read_text: newline translation would hide a CRLF edit.
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        return ""
+    except OSError as e:
+        raise ConfigError(path, f"cannot read: {e.strerror or e}") from e
+
+
+def _is_generated(path: Path) -> bool:
+    """Whether path is a regular file starting with ws's header. Only the header is read, and
+    a link or a FIFO is not ws's: a user's file there (a root .dockerignore linked to their
+    .gitignore) is neither followed nor waited on."""
+    header = HEADER.encode()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return False
+        raise ConfigError(path, f"cannot read: {e.strerror or e}") from e
+    with open(fd, "rb") as handle:
+        return stat.S_ISREG(os.fstat(fd).st_mode) and handle.read(len(header)) == header

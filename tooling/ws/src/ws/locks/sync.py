@@ -1,0 +1,290 @@
+"""Per-member locks: the root lock brought up to date by uv, each member's part derived from it.
+
+uv is the source of truth. `uv lock` at the root resolves the whole workspace, as a user or
+Renovate runs it; a member lock is then the part of that root lock the member can install
+(see lockfile.member_lock), so it agrees with the root by construction, needs no network,
+no build backend and no copy of the workspace, and changes only when something the member
+installs changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ws.errors import CommandFailed, LockError, StaleFiles
+from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
+from ws.locks.uv_inputs import digest, lock_inputs
+from ws.mutex import lock_if_possible, workspace_lock
+from ws.proc import run
+from ws.state import Records, file_part, no_records
+from ws.uv import first_error, lock_argv
+from ws.workspace import lockfile
+from ws.workspace.members import Workspace
+
+Status = Literal["created", "updated", "unchanged", "fresh"]
+Events = Callable[[str, str], None]
+LOCK_NAME = "uv.lock"
+# The lock of a root that is itself a project: `uv.lock` there is the workspace's.
+ROOT_MEMBER_LOCK = "uv.member.lock"
+# What `uv lock --locked` says of a lock that is out of date (and only of one).
+STALE_MARK = "needs to be updated"
+FIX = "run `ws sync-locks` and commit the locks"
+# The records (ws.state) of what a run verified: the root lock against what uv reads, and
+# every member lock against the root lock.
+ROOT_RECORD = "locks/root"
+MEMBERS_RECORD = "locks/members"
+
+
+def _derivation_code() -> bytes:
+    """The code that derives member locks: a new ws re-derives them."""
+    return Path(lockfile.__file__).read_bytes()
+
+
+@dataclass(frozen=True)
+class LockOptions:
+    uv: str
+    env: Mapping[str, str]
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+    wait: float = 300.0
+    home: Path | None = None  # the user's home, where uv finds its user-level uv.toml
+
+
+@dataclass
+class SyncReport:
+    root: Status = "fresh"
+    members: dict[str, Status] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> list[str]:
+        return [n for n, s in self.members.items() if s in ("created", "updated")]
+
+
+def _quiet(_name: str, _status: str) -> None:
+    """The default event sink: ws core never prints."""
+
+
+def member_lock_path(ws: Workspace, name: str) -> Path:
+    """Where member name's lock lives: beside its pyproject.toml, except for the root project."""
+    member = ws.members[name]
+    return ws.root / ROOT_MEMBER_LOCK if member.path == ws.root else member.path / LOCK_NAME
+
+
+def sync_locks(
+    ws: Workspace,
+    names: Collection[str] | None,
+    opts: LockOptions,
+    on_event: Events = _quiet,
+    records: Records | None = None,
+) -> SyncReport:
+    """Bring the root lock up to date with uv, then write every member lock that differs
+    from its part of the root lock. What it verified is noted in records."""
+    records = records if records is not None else no_records(ws.root)
+    with workspace_lock(ws.root, timeout=opts.wait):
+        for folder in {ws.root, *(m.path for m in ws.members.values())}:
+            remove_abandoned(folder)  # what a killed run left beside the locks
+        status, root_lock = _sync_root(ws, opts, records, on_event)
+        report = SyncReport(root=status)
+        targets = _targets(ws, names)
+        if records.vouches(MEMBERS_RECORD, _members_key(ws, root_lock, sorted(ws.members))):
+            report.members = dict.fromkeys(targets, "unchanged")
+            return report
+        derived = derive_locks(ws, read_root_lock(ws, root_lock), targets)
+        for name, data in sorted(derived.items()):
+            report.members[name] = _write(member_lock_path(ws, name), data, ws.root)
+            on_event(name, report.members[name])
+        if names is None:  # every member lock is now its part: re-read, as written
+            records.note(MEMBERS_RECORD, _members_key(ws, root_lock, targets))
+    return report
+
+
+def _members_key(ws: Workspace, root_lock: bytes, targets: Sequence[str]) -> str:
+    """The root lock and every member lock as they are: while they stay so, each member
+    lock is still the root lock's part (the derivation is a pure function of the two, and
+    of the code that derives)."""
+    parts: list[bytes | str] = [_derivation_code(), root_lock]
+    for name in targets:
+        parts += [name, file_part(member_lock_path(ws, name))]
+    return digest(parts)
+
+
+def _targets(ws: Workspace, names: Collection[str] | None) -> list[str]:
+    """Every member, or names and the members installing them (the graph is needed, and
+    networkx imported, only then)."""
+    if not names:
+        return sorted(ws.members)
+    from ws.workspace.graph import build_graph, dependents
+
+    return sorted(dependents(build_graph(ws), names))
+
+
+def read_root_lock(ws: Workspace, root_lock: bytes) -> lockfile.Lock:
+    """The root lock's bytes, read as a lock: a ConfigError naming the line and the field
+    where they are not of the form uv writes."""
+    return lockfile.parse_lock_bytes(root_lock, ws.root / LOCK_NAME)
+
+
+def derive_locks(ws: Workspace, lock: lockfile.Lock, names: Sequence[str]) -> dict[str, bytes]:
+    """Each named member's lock, derived from the root lock. Every member is tried once; a
+    failure raises one LockError per distinct cause, naming every member it hit."""
+    derived: dict[str, bytes] = {}
+    causes: dict[tuple[str, str | None], list[str]] = {}  # (message, fix) -> members
+    for name in names:
+        try:
+            derived[name] = lockfile.member_lock(lock, name)
+        except LockError as e:
+            causes.setdefault((e.message, e.fix), []).append(name)
+    if causes:
+        fixes = dict.fromkeys(fix for _, fix in causes if fix)
+        raise LockError(
+            "\n".join(
+                f"{cause}\n  (members: {', '.join(hit)})" for (cause, _), hit in causes.items()
+            ),
+            fix="; ".join(fixes) or None,
+        )
+    return derived
+
+
+def _sync_root(
+    ws: Workspace, opts: LockOptions, records: Records, on_event: Events
+) -> tuple[Status, bytes]:
+    """`uv lock` at the root, as a user runs it, skipped when this machine recorded that
+    nothing uv reads has moved since; the status and the root lock's bytes after it."""
+    path = ws.root / LOCK_NAME
+    before = _read_lock(path)
+    upgrading = opts.upgrade or bool(opts.upgrade_packages)
+    if before is not None and not upgrading:
+        if records.vouches(ROOT_RECORD, _root_key(ws, opts, before)):
+            return "fresh", before
+    on_event("root", "locking")
+    refuse_links(path, root=ws.root)  # uv writes the lock in place, through any link
+    argv = lock_argv(opts.uv, upgrade=opts.upgrade, upgrade_packages=list(opts.upgrade_packages))
+    try:
+        run(argv, cwd=ws.root, env=opts.env)
+    except CommandFailed as e:
+        raise LockError(
+            f"uv could not lock the workspace ({path}):\n{e.stderr.strip()}",
+            fix="fix what uv reports (a requirement, the index, the network, a setting), "
+            "then run `ws sync-locks` again",
+        ) from e
+    except BaseException:
+        _restore(path, before, ws.root)  # uv writes in place: an interrupted write is undone
+        raise
+    after = path.read_bytes()
+    records.note(ROOT_RECORD, _root_key(ws, opts, after))
+    status: Status = "created" if before is None else "unchanged" if after == before else "updated"
+    on_event("root", status)
+    return status, after
+
+
+def _read_lock(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def _restore(path: Path, before: bytes | None, root: Path) -> None:
+    current = _read_lock(path)
+    if current == before:
+        return
+    if before is None:
+        path.unlink(missing_ok=True)
+    else:
+        atomic_write_bytes(path, before, root=root)
+
+
+def _write(path: Path, data: bytes, root: Path) -> Status:
+    if not path.exists() and not path.is_symlink():
+        atomic_write_bytes(path, data, root=root)
+        return "created"
+    if not path.is_symlink() and path.read_bytes() == data:
+        return "unchanged"
+    atomic_write_bytes(path, data, root=root)  # refuses a link, with its fix
+    return "updated"
+
+
+def check_locks(
+    ws: Workspace,
+    names: Collection[str] | None,
+    opts: LockOptions,
+    *,
+    dependents: bool = True,
+    records: Records | None = None,
+) -> None:
+    """Raise StaleFiles listing every lock that `ws sync-locks` would change. Writes no lock;
+    what it verified is noted in records, so that a later check on this machine skips it.
+
+    names: only the root lock and these members' locks, and (dependents) the locks of the
+    members installing them; None: every lock. Holds the workspace lock where .ws allows,
+    and keys each record on the very bytes it checked."""
+    records = records if records is not None else no_records(ws.root)
+    with lock_if_possible(ws.root, timeout=opts.wait):
+        root_lock = _read_lock(ws.root / LOCK_NAME)
+        problems, lock = _check_root(ws, opts, records, root_lock)
+        if root_lock is None:
+            raise StaleFiles(problems, FIX)
+        targets = _targets(ws, names) if dependents or not names else sorted(names)
+        every = sorted(ws.members)
+        key = _members_key(ws, root_lock, every)
+        if not records.vouches(MEMBERS_RECORD, key):
+            lock = lock or read_root_lock(ws, root_lock)
+            problems += _stale_members(ws, lock, targets)
+            if not problems and names is None and _members_key(ws, root_lock, every) == key:
+                records.note(MEMBERS_RECORD, key)
+    if problems:
+        raise StaleFiles(problems, FIX)
+
+
+def _stale_members(ws: Workspace, lock: lockfile.Lock, targets: Sequence[str]) -> list[str]:
+    derived = derive_locks(ws, lock, targets)
+    problems = []
+    for name in targets:
+        path = member_lock_path(ws, name)
+        current = _read_lock(path)
+        if current is None:
+            problems.append(f"{path}: missing")
+        elif current != derived[name]:
+            problems.append(f"{path}: out of date with the root lock ({name}'s part of it)")
+    return problems
+
+
+def _check_root(
+    ws: Workspace, opts: LockOptions, records: Records, root_lock: bytes | None
+) -> tuple[list[str], lockfile.Lock | None]:
+    """`uv lock --locked`, unless this machine recorded it passing on the same inputs; the
+    lock, read first when uv is asked (ws's reader names the line and field of a lock not of
+    uv's form). The record is made only when what uv read was the same before and after."""
+    path = ws.root / LOCK_NAME
+    if root_lock is None:
+        return [f"{path}: missing"], None
+    key = _root_key(ws, opts, root_lock)
+    if records.vouches(ROOT_RECORD, key):
+        return [], None
+    lock = read_root_lock(ws, root_lock)
+    try:
+        run(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
+    except CommandFailed as e:
+        stale = f"{path}: out of date with the workspace's pyproject.toml files ({_why(e, path)})"
+        return [stale], lock
+    if key and _root_key(ws, opts, _read_lock(path)) == key:
+        records.note(ROOT_RECORD, key)
+    return [], lock
+
+
+def _why(error: CommandFailed, path: Path) -> str:
+    """uv's line saying the lock needs updating; any other failure (a network, a setting, a
+    uv version uv refuses) is no verdict on the lock: a LockError with uv's first error."""
+    stale = [line for line in error.stderr.splitlines() if STALE_MARK in line]
+    if stale:
+        return stale[0]
+    raise LockError(
+        f"`uv lock --locked` could not tell whether {path} is up to date:\n"
+        f"{first_error(error.stderr)}",
+        fix="fix what uv reports (the index, the network, a setting), then check again",
+    ) from error
+
+
+def _root_key(ws: Workspace, opts: LockOptions, lock: bytes | None) -> str:
+    """What `uv lock` reads (ws.locks.uv_inputs), "" when ws cannot see all of it."""
+    return lock_inputs(ws, opts.uv, opts.env, lock, home=opts.home)
