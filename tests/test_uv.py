@@ -154,6 +154,20 @@ def test_the_uv_on_path_comes_first_when_the_pin_allows_it(tmp_path: Path, uv_bi
     assert choice.binary == uv_bin and choice.why.startswith(BUNDLED)
 
 
+def test_a_uv_on_path_that_does_not_run_is_passed_over(tmp_path: Path, uv_bin: str) -> None:
+    """A pyenv shim named uv fails (exit 127) in a folder whose .python-version selects an
+    interpreter without uv: a pin then takes the next uv, as it does for one it refuses."""
+    root = build_file_tree(
+        tmp_path / "ws", {"pyproject.toml": '[tool.uv]\nrequired-version = ">=0.1"\n'}
+    )
+    shim = tmp_path / "shims" / "uv"
+    shim.parent.mkdir()
+    shim.write_text('#!/bin/sh\necho "pyenv: uv: command not found" >&2\nexit 127\n')
+    shim.chmod(0o755)
+    choice = choose_uv({"PATH": str(shim.parent)}, pinned(root, ">=0.1"), uv_bin)
+    assert choice.binary == uv_bin and choice.why.startswith(BUNDLED)
+
+
 def test_ws_uv_that_the_pin_refuses_is_an_error_naming_both(tmp_path: Path, uv_bin: str) -> None:
     root = build_file_tree(
         tmp_path / "ws", {"pyproject.toml": '[tool.uv]\nrequired-version = "~=0.12.0"\n'}

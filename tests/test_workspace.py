@@ -85,6 +85,28 @@ def test_exclude_globs_virtual_root_and_root_project(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("extra", "package"),
+    [
+        ("", False),  # uv: no [build-system] and no setting is a virtual project (not built)
+        ("[tool.uv]\npackage = true\n", True),
+        ('[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n', True),
+        ('[build-system]\nrequires = ["hatchling"]\n[tool.uv]\npackage = false\n', False),
+    ],
+)
+def test_package_is_what_uv_builds(tmp_path: Path, extra: str, package: bool) -> None:
+    """As uv reads it: `tool.uv.package` when set, else whether a [build-system] is declared
+    (the uv.lock source is then `virtual`, as for mcp's structured-output-lowlevel example)."""
+    build_file_tree(
+        tmp_path,
+        {
+            "pyproject.toml": ROOT,
+            "packages/a/pyproject.toml": f'[project]\nname = "a"\nversion = "1"\n{extra}',
+        },
+    )
+    assert load_workspace(tmp_path).members["a"].package is package
+
+
 def test_package_false_and_dynamic_version(tmp_path: Path) -> None:
     build_file_tree(
         tmp_path,

@@ -137,13 +137,26 @@ def choose_uv(
             )
         return UvChoice(on_path, ON_PATH)
     refused: list[str] = []
+    working: list[str] = []  # the launchers of `uv tool run`: ws's own first
     for binary, name in ((on_path, ON_PATH), (bundled, BUNDLED)):
+        version = _runs(binary)
+        if binary is not None and version is not None and required.allows(version):
+            return UvChoice(binary, f"{name}, allowed by {required.describe()}")
         if binary is not None:
-            version = version_of(binary)
-            if required.allows(version):
-                return UvChoice(binary, f"{name}, allowed by {required.describe()}")
-            refused.append(f"{name} ({version})")
-    return _fetched(env, required, bundled or on_path, refused)
+            refused.append(f"{name} ({version or 'does not run'})")
+            working[:0] = [binary] if version is not None else []
+    return _fetched(env, required, working[0] if working else None, refused)
+
+
+def _runs(binary: str | None) -> str | None:
+    """The version of a uv that answers `--version`, else None: a `uv` on PATH can be a shim
+    that fails where it runs (pyenv's, in a folder whose .python-version has no uv)."""
+    if binary is None:
+        return None
+    try:
+        return version_of(binary)
+    except CommandFailed:
+        return None
 
 
 def _override(binary: str, required: RequiredVersion | None) -> UvChoice:

@@ -38,7 +38,7 @@ class Member:
     path: Path
     rel: PurePosixPath
     version: str | None  # None when the version is dynamic
-    package: bool  # false for `[tool.uv] package = false`
+    package: bool  # whether uv builds it: `[tool.uv] package`, else a [build-system]
     dependencies: tuple[Dependency, ...]
     pyproject: Path
     data: dict[str, Any] = field(compare=False, hash=False, repr=False)
@@ -306,7 +306,9 @@ def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member
     if version is not None and not isinstance(version, str):
         raise ConfigError(pyproject, "[project] version must be a string", fix='version = "0.1.0"')
     sources = {**root_sources, **_sources(data, pyproject)}
-    package = _uv_table(data).get("package", True) is not False
+    # as uv reads it: `tool.uv.package` when set, else built only with a [build-system]
+    setting = _uv_table(data).get("package")
+    package = setting if isinstance(setting, bool) else isinstance(data.get("build-system"), dict)
     return Member(
         name=name,
         path=path,
