@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+from ws.cli.app import app
 from ws.docker.generate.config import (
     DEFAULT_USER,
     HealthCheck,
@@ -394,6 +396,15 @@ def test_a_uv_image_older_than_the_dockerfile_needs_is_a_config_error(tmp_path: 
         load_config(load_workspace(root))
     assert "holds uv 0.8.3, older than the 0.8.14 the generated Dockerfile needs" in str(err.value)
     assert err.value.fix == "tag uv-image with uv 0.8.14 or newer and run `ws docker pin`"
+
+
+def test_ws_docker_pin_refuses_a_uv_image_the_pin_refuses(tmp_path: Path) -> None:
+    """Before asking any registry: pinning a uv the workspace refuses would only move the
+    refusal to `ws docker generate`."""
+    root = workspace(tmp_path, root=pinned_root("localhost:5000/astral-sh/uv:0.13.9", "~=0.12.0"))
+    result = CliRunner().invoke(app, ["--root", str(root), "docker", "pin"])
+    assert result.exit_code == 1, result.output
+    assert "`tool.ws.docker.uv-image` = 'localhost:5000/astral-sh/uv:0.13.9' holds" in result.output
 
 
 def test_the_pin_in_a_root_uv_toml_counts_for_the_uv_image(tmp_path: Path) -> None:

@@ -162,12 +162,16 @@ def load_config(ws: Workspace) -> DockerConfig:
 
 
 def load_root_config(ws: Workspace) -> RootConfig:
+    """The root's [tool.ws.docker] alone (for `ws docker pin`), its uv-image checked against
+    `required-version` as for generating: a pin of a uv the workspace refuses helps nobody."""
     table = docker_table(ws.data, ws.pyproject)
     if table is None:
         _At(ws.pyproject, TABLE).fail(
             "is missing", 'add [tool.ws.docker] with python-image = "..." and uv-image = "..."'
         )
-    return root_config(ws.pyproject, table, project=root_project(ws) is not None)
+    root = root_config(ws.pyproject, table, project=root_project(ws) is not None)
+    check_uv_image(root, required_version(ws.root, ws.data))
+    return root
 
 
 # The oldest uv whose flags the generated Dockerfile uses (`uv sync --no-install-local`).
