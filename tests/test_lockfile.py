@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from ws.errors import ConfigError, LockError
-from ws.workspace.lockfile import member_lock, parse_lock
+from ws.workspace.lockfile import parse_lock
+from ws.workspace.member_lock import member_lock
 
 REG = 'source = { registry = "http://127.0.0.1/simple" }'
 # A plugin shape with a fork: core offers plugin-a and plugin-b as extras, both plugins need

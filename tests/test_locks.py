@@ -18,7 +18,7 @@ from ws.git import tracks
 from ws.locks.sync import LockOptions, check_locks, derive_locks, sync_locks
 from ws.mutex import workspace_lock
 from ws.state import Records, load_records
-from ws.workspace import lockfile
+from ws.workspace import lockfile, member_lock
 from ws.workspace.members import load_workspace
 
 from tests.support.files import make_workspace
@@ -503,9 +503,9 @@ def test_a_noop_derives_nothing_but_an_edited_lock_is_made_again(
     derivation; a member lock edited by hand is not as it was left, and is made again."""
     sync(root, opts)
     calls: list[str] = []
-    real = lockfile.member_lock
+    real = member_lock.member_lock
     monkeypatch.setattr(
-        lockfile, "member_lock", lambda lock, name: calls.append(name) or real(lock, name)
+        member_lock, "member_lock", lambda lock, name: calls.append(name) or real(lock, name)
     )
     assert set(sync(root, opts).members.values()) == {"unchanged"}
     check(root, opts)

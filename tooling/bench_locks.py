@@ -468,7 +468,7 @@ PHASE_FUNCTIONS = [
         "parse_lock",
         "parse the root uv.lock (tomllib, then its tables as text)",
     ),
-    ("ws.workspace.lockfile", "member_lock", "derive every member lock (lockfile.member_lock)"),
+    ("ws.workspace.member_lock", "member_lock", "derive every member lock (member_lock)"),
     ("ws.locks.sync", "_write", "compare with / write the member locks"),
     ("ws.proc", "run", "run"),
 ]

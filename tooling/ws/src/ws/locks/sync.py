@@ -2,7 +2,7 @@
 
 uv is the source of truth. `uv lock` at the root resolves the whole workspace, as a user or
 Renovate runs it; a member lock is then the part of that root lock the member can install
-(see lockfile.member_lock), so it agrees with the root by construction, needs no network,
+(see ws.workspace.member_lock), so it agrees with the root by construction, needs no network,
 no build backend and no copy of the workspace, and changes only when something the member
 installs changes.
 """
@@ -21,7 +21,7 @@ from ws.mutex import lock_if_possible, workspace_lock
 from ws.proc import run
 from ws.state import Records, file_part, no_records
 from ws.uv import first_error, lock_argv
-from ws.workspace import lockfile
+from ws.workspace import lockfile, member_lock
 from ws.workspace.members import Workspace
 
 Status = Literal["created", "updated", "unchanged", "fresh"]
@@ -40,7 +40,7 @@ MEMBERS_RECORD = "locks/members"
 
 def _derivation_code() -> bytes:
     """The code that derives member locks: a new ws re-derives them."""
-    return Path(lockfile.__file__).read_bytes()
+    return b"".join(Path(str(m.__file__)).read_bytes() for m in (lockfile, member_lock))
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def derive_locks(ws: Workspace, lock: lockfile.Lock, names: Sequence[str]) -> di
     causes: dict[tuple[str, str | None], list[str]] = {}  # (message, fix) -> members
     for name in names:
         try:
-            derived[name] = lockfile.member_lock(lock, name)
+            derived[name] = member_lock.member_lock(lock, name)
         except LockError as e:
             causes.setdefault((e.message, e.fix), []).append(name)
     if causes:

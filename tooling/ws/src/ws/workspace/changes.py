@@ -11,7 +11,8 @@ import networkx as nx
 from ws.errors import WsError
 from ws.git import changed_since, text_at, verify_commit
 from ws.workspace.graph import dependents
-from ws.workspace.lockfile import Lock, member_lock, parse_lock
+from ws.workspace.lockfile import Lock, parse_lock
+from ws.workspace.member_lock import member_lock
 from ws.workspace.members import Member, Workspace, is_workspace_source, requirement_names
 
 # Files at the root whose change touches every member: what uv reads there to resolve and

@@ -1,10 +1,5 @@
-"""uv.lock files: read the root lock, and derive a member's part of it byte for byte, proven.
-
-A member lock is the subgraph of the root lock that the member can install: its own
-dependencies, extras and groups, and of every package it reaches only the extras it asks
-for. Kept entries stay the root lock's bytes, with two trims uv needs to read the result:
-members other than the target lose their dependency groups, and an entry loses the extras
-it was not asked for that name packages left out.
+"""uv.lock files read as uv writes them: entries, their text and their data (the derivation
+of a member's part is ws.workspace.member_lock).
 
 The text is cut before each `[[package]]` line (and an entry before its `[package.metadata]`
 line), and each part is parsed on its own: an entry's data is read from the entry's own
@@ -25,16 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ws.errors import ConfigError, LockError
+from ws.errors import ConfigError
 
 LOCAL_SOURCES = ("editable", "virtual", "directory")
 # What only the root installs: its own requirements and dependency groups.
-_ROOT_ONLY_MANIFEST = ("requirements", "dependency-groups")
-_ROOT_ONLY_MANIFEST_TABLES = ("[manifest.dependency-groups]",)
-_RELOCK = "re-lock the workspace: `ws sync-locks` (it runs `uv lock`)"
+ROOT_ONLY_MANIFEST = ("requirements", "dependency-groups")
+ROOT_ONLY_MANIFEST_TABLES = ("[manifest.dependency-groups]",)
+RELOCK_FIX = "re-lock the workspace: `ws sync-locks` (it runs `uv lock`)"
 
 
-def _restore(path: Path) -> str:
+def restore_fix(path: Path) -> str:
     return (
         f"restore {path.name} as uv wrote it (`git checkout -- {path.name}`), "
         "or delete it and run `ws sync-locks` to lock afresh"
@@ -144,7 +139,7 @@ def read_lock(path: Path) -> Lock:
     except FileNotFoundError as e:
         raise ConfigError(path, "missing", fix="run `ws sync-locks` (it runs `uv lock`)") from e
     except OSError as e:
-        raise ConfigError(path, f"cannot read: {e.strerror or e}", fix=_restore(path)) from e
+        raise ConfigError(path, f"cannot read: {e.strerror or e}", fix=restore_fix(path)) from e
     return parse_lock_bytes(data, path)
 
 
@@ -155,13 +150,13 @@ def parse_lock_bytes(data: bytes, path: Path) -> Lock:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         problem = f"not UTF-8 text (byte 0x{data[e.start]:02x}), which uv refuses too"
-        raise ConfigError(path, problem, line=line, fix=_restore(path)) from e
+        raise ConfigError(path, problem, line=line, fix=restore_fix(path)) from e
     return parse_lock(text, path)
 
 
 def parse_lock(text: str, path: Path) -> Lock:
     parsed: dict[str, dict[str, Any]] = {}
-    read = _read(text, path, parsed)
+    read = read_blocks(text, path, parsed)
     line = read.header.count("\n") + 1
     entries = []
     for i, (package, block) in enumerate(zip(read.packages, read.blocks, strict=True)):
@@ -184,7 +179,7 @@ def _by_name(entries: Sequence[Entry]) -> dict[str, tuple[Entry, ...]]:
 
 
 @dataclass(frozen=True)
-class _Read:
+class Blocks:
     """A lock's text cut before each `[[package]]` line: the header and the blocks, each
     parsed on its own."""
 
@@ -210,7 +205,7 @@ def _cut_blocks(text: str) -> tuple[str, list[str]]:
     return (first + "\n")[1:], blocks
 
 
-def _read(text: str, path: Path, parsed: dict[str, dict[str, Any]]) -> _Read:
+def read_blocks(text: str, path: Path, parsed: dict[str, dict[str, Any]]) -> Blocks:
     """Cut the text before each `[[package]]` line and parse each part on its own (parsed:
     part text -> data, shared by a root lock and the member locks cut from it, so that what
     they keep of the root lock's bytes is parsed once). Each part starts at a table header
@@ -229,7 +224,7 @@ def _read(text: str, path: Path, parsed: dict[str, dict[str, Any]]) -> _Read:
     for block in blocks:
         start, end = end, end + len(block)
         packages.append(_package(text, block, start, path, parsed))
-    return _Read(newline, header, top, blocks, packages)
+    return Blocks(newline, header, top, blocks, packages)
 
 
 _METADATA_HEAD = "\n[package.metadata]\n"
@@ -301,15 +296,17 @@ def _unreadable(text: str, end: int, path: Path) -> ConfigError:
         found = _POSITION.search(str(e))
         line, column = (int(found[1]), int(found[2])) if found else (None, None)
         problem = f"unreadable lock: {_POSITION.sub('', str(e))}"
-        return ConfigError(path, problem, line=line, column=column, fix=_restore(path))
+        return ConfigError(path, problem, line=line, column=column, fix=restore_fix(path))
     except RecursionError:
-        return ConfigError(path, "arrays or tables nested too deeply to read", fix=_restore(path))
+        return ConfigError(
+            path, "arrays or tables nested too deeply to read", fix=restore_fix(path)
+        )
     return ConfigError(
         path,
         "this table header lies inside a multi-line value, which uv never writes: "
         "ws cannot cut the lock into its packages",
         line=text.count("\n", 0, end) + 1,
-        fix=_restore(path),
+        fix=restore_fix(path),
     )
 
 
@@ -319,7 +316,7 @@ def _not_uv_layout(text: str, start: int, path: Path) -> ConfigError:
         "not laid out as uv writes a lock: a [[package]] table is followed by "
         "another table than its own",
         line=text.count("\n", 0, start) + 1,
-        fix=_restore(path),
+        fix=restore_fix(path),
     )
 
 
@@ -345,7 +342,7 @@ class _Where:
         owner = f" of {self.owner}" if self.owner else ""
         got = _KINDS.get(type(value), type(value).__name__)
         problem = f"`{key}`{owner} must be {want}, not {got}"
-        return ConfigError(self.path, problem, line=self.line, fix=_restore(self.path))
+        return ConfigError(self.path, problem, line=self.line, fix=restore_fix(self.path))
 
     def string(self, table: Mapping[str, Any], key: str, at: str = "") -> str | None:
         value = table.get(key)
@@ -358,7 +355,7 @@ class _Where:
         if value is None:
             owner = f" of {self.owner}" if self.owner else ""
             problem = f"`{at}name`{owner} is missing"
-            raise ConfigError(self.path, problem, line=self.line, fix=_restore(self.path))
+            raise ConfigError(self.path, problem, line=self.line, fix=restore_fix(self.path))
         return value
 
     def strings(self, table: Mapping[str, Any], key: str, at: str = "") -> tuple[str, ...]:
@@ -429,186 +426,3 @@ def _entry(index: int, package: dict[str, Any], sections: list[Section], path: P
         sections=tuple(sections),
         data=package,
     )
-
-
-def resolve(lock: Lock, ref: Ref, needed_by: Entry) -> list[Entry]:
-    """The entries a dependency names; uv narrows by version and source only when ambiguous."""
-    found = [
-        e
-        for e in lock.by_name(ref.name)
-        if (ref.version is None or e.version == ref.version)
-        and (ref.source is None or e.source == ref.source)
-    ]
-    if not found:
-        raise LockError(
-            f"{lock.path}: {needed_by.label} needs {ref.name}, which the lock has no entry for",
-            fix=_RELOCK,
-        )
-    return found
-
-
-def reach(lock: Lock, target: Entry) -> dict[int, set[str]]:
-    """Entry index -> the extras asked of it, for everything target can install."""
-    kept: dict[int, set[str]] = {target.index: set(target.extras)}
-    todo: list[tuple[Entry, str | None]] = [(target, None), *((target, x) for x in target.extras)]
-    while todo:
-        entry, extra = todo.pop()
-        if extra is not None:
-            refs = entry.extras.get(extra, ())
-        elif entry is target:
-            refs = entry.dependencies + tuple(r for g in entry.groups.values() for r in g)
-        else:
-            refs = entry.dependencies
-        for ref in refs:
-            for dep in resolve(lock, ref, entry):
-                if dep.index not in kept:
-                    kept[dep.index] = set()
-                    todo.append((dep, None))
-                for asked in set(ref.extras) - kept[dep.index]:
-                    kept[dep.index].add(asked)
-                    todo.append((dep, asked))
-    return kept
-
-
-def member_lock(lock: Lock, name: str) -> bytes:
-    """The lock of member name: the part of the root lock it can install, as uv writes it,
-    in the root lock's line ending; read back and compared with the entries meant."""
-    target = lock.member(name)
-    if target is None:
-        raise LockError(f"{lock.path}: has no entry for workspace member {name}", fix=_RELOCK)
-    kept = reach(lock, target)
-    cuts = [_cut(lock, lock.entries[i], target, kept) for i in sorted(kept)]
-    listed = set(lock.members)
-    members = sorted(c.entry.name for c in cuts if c.entry.name in listed)
-    parts = [_header_text(lock.header, members), *(c.text() for c in cuts)]
-    text = "".join(parts).rstrip("\n") + "\n"
-    if lock.newline != "\n":
-        text = text.replace("\n", lock.newline)
-    meant = _meant_top(lock, members)
-    if cuts:
-        meant["package"] = [c.meant() for c in cuts]
-    _prove(lock, name, text, meant)
-    return text.encode("utf-8")
-
-
-def _header_text(header: tuple[Section, ...], members: list[str]) -> str:
-    out = []
-    listed = "members = [\n" + "".join(f'    "{m}",\n' for m in members) + "]\n"
-    for section in header:
-        if section.table in _ROOT_ONLY_MANIFEST_TABLES:
-            continue
-        if section.table == "[manifest]":
-            out.append(section.text(_ROOT_ONLY_MANIFEST, {"members": listed}))
-        else:
-            out.append(section.text())
-    return "".join(out)
-
-
-@dataclass(frozen=True)
-class _Cut:
-    """What a member lock keeps of one entry: its groups only if it is the member itself,
-    and not the extras left out."""
-
-    entry: Entry
-    groups: bool
-    drop: tuple[str, ...]
-
-    def text(self) -> str:
-        out = []
-        for section in self.entry.sections:
-            if section.table == "[package.dev-dependencies]" and not self.groups:
-                continue
-            if section.table == "[package.optional-dependencies]":
-                if len(self.drop) == len(self.entry.extras):
-                    continue
-                out.append(section.text(self.drop))
-            else:
-                out.append(section.text())
-        return "".join(out)
-
-    def meant(self) -> Mapping[str, Any]:
-        """The entry's table as the member lock must read."""
-        data = self.entry.data
-        if not self.drop and (self.groups or "dev-dependencies" not in data):
-            return data
-        package = {k: v for k, v in data.items() if k != "optional-dependencies"}
-        if not self.groups:
-            package.pop("dev-dependencies", None)
-        extras = data.get("optional-dependencies", {})
-        extras = {x: refs for x, refs in extras.items() if x not in self.drop}
-        if extras:
-            package["optional-dependencies"] = extras
-        return package
-
-
-def _cut(lock: Lock, entry: Entry, target: Entry, kept: dict[int, set[str]]) -> _Cut:
-    drop = tuple(x for x in entry.extras if _left_out(lock, entry, x, kept))
-    return _Cut(entry, entry is target, drop)
-
-
-def _left_out(lock: Lock, entry: Entry, extra: str, kept: dict[int, set[str]]) -> bool:
-    """An extra nobody asked for that names a package the member lock leaves out."""
-    if extra in kept[entry.index]:
-        return False
-    return any(
-        dep.index not in kept for ref in entry.extras[extra] for dep in resolve(lock, ref, entry)
-    )
-
-
-def _meant_top(lock: Lock, members: list[str]) -> dict[str, Any]:
-    """The root's top tables as a member lock must read them: its manifest lists the members
-    kept and none of the root's own requirements."""
-    meant = dict(lock.data)
-    if "manifest" in meant:
-        manifest = {k: v for k, v in meant["manifest"].items() if k not in _ROOT_ONLY_MANIFEST}
-        if "members" in manifest:
-            manifest["members"] = members
-        meant["manifest"] = manifest
-    return _without_empty_manifest(meant)
-
-
-def _without_empty_manifest(data: dict[str, Any]) -> dict[str, Any]:
-    """An empty [manifest] and none read alike (a manifest of root requirements only)."""
-    if data.get("manifest") == {}:
-        data = {k: v for k, v in data.items() if k != "manifest"}
-    return data
-
-
-def _prove(lock: Lock, name: str, text: str, meant: dict[str, Any]) -> None:
-    """Read the derived lock back as the root lock was read (cut before each `[[package]]`
-    line, each part parsed on its own, which is how the whole file parses): it must hold
-    exactly the entries meant, in one line ending, or nobody gets it."""
-    try:
-        back = _read(text, Path(f"{name}'s member lock"), lock.parsed)
-    except ConfigError as e:
-        raise _unproven(lock, e.message) from e
-    mixed = text.count("\n") != text.count("\r\n") if "\r" in text else False
-    if back.newline != lock.newline or mixed:
-        raise _unproven(lock, "its line endings are not the root lock's")
-    got = _without_empty_manifest(dict(back.top))
-    if back.packages:
-        got["package"] = back.packages
-    if got != meant:
-        raise _unproven(lock, _difference(got, meant))
-
-
-def _unproven(lock: Lock, why: str) -> LockError:
-    """The same for every member it hits, so that they are named together."""
-    return LockError(
-        f"{lock.path}: a member lock cut from it does not read back as the member's part of "
-        f"it ({why}); the root lock is not laid out as uv writes it",
-        fix=_restore(lock.path),
-    )
-
-
-def _difference(got: Mapping[str, Any], meant: Mapping[str, Any]) -> str:
-    """The first thing that differs, named for the user."""
-    for key in sorted(set(got) | set(meant)):
-        if key != "package" and got.get(key) != meant.get(key):
-            return f"its `{key}` differs"
-    ours, theirs = got.get("package", []), meant.get("package", [])
-    for have, want in zip(ours, theirs, strict=False):
-        if have != want:
-            keys = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
-            return f"package {want.get('name')}: {', '.join(keys)} differ"
-    return f"it holds {len(ours)} packages where {len(theirs)} were meant"
