@@ -50,7 +50,7 @@ def generate(
         bool, typer.Option("--check", help="Write nothing; exit 1 if a generated file is stale.")
     ] = False,
 ) -> None:
-    """Write each image member's Dockerfile, its .dockerignore and the root .dockerignore."""
+    """Write each image member's Dockerfile, its .dockerignore and its root pyproject."""
     from ws.docker.generate import files as gen
     from ws.docker.generate.config import load_config
     from ws.errors import StaleFiles
@@ -82,7 +82,7 @@ def _graph(ws: Workspace) -> nx.DiGraph:
 
 def _record(ws: Workspace, config: DockerConfig, names: list[str] | None) -> None:
     """Note the files just written or checked as current, for `ws docker build` and `ws
-    check`; the root .dockerignore too when every image member's files were."""
+    check`; the set of image members as a whole too when every image member's files were."""
     from ws.docker.generate import files as gen
     from ws.docker.generate import freshness
 
