@@ -23,6 +23,7 @@ from ws.docker.generate.render import (
     ImageInputs,
     beside,
     covered,
+    member_ignore_patterns,
     render_dockerfile,
     render_dockerignore,
     render_pyproject,
@@ -155,8 +156,8 @@ def generated_files(
 def _member_files(ws: Workspace, graph: nx.DiGraph, inputs: ImageInputs) -> dict[str, str]:
     from ws.docker.generate.root_pyproject import isolated_root_pyproject, root_project_pyproject
 
+    _check_includes(inputs)
     ignore = render_dockerignore(inputs)
-    _check_includes(inputs, ignore)
     names = closure(graph, inputs.name)
     if any(is_root_project(ws.members[n]) for n in names):
         pyproject = root_project_pyproject(ws, names)
@@ -169,8 +170,10 @@ def _member_files(ws: Workspace, graph: nx.DiGraph, inputs: ImageInputs) -> dict
     }
 
 
-def _check_includes(inputs: ImageInputs, ignore_text: str) -> None:
-    ignore = DockerIgnore.from_text(ignore_text)
+def _check_includes(inputs: ImageInputs) -> None:
+    """Refuse an include that the whitelist's own deny list keeps out (its patterns as data,
+    not the rendered file read back)."""
+    ignore = DockerIgnore(member_ignore_patterns(inputs), source=inputs.ignore_file)
     for i, path in enumerate(inputs.image.include):
         if ignore.excluded(beside(inputs.rel, path)):
             raise ConfigError(
