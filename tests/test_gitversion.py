@@ -9,7 +9,14 @@ from pathlib import Path
 
 import docker
 import pytest
-from ws.docker.builds.images import ImageVersions, plan_images, version_args
+from ws import git
+from ws.docker.builds.images import (
+    ImageVersions,
+    image_refs,
+    image_version,
+    plan_images,
+    version_args,
+)
 from ws.docker.generate.config import load_config, load_root_config
 from ws.docker.generate.files import generated_files
 from ws.docker.generate.gitversion import (
@@ -171,9 +178,15 @@ MAIN = "import importlib.metadata\n\ndef main():\n    print(importlib.metadata.v
 def backends_workspace(
     root: Path, index_url: str, root_extra: str, locks: LockOptions, *, pin: bool = False
 ) -> GitRepo:
-    """scm and udv, locked and generated; scm's tag scm-v3.1.0 two commits behind HEAD, the
-    plain v1.0.0 (which setuptools-scm's default query would take) one behind."""
-    make_workspace(root, {}, index_url=index_url, root_extra=root_extra)
+    """scm and udv, and app needing both, locked and generated; scm's tag scm-v3.1.0 two
+    commits behind HEAD, the plain v1.0.0 (which setuptools-scm's default query would take)
+    one behind."""
+    sources = "[tool.uv.sources]\nscm = { workspace = true }\nudv = { workspace = true }"
+    app = {
+        "dependencies": ["scm", "udv"],
+        "extra": f'{sources}\n[tool.ws.docker]\ncommand = ["app"]',
+    }
+    make_workspace(root, {"app": app}, index_url=index_url, root_extra=root_extra)
     files = {f"packages/{n}/{n}/__init__.py": MAIN.format(n) for n in ("scm", "udv")}
     files |= {"packages/scm/pyproject.toml": SCM_PYPROJECT}
     files |= {"packages/scm/.gitignore": "build/\n*.egg-info/\n"}  # setuptools writes both
@@ -221,9 +234,22 @@ def test_each_image_gets_the_version_its_own_backend_gives(
     assert built["scm"] == f"3.1.1.dev2+g{sha[:7]}", "setuptools-scm's scm-v tags, not v1.0.0"
     assert built["udv"] == f"1.0.0.post1+x{sha[:7]}", "uv-dynamic-versioning's own format"
     ws = load_workspace(root)
-    versions = version_args(ws, plan_images(ws, load_config(ws), ["scm", "udv"]), lock_options)
-    assert versions.args == {name: {VERSION_ARG: built[name]} for name in ("scm", "udv")}
-    assert versions.warnings == {"scm": (), "udv": ()}
+    images = plan_images(ws, load_config(ws), ["app", "scm", "udv"])
+    versions = version_args(ws, images, lock_options)
+    assert versions.args == {
+        "app": {VERSION_ARG: built["scm"]},  # the first of its closure: one argument for both
+        "scm": {VERSION_ARG: built["scm"]},
+        "udv": {VERSION_ARG: built["udv"]},
+    }
+    assert versions.warnings == {
+        "app": (
+            f"udv's backend gives it {built['udv']}, but the image installs it as "
+            f"{built['scm']} (scm's): one build argument feeds every git-versioned member "
+            "of an image",
+        ),
+        "scm": (),
+        "udv": (),
+    }
 
 
 @pytest.mark.docker
@@ -263,7 +289,27 @@ def test_a_version_no_backend_can_give_is_a_warning_and_no_version_tag(
     assert versions.args == {}, "no version but a computed one: the Dockerfile's default stays"
     (warning,) = versions.warnings["svc"]
     assert warning.startswith(
-        f"lib's version could not be computed, so the image installs it as {DEFAULT_VERSION}"
-    )
+        f"lib's version could not be computed, so the image installs it as {DEFAULT_VERSION}: "
+    ), "svc's own version is static: its image keeps its version tag"
     assert "uv build --package lib --wheel` failed" in warning
     assert version_args(ws, plan_images(ws, config, ["other"]), lock_options) == ImageVersions()
+
+
+def test_an_image_whose_own_version_no_backend_gives_gets_the_revision_tag_alone(
+    tmp_path: Path, lock_options: LockOptions
+) -> None:
+    root = workspace(tmp_path, f'{SCM_TABLE}\n\n[tool.ws.docker]\ncommand = ["lib"]')
+    init_repo(root).commit_all("first")
+    ws = load_workspace(root)
+    config = load_config(ws)
+    versions = version_args(ws, plan_images(ws, config, ["lib"]), lock_options)
+    assert image_version(ws.members["lib"], versions) is None
+    (warning,) = versions.warnings["lib"]
+    assert warning.startswith(
+        f"lib's version could not be computed, so the image installs it as {DEFAULT_VERSION} "
+        "and the image is not tagged with a version: `uv build --package lib --wheel` failed"
+    )
+    revision = git.revision(root)
+    assert config.root is not None
+    refs = image_refs(ws, config.root, "lib", revision, (), None)
+    assert refs == [f"lib:{revision.tag}"], "no version tag: ws does not guess one"

@@ -32,6 +32,7 @@ from ws.errors import BuildFailed, ConfigError, StaleFiles, WsError
 from ws.fsio import read_regular
 from ws.locks.sync import LockOptions, check_locks
 from ws.state import Records
+from ws.workspace.graph import workspace_closure
 from ws.workspace.members import Member, Workspace
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ class ImageVersions:
 def version_args(ws: Workspace, images: Sequence[ImageInputs], locks: LockOptions) -> ImageVersions:
     """Each git-versioned member's version as its own backend gives it on this checkout (the
     build context holds no .git), fed to the image of it or of a member needing it."""
-    needing = {inputs.name: _git_members(ws, inputs) for inputs in images if inputs.version_env}
+    needing = {i.name: _git_members(ws, i.name) for i in images if i.version_env}
     if not needing:
         return ImageVersions()
     wanted = sorted({member for members in needing.values() for member in members})
@@ -164,26 +165,27 @@ def version_args(ws: Workspace, images: Sequence[ImageInputs], locks: LockOption
         version = computed.versions.get(source)
         if version is not None:
             args[image] = {VERSION_ARG: version}
-        warnings[image] = tuple(_version_warnings(source, members, version, computed))
+        warnings[image] = tuple(_version_warnings(image, members, source, computed))
     return ImageVersions(args, warnings)
 
 
-def _git_members(ws: Workspace, inputs: ImageInputs) -> list[str]:
-    """The members of inputs' closure whose backends take their version from git, sorted."""
-    folders = {*inputs.closure, inputs.rel}
-    found = (m for m in ws.members.values() if m.rel.as_posix() in folders)
-    return sorted(m.name for m in found if version_overrides(m))
+def _git_members(ws: Workspace, name: str) -> list[str]:
+    """The members of name's closure (itself too) whose backends take their version from git,
+    sorted: the closure that gave its Dockerfile the version argument."""
+    return sorted(n for n in workspace_closure(ws, name) if version_overrides(ws.members[n]))
 
 
 def _version_warnings(
-    source: str, members: Sequence[str], version: str | None, computed: BackendVersions
+    image: str, members: Sequence[str], source: str, computed: BackendVersions
 ) -> list[str]:
     """Why a member of the image installs at a version its backend would not give it: the
     backend could not be asked, or one build argument feeds every backend of the image."""
+    version = computed.versions.get(source)
     if version is None:
+        untagged = " and the image is not tagged with a version" if source == image else ""
         return [
             f"{source}'s version could not be computed, so the image installs it as "
-            f"{DEFAULT_VERSION} and is not tagged with a version: {computed.failures[source]}"
+            f"{DEFAULT_VERSION}{untagged}: {computed.failures[source]}"
         ]
     differ = [m for m in members if computed.versions.get(m, version) != version]
     failed = [m for m in members if m in computed.failures]
