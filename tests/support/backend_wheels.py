@@ -65,7 +65,9 @@ def backend_index() -> Iterator[LocalIndex]:
     folder = Path(named or "/var/tmp/ws-renovate/backend-wheels")
     if not _ready(folder):
         message = f"no backend wheels in {folder}: run `make backend-wheels`"
-        pytest.fail(message) if named else pytest.skip(message)
+        if named:
+            pytest.fail(message)
+        pytest.skip(message)
     with LocalIndex(()) as index:
         for wheel in sorted(folder.glob("*.whl")):
             index.add_file(wheel)
