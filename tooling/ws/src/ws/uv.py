@@ -280,3 +280,29 @@ def lock_argv(
     if offline:
         argv.append("--offline")
     return argv
+
+
+def build_wheel_argv(uv: str, package: str, out_dir: Path) -> list[str]:
+    """`uv build` of one workspace member's wheel into out_dir (pure)."""
+    argv = [uv, "build", "--package", package, "--wheel", "--out-dir", str(out_dir)]
+    return [*argv, "--color", "never", "--no-progress"]
+
+
+def built_version(uv: str, root: Path, package: str, env: Mapping[str, str]) -> str:
+    """The version package's own build backend gives it on this checkout: the one in the name
+    of the wheel `uv build` makes of it (uv's build isolation, the workspace's settings, and
+    the backend reading the real .git: exact by construction, at the cost of one build)."""
+    import tempfile  # only for a dynamic version
+
+    with tempfile.TemporaryDirectory(prefix="ws-version-") as out:
+        try:
+            run(build_wheel_argv(uv, package, Path(out)), cwd=root, env=env)
+        except CommandFailed as e:
+            raise WsError(
+                f"`uv build --package {package} --wheel` failed:\n{first_error(e.stderr)}",
+                fix=f"run `uv build --package {package}` in {root} and fix what it reports",
+            ) from e
+        wheels = sorted(p.name for p in Path(out).glob("*.whl"))
+    if len(wheels) != 1 or len(wheels[0].split("-")) not in (5, 6):
+        raise WsError(f"`uv build --package {package} --wheel` made {wheels or 'no wheel'}")
+    return wheels[0].split("-")[1]  # name-version[-build]-python-abi-platform.whl

@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import IO, TYPE_CHECKING
 
 from ws import git
@@ -20,13 +19,20 @@ from ws.docker.builds.context import ContextReport, DockerIgnore, context_tar
 from ws.docker.builds.stream import Progress, Step
 from ws.docker.generate.config import DockerConfig, RootConfig, image_name
 from ws.docker.generate.files import check_generated, plan_images, select_images
-from ws.docker.generate.gitversion import VERSION_ARG, describe_version, version_overrides
+from ws.docker.generate.gitversion import (
+    DEFAULT_VERSION,
+    VERSION_ARG,
+    BackendVersions,
+    backend_versions,
+    version_overrides,
+)
 from ws.docker.generate.render import DOCKERFILE, ImageInputs, beside, member_ignore_patterns
 from ws.docker.pin import imageref
 from ws.errors import BuildFailed, ConfigError, StaleFiles, WsError
 from ws.fsio import read_regular
 from ws.locks.sync import LockOptions, check_locks
 from ws.state import Records
+from ws.workspace.graph import workspace_closure
 from ws.workspace.members import Member, Workspace
 
 if TYPE_CHECKING:
@@ -135,27 +141,69 @@ def check_inputs(
         raise StaleFiles(problems, " and ".join(fixes) + ", commit the result, then build again")
 
 
-def version_args(
-    ws: Workspace, images: Sequence[ImageInputs], today: date | None = None
-) -> dict[str, dict[str, str]]:
-    """The version build argument of each image whose closure takes a version from git tags:
-    what setuptools-scm would compute here, since the build context holds no .git."""
-    needing = [inputs.name for inputs in images if inputs.version_env]
+@dataclass(frozen=True)
+class ImageVersions:
+    """The version build argument of each image whose closure takes a version from git tags,
+    and what the user should know about it (a version no backend gave, or two that differ)."""
+
+    args: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    warnings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def version_args(ws: Workspace, images: Sequence[ImageInputs], locks: LockOptions) -> ImageVersions:
+    """Each git-versioned member's version as its own backend gives it on this checkout (the
+    build context holds no .git), fed to the image of it or of a member needing it."""
+    needing = {i.name: _git_members(ws, i.name) for i in images if i.version_env}
     if not needing:
-        return {}
-    version = describe_version(ws.root, today or datetime.now(UTC).date())
-    return {name: {VERSION_ARG: version} for name in needing}
+        return ImageVersions()
+    wanted = sorted({member for members in needing.values() for member in members})
+    computed = backend_versions(ws.root, wanted, locks.uv, locks.env)
+    args: dict[str, dict[str, str]] = {}
+    warnings: dict[str, tuple[str, ...]] = {}
+    for image, members in needing.items():
+        source = image if image in members else members[0]
+        version = computed.versions.get(source)
+        if version is not None:
+            args[image] = {VERSION_ARG: version}
+        warnings[image] = tuple(_version_warnings(image, members, source, computed))
+    return ImageVersions(args, warnings)
 
 
-def image_version(member: Member, versions: Mapping[str, Mapping[str, str]]) -> str | None:
+def _git_members(ws: Workspace, name: str) -> list[str]:
+    """The members of name's closure (itself too) whose backends take their version from git,
+    sorted: the closure that gave its Dockerfile the version argument."""
+    return sorted(n for n in workspace_closure(ws, name) if version_overrides(ws.members[n]))
+
+
+def _version_warnings(
+    image: str, members: Sequence[str], source: str, computed: BackendVersions
+) -> list[str]:
+    """Why a member of the image installs at a version its backend would not give it: the
+    backend could not be asked, or one build argument feeds every backend of the image."""
+    version = computed.versions.get(source)
+    if version is None:
+        untagged = " and the image is not tagged with a version" if source == image else ""
+        return [
+            f"{source}'s version could not be computed, so the image installs it as "
+            f"{DEFAULT_VERSION}{untagged}: {computed.failures[source]}"
+        ]
+    differ = [m for m in members if computed.versions.get(m, version) != version]
+    failed = [m for m in members if m in computed.failures]
+    return [
+        f"{m}'s backend gives it {computed.versions[m]}, but the image installs it as {version} "
+        f"({source}'s): one build argument feeds every git-versioned member of an image"
+        for m in differ
+    ] + [f"{m}: {computed.failures[m]}; the image installs it as {version}" for m in failed]
+
+
+def image_version(member: Member, versions: ImageVersions) -> str | None:
     """The version member's image installs it at: its static [project] version, else the one
-    ws computes from git tags for a backend that takes it from there (versions: version_args);
-    None when only building it could tell (uv's lock holds no version for a dynamic one,
-    and `uv version` refuses it)."""
+    its backend gives from git tags (versions: version_args); None when only building it
+    could tell (uv's lock holds no version for a dynamic one, and `uv version` refuses it)."""
     if member.version is not None:
         return member.version
     if version_overrides(member):
-        return versions.get(member.name, {}).get(VERSION_ARG)
+        return versions.args.get(member.name, {}).get(VERSION_ARG)
     return None
 
 
@@ -217,11 +265,11 @@ class _Job:
     held: frozenset[str] | None
     opts: BuildOptions
     progress: Progress
-    version_args: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    versions: ImageVersions = field(default_factory=ImageVersions)
     on_built: Callable[[str], None] = field(default=lambda _member: None)
 
     def buildargs(self, name: str) -> dict[str, str]:
-        args = {REVISION_ARG: self.revision.label, **self.version_args.get(name, {})}
+        args = {REVISION_ARG: self.revision.label, **self.versions.args.get(name, {})}
         if self.revision.source:
             args[SOURCE_ARG] = self.revision.source
         return args
@@ -233,7 +281,7 @@ class _Job:
 
     def build(self, inputs: ImageInputs) -> BuiltImage:
         name = inputs.name
-        version = image_version(self.ws.members[name], self.version_args)
+        version = image_version(self.ws.members[name], self.versions)
         refs = image_refs(self.ws, self.root, name, self.revision, self.opts.tags, version)
         cache_from = [ref for tag in self.opts.cache_from for ref in self.cache_refs(name, tag)]
         cache_from = engine.pull_missing(self.client, cache_from, self.progress, required=False)
@@ -258,7 +306,9 @@ class _Job:
             image_id, steps = engine.build(self.client, name, context, params, self.progress)
         pushed = {ref: engine.push(self.client, name, ref, self.progress) for ref in pushes}
         self.on_built(name)
-        warnings = () if version else (no_version_tag(name, self.revision),)
+        warnings = self.versions.warnings.get(name, ())
+        if version is None and not inputs.git_version:
+            warnings += (no_version_tag(name, self.revision),)
         return BuiltImage(name, image_id, tuple(refs), tuple(steps), report, pushed, warnings)
 
     def _deps_cache(
@@ -304,7 +354,7 @@ def build_members(
     images = {inputs.name: inputs for inputs in plan_images(ws, config, names)}
     check_inputs(ws, config, list(images.values()), opts.locks, opts.records)
     revision = git.revision(ws.root)  # first: it says what to do outside a git checkout
-    versions = version_args(ws, list(images.values()))
+    versions = version_args(ws, list(images.values()), opts.locks)
     for name in images:  # refuse a bad --tag before the first build starts
         image_refs(ws, root, name, revision, opts.tags, image_version(ws.members[name], versions))
     engine.pull_missing(client, [str(root.python_image), str(root.uv_image)], progress)
