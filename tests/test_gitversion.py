@@ -5,6 +5,7 @@ without .git."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import docker
@@ -235,7 +236,13 @@ def test_each_image_gets_the_version_its_own_backend_gives(
     assert built["udv"] == f"1.0.0.post1+x{sha[:7]}", "uv-dynamic-versioning's own format"
     ws = load_workspace(root)
     images = plan_images(ws, load_config(ws), ["app", "scm", "udv"])
+    for leftover in ("packages/scm/build", "packages/scm/scm.egg-info", "packages/scm/src"):
+        for path in [root / leftover, *(root / leftover).glob("*.egg-info")]:
+            if path.name in ("build", "scm.egg-info") or path.suffix == ".egg-info":
+                shutil.rmtree(path, ignore_errors=True)  # what the fixture's own uv build left
     versions = version_args(ws, images, lock_options)
+    leftovers = [*(root / "packages/scm").rglob("*.egg-info"), root / "packages/scm/build"]
+    assert not [p for p in leftovers if p.exists()], "asking for a version leaves no file"
     assert versions.args == {
         "app": {VERSION_ARG: built["scm"]},  # the first of its closure: one argument for both
         "scm": {VERSION_ARG: built["scm"]},

@@ -288,12 +288,17 @@ def build_wheel_argv(uv: str, package: str, out_dir: Path) -> list[str]:
     return [*argv, "--color", "never", "--no-progress"]
 
 
-def built_version(uv: str, root: Path, package: str, env: Mapping[str, str]) -> str:
+def built_version(
+    uv: str, root: Path, package: str, env: Mapping[str, str], folder: Path | None = None
+) -> str:
     """The version package's own build backend gives it on this checkout: the one in the name
     of the wheel `uv build` makes of it (uv's build isolation, the workspace's settings, and
-    the backend reading the real .git: exact by construction, at the cost of one build)."""
+    the backend reading the real .git: exact by construction, at the cost of one build).
+    What the backend leaves in the member's folder (setuptools' build/ and *.egg-info) and
+    was not there before is removed: asking for a version changes no file of the checkout."""
     import tempfile  # only for a dynamic version
 
+    before = _build_leftovers(folder)
     with tempfile.TemporaryDirectory(prefix="ws-version-") as out:
         try:
             run(build_wheel_argv(uv, package, Path(out)), cwd=root, env=env)
@@ -302,7 +307,26 @@ def built_version(uv: str, root: Path, package: str, env: Mapping[str, str]) -> 
                 f"`uv build --package {package} --wheel` failed:\n{first_error(e.stderr)}",
                 fix=f"run `uv build --package {package}` in {root} and fix what it reports",
             ) from e
+        finally:
+            _remove_new(_build_leftovers(folder) - before)
         wheels = sorted(p.name for p in Path(out).glob("*.whl"))
     if len(wheels) != 1 or len(wheels[0].split("-")) not in (5, 6):
         raise WsError(f"`uv build --package {package} --wheel` made {wheels or 'no wheel'}")
     return wheels[0].split("-")[1]  # name-version[-build]-python-abi-platform.whl
+
+
+def _build_leftovers(folder: Path | None) -> set[Path]:
+    """The folders a setuptools build writes beside the sources: build/, *.egg-info."""
+    if folder is None:
+        return set()
+    found = {folder / "build"} if (folder / "build").is_dir() else set()
+    for parent in (folder, folder / "src"):
+        found |= {p for p in parent.glob("*.egg-info") if p.is_dir()}
+    return {p for p in found if not p.is_symlink()}
+
+
+def _remove_new(paths: set[Path]) -> None:
+    import shutil  # only after a build left something
+
+    for path in sorted(paths):
+        shutil.rmtree(path, ignore_errors=True)

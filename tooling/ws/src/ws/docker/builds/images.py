@@ -157,7 +157,8 @@ def version_args(ws: Workspace, images: Sequence[ImageInputs], locks: LockOption
     if not needing:
         return ImageVersions()
     wanted = sorted({member for members in needing.values() for member in members})
-    computed = backend_versions(ws.root, wanted, locks.uv, locks.env)
+    folders = {name: ws.members[name].path for name in wanted}
+    computed = backend_versions(ws.root, folders, locks.uv, locks.env)
     args: dict[str, dict[str, str]] = {}
     warnings: dict[str, tuple[str, ...]] = {}
     for image, members in needing.items():

@@ -10,7 +10,7 @@ PDM_BUILD_SCM_VERSION (pdm-backend) and UV_DYNAMIC_VERSIONING_BYPASS (uv-dynamic
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,16 +70,16 @@ class BackendVersions:
 
 
 def backend_versions(
-    root: Path, names: Sequence[str], uv: str, env: Mapping[str, str]
+    root: Path, folders: Mapping[str, Path], uv: str, env: Mapping[str, str]
 ) -> BackendVersions:
     """Ask each member's build backend for its version (one `uv build` each): re-implementing
     setuptools-scm, hatch-vcs, pdm-backend and uv-dynamic-versioning, each with settings of
     its own (tag_regex, git_describe_command, format, bump, ...), gave versions they would not."""
     versions: dict[str, str] = {}
     failures: dict[str, str] = {}
-    for name in names:
+    for name, folder in folders.items():
         try:
-            versions[name] = built_version(uv, root, name, env)
+            versions[name] = built_version(uv, root, name, env, folder)
         except WsError as e:
             failures[name] = e.message
     return BackendVersions(versions, failures)
