@@ -287,3 +287,33 @@ def test_a_metadata_header_in_a_string_or_twice_is_refused() -> None:
     twice = ROOT_LOCK.replace('source = { editable = "packages/core" }\n', CORE + "metadata = 1\n")
     with pytest.raises(ConfigError, match="uv.lock:28: not laid out as uv writes a lock"):
         parse_lock(twice, Path("uv.lock"))
+
+
+def _without_files(package: dict) -> dict:
+    return {k: v for k, v in package.items() if k not in ("sdist", "wheels")}
+
+
+def test_leaving_the_files_lines_unparsed_changes_no_other_key() -> None:
+    """The files lines of uv's form are not parsed (they are most of a lock): on this
+    repository's own lock, every entry reads as tomllib reads the whole file, files aside."""
+    path = Path(__file__).parents[1] / "uv.lock"
+    text = path.read_text()
+    whole = tomllib.loads(text)["package"]
+    lock = parse_lock(text, path)
+    assert len(lock.entries) == len(whole) > 40
+    for entry, package in zip(lock.entries, whole, strict=True):
+        assert dict(entry.data) == _without_files(package)
+
+
+def test_files_lines_not_of_uvs_form_are_parsed() -> None:
+    """A wheel URL with an escape, or a multi-line string, is not of the inert form: the
+    lines are parsed as any other, and what they say is kept."""
+    text = ROOT_LOCK.replace(
+        REG + "\n",
+        REG + '\nwheels = [\n    { url = "https://x/a\\u0041.whl", note = """\n]\n""" },\n]\n',
+        1,
+    )
+    lock = parse_lock(text, Path("uv.lock"))
+    assert any(
+        "wheels" in e.data and e.data["wheels"][0]["url"].endswith("aA.whl") for e in lock.entries
+    )

@@ -272,13 +272,23 @@ def _split_sections(text: str, line: int) -> list[Section]:
     return sections
 
 
+# What an entry says of its files (sdist = {...}, wheels = [...]) is most of a lock's text and
+# none of what ws reads. Where those lines are exactly of uv's form (inline tables of plain
+# strings without escapes, and numbers, one a line), they can hold no quote that opens or
+# closes anything, so leaving them out changes no other key of the part: they are not parsed.
+_VALUE = r'(?:"[^"\\\n]*"|[0-9]+)'
+_INLINE = rf"\{{ [a-z][a-z-]* = {_VALUE}(?:, [a-z][a-z-]* = {_VALUE})* \}}"
+_FILES = re.compile(rf"^(?:sdist = {_INLINE}\n|wheels = \[\n(?:    {_INLINE},\n)*\]\n)", re.M)
+
+
 def _parse_part(
     text: str, part: str, end: int, path: Path, parsed: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """One part of the lock, parsed on its own (end: where the part ends in text)."""
+    """One part of the lock, parsed on its own (end: where the part ends in text), without
+    the inert lines of its files."""
     if part not in parsed:
         try:
-            parsed[part] = tomllib.loads(part)
+            parsed[part] = tomllib.loads(_FILES.sub("", part))
         except (tomllib.TOMLDecodeError, RecursionError) as e:
             raise _unreadable(text, end, path) from e
     return parsed[part]
