@@ -21,7 +21,13 @@ from ws.locks.sync import LockOptions, sync_locks
 from ws.workspace.members import load_workspace
 
 from tests.support.dockerfile import parse_dockerfile
-from tests.support.files import UV_BUILD_REQUIRES, build_file_tree, make_workspace
+from tests.support.files import (
+    PATH_SOURCE_TREE,
+    ROOT_PATH_SOURCES,
+    UV_BUILD_REQUIRES,
+    build_file_tree,
+    make_workspace,
+)
 from tests.support.gitrepo import GitRepo
 from tests.support.imagebuild import INSTALLED, Made, as_root, build, plain_build
 from tests.support.images import commit_workspace, generate, root_docker_config, run_image
@@ -428,6 +434,46 @@ def test_a_setuptools_path_source_builds_into_the_image(
     found = as_root(engine, image.image_id, listing, made).split()
     assert "clients" not in found, "the client's sources stay out of the image"
     assert "api_client" in found, "installed as a package, not a link to its sources"
+
+
+@pytest.fixture(scope="module")
+def root_sources(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """a (an image) installs liba, a root path source that needs libc by its own path
+    source; libb, a root path source too, nobody installs."""
+    root = tmp_path_factory.mktemp("root-sources") / "ws"
+    user = {
+        "dependencies": ["liba"],
+        "files": {"src/a/__init__.py": "import liba, libc\n\ndef main():\n"
+                  "    print(liba.NAME, libc.NAME)\n"},
+        "extra": '[project.scripts]\na = "a:main"\n\n[tool.ws.docker]\ncommand = ["a"]',
+    }  # fmt: skip
+    make_workspace(
+        root,
+        {"a": user, "b": {"extra": '[tool.ws.docker]\ncommand = ["b"]'}},
+        index_url=pyindex.url,
+        root_extra=root_docker_config(registry) + ROOT_PATH_SOURCES,
+    )
+    build_file_tree(root, PATH_SOURCE_TREE)
+    prepare(root, lock_options)
+    return root
+
+
+@pytest.mark.docker
+def test_an_image_installs_the_path_sources_it_mounts_and_only_those(
+    engine: docker.DockerClient, made: Made, root_sources: Path, lock_options: LockOptions
+) -> None:
+    (image,), _ = build(engine, made, root_sources, ["a"], lock_options)
+
+    assert run_image(engine, image.image_id, ["a"], made.label) == "liba libc\n"
+    installed = run_image(engine, image.image_id, ["python", "-c", INSTALLED], made.label)
+    assert [line.split("==")[0] for line in installed.split()] == ["a", "liba", "libc"]
+    sent = {p.split("/")[1] for p in image.context.members if p.startswith("libs/")}
+    assert sent == {"liba", "libc"}, "libb, declared at the root too, stays out"
 
 
 # An in-tree backend whose version comes from a VERSION file beside it, as hatch's `path`

@@ -25,11 +25,17 @@ from ws.docker.generate.files import (
 )
 from ws.errors import ConfigError
 from ws.git import held_files
+from ws.locks.sync import LockOptions, sync_locks
 from ws.workspace.graph import build_graph
 from ws.workspace.members import load_workspace
 
 from tests.support.dockerfile import Read, parse_dockerfile
-from tests.support.files import build_file_tree, make_workspace
+from tests.support.files import (
+    PATH_SOURCE_TREE,
+    ROOT_PATH_SOURCES,
+    build_file_tree,
+    make_workspace,
+)
 from tests.support.gitrepo import init_repo
 from tests.support.wheels import write_wheel
 
@@ -207,13 +213,14 @@ def test_ws_check_reports_every_kind_of_problem_at_once(root: Path) -> None:
 
 
 def test_path_sources_are_mounted_for_the_member_install_and_reach_the_context(
-    tmp_path: Path,
+    tmp_path: Path, uv_bin: str, uv_env: dict[str, str]
 ) -> None:
     wheel = "vendor/vendored-1.0-py3-none-any.whl"
     members = {**MEMBERS, "core": {"dependencies": ["vendored"]}}
     extra = ROOT_DOCKER + f'\n[tool.uv.sources]\nvendored = {{ path = "{wheel}" }}\n'
     root = make_workspace(tmp_path / "ws", members, root_extra=extra)
     write_wheel(root / "vendor", "vendored", "1.0")
+    sync_locks(load_workspace(root), None, LockOptions(uv=uv_bin, env=uv_env))
     (root / "vendor" / "unrelated.whl").write_bytes(b"not in any image")
     files = files_of(root)
     dockerfile = parse_dockerfile(files["packages/api/Dockerfile"])
@@ -231,6 +238,70 @@ def test_path_sources_are_mounted_for_the_member_install_and_reach_the_context(
     with tarfile.open(fileobj=stream) as tar:
         names = tar.getnames()
     assert wheel in names and "vendor/unrelated.whl" not in names
+
+
+@pytest.fixture
+def sourced(tmp_path: Path, pyindex_factory, uv_bin: str, uv_env: dict[str, str]) -> Path:
+    """a (an image) requires liba, a root path source that needs libc by its own; b (an
+    image) requires none of them; libb, a root path source too, only d's extra `examples`
+    installs, which d's image does not ask for (it asks for `more`: liba). Locked."""
+    members = {
+        "a": {"dependencies": ["liba"], "extra": '[tool.ws.docker]\ncommand = ["a"]'},
+        "b": {"extra": '[tool.ws.docker]\ncommand = ["b"]'},
+        "d": {
+            "optional-dependencies": {"examples": ["libb"], "more": ["liba"]},
+            "extra": '[tool.ws.docker]\ncommand = ["d"]\nextras = ["more"]',
+        },
+    }
+    index = pyindex_factory()
+    root = make_workspace(
+        tmp_path / "ws", members, index_url=index.url, root_extra=ROOT_DOCKER + ROOT_PATH_SOURCES
+    )
+    build_file_tree(root, PATH_SOURCE_TREE)
+    sync_locks(load_workspace(root), None, LockOptions(uv=uv_bin, env=uv_env))
+    return root
+
+
+def test_an_image_mounts_the_path_sources_its_member_lock_installs_and_no_other(
+    sourced: Path,
+) -> None:
+    """A workspace of example projects declares each at the root: an image mounts, sends and
+    lets through its whitelist only those its member lock holds, the ones they need in turn
+    included (libc, which only liba's own pyproject names)."""
+    files = files_of(sourced)
+    lock = (sourced / "packages/a/uv.lock").read_text()
+    assert 'source = { directory = "libs/libc" }' in lock, "uv locks what liba needs"
+    assert "libb" not in lock
+    assert 'source = { directory = "libs/libb" }' in (sourced / "packages/d/uv.lock").read_text()
+    wanted = {"a": ["libs/liba", "libs/libc"], "b": [], "d": ["libs/liba", "libs/libc"]}
+    for name, paths in wanted.items():
+        dockerfile = parse_dockerfile(files[f"packages/{name}/Dockerfile"])
+        (install,) = dockerfile["builder"].of("RUN")
+        mounted = [s for s, _ in install.binds(writable=True) if s.startswith("libs/")]
+        assert mounted == paths, name
+        assert not any(s.startswith("libs/") for s, _ in dockerfile["deps"].mounts)
+        ignore = files[f"packages/{name}/Dockerfile.dockerignore"].splitlines()
+        assert [line for line in ignore if "libs/" in line] == [f"!{p}" for p in paths]
+    write_generated(sourced, files)
+    init_repo(sourced)
+    ws = load_workspace(sourced)
+    for inputs in plan_images(ws, load_config(ws), ["a", "b"]):
+        stream, _, _ = member_context(ws, inputs, held_files(sourced))
+        with tarfile.open(fileobj=stream) as tar:
+            sent = {n.split("/")[1] for n in tar.getnames() if n.startswith("libs/")}
+        assert sent == {"a": {"liba", "libc"}, "b": set()}[inputs.name]
+    assert stale(sourced) == []
+
+
+def test_path_sources_without_a_root_lock_ask_for_one(tmp_path: Path) -> None:
+    """Which of them an image installs only the root lock says: generate asks for it."""
+    members = {"a": {"dependencies": ["liba"], "extra": '[tool.ws.docker]\ncommand = ["a"]'}}
+    root = make_workspace(tmp_path / "ws", members, root_extra=ROOT_DOCKER + ROOT_PATH_SOURCES)
+    build_file_tree(root, PATH_SOURCE_TREE)
+    result = ws_cli(root, "docker", "generate")
+    assert result.exit_code == 1
+    assert "uv.lock: missing: ws reads in it which path sources each image" in result.output
+    assert "hint: run `ws sync-locks`" in result.output
 
 
 # ---------------------------------------------------------------- a root that is a project

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from typing import Any
 from ws.errors import ConfigError, LockError
 
 LOCAL_SOURCES = ("editable", "virtual", "directory")
+# The sources of a package installed from a local path: those, and a wheel's or an archive's.
+PATH_SOURCES = (*LOCAL_SOURCES, "path")
 # What only the root installs: its own requirements and dependency groups.
 _ROOT_ONLY_MANIFEST = ("requirements", "dependency-groups")
 _ROOT_ONLY_MANIFEST_TABLES = ("[manifest.dependency-groups]",)
@@ -113,6 +115,15 @@ class Entry:
     @property
     def label(self) -> str:
         return f"{self.name} {self.version or '(no version)'}"
+
+    @property
+    def local_path(self) -> str | None:
+        """The path it installs from, as the lock writes it (relative to the lock's folder);
+        None for a package from an index, a URL or git."""
+        source = self.data.get("source")
+        if not isinstance(source, dict):
+            return None
+        return next((source[k] for k in PATH_SOURCES if k in source), None)
 
 
 @dataclass(frozen=True)
@@ -447,15 +458,19 @@ def resolve(lock: Lock, ref: Ref, needed_by: Entry) -> list[Entry]:
     return found
 
 
-def reach(lock: Lock, target: Entry) -> dict[int, set[str]]:
-    """Entry index -> the extras asked of it, for everything target can install."""
-    kept: dict[int, set[str]] = {target.index: set(target.extras)}
-    todo: list[tuple[Entry, str | None]] = [(target, None), *((target, x) for x in target.extras)]
+def reach(
+    lock: Lock, target: Entry, extras: Collection[str] | None = None, *, groups: bool = True
+) -> dict[int, set[str]]:
+    """Entry index -> the extras asked of it, for everything target can install: with its
+    extras (all of them, or those named) and its dependency groups (unless not groups)."""
+    own = set(target.extras) if extras is None else set(target.extras) & set(extras)
+    kept: dict[int, set[str]] = {target.index: own}
+    todo: list[tuple[Entry, str | None]] = [(target, None), *((target, x) for x in sorted(own))]
     while todo:
         entry, extra = todo.pop()
         if extra is not None:
             refs = entry.extras.get(extra, ())
-        elif entry is target:
+        elif entry is target and groups:
             refs = entry.dependencies + tuple(r for g in entry.groups.values() for r in g)
         else:
             refs = entry.dependencies
@@ -468,6 +483,20 @@ def reach(lock: Lock, target: Entry) -> dict[int, set[str]]:
                     kept[dep.index].add(asked)
                     todo.append((dep, asked))
     return kept
+
+
+def path_sources(
+    lock: Lock, name: str, extras: Collection[str] | None = None, *, groups: bool = True
+) -> list[Entry]:
+    """The packages member name installs from a local path that are not workspace members
+    (path sources, and what they need from paths), as reach finds them: with extras and
+    groups, all its member lock holds; an image's, only what its `uv sync` installs."""
+    target = lock.member(name)
+    if target is None:
+        raise LockError(f"{lock.path}: has no entry for workspace member {name}", fix=_RELOCK)
+    members = set(lock.members)
+    found = (lock.entries[i] for i in sorted(reach(lock, target, extras, groups=groups)))
+    return [e for e in found if e.local_path is not None and e.name not in members]
 
 
 def member_lock(lock: Lock, name: str) -> bytes:

@@ -32,8 +32,9 @@ from ws.fsio import atomic_write_text
 from ws.locks.sync import member_lock_path
 from ws.state import Records, no_records
 from ws.workspace.graph import closure, workspace_closure
+from ws.workspace.lockfile import Lock
 from ws.workspace.members import Member, Workspace
-from ws.workspace.sources import local_sources
+from ws.workspace.sources import installed_sources, sources_lock
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -70,19 +71,26 @@ def select_images(ws: Workspace, config: DockerConfig, names: Iterable[str] | No
 
 def plan_images(ws: Workspace, config: DockerConfig, names: Iterable[str]) -> list[ImageInputs]:
     """Each named image's inputs, from the members' own edges (no graph, no networkx)."""
-    return [image_inputs(ws, config, n, workspace_closure(ws, n)) for n in sorted(names)]
+    names = sorted(names)
+    lock = sources_lock(ws) if names else None
+    return [image_inputs(ws, config, n, workspace_closure(ws, n), lock) for n in names]
 
 
 def image_inputs(
-    ws: Workspace, config: DockerConfig, name: str, names: Collection[str]
+    ws: Workspace,
+    config: DockerConfig,
+    name: str,
+    names: Collection[str],
+    root_lock: Lock | None,
 ) -> ImageInputs:
-    """What name's generated files are made from; names: its closure."""
+    """What name's generated files are made from; names: its closure; root_lock: as
+    ws.workspace.sources.sources_lock reads it, for the path sources name installs."""
     root = _root(ws, config)
     member = ws.members[name]
     members = [ws.members[n] for n in sorted(names)]
     folders = tuple(sorted(m.rel.as_posix() for m in members if not is_root_project(m)))
     root_files = tuple(f for f in ROOT_UV_FILES if (ws.root / f).is_file())
-    local_paths = tuple(s.rel.as_posix() for s in local_sources(ws, [m.name for m in members]))
+    local_paths = installed_sources(ws, root_lock, name, config.images[name].extras)
     lock = member_lock_path(ws, name).relative_to(ws.root).as_posix()
     return ImageInputs(
         name=name,
@@ -146,8 +154,9 @@ def generated_files(
     if graph is None:
         raise ValueError("image members need the workspace graph")
     files: dict[str, str] = {}
+    lock = sources_lock(ws)
     for name in select_images(ws, config, names):
-        inputs = image_inputs(ws, config, name, closure(graph, name))
+        inputs = image_inputs(ws, config, name, closure(graph, name), lock)
         files.update(_member_files(ws, graph, inputs))
     return dict(sorted(files.items()))
 
