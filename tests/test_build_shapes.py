@@ -148,6 +148,61 @@ def test_the_root_project_image_builds_from_its_member_lock(
     assert not any(p.startswith("packages/cli") for p in sent)
 
 
+# The repository's own root Dockerfile, as speaches has one beside its root project.
+USERS_DOCKERFILE = "FROM scratch\nCOPY . /srv\n"
+
+
+@pytest.fixture(scope="module")
+def placed_root(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """root_service's shape with a root Dockerfile of the user's own: the root project's
+    generated files go where `dockerfile` says."""
+    root = tmp_path_factory.mktemp("placed-root") / "ws"
+    make_workspace(
+        root,
+        {"core": {"version": "0.3.0", "dependencies": ["alpha"]}},
+        index_url=pyindex.url,
+        root_extra=root_docker_config(registry)
+        + 'dockerfile = "docker/app.Dockerfile"\n'
+        + ROOT_PROJECT,
+    )
+    build_file_tree(
+        root,
+        {
+            "src/app/__init__.py": ROOT_APP,
+            "README.md": "# app\n",
+            "LICENSE": "MIT\n",
+            "Dockerfile": USERS_DOCKERFILE,
+            "docker/compose.yml": "services: {}\n",
+        },
+    )
+    prepare(root, lock_options)
+    return root
+
+
+@pytest.mark.docker
+def test_the_root_project_image_builds_from_the_dockerfile_its_setting_places(
+    engine: docker.DockerClient, made: Made, placed_root: Path, lock_options: LockOptions
+) -> None:
+    assert (placed_root / "Dockerfile").read_text() == USERS_DOCKERFILE, "the user's, as it was"
+    checked = CliRunner().invoke(app, ["--root", str(placed_root), "docker", "generate", "--check"])
+    assert checked.exit_code == 0, checked.output
+    (image,), _ = build(engine, made, placed_root, ["app"], lock_options)
+
+    member_lock = locked(placed_root / "uv.member.lock")
+    answer = run_image(engine, image.image_id, ["app"], made.label)
+    assert answer == f"app 1.0 core 0.3.0 beta {member_lock['beta']}\n"
+    sent = set(image.context.members)
+    assert {"docker/app.Dockerfile", "docker/app.Dockerfile.pyproject.toml"} <= sent
+    assert not {"Dockerfile", "docker/compose.yml", "pyproject.toml"} & sent
+    plain = plain_build(engine, placed_root, "docker/app.Dockerfile", made.label)
+    assert run_image(engine, plain, ["app"], made.label) == answer, "BuildKit reads it too"
+
+
 # An in-tree build backend that honours what setuptools does and setuptools-scm does: its
 # dependencies from the files [tool.setuptools.dynamic] names, its version from
 # SETUPTOOLS_SCM_PRETEND_VERSION(_FOR_DYN), else from `git describe`; it also bakes in a
