@@ -16,6 +16,7 @@ from ws.docker.builds.images import member_context
 from ws.docker.generate.config import load_config
 from ws.docker.generate.dockerignore import DockerIgnore
 from ws.docker.generate.files import (
+    GENERATED_NAMES,
     generated_files,
     orphaned_files,
     plan_images,
@@ -291,6 +292,33 @@ def test_an_image_mounts_the_path_sources_its_member_lock_installs_and_no_other(
             sent = {n.split("/")[1] for n in tar.getnames() if n.startswith("libs/")}
         assert sent == {"a": {"liba", "libc"}, "b": set()}[inputs.name]
     assert stale(sourced) == []
+
+
+def test_a_path_source_outside_the_root_is_refused_for_the_image_installing_it(
+    tmp_path: Path, uv_bin: str, uv_env: dict[str, str]
+) -> None:
+    """uv locks it (see test_locks); an image, built from the root, cannot hold it."""
+    write_wheel(tmp_path / "elsewhere", "vendored", "1.0")
+    wheel = "../../../elsewhere/vendored-1.0-py3-none-any.whl"
+    source = f'[tool.uv.sources]\nvendored = {{ path = "{wheel}" }}\n\n'
+    members = {
+        "a": {
+            "dependencies": ["vendored"],
+            "extra": f'{source}\n\n[tool.ws.docker]\ncommand = ["a"]',
+        },
+        "b": {"extra": '[tool.ws.docker]\ncommand = ["b"]'},
+    }
+    root = make_workspace(tmp_path / "ws", members, root_extra=ROOT_DOCKER)
+    sync_locks(load_workspace(root), None, LockOptions(uv=uv_bin, env=uv_env))
+    assert sorted(files_of(root, ["b"])) == [f"packages/b/{n}" for n in GENERATED_NAMES]
+    with pytest.raises(ConfigError) as caught:
+        files_of(root, ["a"])
+    assert "a installs vendored from '../elsewhere/vendored-1.0-py3-none-any.whl', outside" in (
+        caught.value.message
+    )
+    assert caught.value.path == root / "uv.lock" and "under the workspace root" in str(
+        caught.value.fix
+    )
 
 
 def test_path_sources_without_a_root_lock_ask_for_one(tmp_path: Path) -> None:
