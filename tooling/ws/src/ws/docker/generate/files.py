@@ -155,10 +155,22 @@ def generated_files(
         return {}
     if graph is None:
         raise ValueError("image members need the workspace graph")
-    files: dict[str, str] = {}
     lock = sources_lock(ws)
-    for name in select_images(ws, config, names):
-        inputs = image_inputs(ws, config, name, closure(graph, name), lock)
+    selected = select_images(ws, config, names)
+    return image_files(
+        ws, graph, [image_inputs(ws, config, n, closure(graph, n), lock) for n in selected]
+    )
+
+
+def image_files(
+    ws: Workspace, graph: nx.DiGraph | None, images: Sequence[ImageInputs]
+) -> dict[str, str]:
+    """Root-relative path -> text of the files ws generates for these images (planned:
+    plan_images), each rendered once."""
+    files: dict[str, str] = {}
+    for inputs in images:
+        if graph is None:
+            raise ValueError("image members need the workspace graph")
         files.update(_member_files(ws, graph, inputs))
     return dict(sorted(files.items()))
 
