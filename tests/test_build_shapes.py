@@ -21,7 +21,13 @@ from ws.locks.sync import LockOptions, sync_locks
 from ws.workspace.members import load_workspace
 
 from tests.support.dockerfile import parse_dockerfile
-from tests.support.files import UV_BUILD_REQUIRES, build_file_tree, make_workspace
+from tests.support.files import (
+    PATH_SOURCE_TREE,
+    ROOT_PATH_SOURCES,
+    UV_BUILD_REQUIRES,
+    build_file_tree,
+    make_workspace,
+)
 from tests.support.gitrepo import GitRepo
 from tests.support.imagebuild import INSTALLED, Made, as_root, build, plain_build
 from tests.support.images import commit_workspace, generate, root_docker_config, run_image
@@ -140,6 +146,61 @@ def test_the_root_project_image_builds_from_its_member_lock(
     assert "src/app/__init__.py" in sent
     assert not {"uv.lock", "pyproject.toml"} & sent, "the root's own lock and pyproject stay out"
     assert not any(p.startswith("packages/cli") for p in sent)
+
+
+# The repository's own root Dockerfile, as speaches has one beside its root project.
+USERS_DOCKERFILE = "FROM scratch\nCOPY . /srv\n"
+
+
+@pytest.fixture(scope="module")
+def placed_root(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """root_service's shape with a root Dockerfile of the user's own: the root project's
+    generated files go where `dockerfile` says."""
+    root = tmp_path_factory.mktemp("placed-root") / "ws"
+    make_workspace(
+        root,
+        {"core": {"version": "0.3.0", "dependencies": ["alpha"]}},
+        index_url=pyindex.url,
+        root_extra=root_docker_config(registry)
+        + 'dockerfile = "docker/app.Dockerfile"\n'
+        + ROOT_PROJECT,
+    )
+    build_file_tree(
+        root,
+        {
+            "src/app/__init__.py": ROOT_APP,
+            "README.md": "# app\n",
+            "LICENSE": "MIT\n",
+            "Dockerfile": USERS_DOCKERFILE,
+            "docker/compose.yml": "services: {}\n",
+        },
+    )
+    prepare(root, lock_options)
+    return root
+
+
+@pytest.mark.docker
+def test_the_root_project_image_builds_from_the_dockerfile_its_setting_places(
+    engine: docker.DockerClient, made: Made, placed_root: Path, lock_options: LockOptions
+) -> None:
+    assert (placed_root / "Dockerfile").read_text() == USERS_DOCKERFILE, "the user's, as it was"
+    checked = CliRunner().invoke(app, ["--root", str(placed_root), "docker", "generate", "--check"])
+    assert checked.exit_code == 0, checked.output
+    (image,), _ = build(engine, made, placed_root, ["app"], lock_options)
+
+    member_lock = locked(placed_root / "uv.member.lock")
+    answer = run_image(engine, image.image_id, ["app"], made.label)
+    assert answer == f"app 1.0 core 0.3.0 beta {member_lock['beta']}\n"
+    sent = set(image.context.members)
+    assert {"docker/app.Dockerfile", "docker/app.Dockerfile.pyproject.toml"} <= sent
+    assert not {"Dockerfile", "docker/compose.yml", "pyproject.toml"} & sent
+    plain = plain_build(engine, placed_root, "docker/app.Dockerfile", made.label)
+    assert run_image(engine, plain, ["app"], made.label) == answer, "BuildKit reads it too"
 
 
 # An in-tree build backend that honours what setuptools does and setuptools-scm does: its
@@ -430,6 +491,46 @@ def test_a_setuptools_path_source_builds_into_the_image(
     found = as_root(engine, image.image_id, listing, made).split()
     assert "clients" not in found, "the client's sources stay out of the image"
     assert "api_client" in found, "installed as a package, not a link to its sources"
+
+
+@pytest.fixture(scope="module")
+def root_sources(
+    tmp_path_factory: pytest.TempPathFactory,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> Path:
+    """a (an image) installs liba, a root path source that needs libc by its own path
+    source; libb, a root path source too, nobody installs."""
+    root = tmp_path_factory.mktemp("root-sources") / "ws"
+    user = {
+        "dependencies": ["liba"],
+        "files": {"src/a/__init__.py": "import liba, libc\n\ndef main():\n"
+                  "    print(liba.NAME, libc.NAME)\n"},
+        "extra": '[project.scripts]\na = "a:main"\n\n[tool.ws.docker]\ncommand = ["a"]',
+    }  # fmt: skip
+    make_workspace(
+        root,
+        {"a": user, "b": {"extra": '[tool.ws.docker]\ncommand = ["b"]'}},
+        index_url=pyindex.url,
+        root_extra=root_docker_config(registry) + ROOT_PATH_SOURCES,
+    )
+    build_file_tree(root, PATH_SOURCE_TREE)
+    prepare(root, lock_options)
+    return root
+
+
+@pytest.mark.docker
+def test_an_image_installs_the_path_sources_it_mounts_and_only_those(
+    engine: docker.DockerClient, made: Made, root_sources: Path, lock_options: LockOptions
+) -> None:
+    (image,), _ = build(engine, made, root_sources, ["a"], lock_options)
+
+    assert run_image(engine, image.image_id, ["a"], made.label) == "liba libc\n"
+    installed = run_image(engine, image.image_id, ["python", "-c", INSTALLED], made.label)
+    assert [line.split("==")[0] for line in installed.split()] == ["a", "liba", "libc"]
+    sent = {p.split("/")[1] for p in image.context.members if p.startswith("libs/")}
+    assert sent == {"liba", "libc"}, "libb, declared at the root too, stays out"
 
 
 # An in-tree backend whose version comes from a VERSION file beside it, as hatch's `path`

@@ -16,7 +16,12 @@ from ws.workspace.changes import Affected, affected, changed_files
 from ws.workspace.graph import build_graph
 from ws.workspace.members import load_workspace
 
-from tests.support.files import build_file_tree, make_workspace
+from tests.support.files import (
+    PATH_SOURCE_TREE,
+    ROOT_PATH_SOURCES,
+    build_file_tree,
+    make_workspace,
+)
 from tests.support.gitrepo import GitRepo, init_repo
 from tests.support.pyindex import LocalIndex, Package
 
@@ -150,6 +155,35 @@ def test_a_root_path_source_affects_the_members_requiring_it(tmp_path: Path) -> 
     repo.commit_all("client")
     repo.write({"wheels/fmt-1.0-py3-none-any.whl": "another wheel\n"})
     assert run_affected(repo) == ({"report"}, {"report", "service"})
+
+
+def test_path_sources_affect_the_members_whose_lock_installs_them(
+    tmp_path: Path, pyindex_factory, uv_bin: str, uv_env: dict[str, str]
+) -> None:
+    """As images mount them: a installs liba and, through liba's own path source, libc, and
+    c installs a; libb, declared at the root too, only d's extra installs, which e, needing
+    d, does not ask for. The root lock tells, not the names the requirements give nor the
+    graph (as a root project's `examples` extra installing every example would)."""
+    members = {
+        "a": {"dependencies": ["liba"]},
+        "b": {},
+        "c": {"dependencies": ["a"]},
+        "d": {"optional-dependencies": {"examples": ["libb"]}},
+        "e": {"dependencies": ["d"]},
+    }
+    index = pyindex_factory()
+    root = make_workspace(
+        tmp_path / "repo", members, index_url=index.url, root_extra=ROOT_PATH_SOURCES
+    )
+    build_file_tree(root, PATH_SOURCE_TREE)
+    subprocess.run([uv_bin, "lock"], cwd=root, env=uv_env, check=True, capture_output=True)
+    repo = init_repo(root)
+    repo.commit_all("initial")
+    repo.write({"libs/libc/src/libc/__init__.py": "NAME = 'changed'\n"})
+    assert run_affected(repo) == ({"a", "c"}, {"a", "c"})
+    repo.commit_all("libc")
+    repo.write({"libs/libb/src/libb/__init__.py": "NAME = 'changed'\n"})
+    assert run_affected(repo) == ({"d"}, {"d"})
 
 
 @pytest.mark.parametrize("name", ["uv.toml", ".python-version", ".python-versions"])

@@ -16,6 +16,7 @@ from ws.docker.builds.images import member_context
 from ws.docker.generate.config import load_config
 from ws.docker.generate.dockerignore import DockerIgnore
 from ws.docker.generate.files import (
+    GENERATED_NAMES,
     generated_files,
     orphaned_files,
     plan_images,
@@ -25,11 +26,17 @@ from ws.docker.generate.files import (
 )
 from ws.errors import ConfigError
 from ws.git import held_files
+from ws.locks.sync import LockOptions, sync_locks
 from ws.workspace.graph import build_graph
 from ws.workspace.members import load_workspace
 
 from tests.support.dockerfile import Read, parse_dockerfile
-from tests.support.files import build_file_tree, make_workspace
+from tests.support.files import (
+    PATH_SOURCE_TREE,
+    ROOT_PATH_SOURCES,
+    build_file_tree,
+    make_workspace,
+)
 from tests.support.gitrepo import init_repo
 from tests.support.wheels import write_wheel
 
@@ -207,13 +214,14 @@ def test_ws_check_reports_every_kind_of_problem_at_once(root: Path) -> None:
 
 
 def test_path_sources_are_mounted_for_the_member_install_and_reach_the_context(
-    tmp_path: Path,
+    tmp_path: Path, uv_bin: str, uv_env: dict[str, str]
 ) -> None:
     wheel = "vendor/vendored-1.0-py3-none-any.whl"
     members = {**MEMBERS, "core": {"dependencies": ["vendored"]}}
     extra = ROOT_DOCKER + f'\n[tool.uv.sources]\nvendored = {{ path = "{wheel}" }}\n'
     root = make_workspace(tmp_path / "ws", members, root_extra=extra)
     write_wheel(root / "vendor", "vendored", "1.0")
+    sync_locks(load_workspace(root), None, LockOptions(uv=uv_bin, env=uv_env))
     (root / "vendor" / "unrelated.whl").write_bytes(b"not in any image")
     files = files_of(root)
     dockerfile = parse_dockerfile(files["packages/api/Dockerfile"])
@@ -231,6 +239,97 @@ def test_path_sources_are_mounted_for_the_member_install_and_reach_the_context(
     with tarfile.open(fileobj=stream) as tar:
         names = tar.getnames()
     assert wheel in names and "vendor/unrelated.whl" not in names
+
+
+@pytest.fixture
+def sourced(tmp_path: Path, pyindex_factory, uv_bin: str, uv_env: dict[str, str]) -> Path:
+    """a (an image) requires liba, a root path source that needs libc by its own; b (an
+    image) requires none of them; libb, a root path source too, only d's extra `examples`
+    installs, which d's image does not ask for (it asks for `more`: liba). Locked."""
+    members = {
+        "a": {"dependencies": ["liba"], "extra": '[tool.ws.docker]\ncommand = ["a"]'},
+        "b": {"extra": '[tool.ws.docker]\ncommand = ["b"]'},
+        "d": {
+            "optional-dependencies": {"examples": ["libb"], "more": ["liba"]},
+            "extra": '[tool.ws.docker]\ncommand = ["d"]\nextras = ["more"]',
+        },
+    }
+    index = pyindex_factory()
+    root = make_workspace(
+        tmp_path / "ws", members, index_url=index.url, root_extra=ROOT_DOCKER + ROOT_PATH_SOURCES
+    )
+    build_file_tree(root, PATH_SOURCE_TREE)
+    sync_locks(load_workspace(root), None, LockOptions(uv=uv_bin, env=uv_env))
+    return root
+
+
+def test_an_image_mounts_the_path_sources_its_member_lock_installs_and_no_other(
+    sourced: Path,
+) -> None:
+    """A workspace of example projects declares each at the root: an image mounts, sends and
+    lets through its whitelist only those its member lock holds, the ones they need in turn
+    included (libc, which only liba's own pyproject names)."""
+    files = files_of(sourced)
+    lock = (sourced / "packages/a/uv.lock").read_text()
+    assert 'source = { directory = "libs/libc" }' in lock, "uv locks what liba needs"
+    assert "libb" not in lock
+    assert 'source = { directory = "libs/libb" }' in (sourced / "packages/d/uv.lock").read_text()
+    wanted = {"a": ["libs/liba", "libs/libc"], "b": [], "d": ["libs/liba", "libs/libc"]}
+    for name, paths in wanted.items():
+        dockerfile = parse_dockerfile(files[f"packages/{name}/Dockerfile"])
+        (install,) = dockerfile["builder"].of("RUN")
+        mounted = [s for s, _ in install.binds(writable=True) if s.startswith("libs/")]
+        assert mounted == paths, name
+        assert not any(s.startswith("libs/") for s, _ in dockerfile["deps"].mounts)
+        ignore = files[f"packages/{name}/Dockerfile.dockerignore"].splitlines()
+        assert [line for line in ignore if "libs/" in line] == [f"!{p}" for p in paths]
+    write_generated(sourced, files)
+    init_repo(sourced)
+    ws = load_workspace(sourced)
+    for inputs in plan_images(ws, load_config(ws), ["a", "b"]):
+        stream, _, _ = member_context(ws, inputs, held_files(sourced))
+        with tarfile.open(fileobj=stream) as tar:
+            sent = {n.split("/")[1] for n in tar.getnames() if n.startswith("libs/")}
+        assert sent == {"a": {"liba", "libc"}, "b": set()}[inputs.name]
+    assert stale(sourced) == []
+
+
+def test_a_path_source_outside_the_root_is_refused_for_the_image_installing_it(
+    tmp_path: Path, uv_bin: str, uv_env: dict[str, str]
+) -> None:
+    """uv locks it (see test_locks); an image, built from the root, cannot hold it."""
+    write_wheel(tmp_path / "elsewhere", "vendored", "1.0")
+    wheel = "../../../elsewhere/vendored-1.0-py3-none-any.whl"
+    source = f'[tool.uv.sources]\nvendored = {{ path = "{wheel}" }}\n\n'
+    members = {
+        "a": {
+            "dependencies": ["vendored"],
+            "extra": f'{source}\n\n[tool.ws.docker]\ncommand = ["a"]',
+        },
+        "b": {"extra": '[tool.ws.docker]\ncommand = ["b"]'},
+    }
+    root = make_workspace(tmp_path / "ws", members, root_extra=ROOT_DOCKER)
+    sync_locks(load_workspace(root), None, LockOptions(uv=uv_bin, env=uv_env))
+    assert sorted(files_of(root, ["b"])) == [f"packages/b/{n}" for n in GENERATED_NAMES]
+    with pytest.raises(ConfigError) as caught:
+        files_of(root, ["a"])
+    assert "a installs vendored from '../elsewhere/vendored-1.0-py3-none-any.whl', outside" in (
+        caught.value.message
+    )
+    assert caught.value.path == root / "uv.lock" and "under the workspace root" in str(
+        caught.value.fix
+    )
+
+
+def test_path_sources_without_a_root_lock_ask_for_one(tmp_path: Path) -> None:
+    """Which of them an image installs only the root lock says: generate asks for it."""
+    members = {"a": {"dependencies": ["liba"], "extra": '[tool.ws.docker]\ncommand = ["a"]'}}
+    root = make_workspace(tmp_path / "ws", members, root_extra=ROOT_DOCKER + ROOT_PATH_SOURCES)
+    build_file_tree(root, PATH_SOURCE_TREE)
+    result = ws_cli(root, "docker", "generate")
+    assert result.exit_code == 1
+    assert "uv.lock: missing: ws reads in it which path sources each image" in result.output
+    assert "hint: run `ws sync-locks`" in result.output
 
 
 # ---------------------------------------------------------------- a root that is a project
@@ -397,6 +496,101 @@ def test_a_hand_written_root_dockerfile_is_never_removed(tmp_path: Path) -> None
     (root / "Dockerfile").write_text("FROM scratch\n")
     assert ws_cli(root, "docker", "generate").exit_code == 0
     assert (root / "Dockerfile").read_text() == "FROM scratch\n"
+
+
+USERS_DOCKERFILE = "FROM scratch\nCOPY . /srv\n"  # a repository's own root Dockerfile
+
+
+def test_a_users_root_dockerfile_is_left_alone_and_the_fix_is_the_dockerfile_setting(
+    tmp_path: Path,
+) -> None:
+    """As on speaches: a root project and the repository's own root Dockerfile. Generate
+    writes nothing, and says which setting gives the root project's files another home."""
+    root = root_project(tmp_path, 'command = ["app"]\n')
+    (root / "Dockerfile").write_text(USERS_DOCKERFILE)
+    for args in (["docker", "generate"], ["docker", "generate", "--check"]):
+        result = ws_cli(root, *args)
+        assert result.exit_code == 1, args
+        assert 'dockerfile = "docker/app.Dockerfile"' in result.output, args
+        assert "delete" not in result.output, args
+    (root / "uv.lock").unlink()  # ws check reports it missing, and goes on to the files
+    result = ws_cli(root, "check")
+    assert result.exit_code == 1
+    assert "Dockerfile: not generated by ws (its first line is not the ws header) (give" in (
+        result.output
+    )
+    assert (root / "Dockerfile").read_text() == USERS_DOCKERFILE
+    assert not (root / "packages/api/Dockerfile").exists(), "nothing is written then"
+
+
+def test_the_dockerfile_setting_places_the_root_project_s_files(tmp_path: Path) -> None:
+    docker = 'command = ["app"]\ndockerfile = "docker/app.Dockerfile"\n'
+    root = root_project(tmp_path, docker)
+    build_file_tree(root, {"docker/entry.sh": "echo mine\n", "uv.member.lock": "version = 1\n"})
+    (root / "Dockerfile").write_text(USERS_DOCKERFILE)
+    result = ws_cli(root, "docker", "generate")
+    assert result.exit_code == 0, result.output
+    placed = ["docker/app.Dockerfile", "docker/app.Dockerfile.dockerignore"]
+    placed.append("docker/app.Dockerfile.pyproject.toml")
+    assert all(f"wrote {path}\n" in result.output for path in placed)
+    assert (root / "Dockerfile").read_text() == USERS_DOCKERFILE
+    dockerfile = (root / placed[0]).read_text()
+    assert "docker build -f docker/app.Dockerfile ." in dockerfile
+    reads = stage_reads(dockerfile)
+    assert ("docker/app.Dockerfile.pyproject.toml", "/app/pyproject.toml") in reads["deps"]
+    sent = admitted(root, (root / placed[1]).read_text())
+    assert {"docker/app.Dockerfile.pyproject.toml", "uv.member.lock", "src/app/__init__.py"} <= sent
+    assert not {"Dockerfile", "docker/entry.sh", "pyproject.toml"} & sent
+    assert ws_cli(root, "docker", "generate", "--check").exit_code == 0
+    ws = load_workspace(root)
+    (inputs,) = plan_images(ws, load_config(ws), ["app"])
+    init_repo(root)
+    stream, _, name = member_context(ws, inputs, held_files(root))
+    with tarfile.open(fileobj=stream) as tar:
+        assert tar.extractfile(name).read().decode() == dockerfile  # type: ignore[union-attr]
+    assert name == "docker/app.Dockerfile"
+
+
+def test_files_ws_wrote_at_the_root_go_when_the_setting_moves_them(tmp_path: Path) -> None:
+    root = root_project(tmp_path, 'command = ["app"]\n')
+    assert ws_cli(root, "docker", "generate").exit_code == 0
+    (root / "docker").mkdir()
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(
+        text.replace('command = ["app"]\n', 'command = ["app"]\ndockerfile = "docker/Dockerfile"\n')
+    )
+    assert "Dockerfile: left over" in ws_cli(root, "docker", "generate", "--check").output
+    result = ws_cli(root, "docker", "generate")
+    assert result.exit_code == 0, result.output
+    assert "removed Dockerfile\n" in result.output and "wrote docker/Dockerfile\n" in result.output
+    assert not (root / "Dockerfile").exists() and not (root / "Dockerfile.pyproject.toml").exists()
+    assert ws_cli(root, "docker", "generate", "--check").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('"../app.Dockerfile"', "is not a file path inside the workspace root"),
+        ('"/tmp/app.Dockerfile"', "is not a file path inside the workspace root"),
+        ('"docker/"', "is not a file path inside the workspace root"),
+        ('"docker/my app.Dockerfile"', "has characters"),
+        ('"packages/api/Dockerfile"', "lies in the member api's folder"),
+        ('"missing/app.Dockerfile"', "is in a folder that does not exist"),
+        ('"docker"', "is a folder"),
+        ("5", "must be a string"),
+    ],
+)
+def test_a_dockerfile_setting_ws_cannot_use_is_refused_naming_the_key(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    root = root_project(tmp_path, f'command = ["app"]\ndockerfile = {value}\n')
+    (root / "docker").mkdir()
+    with pytest.raises(ConfigError) as caught:
+        load_config(load_workspace(root))
+    assert "`tool.ws.docker.dockerfile`" in caught.value.message
+    assert problem in caught.value.message
+    assert caught.value.fix
 
 
 def test_a_root_project_whose_package_folder_ws_cannot_find(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from ws.errors import ConfigError
 from ws.locks.sync import LockOptions, sync_locks
 from ws.workspace.graph import build_graph, closure
 from ws.workspace.members import load_workspace
+from ws.workspace.sources import sources_lock
 
 from tests.support.dockerfile import parse_dockerfile
 from tests.support.files import build_file_tree, make_workspace
@@ -181,7 +182,8 @@ def root(tmp_path: Path) -> Path:
 
 def inputs_of(root: Path, name: str = "service") -> ImageInputs:
     ws = load_workspace(root)
-    return image_inputs(ws, load_config(ws), name, closure(build_graph(ws), name))
+    lock = sources_lock(ws)
+    return image_inputs(ws, load_config(ws), name, closure(build_graph(ws), name), lock)
 
 
 def files_under(root: Path) -> set[str]:

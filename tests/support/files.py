@@ -165,3 +165,35 @@ def _sources(requirements: Iterable[str], workspace_names: set[str]) -> list[str
     if not local:
         return []
     return ["", "[tool.uv.sources]", *(f"{dep} = {{ workspace = true }}" for dep in local)]
+
+
+def path_source_project(
+    folder: str, name: str, dependencies: Iterable[str] = (), sources: str = ""
+) -> dict[str, str]:
+    """The files of a uv_build project at folder, outside the members, that a `path` source
+    names; sources: its own [tool.uv.sources] lines. Its module says its name."""
+    text = (
+        f'[project]\nname = {toml_str(name)}\nversion = "1.0"\n'
+        f'requires-python = ">=3.11"\ndependencies = {toml_array(dependencies)}\n\n'
+        f'[build-system]\nrequires = ["{UV_BUILD_REQUIRES}"]\nbuild-backend = "uv_build"\n'
+    )
+    if sources:
+        text += f"\n[tool.uv.sources]\n{sources}\n"
+    module = module_name(name)
+    return {
+        f"{folder}/pyproject.toml": text,
+        f"{folder}/src/{module}/__init__.py": f"NAME = {toml_str(name)}\n",
+    }
+
+
+# Path sources as a workspace of example projects declares them, at the root: liba and libb,
+# and libc, which only liba names, by a path source of its own. A member requiring liba
+# installs liba and libc; libb nobody installs.
+ROOT_PATH_SOURCES = (
+    '[tool.uv.sources]\nliba = { path = "libs/liba" }\nlibb = { path = "libs/libb" }\n'
+)
+PATH_SOURCE_TREE = {
+    **path_source_project("libs/liba", "liba", ["libc"], 'libc = { path = "../libc" }'),
+    **path_source_project("libs/libb", "libb"),
+    **path_source_project("libs/libc", "libc"),
+}

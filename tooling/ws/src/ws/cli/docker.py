@@ -25,9 +25,12 @@ from ws.cli.display import printable
 from ws.cli.progress import LiveBuilds
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import networkx as nx
 
     from ws.docker.generate.config import DockerConfig, RootConfig
+    from ws.docker.generate.render import ImageInputs
     from ws.state import Records
     from ws.workspace.members import Workspace
 
@@ -57,17 +60,20 @@ def generate(
 
     ws = load_workspace_only()
     config = load_config(ws)
-    files = gen.generated_files(ws, _graph(ws) if config.images else None, config, members)
+    # Each image planned once (its path sources read from the root lock once), then
+    # rendered and recorded from that plan.
+    images = gen.plan_images(ws, config, gen.select_images(ws, config, members))
+    files = gen.image_files(ws, _graph(ws) if images else None, images)
     orphans = [] if members else gen.orphaned_files(ws, config)
     if check:
         problems = gen.stale_generated(ws.root, files, orphans)
         if problems:
             raise StaleFiles(problems, GENERATE_FIX)
-        _record(ws, config, members)
+        _record(ws, images, every=not members)
         say("all generated Docker files are up to date")
         return
     changed = gen.write_generated(ws.root, files, orphans)
-    _record(ws, config, members)
+    _record(ws, images, every=not members)
     for rel in changed:
         say(f"{'removed' if rel in orphans else 'wrote'} {printable(rel)}")
     if not changed:
@@ -80,15 +86,13 @@ def _graph(ws: Workspace) -> nx.DiGraph:
     return build_graph(ws)
 
 
-def _record(ws: Workspace, config: DockerConfig, names: list[str] | None) -> None:
+def _record(ws: Workspace, images: Sequence[ImageInputs], *, every: bool) -> None:
     """Note the files just written or checked as current, for `ws docker build` and `ws
-    check`; the set of image members as a whole too when every image member's files were."""
-    from ws.docker.generate import files as gen
+    check`; with every, the set of image members as a whole too."""
     from ws.docker.generate import freshness
 
-    selected = gen.plan_images(ws, config, gen.select_images(ws, config, names))
     records = open_records(ws)
-    freshness.record(ws, selected, records, every=not names)
+    freshness.record(ws, images, records, every=every)
     records.save()
 
 

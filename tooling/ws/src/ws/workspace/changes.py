@@ -12,8 +12,9 @@ from ws.errors import WsError
 from ws.git import changed_since, text_at, verify_commit
 from ws.workspace.graph import dependents
 from ws.workspace.lockfile import Lock, parse_lock
-from ws.workspace.member_lock import member_lock
+from ws.workspace.member_lock import member_lock, path_sources
 from ws.workspace.members import Member, Workspace, is_workspace_source, requirement_names
+from ws.workspace.sources import sources_lock
 
 # Files at the root whose change touches every member: what uv reads there to resolve and
 # install. The root lock is not one of them: it is compared member lock by member lock.
@@ -37,33 +38,55 @@ def changed_files(root: Path, ref: str) -> set[str]:
 def affected(ws: Workspace, graph: nx.DiGraph, ref: str) -> Affected:
     """The members changed since ref, and everything installing them.
 
-    A member whose derived member lock changed counts without its dependents: their own
-    member locks hold what they install, and are compared too."""
+    A member whose derived member lock changed, or installs (by it) a path source a changed
+    file lies in, counts without its dependents: their own member locks hold what they
+    install, and are compared too."""
     files = changed_files(ws.root, ref)
-    touched = touched_members(ws, files)
+    lock = _sources_lock(ws)
+    touched = touched_members(ws, files, lock)
     by_lock: set[str] = set()
     notes: tuple[str, ...] = ()
     if ROOT_LOCK in files and touched != set(ws.members):
         by_lock, notes = lock_changes(ws, ref)
-    return Affected(touched | by_lock, dependents(graph, touched) | by_lock, notes)
+    exact = by_lock | installing(ws, files, lock)
+    return Affected(touched | exact, dependents(graph, touched) | exact, notes)
 
 
-def touched_members(ws: Workspace, files: set[str]) -> set[str]:
-    """The members owning any of files, or whose build or install reads one of them from
-    outside their folder (a version file, a shared readme, a path source); every member
-    when a workspace-wide file changed."""
+def touched_members(ws: Workspace, files: set[str], lock: Lock | None = None) -> set[str]:
+    """The members owning any of files, or whose build reads one of them from outside their
+    folder (a version file, a shared readme), or a path source they declare when the root
+    lock (lock) cannot say who installs it; every member when a workspace-wide file changed."""
     if files & WORKSPACE_WIDE:
         return set(ws.members)
     from ws.docker.generate.buildfiles import under  # only for affected
 
-    inputs = _outside_inputs(ws)
+    inputs = _outside_inputs(ws, lock)
     touched = {n for n, paths in inputs.items() if any(under(f, p) for f in files for p in paths)}
     return touched | _owners(ws, files)
 
 
-def _outside_inputs(ws: Workspace) -> dict[str, list[str]]:
+def installing(ws: Workspace, files: set[str], lock: Lock | None) -> set[str]:
+    """The members whose part of the root lock installs a path source (or what one needs
+    from a path) that one of files lies in: its extras and groups too, as its member lock."""
+    from ws.docker.generate.buildfiles import under  # only for affected
+
+    if lock is None or not files:
+        return set()
+    found = set()
+    for name in ws.members:
+        try:
+            entries = path_sources(lock, name)
+        except WsError:
+            continue  # not in the lock (a stale one): its declarations count instead
+        paths = {posixpath.normpath(e.local_path or "") for e in entries}
+        if any(under(f, p) for f in files for p in paths):
+            found.add(name)
+    return found
+
+
+def _outside_inputs(ws: Workspace, lock: Lock | None) -> dict[str, list[str]]:
     """member -> the files outside its folder its build reads, as ws docker copies them,
-    and the path sources it installs."""
+    and the path sources it declares when the root lock does not hold it."""
     from ws.docker.generate.buildfiles import build_files  # only for affected
 
     found: dict[str, list[str]] = {}
@@ -73,8 +96,17 @@ def _outside_inputs(ws: Workspace) -> dict[str, list[str]]:
             found[member.name] = [f.path for f in build_files(ws.root, member, declared)]
         except WsError:
             found[member.name] = []  # a broken setting: ws docker generate reports it
-        found[member.name] += path_sources(ws, member)
+        if lock is None or lock.member(member.name) is None:
+            found[member.name] += declared_sources(ws, member)
     return found
+
+
+def _sources_lock(ws: Workspace) -> Lock | None:
+    """The root lock, when a path source is declared and it can be read."""
+    try:
+        return sources_lock(ws)
+    except WsError:
+        return None  # no lock, or a broken one: the declarations tell instead
 
 
 def _declared_build_files(member: Member) -> list[str]:
@@ -86,9 +118,9 @@ def _declared_build_files(member: Member) -> list[str]:
     return [p for p in paths if p is not None] if isinstance(raw, list) else []
 
 
-def path_sources(ws: Workspace, member: Member) -> list[str]:
-    """The `path` sources (relative to the root) of the packages member requires, from its
-    [tool.uv.sources] or else the root's, as uv applies them. Every source counts for a
+def declared_sources(ws: Workspace, member: Member) -> list[str]:
+    """The declared `path` sources (relative to the root) of the packages member requires,
+    from its [tool.uv.sources] or else the root's, as uv applies them. Every source counts for a
     member whose requirements a build backend computes; paths outside the root are left
     out (git reports no change there)."""
     origin = PurePosixPath(".")

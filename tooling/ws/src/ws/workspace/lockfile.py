@@ -23,6 +23,8 @@ from typing import Any
 from ws.errors import ConfigError
 
 LOCAL_SOURCES = ("editable", "virtual", "directory")
+# The sources of a package installed from a local path: those, and a wheel's or an archive's.
+PATH_SOURCES = (*LOCAL_SOURCES, "path")
 # What only the root installs: its own requirements and dependency groups.
 ROOT_ONLY_MANIFEST = ("requirements", "dependency-groups")
 ROOT_ONLY_MANIFEST_TABLES = ("[manifest.dependency-groups]",)
@@ -108,6 +110,15 @@ class Entry:
     @property
     def label(self) -> str:
         return f"{self.name} {self.version or '(no version)'}"
+
+    @property
+    def local_path(self) -> str | None:
+        """The path it installs from, as the lock writes it (relative to the lock's folder);
+        None for a package from an index, a URL or git."""
+        source = self.data.get("source")
+        if not isinstance(source, dict):
+            return None
+        return next((source[k] for k in PATH_SOURCES if k in source), None)
 
 
 @dataclass(frozen=True)

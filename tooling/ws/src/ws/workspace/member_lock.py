@@ -10,7 +10,7 @@ it was not asked for that name packages left out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,15 +45,19 @@ def resolve(lock: Lock, ref: Ref, needed_by: Entry) -> list[Entry]:
     return found
 
 
-def reach(lock: Lock, target: Entry) -> dict[int, set[str]]:
-    """Entry index -> the extras asked of it, for everything target can install."""
-    kept: dict[int, set[str]] = {target.index: set(target.extras)}
-    todo: list[tuple[Entry, str | None]] = [(target, None), *((target, x) for x in target.extras)]
+def reach(
+    lock: Lock, target: Entry, extras: Collection[str] | None = None, *, groups: bool = True
+) -> dict[int, set[str]]:
+    """Entry index -> the extras asked of it, for everything target can install: with its
+    extras (all of them, or those named) and its dependency groups (unless not groups)."""
+    own = set(target.extras) if extras is None else set(target.extras) & set(extras)
+    kept: dict[int, set[str]] = {target.index: own}
+    todo: list[tuple[Entry, str | None]] = [(target, None), *((target, x) for x in sorted(own))]
     while todo:
         entry, extra = todo.pop()
         if extra is not None:
             refs = entry.extras.get(extra, ())
-        elif entry is target:
+        elif entry is target and groups:
             refs = entry.dependencies + tuple(r for g in entry.groups.values() for r in g)
         else:
             refs = entry.dependencies
@@ -66,6 +70,20 @@ def reach(lock: Lock, target: Entry) -> dict[int, set[str]]:
                     kept[dep.index].add(asked)
                     todo.append((dep, asked))
     return kept
+
+
+def path_sources(
+    lock: Lock, name: str, extras: Collection[str] | None = None, *, groups: bool = True
+) -> list[Entry]:
+    """The packages member name installs from a local path that are not workspace members
+    (path sources, and what they need from paths), as reach finds them: with extras and
+    groups, all its member lock holds; an image's, only what its `uv sync` installs."""
+    target = lock.member(name)
+    if target is None:
+        raise LockError(f"{lock.path}: has no entry for workspace member {name}", fix=RELOCK_FIX)
+    members = set(lock.members)
+    found = (lock.entries[i] for i in sorted(reach(lock, target, extras, groups=groups)))
+    return [e for e in found if e.local_path is not None and e.name not in members]
 
 
 def member_lock(lock: Lock, name: str) -> bytes:

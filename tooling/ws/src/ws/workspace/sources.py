@@ -1,15 +1,23 @@
-"""Path sources: the local wheels and folders, outside the members, that locks depend on."""
+"""Path sources: the local wheels and folders, outside the members, that locks depend on.
+
+uv reads every declared one when it locks (local_sources); an image installs, and mounts,
+only those its member's part of the root lock holds for it (installed_sources).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ws.errors import ConfigError
+from ws.workspace.lockfile import Entry, Lock, read_lock
+from ws.workspace.member_lock import path_sources
 from ws.workspace.members import Workspace, is_workspace_source
+
+ROOT_LOCK = "uv.lock"
 
 
 @dataclass(frozen=True)
@@ -26,12 +34,70 @@ def local_sources(ws: Workspace, members: Iterable[str]) -> list[LocalSource]:
     tables = [(ws.pyproject, ws.data)]
     tables += [(ws.members[n].pyproject, ws.members[n].data) for n in sorted(members)]
     for pyproject, data in tables:
-        sources = data.get("tool", {}).get("uv", {}).get("sources", {})
-        for package, source in sources.items() if isinstance(sources, dict) else ():
+        for package, source in _sources(data).items():
             for path in _paths(source):
                 entry = _locate(ws.root, pyproject, package, path)
                 found.setdefault(entry.rel, entry)
     return [found[rel] for rel in sorted(found)]
+
+
+def declares_path_sources(ws: Workspace) -> bool:
+    """Whether the root or any member names a `path` source (unchecked: a cheap test)."""
+    tables = [ws.data, *(m.data for m in ws.members.values())]
+    return any(_paths(source) for data in tables for source in _sources(data).values())
+
+
+def sources_lock(ws: Workspace) -> Lock | None:
+    """The root lock, which tells which path sources each member installs; None when no
+    pyproject names a path source (then no member installs one, and no lock is needed)."""
+    if not declares_path_sources(ws):
+        return None
+    path = ws.root / ROOT_LOCK
+    if not path.is_file() and not path.is_symlink():
+        raise ConfigError(
+            path,
+            "missing: ws reads in it which path sources each image installs",
+            fix="run `ws sync-locks` (it runs `uv lock`), then generate again",
+        )
+    return read_lock(path)
+
+
+def installed_sources(
+    ws: Workspace, lock: Lock | None, name: str, extras: Collection[str] = ()
+) -> tuple[str, ...]:
+    """The path sources (relative to the root, sorted) that an image of member name installs
+    with these extras of its own (`uv sync --no-dev --package name --extra ...`), from its
+    part of the root lock: those of its closure, and the ones they need in turn."""
+    if lock is None:
+        return ()
+    entries = path_sources(lock, name, extras, groups=False)
+    return tuple(sorted({_installed(ws.root, lock, name, e) for e in entries}))
+
+
+def _installed(root: Path, lock: Lock, name: str, entry: Entry) -> str:
+    """entry's path, checked to lie inside the root: an image holds nothing outside it."""
+    path = entry.local_path or ""
+    rel = PurePosixPath(path)
+    where = f"{name} installs {entry.name} from {path!r}"
+    if rel.is_absolute() or ".." in rel.parts:
+        raise ConfigError(
+            lock.path,
+            f"{where}, outside the workspace root {root}",
+            fix="move it under the workspace root: an image is built from the root and "
+            "holds nothing outside it",
+        )
+    if not (root / rel).exists():
+        raise ConfigError(
+            lock.path,
+            f"{where}, which does not exist",
+            fix="fix the path source or add the file, then run `ws sync-locks`",
+        )
+    return rel.as_posix()
+
+
+def _sources(data: dict[str, Any]) -> dict[str, Any]:
+    sources = data.get("tool", {}).get("uv", {}).get("sources", {})
+    return sources if isinstance(sources, dict) else {}
 
 
 def _paths(source: Any) -> list[str]:

@@ -26,7 +26,7 @@ from ws.docker.generate.gitversion import (
     backend_versions,
     version_overrides,
 )
-from ws.docker.generate.render import DOCKERFILE, ImageInputs, beside, member_ignore_patterns
+from ws.docker.generate.render import ImageInputs, beside, member_ignore_patterns
 from ws.docker.pin import imageref
 from ws.errors import BuildFailed, ConfigError, StaleFiles, WsError
 from ws.fsio import read_regular
@@ -249,7 +249,7 @@ def member_context(
 ) -> tuple[IO[bytes], ContextReport, str]:
     """The member's build context (the workspace root through its whitelist, of the files
     git holds) as a rewound temporary file, what went in, and the Dockerfile's path in it."""
-    name = beside(inputs.rel, DOCKERFILE)
+    name = inputs.dockerfile
     dockerfile = read_regular(ws.root / name, root=ws.root)
     ignore = DockerIgnore(member_ignore_patterns(inputs), source=beside(inputs.rel, "whitelist"))
     # Docker always sends the Dockerfile, which the whitelist keeps out of the folders.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
@@ -43,7 +43,10 @@ ROOT_PROJECT_KEYS = (
     "healthcheck",
     "extras",
     "build-files",
+    "dockerfile",
 )
+# Keys of the root project's table that give it no image by themselves.
+ROOT_PROJECT_PLACEMENT = ("build-files", "dockerfile")
 HEALTH_KEYS = ("command", "interval", "timeout", "retries", "start-period")
 # ws writes these labels itself: from the member's metadata and from build arguments.
 RESERVED_LABELS = frozenset(
@@ -104,6 +107,10 @@ class ImageConfig:
     user: str | None = None
     build_files: tuple[str, ...] = ()  # relative to the workspace root
     extras: tuple[str, ...] = ()  # the member's own extras the image installs, normalised
+    # Where the image's generated Dockerfile goes, relative to the workspace root (the root
+    # project's `dockerfile`, when the root's own Dockerfile is the user's); None: beside the
+    # member's pyproject.toml. Its .dockerignore and pyproject go beside it.
+    dockerfile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,9 +161,13 @@ def load_config(ws: Workspace) -> DockerConfig:
     check_uv_image(root, required_version(ws.root, ws.data))
     if project is not None:
         own = {k: v for k, v in root_table.items() if k in ROOT_PROJECT_KEYS}
+        place = own.pop("dockerfile", None)
         config = member_config(project, own, ws.root)
+        if place is not None:
+            at = _At(ws.pyproject, f"{TABLE}.dockerfile")
+            config = replace(config, dockerfile=_dockerfile(at, place, ws))
         declared[project.name] = config.build_files
-        if set(own) - {"build-files"}:
+        if set(own) - set(ROOT_PROJECT_PLACEMENT):
             images[project.name] = config
     return DockerConfig(root, images, declared)
 
@@ -493,6 +504,41 @@ def workspace_path(member_rel: PurePosixPath, raw: str) -> str | None:
     it leads out of the root."""
     path = posixpath.normpath((member_rel / raw).as_posix())
     return None if path == ".." or path.startswith("../") else path
+
+
+def _dockerfile(at: _At, value: Any, ws: Workspace) -> str:
+    """Where the root project's generated Dockerfile goes: a file name under the workspace
+    root, in a folder that exists and that no other member owns (their own files go there)."""
+    raw = _text(at, value)
+    rel = None if raw.startswith("/") else workspace_path(PurePosixPath("."), raw)
+    if rel is None or rel == "." or raw.endswith("/"):
+        at.fail(
+            f"= {raw!r} is not a file path inside the workspace root {ws.root}",
+            'write it relative to the root, e.g. dockerfile = "docker/app.Dockerfile"',
+        )
+    if not SAFE_PATH.fullmatch(rel):
+        at.fail(
+            f"= {raw!r} has characters a Dockerfile or a .dockerignore would misread",
+            "use letters, digits and . _ - + @ = , in its path",
+        )
+    owner = next((m for m in ws.members.values() if _owns(m, rel)), None)
+    if owner is not None:
+        at.fail(
+            f"= {raw!r} lies in the member {owner.name}'s folder, where its own files go",
+            'put it in a folder of its own, e.g. dockerfile = "docker/app.Dockerfile"',
+        )
+    target = ws.root / rel
+    if not target.parent.is_dir() or target.is_dir():
+        problem = "is a folder" if target.is_dir() else "is in a folder that does not exist"
+        at.fail(f"= {raw!r} {problem}", f"create the folder {target.parent} or fix the path")
+    if not target.resolve().is_relative_to(ws.root.resolve()):
+        at.fail(f"= {raw!r} leads outside the workspace root", "keep it under the root")
+    return rel
+
+
+def _owns(member: Member, path: str) -> bool:
+    folder = member.rel.as_posix()
+    return folder != "." and (path + "/").startswith(folder + "/")
 
 
 def _build_files(at: _At, value: Any, member: Member, root: Path) -> tuple[str, ...]:

@@ -23,6 +23,8 @@ from ws.docker.generate.render import (
     ImageInputs,
     beside,
     covered,
+    dockerfile_path,
+    generated_paths,
     member_ignore_patterns,
     render_dockerfile,
     render_dockerignore,
@@ -33,8 +35,9 @@ from ws.fsio import atomic_write_text
 from ws.locks.sync import member_lock_path
 from ws.state import Records, no_records
 from ws.workspace.graph import closure, workspace_closure
+from ws.workspace.lockfile import Lock
 from ws.workspace.members import Member, Workspace
-from ws.workspace.sources import local_sources
+from ws.workspace.sources import installed_sources, sources_lock
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -71,19 +74,26 @@ def select_images(ws: Workspace, config: DockerConfig, names: Iterable[str] | No
 
 def plan_images(ws: Workspace, config: DockerConfig, names: Iterable[str]) -> list[ImageInputs]:
     """Each named image's inputs, from the members' own edges (no graph, no networkx)."""
-    return [image_inputs(ws, config, n, workspace_closure(ws, n)) for n in sorted(names)]
+    names = sorted(names)
+    lock = sources_lock(ws) if names else None
+    return [image_inputs(ws, config, n, workspace_closure(ws, n), lock) for n in names]
 
 
 def image_inputs(
-    ws: Workspace, config: DockerConfig, name: str, names: Collection[str]
+    ws: Workspace,
+    config: DockerConfig,
+    name: str,
+    names: Collection[str],
+    root_lock: Lock | None,
 ) -> ImageInputs:
-    """What name's generated files are made from; names: its closure."""
+    """What name's generated files are made from; names: its closure; root_lock: as
+    ws.workspace.sources.sources_lock reads it, for the path sources name installs."""
     root = _root(ws, config)
     member = ws.members[name]
     members = [ws.members[n] for n in sorted(names)]
     folders = tuple(sorted(m.rel.as_posix() for m in members if not is_root_project(m)))
     root_files = tuple(f for f in ROOT_UV_FILES if (ws.root / f).is_file())
-    local_paths = tuple(s.rel.as_posix() for s in local_sources(ws, [m.name for m in members]))
+    local_paths = installed_sources(ws, root_lock, name, config.images[name].extras)
     lock = member_lock_path(ws, name).relative_to(ws.root).as_posix()
     return ImageInputs(
         name=name,
@@ -146,9 +156,22 @@ def generated_files(
         return {}
     if graph is None:
         raise ValueError("image members need the workspace graph")
+    lock = sources_lock(ws)
+    selected = select_images(ws, config, names)
+    return image_files(
+        ws, graph, [image_inputs(ws, config, n, closure(graph, n), lock) for n in selected]
+    )
+
+
+def image_files(
+    ws: Workspace, graph: nx.DiGraph | None, images: Sequence[ImageInputs]
+) -> dict[str, str]:
+    """Root-relative path -> text of the files ws generates for these images (planned:
+    plan_images), each rendered once."""
     files: dict[str, str] = {}
-    for name in select_images(ws, config, names):
-        inputs = image_inputs(ws, config, name, closure(graph, name))
+    for inputs in images:
+        if graph is None:
+            raise ValueError("image members need the workspace graph")
         files.update(_member_files(ws, graph, inputs))
     return dict(sorted(files.items()))
 
@@ -195,14 +218,34 @@ def _root(ws: Workspace, config: DockerConfig) -> RootConfig:
 
 
 def orphaned_files(ws: Workspace, config: DockerConfig) -> list[str]:
-    """Files ws generated for members that no longer ask for an image, and the root
+    """Files ws generated where no image's files go now: beside members that no longer ask
+    for an image (or the root project's, now placed elsewhere by `dockerfile`), and the root
     .dockerignore when ws wrote it (it no longer does; a user's own is never read further)."""
-    folders = {m.rel.as_posix() for m in ws.members.values() if m.name not in config.images}
-    if not any(is_root_project(ws.members[name]) for name in config.images):
-        folders.add(".")  # a root project that had an image: its files sit at the root
-    candidates = [beside(folder, name) for folder in sorted(folders) for name in GENERATED_NAMES]
+    wanted = {
+        path
+        for name, image in config.images.items()
+        for path in generated_paths(dockerfile_path(ws.members[name].rel.as_posix(), image))
+    }
+    folders = sorted({m.rel.as_posix() for m in ws.members.values()} | {"."})
+    candidates = [beside(folder, name) for folder in folders for name in GENERATED_NAMES]
     candidates.append(ROOT_IGNORE)
-    return sorted(path for path in candidates if _is_generated(ws.root / path))
+    return sorted(p for p in candidates if p not in wanted and _is_generated(ws.root / p))
+
+
+# What frees the root for a user's own Dockerfile (or its .dockerignore).
+PLACE_FIX = (
+    "give the root project's image files a home of their own: set dockerfile = "
+    '"docker/app.Dockerfile" (any path under the root) in the root pyproject.toml\'s '
+    "[tool.ws.docker]; ws leaves your file alone"
+)
+
+
+def _not_ours_fix(rel: str) -> str:
+    """The fix for a user's file where ws would write one: at the root, the root project's
+    `dockerfile` setting; elsewhere, making room."""
+    if rel in GENERATED_NAMES:
+        return PLACE_FIX
+    return "move it away or delete it: `ws docker generate` makes it from [tool.ws.docker]"
 
 
 def write_generated(root: Path, files: Mapping[str, str], remove: Iterable[str] = ()) -> list[str]:
@@ -213,12 +256,7 @@ def write_generated(root: Path, files: Mapping[str, str], remove: Iterable[str] 
     for rel in files:
         path = root / rel
         if path.exists() and not _is_generated(path):
-            raise ConfigError(
-                path,
-                "exists and was not generated by ws",
-                fix="move it away or delete it: `ws docker generate` makes it from "
-                "[tool.ws.docker]",
-            )
+            raise ConfigError(path, "exists and was not generated by ws", fix=_not_ours_fix(rel))
     changed = []
     for rel, text in files.items():
         if _read(root / rel) != text:
@@ -238,7 +276,10 @@ def stale_generated(root: Path, files: Mapping[str, str], orphans: Iterable[str]
         if current is None:
             problems.append(f"{rel}: missing")
         elif not current.startswith(HEADER):
-            problems.append(f"{rel}: not generated by ws (its first line is not the ws header)")
+            mine = f" ({PLACE_FIX})" if rel in GENERATED_NAMES else ""
+            problems.append(
+                f"{rel}: not generated by ws (its first line is not the ws header){mine}"
+            )
         elif current != text:
             problems.append(f"{rel}: out of date or edited by hand")
     problems += [f"{rel}: {_left_over(rel)}" for rel in orphans]

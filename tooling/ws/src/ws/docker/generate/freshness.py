@@ -14,13 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from ws.docker.generate.render import (
-    DOCKERFILE,
-    DOCKERIGNORE,
-    PYPROJECT,
-    ImageInputs,
-    beside,
-)
+from ws.docker.generate.render import ImageInputs, generated_paths
 from ws.state import Records, file_part
 from ws.workspace.members import Workspace
 
@@ -52,8 +46,8 @@ def _key(ws: Workspace, inputs: ImageInputs) -> str:
     h.update(repr(inputs).encode())
     h.update(b"\0" + _members(ws))
     h.update(b"\0" + ws.pyproject.read_bytes())
-    for name in (DOCKERFILE, DOCKERIGNORE, PYPROJECT):
-        h.update(b"\0" + file_part(ws.root / beside(inputs.rel, name)))
+    for path in generated_paths(inputs.dockerfile):
+        h.update(b"\0" + file_part(ws.root / path))
     return h.hexdigest()
 
 
