@@ -57,3 +57,46 @@ def run(
 def which(program: str, path: str | None = None) -> str | None:
     """The path of program on path (a PATH value; None: this process's PATH), or None."""
     return shutil.which(program, path=path)
+
+
+class Running:
+    """A subprocess started by start(), its output captured: wait() for its Result."""
+
+    def __init__(self, args: list[str], popen: subprocess.Popen[str]) -> None:
+        self._args = args
+        self._popen = popen
+
+    def wait(self, *, check: bool = True) -> Result:
+        """Its Result once it ends; CommandFailed on a non-zero exit when check is true."""
+        stdout, stderr = self._popen.communicate()
+        result = Result(tuple(self._args), self._popen.returncode, stdout, stderr)
+        if check and result.returncode != 0:
+            raise CommandFailed(self._args, result.returncode, stdout, stderr)
+        return result
+
+    def stop(self) -> None:
+        """End it (ws stopped needing its answer: an error, or Ctrl-C) and reap it."""
+        if self._popen.poll() is None:
+            self._popen.kill()
+        self._popen.communicate()
+
+
+def start(
+    argv: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> Running:
+    """Start argv (never through a shell) and go on while it runs: for a check whose answer
+    ws needs only after work of its own. ToolNotFound when the program does not exist."""
+    args = [str(a) for a in argv]
+    try:
+        popen = subprocess.Popen(  # noqa: S603 -- argv is a list built by ws, never a shell string
+            args,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    except FileNotFoundError as e:
+        raise ToolNotFound(f"{args[0]}: not found; install it or put it on PATH") from e
+    return Running(args, popen)

@@ -18,7 +18,7 @@ from ws.errors import CommandFailed, LockError, StaleFiles
 from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
 from ws.locks.uv_inputs import digest, lock_inputs
 from ws.mutex import lock_if_possible, workspace_lock
-from ws.proc import run
+from ws.proc import Running, run, start
 from ws.state import Records, file_part, no_records
 from ws.uv import first_error, lock_argv
 from ws.workspace import lockfile, member_lock
@@ -220,20 +220,59 @@ def check_locks(
     and keys each record on the very bytes it checked."""
     records = records if records is not None else no_records(ws.root)
     with lock_if_possible(ws.root, timeout=opts.wait):
-        root_lock = _read_lock(ws.root / LOCK_NAME)
-        problems, lock = _check_root(ws, opts, records, root_lock)
-        if root_lock is None:
-            raise StaleFiles(problems, FIX)
-        targets = _targets(ws, names) if dependents or not names else sorted(names)
-        every = sorted(ws.members)
-        key = _members_key(ws, root_lock, every)
-        if not records.vouches(MEMBERS_RECORD, key):
-            lock = lock or read_root_lock(ws, root_lock)
-            problems += _stale_members(ws, lock, targets)
-            if not problems and names is None and _members_key(ws, root_lock, every) == key:
-                records.note(MEMBERS_RECORD, key)
+        problems = _check_all(ws, names, opts, records, dependents=dependents)
     if problems:
         raise StaleFiles(problems, FIX)
+
+
+def _check_all(
+    ws: Workspace,
+    names: Collection[str] | None,
+    opts: LockOptions,
+    records: Records,
+    *,
+    dependents: bool,
+) -> list[str]:
+    """The root lock's problems, then the member locks'. uv checks the root lock while ws
+    derives the member locks (both read the same bytes; each has a core of its own)."""
+    path = ws.root / LOCK_NAME
+    root_lock = _read_lock(path)
+    if root_lock is None:
+        return [f"{path}: missing"]
+    root_key = _root_key(ws, opts, root_lock)
+    lock = None if records.vouches(ROOT_RECORD, root_key) else read_root_lock(ws, root_lock)
+    uv = None if lock is None else start(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
+    try:
+        members = _check_members(ws, names, records, root_lock, lock, dependents=dependents)
+    except BaseException:
+        if uv is not None:
+            uv.stop()
+        raise
+    root = [] if uv is None else _root_verdict(ws, opts, records, uv, root_key)
+    if not root and not members[0] and members[1]:
+        records.note(MEMBERS_RECORD, members[1])
+    return root + members[0]
+
+
+def _check_members(
+    ws: Workspace,
+    names: Collection[str] | None,
+    records: Records,
+    root_lock: bytes,
+    lock: lockfile.Lock | None,
+    *,
+    dependents: bool,
+) -> tuple[list[str], str]:
+    """The member locks that differ from their part of the root lock, and the key to record
+    when none does and every member was checked ("" otherwise)."""
+    targets = _targets(ws, names) if dependents or not names else sorted(names)
+    every = sorted(ws.members)
+    key = _members_key(ws, root_lock, every)
+    if records.vouches(MEMBERS_RECORD, key):
+        return [], ""
+    problems = _stale_members(ws, lock or read_root_lock(ws, root_lock), targets)
+    unchanged = _members_key(ws, root_lock, every) == key
+    return problems, key if names is None and unchanged else ""
 
 
 def _stale_members(ws: Workspace, lock: lockfile.Lock, targets: Sequence[str]) -> list[str]:
@@ -249,27 +288,19 @@ def _stale_members(ws: Workspace, lock: lockfile.Lock, targets: Sequence[str]) -
     return problems
 
 
-def _check_root(
-    ws: Workspace, opts: LockOptions, records: Records, root_lock: bytes | None
-) -> tuple[list[str], lockfile.Lock | None]:
-    """`uv lock --locked`, unless this machine recorded it passing on the same inputs; the
-    lock, read first when uv is asked (ws's reader names the line and field of a lock not of
-    uv's form). The record is made only when what uv read was the same before and after."""
+def _root_verdict(
+    ws: Workspace, opts: LockOptions, records: Records, uv: Running, key: str
+) -> list[str]:
+    """What `uv lock --locked` said of the root lock. The record is made only when what uv
+    read was the same before and after it ran."""
     path = ws.root / LOCK_NAME
-    if root_lock is None:
-        return [f"{path}: missing"], None
-    key = _root_key(ws, opts, root_lock)
-    if records.vouches(ROOT_RECORD, key):
-        return [], None
-    lock = read_root_lock(ws, root_lock)
     try:
-        run(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
+        uv.wait()
     except CommandFailed as e:
-        stale = f"{path}: out of date with the workspace's pyproject.toml files ({_why(e, path)})"
-        return [stale], lock
+        return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e, path)})"]
     if key and _root_key(ws, opts, _read_lock(path)) == key:
         records.note(ROOT_RECORD, key)
-    return [], lock
+    return []
 
 
 def _why(error: CommandFailed, path: Path) -> str:

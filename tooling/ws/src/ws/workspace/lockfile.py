@@ -135,6 +135,9 @@ class Lock:
     # The text of each part of the lock -> its data: what a member lock keeps of the root
     # lock's bytes is read back without parsing it again.
     parsed: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    # What deriving member locks found once and every member lock shares (resolved
+    # dependencies, the text an entry keeps): deriving 80 member locks asks each many times.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def by_name(self, name: str) -> tuple[Entry, ...]:
         return self.names.get(name, ())

@@ -45,6 +45,37 @@ def resolve(lock: Lock, ref: Ref, needed_by: Entry) -> list[Entry]:
     return found
 
 
+# An edge of the lock's graph: the entry a dependency resolves to, and the extras it asks.
+Edge = tuple[int, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """An entry's dependencies resolved to entry indexes: its own, each extra's, its groups'."""
+
+    dependencies: tuple[Edge, ...]
+    extras: Mapping[str, tuple[Edge, ...]]
+    groups: tuple[Edge, ...]
+
+
+def _edges(lock: Lock, entry: Entry) -> _Edges:
+    """entry's dependencies resolved once for every member lock (a missing one raises when
+    an entry that needs it is reached, not before)."""
+    key = ("edges", entry.index)
+    if key not in lock.memo:
+
+        def resolved(refs: tuple[Ref, ...]) -> tuple[Edge, ...]:
+            return tuple((d.index, r.extras) for r in refs for d in resolve(lock, r, entry))
+
+        grouped = tuple(r for refs in entry.groups.values() for r in refs)
+        lock.memo[key] = _Edges(
+            resolved(entry.dependencies),
+            {x: resolved(refs) for x, refs in entry.extras.items()},
+            resolved(grouped),
+        )
+    return lock.memo[key]
+
+
 def reach(
     lock: Lock, target: Entry, extras: Collection[str] | None = None, *, groups: bool = True
 ) -> dict[int, set[str]]:
@@ -52,23 +83,27 @@ def reach(
     extras (all of them, or those named) and its dependency groups (unless not groups)."""
     own = set(target.extras) if extras is None else set(target.extras) & set(extras)
     kept: dict[int, set[str]] = {target.index: own}
-    todo: list[tuple[Entry, str | None]] = [(target, None), *((target, x) for x in sorted(own))]
+    todo: list[tuple[int, str | None]] = [
+        (target.index, None),
+        *((target.index, x) for x in sorted(own)),
+    ]
     while todo:
-        entry, extra = todo.pop()
+        index, extra = todo.pop()
+        edges = _edges(lock, lock.entries[index])
         if extra is not None:
-            refs = entry.extras.get(extra, ())
-        elif entry is target and groups:
-            refs = entry.dependencies + tuple(r for g in entry.groups.values() for r in g)
+            found = edges.extras.get(extra, ())
+        elif index == target.index and groups:
+            found = edges.dependencies + edges.groups
         else:
-            refs = entry.dependencies
-        for ref in refs:
-            for dep in resolve(lock, ref, entry):
-                if dep.index not in kept:
-                    kept[dep.index] = set()
-                    todo.append((dep, None))
-                for asked in set(ref.extras) - kept[dep.index]:
-                    kept[dep.index].add(asked)
-                    todo.append((dep, asked))
+            found = edges.dependencies
+        for dep, asked in found:
+            if dep not in kept:
+                kept[dep] = set()
+                todo.append((dep, None))
+            for more in asked:
+                if more not in kept[dep]:
+                    kept[dep].add(more)
+                    todo.append((dep, more))
     return kept
 
 
@@ -96,7 +131,7 @@ def member_lock(lock: Lock, name: str) -> bytes:
     cuts = [_cut(lock, lock.entries[i], target, kept) for i in sorted(kept)]
     listed = set(lock.members)
     members = sorted(c.entry.name for c in cuts if c.entry.name in listed)
-    parts = [_header_text(lock.header, members), *(c.text() for c in cuts)]
+    parts = [_header_text(lock.header, members), *(_text(lock, c) for c in cuts)]
     text = "".join(parts).rstrip("\n") + "\n"
     if lock.newline != "\n":
         text = text.replace("\n", lock.newline)
@@ -157,6 +192,14 @@ class _Cut:
         return package
 
 
+def _text(lock: Lock, cut: _Cut) -> str:
+    """cut's text, made once for every member lock that keeps the entry alike."""
+    key = ("text", cut.entry.index, cut.groups, cut.drop)
+    if key not in lock.memo:
+        lock.memo[key] = cut.text()
+    return lock.memo[key]
+
+
 def _cut(lock: Lock, entry: Entry, target: Entry, kept: dict[int, set[str]]) -> _Cut:
     drop = tuple(x for x in entry.extras if _left_out(lock, entry, x, kept))
     return _Cut(entry, entry is target, drop)
@@ -166,9 +209,7 @@ def _left_out(lock: Lock, entry: Entry, extra: str, kept: dict[int, set[str]]) -
     """An extra nobody asked for that names a package the member lock leaves out."""
     if extra in kept[entry.index]:
         return False
-    return any(
-        dep.index not in kept for ref in entry.extras[extra] for dep in resolve(lock, ref, entry)
-    )
+    return any(dep not in kept for dep, _ in _edges(lock, entry).extras[extra])
 
 
 def _meant_top(lock: Lock, members: list[str]) -> dict[str, Any]:
