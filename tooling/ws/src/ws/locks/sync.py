@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ws.errors import CommandFailed, LockError, StaleFiles
 from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
@@ -21,8 +21,10 @@ from ws.mutex import lock_if_possible, workspace_lock
 from ws.proc import Running, run, start
 from ws.state import Records, file_part, no_records
 from ws.uv import first_error, lock_argv
-from ws.workspace import lockfile, member_lock
 from ws.workspace.members import Workspace
+
+if TYPE_CHECKING:
+    from ws.workspace import lockfile
 
 Status = Literal["created", "updated", "unchanged", "fresh"]
 Events = Callable[[str, str], None]
@@ -38,9 +40,14 @@ ROOT_RECORD = "locks/root"
 MEMBERS_RECORD = "locks/members"
 
 
+# Where the code that reads the lock and derives member locks lives (found without importing
+# it: a no-op run derives nothing).
+_DERIVATION = Path(__file__).resolve().parents[1] / "workspace"
+
+
 def _derivation_code() -> bytes:
     """The code that derives member locks: a new ws re-derives them."""
-    return b"".join(Path(str(m.__file__)).read_bytes() for m in (lockfile, member_lock))
+    return b"".join((_DERIVATION / name).read_bytes() for name in ("lockfile.py", "member_lock.py"))
 
 
 @dataclass(frozen=True)
@@ -124,12 +131,16 @@ def _targets(ws: Workspace, names: Collection[str] | None) -> list[str]:
 def read_root_lock(ws: Workspace, root_lock: bytes) -> lockfile.Lock:
     """The root lock's bytes, read as a lock: a ConfigError naming the line and the field
     where they are not of the form uv writes."""
+    from ws.workspace import lockfile  # only to derive (a no-op run does not)
+
     return lockfile.parse_lock_bytes(root_lock, ws.root / LOCK_NAME)
 
 
 def derive_locks(ws: Workspace, lock: lockfile.Lock, names: Sequence[str]) -> dict[str, bytes]:
     """Each named member's lock, derived from the root lock. Every member is tried once; a
     failure raises one LockError per distinct cause, naming every member it hit."""
+    from ws.workspace import member_lock  # only to derive (a no-op run does not)
+
     derived: dict[str, bytes] = {}
     causes: dict[tuple[str, str | None], list[str]] = {}  # (message, fix) -> members
     for name in names:

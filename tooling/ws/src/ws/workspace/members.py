@@ -7,14 +7,16 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ws.errors import ConfigError, WorkspaceNotFound
 from ws.git import only_ignored_files
-from ws.workspace.lockfile import Entry, Lock, Ref, read_lock
+
+if TYPE_CHECKING:
+    from ws.workspace.lockfile import Entry, Lock, Ref
 
 EdgeKind = Literal["runtime", "extra", "group"]
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -144,6 +146,8 @@ def load_workspace(root: Path, data: dict[str, Any] | None = None) -> Workspace:
     if any(m.dynamic_edges or m.version is None for m in members.values()):
         lock_path = root / "uv.lock"
         if lock_path.is_file():
+            from ws.workspace.lockfile import read_lock  # a dynamic member only
+
             members = with_lock_view(members, read_lock(lock_path))
         warnings += [
             f"{m.pyproject}: its dependencies are dynamic and {lock_path} does not exist, so "

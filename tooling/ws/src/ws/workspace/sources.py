@@ -10,12 +10,13 @@ import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ws.errors import ConfigError
-from ws.workspace.lockfile import Entry, Lock, read_lock
-from ws.workspace.member_lock import path_sources
 from ws.workspace.members import Workspace, is_workspace_source
+
+if TYPE_CHECKING:
+    from ws.workspace.lockfile import Entry, Lock
 
 ROOT_LOCK = "uv.lock"
 
@@ -59,6 +60,8 @@ def sources_lock(ws: Workspace) -> Lock | None:
             "missing: ws reads in it which path sources each image installs",
             fix="run `ws sync-locks` (it runs `uv lock`), then generate again",
         )
+    from ws.workspace.lockfile import read_lock  # only where a path source is declared
+
     return read_lock(path)
 
 
@@ -70,6 +73,8 @@ def installed_sources(
     part of the root lock: those of its closure, and the ones they need in turn."""
     if lock is None:
         return ()
+    from ws.workspace.member_lock import path_sources  # only with a lock to read
+
     entries = path_sources(lock, name, extras, groups=False)
     return tuple(sorted({_installed(ws.root, lock, name, e) for e in entries}))
 
