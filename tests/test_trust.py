@@ -235,3 +235,35 @@ def test_a_file_reference_change_is_checked_by_uv_again(
     assert _uv_locked(root, cli_env) != 0
     result = ws(root, cli_env, "check")
     assert result.exit_code == 1, result.output
+
+
+def test_a_change_in_a_path_sources_own_path_source_is_checked_by_uv_again(
+    tmp_path: Path, index, cli_env: dict[str, str]
+) -> None:
+    """liba is a path source of svc; libc is liba's own (uv reads liba's [tool.uv.sources])."""
+    root = tmp_path / "repo"
+    members = {**MEMBERS, "svc": {"dependencies": ["core", "liba"]}}
+    make_workspace(root, members, index_url=index.url)
+    pyproject = root / "packages/svc/pyproject.toml"
+    text = pyproject.read_text()
+    source = '[tool.uv.sources]\nliba = { path = "../../libs/liba" }\n'
+    pyproject.write_text(text.replace("[tool.uv.sources]\n", source, 1))
+    build = '[build-system]\nrequires = ["uv_build"]\nbuild-backend = "uv_build"\n'
+    project = '[project]\nname = "{name}"\nversion = "1.0"\ndependencies = [{deps}]\n'
+    for name, deps, extra in (
+        ("liba", '"libc"', '\n[tool.uv.sources]\nlibc = { path = "../libc" }\n'),
+        ("libc", "", ""),
+    ):
+        (root / f"libs/{name}/src/{name}").mkdir(parents=True)
+        (root / f"libs/{name}/src/{name}/__init__.py").write_text("")
+        text = project.format(name=name, deps=deps) + build + extra
+        (root / f"libs/{name}/pyproject.toml").write_text(text)
+    synced = ws(root, cli_env, "sync-locks")
+    assert synced.exit_code == 0, synced.output
+    assert ws(root, cli_env, "check").exit_code == 0  # recorded
+
+    libc = root / "libs/libc/pyproject.toml"
+    libc.write_text(libc.read_text().replace("dependencies = []", 'dependencies = ["beta"]'))
+    assert _uv_locked(root, cli_env) != 0
+    result = ws(root, cli_env, "check")
+    assert result.exit_code == 1, result.output

@@ -98,7 +98,31 @@ def local_paths(ws: Workspace) -> list[Path]:
             match = _FILE_URL.search(requirement)
             if match:
                 found += _file_url_paths(match["path"], (ws.root, member.path))
-    return sorted(set(found))
+    return sorted(_with_their_sources(found))
+
+
+def _with_their_sources(paths: Iterable[Path]) -> set[Path]:
+    """paths and, for each folder among them, the path sources its own pyproject names, and
+    theirs: uv reads a path source's [tool.uv.sources] when it builds its metadata."""
+    todo, seen = list(paths), set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        pyproject = path / "pyproject.toml"
+        if path.is_dir() and pyproject.is_file():
+            from ws.workspace.members import read_toml  # the reader that names the file
+
+            sources = read_toml(pyproject).get("tool", {}).get("uv", {}).get("sources", {})
+            for source in sources.values() if isinstance(sources, dict) else ():
+                todo += [(path / p).resolve() for p in _source_paths(source)]
+    return seen
+
+
+def _source_paths(source: Any) -> list[str]:
+    entries = source if isinstance(source, list) else [source]
+    return [e["path"] for e in entries if isinstance(e, dict) and isinstance(e.get("path"), str)]
 
 
 def _requirements(data: Mapping[str, Any]) -> Iterable[str]:
