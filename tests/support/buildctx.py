@@ -37,12 +37,18 @@ def tar_of(files: dict[str, bytes]) -> io.BytesIO:
 
 
 def copied(
-    client: docker.DockerClient, context: IO[bytes], dockerfile: str
+    client: docker.DockerClient, context: IO[bytes], dockerfile: str, *, nocache: bool = False
 ) -> list[tarfile.TarInfo]:
     """Build context (whose dockerfile says COPY . /ctx/) and return /ctx's entries,
-    named relative to /ctx. The image and its container are removed again."""
+    named relative to /ctx. The image and its container are removed again. nocache: for
+    builds side by side, none of which may build on a layer another's clean-up removes."""
     image, _ = client.images.build(
-        fileobj=context, custom_context=True, dockerfile=dockerfile, rm=True, network_mode="none"
+        fileobj=context,
+        custom_context=True,
+        dockerfile=dockerfile,
+        rm=True,
+        network_mode="none",
+        nocache=nocache,
     )
     image_id = image.id
     assert image_id is not None
