@@ -47,11 +47,19 @@ def run(
             timeout=timeout,
         )
     except FileNotFoundError as e:
-        raise ToolNotFound(f"{args[0]}: not found; install it or put it on PATH") from e
-    result = Result(tuple(args), done.returncode, done.stdout, done.stderr)
-    if check and done.returncode != 0:
-        raise CommandFailed(args, done.returncode, done.stdout, done.stderr)
-    return result
+        raise _not_found(args) from e
+    return _result(args, done.returncode, done.stdout, done.stderr, check=check)
+
+
+def _result(args: list[str], code: int, stdout: str, stderr: str, *, check: bool) -> Result:
+    """What a finished command gave; CommandFailed on a non-zero exit when check is true."""
+    if check and code != 0:
+        raise CommandFailed(args, code, stdout, stderr)
+    return Result(tuple(args), code, stdout, stderr)
+
+
+def _not_found(args: list[str]) -> ToolNotFound:
+    return ToolNotFound(f"{args[0]}: not found; install it or put it on PATH")
 
 
 def which(program: str, path: str | None = None) -> str | None:
@@ -69,10 +77,7 @@ class Running:
     def wait(self, *, check: bool = True) -> Result:
         """Its Result once it ends; CommandFailed on a non-zero exit when check is true."""
         stdout, stderr = self._popen.communicate()
-        result = Result(tuple(self._args), self._popen.returncode, stdout, stderr)
-        if check and result.returncode != 0:
-            raise CommandFailed(self._args, result.returncode, stdout, stderr)
-        return result
+        return _result(self._args, self._popen.returncode, stdout, stderr, check=check)
 
     def stop(self) -> None:
         """End it (ws stopped needing its answer: an error, or Ctrl-C) and reap it."""
@@ -98,5 +103,5 @@ def start(
             text=True,
         )
     except FileNotFoundError as e:
-        raise ToolNotFound(f"{args[0]}: not found; install it or put it on PATH") from e
+        raise _not_found(args) from e
     return Running(args, popen)

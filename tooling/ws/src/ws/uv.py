@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 # Overrides the uv that ws finds (by default the one the `uv` package installed beside ws).
 UV_ENV_VAR = "WS_UV"
+# The files at the workspace root that steer uv besides pyproject.toml (its settings and the
+# Python versions it may use): a lock check's record is keyed on them, and a change to one
+# affects every member.
+ROOT_SETTINGS_FILES = ("uv.toml", ".python-version", ".python-versions")
 BUNDLED = "ws's own uv"  # the `uv` package's, installed beside ws
 ON_PATH = "the uv on PATH"
 # Run inside the environment `uv tool run --from uv...` makes: where its uv binary is, so that

@@ -9,6 +9,7 @@ installs changes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ MEMBERS_RECORD = "locks/members"
 _DERIVATION = Path(__file__).resolve().parents[1] / "workspace"
 
 
+@functools.cache
 def _derivation_code() -> bytes:
     """The code that derives member locks: a new ws re-derives them."""
     return b"".join((_DERIVATION / name).read_bytes() for name in ("lockfile.py", "member_lock.py"))

@@ -18,12 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ws.errors import ConfigError
-from ws.uv import identity
-from ws.workspace.members import Workspace
-from ws.workspace.sources import local_sources
+from ws.uv import ROOT_SETTINGS_FILES, identity
+from ws.workspace.members import Workspace, read_toml
+from ws.workspace.sources import declared_paths, local_sources
 
-# Root files that steer uv besides pyproject.toml.
-ROOT_UV_FILES = ("uv.toml", ".python-version")
 # uv's variables that cannot change an answer of `uv lock --locked` (output only), and the
 # credentials, which must never reach a key: every other UV_* variable is part of the key,
 # so that a setting a newer uv adds is keyed before ws knows of it.
@@ -51,9 +49,9 @@ def lock_inputs(
         parts: list[bytes | str] = [identity(uv), uv_environment(env)]
         parts += config_files(env, home)
         parts.append(_uv_view(ws.data))
-        parts += [_file(ws.root / name) for name in ROOT_UV_FILES]
+        parts += [_file(ws.root / name) for name in ROOT_SETTINGS_FILES]
         parts += [_uv_view(m.data) for m in ws.members.values()]
-        parts += [_directory_or_file(p) for p in local_paths(ws)]
+        parts += [_metadata_files(p, data) for p, data in local_packages(ws).items()]
     except (Unkeyable, ConfigError, OSError):
         return ""
     parts.append(lock if lock is not None else b"-")
@@ -89,40 +87,26 @@ def _config_paths(env: Mapping[str, str], home: Path | None) -> list[Path]:
     return paths
 
 
-def local_paths(ws: Workspace) -> list[Path]:
-    """The local packages uv reads metadata from besides the members: path sources, and the
-    paths of `name @ file://...` requirements."""
-    found = [ws.root / s.rel for s in local_sources(ws, ws.members)]
+def local_packages(ws: Workspace) -> dict[Path, dict[str, Any] | None]:
+    """The local packages uv reads metadata from besides the members, each with its
+    pyproject.toml read once (None: it has none, or it is an archive): path sources, the
+    paths of `name @ file://...` requirements, and the path sources each names in turn (uv
+    reads a path source's [tool.uv.sources] when it builds its metadata)."""
+    todo = [ws.root / s.rel for s in local_sources(ws, ws.members)]
     for member in ws.members.values():
         for requirement in _requirements(member.data):
             match = _FILE_URL.search(requirement)
             if match:
-                found += _file_url_paths(match["path"], (ws.root, member.path))
-    return sorted(_with_their_sources(found))
-
-
-def _with_their_sources(paths: Iterable[Path]) -> set[Path]:
-    """paths and, for each folder among them, the path sources its own pyproject names, and
-    theirs: uv reads a path source's [tool.uv.sources] when it builds its metadata."""
-    todo, seen = list(paths), set()
+                todo += _file_url_paths(match["path"], (ws.root, member.path))
+    found: dict[Path, dict[str, Any] | None] = {}
     while todo:
         path = todo.pop()
-        if path in seen:
+        if path in found:
             continue
-        seen.add(path)
         pyproject = path / "pyproject.toml"
-        if path.is_dir() and pyproject.is_file():
-            from ws.workspace.members import read_toml  # the reader that names the file
-
-            sources = read_toml(pyproject).get("tool", {}).get("uv", {}).get("sources", {})
-            for source in sources.values() if isinstance(sources, dict) else ():
-                todo += [(path / p).resolve() for p in _source_paths(source)]
-    return seen
-
-
-def _source_paths(source: Any) -> list[str]:
-    entries = source if isinstance(source, list) else [source]
-    return [e["path"] for e in entries if isinstance(e, dict) and isinstance(e.get("path"), str)]
+        found[path] = read_toml(pyproject) if path.is_dir() and pyproject.is_file() else None
+        todo += [(path / p).resolve() for p in declared_paths(found[path] or {})]
+    return dict(sorted(found.items()))
 
 
 def _requirements(data: Mapping[str, Any]) -> Iterable[str]:
@@ -153,7 +137,7 @@ def _file_url_paths(raw: str, projects: Sequence[Path]) -> list[Path]:
     return existing
 
 
-def _directory_or_file(path: Path) -> bytes:
+def _metadata_files(path: Path, pyproject: dict[str, Any] | None) -> bytes:
     """What uv keys a local package's metadata on: an archive's bytes; a folder's
     cache-keys files (by default its pyproject.toml, setup.py and setup.cfg)."""
     if path.is_file():
@@ -161,27 +145,23 @@ def _directory_or_file(path: Path) -> bytes:
     if not path.is_dir():
         raise Unkeyable(path)
     parts: list[bytes | str] = []
-    for pattern in _cache_keys(path):
-        parts += [f"{m.relative_to(path)}" for m in sorted(path.glob(pattern))]
-        parts += [_file(m) for m in sorted(path.glob(pattern)) if m.is_file()]
+    for pattern in _cache_keys(path, pyproject):
+        matches = sorted(path.glob(pattern))
+        parts += [f"{m.relative_to(path)}" for m in matches]
+        parts += [_file(m) for m in matches if m.is_file()]
     return digest(parts).encode()
 
 
-def _cache_keys(folder: Path) -> tuple[str, ...]:
+def _cache_keys(folder: Path, pyproject: dict[str, Any] | None) -> tuple[str, ...]:
     """The file patterns of the folder's tool.uv.cache-keys (uv's defaults when none); a key
     on git or the environment is unkeyable here."""
-    pyproject = folder / "pyproject.toml"
-    if not pyproject.is_file():
-        return _DEFAULT_CACHE_KEYS
-    from ws.workspace.members import read_toml  # the reader that names the file
-
-    keys = read_toml(pyproject).get("tool", {}).get("uv", {}).get("cache-keys")
+    keys = (pyproject or {}).get("tool", {}).get("uv", {}).get("cache-keys")
     if keys is None:
         return _DEFAULT_CACHE_KEYS
     if not isinstance(keys, list) or not all(
         isinstance(k, str) or (isinstance(k, dict) and set(k) == {"file"}) for k in keys
     ):
-        raise Unkeyable(pyproject)
+        raise Unkeyable(folder / "pyproject.toml")
     return tuple(k if isinstance(k, str) else str(k["file"]) for k in keys)
 
 

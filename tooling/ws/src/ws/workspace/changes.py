@@ -10,6 +10,7 @@ import networkx as nx
 
 from ws.errors import WsError
 from ws.git import changed_since, text_at, verify_commit
+from ws.uv import ROOT_SETTINGS_FILES
 from ws.workspace.graph import dependents
 from ws.workspace.lockfile import Lock, parse_lock
 from ws.workspace.member_lock import member_lock, path_sources
@@ -18,7 +19,7 @@ from ws.workspace.sources import sources_lock
 
 # Files at the root whose change touches every member: what uv reads there to resolve and
 # install. The root lock is not one of them: it is compared member lock by member lock.
-WORKSPACE_WIDE = frozenset({"pyproject.toml", "uv.toml", ".python-version", ".python-versions"})
+WORKSPACE_WIDE = frozenset({"pyproject.toml", *ROOT_SETTINGS_FILES})
 ROOT_LOCK = "uv.lock"
 _EVERY = "every member counts as affected"
 

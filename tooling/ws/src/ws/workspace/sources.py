@@ -6,7 +6,6 @@ only those its member's part of the root lock holds for it (installed_sources).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -45,7 +44,7 @@ def local_sources(ws: Workspace, members: Iterable[str]) -> list[LocalSource]:
 def declares_path_sources(ws: Workspace) -> bool:
     """Whether the root or any member names a `path` source (unchecked: a cheap test)."""
     tables = [ws.data, *(m.data for m in ws.members.values())]
-    return any(_paths(source) for data in tables for source in _sources(data).values())
+    return any(declared_paths(data) for data in tables)
 
 
 def sources_lock(ws: Workspace) -> Lock | None:
@@ -100,6 +99,11 @@ def _installed(root: Path, lock: Lock, name: str, entry: Entry) -> str:
     return rel.as_posix()
 
 
+def declared_paths(data: dict[str, Any]) -> list[str]:
+    """The `path` values of a pyproject's [tool.uv.sources], as written."""
+    return [path for source in _sources(data).values() for path in _paths(source)]
+
+
 def _sources(data: dict[str, Any]) -> dict[str, Any]:
     sources = data.get("tool", {}).get("uv", {}).get("sources", {})
     return sources if isinstance(sources, dict) else {}
@@ -127,12 +131,3 @@ def _locate(root: Path, pyproject: Path, package: str, path: str) -> LocalSource
     if not target.exists():
         raise ConfigError(pyproject, f"{where} does not exist", fix="fix the path or add the file")
     return LocalSource(package, PurePosixPath(rel.as_posix()), pyproject)
-
-
-def fingerprint(root: Path, source: LocalSource) -> bytes:
-    """What a lock depends on: a wheel's or archive's bytes, a folder's build metadata."""
-    path = root / source.rel
-    if path.is_file():
-        return hashlib.sha256(path.read_bytes()).digest()
-    parts = [path / "pyproject.toml", path / "setup.py", path / "setup.cfg"]
-    return hashlib.sha256(b"".join(p.read_bytes() for p in parts if p.is_file())).digest()
