@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ws.errors import ConfigError
+from ws.workspace.members import toml_problem
 
 LOCAL_SOURCES = ("editable", "virtual", "directory")
 # The sources of a package installed from a local path: those, and a wheel's or an archive's.
@@ -308,19 +309,16 @@ def _parse_part(
     return parsed[part]
 
 
-_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
-
-
 def _unreadable(text: str, end: int, path: Path) -> ConfigError:
     """Why a part does not parse: the whole lock does not, or the table header ws cut
     before (at end) lies in a multi-line value."""
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        found = _POSITION.search(str(e))
-        line, column = (int(found[1]), int(found[2])) if found else (None, None)
-        problem = f"unreadable lock: {_POSITION.sub('', str(e))}"
-        return ConfigError(path, problem, line=line, column=column, fix=restore_fix(path))
+        problem, line, column = toml_problem(e)
+        return ConfigError(
+            path, f"unreadable lock: {problem}", line=line, column=column, fix=restore_fix(path)
+        )
     except RecursionError:
         return ConfigError(
             path, "arrays or tables nested too deeply to read", fix=restore_fix(path)

@@ -87,9 +87,7 @@ def read_toml(path: Path) -> dict[str, Any]:
             path, "arrays or tables nested too deeply to read", fix="flatten the nesting"
         ) from e
     except tomllib.TOMLDecodeError as e:
-        found = _TOML_POSITION.search(str(e))
-        line, column = (int(found[1]), int(found[2])) if found else (None, None)
-        problem = _TOML_POSITION.sub("", str(e)).strip()
+        problem, line, column = toml_problem(e)
         raise ConfigError(
             path, f"invalid TOML: {problem}", line=line, column=column, fix="correct the syntax"
         ) from e
@@ -101,6 +99,13 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             path, f"cannot read: {e.strerror or e}", fix="make it a readable file"
         ) from e
+
+
+def toml_problem(error: tomllib.TOMLDecodeError) -> tuple[str, int | None, int | None]:
+    """tomllib's message without its position, and the line and column it names."""
+    found = _TOML_POSITION.search(str(error))
+    line, column = (int(found[1]), int(found[2])) if found else (None, None)
+    return _TOML_POSITION.sub("", str(error)).strip(), line, column
 
 
 def find_root(start: Path) -> Path:
