@@ -3,20 +3,20 @@ hostile engine would: the real engine cannot be made to send a list for /version
 ApiVersion or build events that are not objects; this server can, over a real socket, so ws's
 handling of each is tested through docker-py and requests as they run for a real engine.
 
-Built like tests/support/fake_registry.py: a ThreadingHTTPServer on 127.0.0.1, one answer
-per kind of request, every request recorded.
+Built like tests/support/fake_registry.py, on the same quiet server (quiet_http.py) on
+127.0.0.1: one answer per kind of request, every request recorded.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+from tests.support.quiet_http import QuietHandler, QuietServer
 
 # "/v1.41/images/x/json" -> "/images/x/json": the answer does not depend on the API version.
 _VERSIONED = re.compile(r"^/v[0-9]+\.[0-9]+(?=/)")
@@ -87,28 +87,11 @@ class FakeEngine:
         self._thread.join(timeout=5)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(QuietServer):
     engine: FakeEngine
 
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that hung up mid-answer is no error of the server's."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: pytest would show every request on stderr."""
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_HEAD(self) -> None:
-        self._answer()
-
+class _Handler(QuietHandler):
     def do_POST(self) -> None:
         self._read_body()
         self._answer()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import sys
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+
+from tests.support.quiet_http import QuietHandler, QuietServer
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -145,29 +145,11 @@ class FakeRegistry:
         self._thread.join(timeout=5)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a stalled handler must not hold up shutdown
+class _Server(QuietServer):
     registry: FakeRegistry
 
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that hung up mid-answer (the tests of timeouts and refusals do) is no
-        error of the server's; anything else is printed as socketserver does."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: pytest would show every request on stderr."""
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_HEAD(self) -> None:
-        self._answer()
-
+class _Handler(QuietHandler):
     @property
     def registry(self) -> FakeRegistry:
         assert isinstance(self.server, _Server)
