@@ -107,7 +107,7 @@ def pin(
     """Pin python-image and uv-image to the digests their tags point at now."""
     from ws.docker.generate.config import load_root_config
     from ws.docker.pin import pins, registry
-    from ws.docker.pin.transport import proxy_settings
+    from ws.registry.transport import proxy_settings
     from ws.errors import StaleFiles
 
     ws = load_workspace_only()
