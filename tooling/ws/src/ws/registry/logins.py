@@ -78,8 +78,12 @@ def _from_entry(entry: dict[str, Any], path: Path, key: str) -> Login | None:
     username, secret = entry.get("username"), entry.get("password")
     if isinstance(entry.get("auth"), str) and entry["auth"]:
         try:
-            username, _, secret = base64.b64decode(entry["auth"]).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError) as e:
+            username, colon, secret = (
+                base64.b64decode(entry["auth"], validate=True).decode().partition(":")
+            )
+            if not colon:
+                raise ValueError("no ':'")
+        except (binascii.Error, ValueError) as e:
             raise RegistryError(
                 f"{source}: the auth field is not base64 of user:password",
                 fix=f"run `docker login {_host_of(key)}` again",

@@ -37,7 +37,8 @@ class AlteredBlob(RegistryError):
 
 class Repository:
     """A session with one repository (ref without tag or digest) within dog's deadline.
-    what names the caller in every message; login_of(registry) gives docker's login."""
+    what names the caller in every message; login_of(registry) gives docker's login; push:
+    the session will write, so a token is asked for pull and push at once."""
 
     def __init__(
         self,
@@ -48,8 +49,10 @@ class Repository:
         dog: Watchdog,
         timeout: float,
         proxies: ProxySettings | None = None,
+        push: bool = False,
     ) -> None:
         self.ref = ref
+        self.push = push
         self.registry = ref.registry or ""
         self.base = f"{base_url(self.registry)}/v2/{ref.repository}"
         self.login_of = login_of
@@ -134,7 +137,8 @@ class Repository:
     ) -> Response:
         """method url, answering 401s with docker's login for the registry: once with what
         is held, once more after asking for the scope this request needs."""
-        actions = "pull" if method in ("GET", "HEAD") else "pull,push"
+        reads = method in ("GET", "HEAD") and not self.push
+        actions = "pull" if reads else "pull,push"
         response = self._send(method, url, limit, media_type, data)
         for _ in range(2):
             if response.status != 401:

@@ -104,7 +104,7 @@ class RemoteStore:
         """The result stored under key, None when the store has none (or only part of one);
         TamperedResult when what it serves is not ws's entry for key, byte for byte."""
         tag = _tag(key)
-        with self._session("reading") as repo:
+        with self._session("reading", push=False) as repo:
             response = repo.manifest(tag, MANIFEST_TYPE)
             if response is None:
                 return None
@@ -125,7 +125,7 @@ class RemoteStore:
         registry already holds this very manifest there."""
         tag = _tag(key)
         manifest = _manifest(stored)
-        with self._session("writing") as repo:
+        with self._session("writing", push=True) as repo:
             if repo.manifest_digest(tag, MANIFEST_TYPE) == digest_of(manifest):
                 return
             for digest, data in [(digest_of(stored.entry), stored.entry), *stored.blobs.items()]:
@@ -140,7 +140,7 @@ class RemoteStore:
             repo.put_manifest(tag, MANIFEST_TYPE, manifest)
 
     @contextmanager
-    def _session(self, doing: str) -> Iterator[Repository]:
+    def _session(self, doing: str, *, push: bool) -> Iterator[Repository]:
         with Watchdog(self.deadline) as dog:
             yield Repository(
                 self.ref,
@@ -149,6 +149,7 @@ class RemoteStore:
                 dog=dog,
                 timeout=self.timeout,
                 proxies=self.proxies,
+                push=push,
             )
 
     def _login_of(self, registry: str) -> Login | None:
