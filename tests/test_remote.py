@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 from ws.errors import ConfigError, RegistryError, WsError
+from ws.registry.logins import Login
 from ws.registry.repository import Repository
 from ws.registry.transport import Watchdog
 from ws.run.remote import MANIFEST_TYPE, RemoteStore, remote_settings, store_reference
 from ws.run.stored import ENTRY_MEDIA_TYPE, Result, Stored, TamperedResult, pack, unpack
 
 from tests.support.auth_registry import htpasswd_registry
-from tests.support.fake_registry import FakeRegistry, closed_port
+from tests.support.fake_registry import FakeRegistry, Manifest, closed_port
 
 LOOPBACK = "127.0.0.1:5000"
 KEY = "a" * 64
@@ -227,6 +228,27 @@ def test_a_token_registry_gets_a_push_token_for_the_login(
     for seen in fake.requests_to("/v2/"):
         assert PASSWORD not in json.dumps(seen.headers)
         assert seen.headers.get("Authorization", "Bearer").startswith("Bearer")
+
+
+def test_a_pull_token_is_traded_for_a_push_token_when_a_write_needs_one(
+    fake: FakeRegistry, tmp_path: Path
+) -> None:
+    fake.behaviour.require_token = True
+    fake.behaviour.login = (USER, PASSWORD)
+    fake.add("team/ws-results", KEY, Manifest(MANIFEST_TYPE, b'{"schemaVersion": 2}'))
+    logins = {fake.host: Login(USER, PASSWORD, "test")}
+    with Watchdog(30) as dog:
+        repo = Repository(
+            store_reference(f"{fake.host}/team/ws-results", "test"),
+            "test",
+            login_of=logins.get,
+            dog=dog,
+            timeout=10,
+        )
+        assert repo.manifest(KEY, MANIFEST_TYPE) is not None
+        repo.put_manifest(OTHER_KEY, MANIFEST_TYPE, b'{"schemaVersion": 2}')
+    scopes = [s.query.get("scope") for s in fake.requests_to("/token")]
+    assert scopes == ["repository:team/ws-results:pull", "repository:team/ws-results:pull,push"]
 
 
 def test_a_token_service_refusing_the_login_names_docker_login(

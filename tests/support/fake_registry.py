@@ -25,6 +25,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 TOKEN = "fake-anonymous-token"  # noqa: S105 -- a test value, not a secret
+PUSH_TOKEN = "fake-push-token"  # noqa: S105 -- what a scope with push gets
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,13 @@ class _Handler(QuietHandler):
             return
         body = behaviour.token_body
         if body is None:
-            body = json.dumps({"token": TOKEN, "expires_in": 300}).encode()
+            scope = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)).get(
+                "scope", ""
+            )
+            if not scope:  # an identity token's exchange carries its scope in the form
+                scope = dict(urllib.parse.parse_qsl(self.body.decode())).get("scope", "")
+            token = PUSH_TOKEN if scope.endswith("push") else TOKEN
+            body = json.dumps({"token": token, "expires_in": 300}).encode()
         self._send(200, "application/json", body)
 
     def _manifest(self, behaviour: Behaviour, path: str) -> None:
@@ -283,9 +290,11 @@ class _Handler(QuietHandler):
         if not behaviour.require_token:
             return True
         given = self.headers.get("Authorization")
-        if given == f"Bearer {TOKEN}" and behaviour.accept_token:
+        reads = self.command in ("GET", "HEAD")
+        tokens = {f"Bearer {PUSH_TOKEN}"} | ({f"Bearer {TOKEN}"} if reads else set())
+        if given in tokens and behaviour.accept_token:
             return True
-        actions = "pull" if self.command in ("GET", "HEAD") else "pull,push"
+        actions = "pull" if reads else "pull,push"
         scope = f',scope="repository:{repository}:{actions}"' if behaviour.challenge_scope else ""
         realm = behaviour.realm or f"http://{self.registry.host}/token"
         challenge = f'Bearer realm="{realm}",service="fake-registry"{scope}'
