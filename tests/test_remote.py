@@ -344,3 +344,29 @@ def test_a_put_stores_the_entry_and_every_blob_it_names(
     held = {digest for (_, digest) in fake.blobs}
     assert set(stored.blobs) < held
     assert isinstance(fake_store.get(KEY), Stored)
+
+
+def test_a_refusal_names_the_registry_and_docker_login(
+    fake: FakeRegistry, fake_store: RemoteStore
+) -> None:
+    fake.behaviour.status = 403
+    error = failure(fake_store.get, KEY)
+    assert error.message.startswith(f"result store {fake.host}/team/ws-results (reading): ")
+    assert "denied access to team/ws-results" in error.message
+    assert error.fix == (
+        f"run `docker login {fake.host}` with an account that may pull from team/ws-results"
+    )
+    error = failure(fake_store.put, KEY, pack(KEY, result()))
+    assert "may push to team/ws-results" in (error.fix or "")
+
+
+def test_blobs_over_the_limit_are_neither_stored_nor_read(
+    fake: FakeRegistry, fake_store: RemoteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = pack(KEY, result(output=b"x" * 64))
+    fake_store.put(KEY, big)
+    monkeypatch.setattr("ws.run.remote.BLOB_LIMIT", 32)
+    with pytest.raises(TamperedResult, match="not a ws result"):
+        fake_store.get(KEY)
+    error = failure(fake_store.put, OTHER_KEY, pack(OTHER_KEY, result(output=b"y" * 64)))
+    assert "over the 32 bytes ws shares" in error.message

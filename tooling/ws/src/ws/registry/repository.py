@@ -34,6 +34,10 @@ LoginLookup = Callable[[str], Login | None]
 class AlteredBlob(RegistryError):
     """The registry (or something between) served bytes that are not the digest asked for."""
 
+    def __init__(self, message: str, digest: str, *, fix: str) -> None:
+        super().__init__(message, fix=fix)
+        self.digest = digest
+
 
 class Repository:
     """A session with one repository (ref without tag or digest) within dog's deadline.
@@ -57,6 +61,7 @@ class Repository:
         self.base = f"{base_url(self.registry)}/v2/{ref.repository}"
         self.login_of = login_of
         self.login: Login | None = None
+        self.looked_up = False  # login_of may run a credential helper: once a session
         self.authorization: str | None = None
         self.granted = ""  # the actions the bearer token was asked for
         self.http = Exchange(
@@ -112,6 +117,7 @@ class Repository:
             raise AlteredBlob(
                 f"{self.http.what}: {self.registry} served bytes for the blob {digest} that "
                 "are not that blob",
+                digest,
                 fix="check no proxy or mirror in between alters answers; remove the entry",
             )
         return body
@@ -166,8 +172,8 @@ class Repository:
         """Set self.authorization for the challenge in response; False when a new one
         cannot help (the same scope was already granted and refused)."""
         offered = challenges(response)
-        if self.login is None:
-            self.login = self.login_of(self.registry)
+        if not self.looked_up:
+            self.login, self.looked_up = self.login_of(self.registry), True
         if "bearer" in offered:
             if self.authorization and self.granted == actions:
                 return False
@@ -250,7 +256,7 @@ class Repository:
         if status in ok:
             return
         if status in (401, 403):
-            may = "push to" if write else "pull from"
+            may = "push to" if write or self.push else "pull from"
             self.http.fail(
                 f"{self.registry} denied access to {self.ref.repository} while {doing} "
                 f"(HTTP {status})",

@@ -113,11 +113,12 @@ class RemoteStore:
                 entry = repo.blob(*config)
                 blobs = {digest: repo.blob(digest, size) for digest, size in layers}
             except AlteredBlob as e:
-                raise self._tampered(key, e.message) from e
+                problem = f"the bytes served for its blob {e.digest} are not that blob"
+                raise self._tampered(key, problem) from e
         if entry is None or any(data is None for data in blobs.values()):
             return None
         stored = Stored(entry, {d: data for d, data in blobs.items() if data is not None})
-        unpack(key, stored, self.name)  # the entry must be key's and name only these bytes
+        unpack(key, stored, self.name)  # the entry must be key's, and name these very bytes
         return stored
 
     def put(self, key: str, stored: Stored) -> None:
@@ -129,15 +130,18 @@ class RemoteStore:
             if repo.manifest_digest(tag, MANIFEST_TYPE) == digest_of(manifest):
                 return
             for digest, data in [(digest_of(stored.entry), stored.entry), *stored.blobs.items()]:
-                if len(data) > BLOB_LIMIT:
-                    raise RegistryError(
-                        f"result store {self.name}: a blob of {len(data)} bytes is over the "
-                        f"{BLOB_LIMIT} bytes ws shares",
-                        fix="declare smaller output files for the task",
-                    )
+                self._check_size(data)
                 if not repo.has_blob(digest):
                     repo.push_blob(digest, data)
             repo.put_manifest(tag, MANIFEST_TYPE, manifest)
+
+    def _check_size(self, data: bytes) -> None:
+        if len(data) > BLOB_LIMIT:
+            raise RegistryError(
+                f"result store {self.name}: a result's output or file of {len(data)} bytes is "
+                f"over the {BLOB_LIMIT} bytes ws shares",
+                fix="declare smaller output files for the task",
+            )
 
     @contextmanager
     def _session(self, doing: str, *, push: bool) -> Iterator[Repository]:
