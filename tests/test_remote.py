@@ -18,7 +18,15 @@ from ws.registry.logins import Login
 from ws.registry.repository import Repository
 from ws.registry.transport import Watchdog
 from ws.run.remote import MANIFEST_TYPE, RemoteStore, remote_settings, store_reference
-from ws.run.stored import ENTRY_MEDIA_TYPE, Result, Stored, TamperedResult, pack, unpack
+from ws.run.stored import (
+    ENTRY_MEDIA_TYPE,
+    Result,
+    Stored,
+    TamperedResult,
+    digest_of,
+    pack,
+    unpack,
+)
 
 from tests.support.auth_registry import htpasswd_registry
 from tests.support.fake_registry import FakeRegistry, Manifest, closed_port
@@ -81,6 +89,30 @@ def test_a_result_goes_round_trip_through_the_real_registry(loopback: RemoteStor
     assert unpack(KEY, got, "here") == result()
     loopback.put(KEY, stored)  # again: nothing changes, nothing fails
     assert loopback.get(KEY) == stored
+
+
+@pytest.mark.docker
+def test_a_second_put_to_the_real_registry_uploads_no_blob_twice(
+    loopback: RemoteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pushed: list[str] = []
+    push_blob = Repository.push_blob
+
+    def counting(repo: Repository, digest: str, data: bytes) -> None:
+        pushed.append(digest)
+        push_blob(repo, digest, data)
+
+    monkeypatch.setattr(Repository, "push_blob", counting)
+    first = pack(KEY, result())
+    loopback.put(KEY, first)
+    assert len(pushed) == 1 + len(first.blobs)
+    pushed.clear()
+    loopback.put(KEY, first)
+    assert pushed == []
+    again = pack(OTHER_KEY, result(seconds=3.5))  # another key, the same output and files
+    loopback.put(OTHER_KEY, again)
+    assert pushed == [digest_of(again.entry)]
+    assert loopback.get(OTHER_KEY) == again
 
 
 @pytest.mark.docker
