@@ -402,3 +402,8 @@ def test_blobs_over_the_limit_are_neither_stored_nor_read(
         fake_store.get(KEY)
     error = failure(fake_store.put, OTHER_KEY, pack(OTHER_KEY, result(output=b"y" * 64)))
     assert "over the 32 bytes ws shares" in error.message
+    monkeypatch.setattr("ws.run.remote.BLOB_LIMIT", 1024)
+    assert fake_store.get(KEY) == big
+    monkeypatch.setattr("ws.run.remote.ENTRY_LIMIT", len(big.entry) - 1)
+    with pytest.raises(TamperedResult, match="not a ws result"):
+        fake_store.get(KEY)  # an entry document larger than ws writes is not fetched

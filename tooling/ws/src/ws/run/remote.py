@@ -26,6 +26,7 @@ from ws.run.stored import ENTRY_MEDIA_TYPE, Stored, TamperedResult, digest_of, u
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 BLOB_TYPE = "application/vnd.ws.run.blob.v1"
 BLOB_LIMIT = 1024 * 1024 * 1024  # one output or file; ws neither stores nor reads more
+ENTRY_LIMIT = 4 * 1024 * 1024  # an entry document is a few hundred bytes of JSON
 DEFAULT_TIMEOUT = 30.0  # for one connect or read
 DEFAULT_DEADLINE = 300.0  # for everything one get or put takes
 _KEY = re.compile(r"[0-9a-f]{64}")
@@ -168,6 +169,7 @@ class RemoteStore:
             config = manifest["config"]
             ok = config["mediaType"] == ENTRY_MEDIA_TYPE and manifest["schemaVersion"] == 2
             pairs = [_descriptor(d) for d in [config, *manifest["layers"]]]
+            ok = ok and pairs[0][1] <= ENTRY_LIMIT
         except (ValueError, KeyError, TypeError, RecursionError):
             ok, pairs = False, []
         if not ok:
