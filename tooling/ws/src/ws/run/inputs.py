@@ -63,26 +63,38 @@ class Tree:
 
 def read_tree(root: Path) -> Tree:
     """root's files as git holds them, with the content of those that differ read; every
-    file under root (but ws's and git's own folders) where root is not in a repository."""
+    file under root (but ws's and git's own folders) where root is not in a repository.
+
+    A file read from disk is named as git's index names it (mode and blob id), so that
+    committing a change leaves the digests as they were."""
     try:
         files = index_blobs(root)
         dirty = worktree_changes(root)
     except (GitError, ToolNotFound):
         return Tree(_walked(root))
+    any_id = next(iter(files.values()), "100644 " + "0" * 40).split(" ")[1]
+    algorithm = "sha256" if len(any_id) == 64 else "sha1"
     for path in dirty:
-        files[path] = _content(root / path)
+        files[path] = _content(root / path, algorithm)
+        if files[path] == "deleted":
+            del files[path]
     return Tree(files)
 
 
-def _content(path: Path) -> str:
+def _content(path: Path, algorithm: str = "sha1") -> str:
+    """`mode blob-id` of the file at path, as `git add` would record it."""
     try:
         if path.is_symlink():
-            return "link " + os.readlink(path)
-        return "file " + hashlib.sha256(path.read_bytes()).hexdigest()
+            mode, data = "120000", os.fsencode(os.readlink(path))
+        else:
+            mode = "100755" if os.access(path, os.X_OK) else "100644"
+            data = path.read_bytes()
     except FileNotFoundError:
         return "deleted"
     except OSError as e:
         return f"unreadable {e.errno}"
+    blob = hashlib.new(algorithm, b"blob %d\0" % len(data) + data).hexdigest()
+    return f"{mode} {blob}"
 
 
 def _walked(root: Path) -> dict[str, str]:
