@@ -232,7 +232,8 @@ def test_a_half_stored_entry_is_a_miss(fake: FakeRegistry, fake_store: RemoteSto
 def test_a_full_store_says_so(fake: FakeRegistry, fake_store: RemoteStore) -> None:
     for status in (413, 507):
         fake.behaviour.upload_status = status
-        error = failure(fake_store.put, KEY, pack(KEY, result()))
+        store = store_on(fake.host, fake_store.config_dir)  # a new run's
+        error = failure(store.put, KEY, pack(KEY, result()))
         assert "the store is full" in error.message
         assert f"HTTP {status}" in error.message
         assert "free space" in (error.fix or "")
@@ -407,3 +408,17 @@ def test_blobs_over_the_limit_are_neither_stored_nor_read(
     monkeypatch.setattr("ws.run.remote.ENTRY_LIMIT", len(big.entry) - 1)
     with pytest.raises(TamperedResult, match="not a ws result"):
         fake_store.get(KEY)  # an entry document larger than ws writes is not fetched
+
+
+def test_a_failing_store_is_not_asked_again_in_that_direction(
+    fake: FakeRegistry, fake_store: RemoteStore
+) -> None:
+    fake.behaviour.status = 503
+    first = failure(fake_store.get, KEY)
+    assert "HTTP 503" in first.message
+    fake.behaviour.status = None
+    fake.seen.clear()
+    assert failure(fake_store.get, OTHER_KEY) is first
+    assert fake.seen == [], "the same error, without a request"
+    fake_store.put(KEY, pack(KEY, result()))  # writing was not refused: it still writes
+    assert fake.seen

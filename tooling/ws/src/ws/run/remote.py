@@ -82,7 +82,11 @@ def _setting(value: object, field: str, path: Path) -> str:
 
 class RemoteStore:
     """Results on the repository ref. config_dir is docker's (DOCKER_CONFIG or ~/.docker),
-    where logins are looked up when the registry asks for one; proxies as transport says."""
+    where logins are looked up when the registry asks for one; proxies as transport says.
+
+    A store that failed a read (unreachable, refusing, rate-limiting) is not asked to read
+    again by this object: the same RegistryError comes back at once, so an unresponsive
+    registry costs a run one timeout, not one per member; writes likewise (a full store)."""
 
     def __init__(
         self,
@@ -100,6 +104,7 @@ class RemoteStore:
         self.timeout = timeout
         self.deadline = deadline
         self._login: dict[str, Login | None] = {}  # one lookup (and helper run) per store
+        self._failed: dict[str, RegistryError] = {}  # "reading"/"writing" -> the first failure
 
     def get(self, key: str) -> Stored | None:
         """The result stored under key, None when the store has none (or only part of one);
@@ -127,11 +132,13 @@ class RemoteStore:
         registry already holds this very manifest there."""
         tag = _tag(key)
         manifest = _manifest(stored)
+        blobs = [(digest_of(stored.entry), stored.entry), *stored.blobs.items()]
+        for _, data in blobs:
+            self._check_size(data)
         with self._session("writing", push=True) as repo:
             if repo.manifest_digest(tag, MANIFEST_TYPE) == digest_of(manifest):
                 return
-            for digest, data in [(digest_of(stored.entry), stored.entry), *stored.blobs.items()]:
-                self._check_size(data)
+            for digest, data in blobs:
                 if not repo.has_blob(digest):
                     repo.push_blob(digest, data)
             repo.put_manifest(tag, MANIFEST_TYPE, manifest)
@@ -146,16 +153,24 @@ class RemoteStore:
 
     @contextmanager
     def _session(self, doing: str, *, push: bool) -> Iterator[Repository]:
-        with Watchdog(self.deadline) as dog:
-            yield Repository(
-                self.ref,
-                f"result store {self.name} ({doing})",
-                login_of=self._login_of,
-                dog=dog,
-                timeout=self.timeout,
-                proxies=self.proxies,
-                push=push,
-            )
+        if doing in self._failed:
+            raise self._failed[doing]
+        try:
+            with Watchdog(self.deadline) as dog:
+                yield Repository(
+                    self.ref,
+                    f"result store {self.name} ({doing})",
+                    login_of=self._login_of,
+                    dog=dog,
+                    timeout=self.timeout,
+                    proxies=self.proxies,
+                    push=push,
+                )
+        except AlteredBlob:
+            raise  # one entry's fault, not the store's
+        except RegistryError as e:
+            self._failed.setdefault(doing, e)
+            raise
 
     def _login_of(self, registry: str) -> Login | None:
         if registry not in self._login:
