@@ -422,3 +422,15 @@ def test_a_failing_store_is_not_asked_again_in_that_direction(
     assert fake.seen == [], "the same error, without a request"
     fake_store.put(KEY, pack(KEY, result()))  # writing was not refused: it still writes
     assert fake.seen
+
+
+@pytest.mark.parametrize(
+    "location", ["ftp://127.0.0.1/v2/team/ws-results/blobs/uploads/1", "http://127.0.0.2/up"]
+)
+def test_an_upload_location_ws_may_not_go_to_is_refused(
+    fake: FakeRegistry, fake_store: RemoteStore, location: str
+) -> None:
+    fake.behaviour.upload_location = location
+    error = failure(fake_store.put, KEY, pack(KEY, result()))
+    assert "ws goes only to https" in error.message
+    assert not [s for s in fake.seen if s.method == "PUT"], "no byte went anywhere"

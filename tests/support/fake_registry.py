@@ -109,6 +109,7 @@ class Behaviour:
     # service, with require_token) wants as Basic credentials
     upload_status: int | None = None  # answer every upload (POST/PUT) with this status
     alter_blobs: bool = False  # serve every blob with its last byte flipped
+    upload_location: str | None = None  # the Location an upload starts with (default: here)
 
 
 class FakeRegistry:
@@ -267,6 +268,7 @@ class _Handler(QuietHandler):
             self._send(behaviour.upload_status, "application/json", b"{}", behaviour.headers)
         elif self.command == "POST":
             location = f"/v2/{repository}/blobs/uploads/{next(self.registry.uploads)}?_state=x"
+            location = behaviour.upload_location or location
             self._send(202, "application/json", b"", {"Location": location})
         elif "sha256:" + hashlib.sha256(body).hexdigest() != query.get("digest"):
             self._send(400, "application/json", b'{"errors":[{"code":"DIGEST_INVALID"}]}')

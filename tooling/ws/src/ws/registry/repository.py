@@ -126,9 +126,10 @@ class Repository:
         """Upload data as the blob digest: POST an upload session, PUT the bytes to it."""
         started = self._call("POST", f"{self.base}/blobs/uploads/", ERROR_LIMIT, data=b"")
         self._check(started, "starting a blob upload", ok=(202,), write=True)
-        location = urllib.parse.urljoin(self.base + "/", started.headers.get("Location") or "")
-        if not location.startswith(("http://", "https://")) or "/blobs/uploads/" not in location:
-            self.http.fail(f"{self.registry} started an upload without a usable Location", _CHECK)
+        given = started.headers.get("Location")
+        if not given:
+            self.http.fail(f"{self.registry} started an upload without a Location", _CHECK)
+        location = urllib.parse.urljoin(self.base + "/", given)
         if not allowed_url(self.registry, location):
             self._refuse_redirect(location)
         query = urllib.parse.urlencode({"digest": digest})
