@@ -23,6 +23,8 @@ from ws.errors import RegistryError
 from ws.registry.transport import Proxy, ProxySettings, Watchdog, build_opener
 
 RETRY = "check the registry is healthy and run again"
+MANIFEST_LIMIT = 4 * 1024 * 1024  # the distribution spec's manifest size ceiling
+TOKEN_LIMIT = 1024 * 1024
 _WITH_CREDENTIALS = "http://user:password@host:port"
 _PARAM = re.compile(r'([A-Za-z_][\w-]*)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 

@@ -20,12 +20,17 @@ from typing import NoReturn
 from ws.cli.display import printable
 from ws.docker.pin.imageref import ImageRef
 from ws.errors import RegistryError
-from ws.registry.exchange import Exchange, Response, challenges, token_from
+from ws.registry.exchange import (
+    MANIFEST_LIMIT,
+    TOKEN_LIMIT,
+    Exchange,
+    Response,
+    challenges,
+    token_from,
+)
 from ws.registry.logins import Login
 from ws.registry.transport import ProxySettings, Watchdog, allowed_url, base_url
 
-MANIFEST_LIMIT = 4 * 1024 * 1024  # the distribution spec's manifest size ceiling
-TOKEN_LIMIT = 1024 * 1024
 ERROR_LIMIT = 64 * 1024  # the JSON error body of a refused request, read and dropped
 FULL = (413, 507)  # payload too large, insufficient storage
 LoginLookup = Callable[[str], Login | None]

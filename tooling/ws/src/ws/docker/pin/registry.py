@@ -24,7 +24,15 @@ from typing import NoReturn
 from ws.cli.display import printable
 from ws.docker.pin.imageref import ImageRef, check_digest
 from ws.errors import RegistryError
-from ws.registry.exchange import RETRY, Exchange, Response, challenges, token_from
+from ws.registry.exchange import (
+    MANIFEST_LIMIT,
+    RETRY,
+    TOKEN_LIMIT,
+    Exchange,
+    Response,
+    challenges,
+    token_from,
+)
 from ws.registry.transport import ProxySettings, Watchdog, allowed_url, base_url
 
 DEFAULT_TIMEOUT = 30.0  # for one connect or read
@@ -37,8 +45,6 @@ MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
-MANIFEST_LIMIT = 4 * 1024 * 1024  # the distribution spec's manifest size ceiling
-TOKEN_LIMIT = 1024 * 1024
 
 
 def resolve_digest(
