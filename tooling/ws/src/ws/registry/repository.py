@@ -282,7 +282,7 @@ def _status_problem(registry: str, doing: str, response: Response) -> tuple[str,
         return (
             f"the store is full: {answered}",
             "free space on the registry (delete old entries, run its garbage collection) "
-            "or raise its quota; ws goes on without storing results there",
+            "or raise its quota",
         )
     if status == 429:
         wait = response.headers.get("Retry-After")
