@@ -3,12 +3,16 @@ are unchanged. The real uv, git and pytest, on a loopback index."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -322,3 +326,56 @@ def test_a_python_tool_outside_the_environment_is_never_used(tmp_path: Path) -> 
     (venv_bin / "pytest").write_text("#!/env/python\n")
     (venv_bin / "pytest").chmod(0o755)
     assert find_program("pytest", tmp_path, path) == str(venv_bin / "pytest")
+
+
+@pytest.fixture
+def results_ref() -> str:
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        opener.open("http://127.0.0.1:5000/v2/", timeout=2)
+    except (urllib.error.URLError, OSError) as e:
+        pytest.skip(f"no registry at 127.0.0.1:5000 (run tooling/engine.sh): {e}")
+    return f"localhost:5000/ws-test/run-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.mark.docker
+def test_two_clones_share_results_through_the_registry(
+    repo: GitRepo, env: dict[str, str], tmp_path: Path, results_ref: str
+) -> None:
+    env = {**env, "DOCKER_CONFIG": str(tmp_path / "docker")}
+    first = ws(repo.path, env, "run", "test", "--cache-to", results_ref, "--json")
+    assert ran(env) == ["app-b", "app-z", "lib-a", "lib-c"], first.stderr
+    clone = GitRepo(tmp_path / "clone")
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(clone.path)], check=True)
+    other = {**env, "XDG_CACHE_HOME": str(tmp_path / "other-cache")}  # another machine's key
+    second = ws(clone.path, other, "run", "test", "--cache-from", results_ref, "--json")
+    assert ran(env) == ["app-b"]  # the failure was never stored; every pass came from there
+    assert {m for m, r in results(second).items() if r["cached"]} == {"app-z", "lib-a", "lib-c"}
+    # An entry whose bytes were altered in the registry's storage is refused: the task runs.
+    ws(clone.path, other, "clean", "--results")
+    with _altered_blob(_output_digest(repo.path, results(first)["lib-a"]["key"])):
+        third = ws(clone.path, other, "run", "test", "lib-a", "--cache-from", results_ref)
+    assert ran(env) == ["lib-a"]
+    assert "are not that blob" in third.stdout + third.stderr  # said, as a warning
+
+
+def _output_digest(root: Path, key: str) -> str:
+    body = (root / ".ws" / "results" / "entries" / key).read_bytes()[64:]  # after the seal
+    return json.loads(body)["output"]
+
+
+@contextlib.contextmanager
+def _altered_blob(digest: str) -> Iterator[None]:
+    """The registry's stored bytes of digest changed (its filesystem storage, as
+    tooling/engine.sh configures it), and put back afterwards for later runs."""
+    state = Path(os.environ.get("WS_ENGINE_STATE", "/var/tmp/ws-engine"))
+    hexed = digest.removeprefix("sha256:")
+    data = state / "registry/docker/registry/v2/blobs/sha256" / hexed[:2] / hexed / "data"
+    if not data.is_file():
+        pytest.skip(f"the registry's storage is not at {data}")
+    original = data.read_bytes()
+    data.write_bytes(original.replace(b"passed", b"PASSED"))
+    try:
+        yield
+    finally:
+        data.write_bytes(original)

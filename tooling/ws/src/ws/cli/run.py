@@ -24,6 +24,8 @@ from ws.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from ws.docker.pin.imageref import ImageRef
+    from ws.run.remote import RemoteStore
     from ws.run.runner import Stores
     from ws.workspace.members import Workspace
 
@@ -156,7 +158,36 @@ def _stores(ws: Workspace, cache_from: list[str], cache_to: str | None) -> Store
     if not trusted_state(ws.root, lambda path: tracks(ws.root, path)):
         key = None  # a .ws a branch brings, or a link, holds no result this machine stored
     local = LocalStore(ws.root, key)
-    return Stores(local.get, local.put)
+    froms, to = _remotes(ws, cache_from, cache_to)
+    return Stores(
+        local.get,
+        local.put,
+        remote_get=[store.get for store in froms],
+        remote_put=to.put if to is not None else None,
+    )
+
+
+def _remotes(
+    ws: Workspace, cache_from: list[str], cache_to: str | None
+) -> tuple[list[RemoteStore], RemoteStore | None]:
+    """The shared stores: the flags' where given, else [tool.ws.run]'s; one client each."""
+    if not cache_from and not cache_to and "run" not in ws.data.get("tool", {}).get("ws", {}):
+        return [], None  # no registry client imported for a run without one
+    from ws.docker.builds.endpoint import default_config_dir
+    from ws.registry.transport import proxy_settings
+    from ws.run.remote import RemoteStore, remote_settings, store_reference
+
+    environ = dict(os.environ)
+    conf_from, conf_to = remote_settings(ws.data, ws.pyproject)
+    froms = [store_reference(t, "--cache-from") for t in cache_from]
+    froms = froms or [store_reference(t, "tool.ws.run.cache-from") for t in conf_from]
+    to_text, where = (cache_to, "--cache-to") if cache_to else (conf_to, "tool.ws.run.cache-to")
+    to = store_reference(to_text, where) if to_text else None
+    config_dir, proxies = default_config_dir(environ), proxy_settings(environ)
+    made: dict[ImageRef, RemoteStore] = {}
+    for ref in [*froms, *([to] if to else [])]:
+        made.setdefault(ref, RemoteStore(ref, config_dir=config_dir, proxies=proxies))
+    return [made[r] for r in froms], (made[to] if to else None)
 
 
 def _display(task: str, total: int, as_json: bool):

@@ -42,6 +42,7 @@ class RunDisplay:
         self.running: dict[str, tuple[str, float]] = {}
         self.done = 0
         self.drawn = 0
+        self.noted: set[str] = set()
         self.lock = threading.Lock()  # members report from several threads
 
     def __call__(self, what: str, member: str, detail: object) -> None:
@@ -79,7 +80,9 @@ class RunDisplay:
         if outcome.reason and outcome.status not in ("passed",):
             self._write(f"  {outcome.reason}")
         for note in outcome.notes:
-            self._write(f"warning: {note}")
+            if note not in self.noted:
+                self.noted.add(note)
+                self._write(f"warning: {note}")
         self.stream.flush()
 
     def _github_group(self, head: str, output: bytes) -> None:

@@ -211,8 +211,8 @@ def _lookup(key: str, stores: Stores, notes: list[str], member: str) -> Result |
         for get in stores.remote_get:
             try:
                 stored = get(key)
-            except WsError as e:
-                notes.append(f"{member}: {e.message}")
+            except WsError as e:  # the same for every member: shown once
+                notes.append(e.message)
                 continue
             if stored is not None:
                 where = "the shared result store"
