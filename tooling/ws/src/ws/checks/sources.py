@@ -69,7 +69,7 @@ class Layout:
 def member_layout(folder: Path, pyproject: Mapping[str, Any], skip: frozenset[Path]) -> Layout:
     """The layout of the member at folder (skip: the folders of the members nested in it)."""
     files = sorted(python_files(folder, skip))
-    root, packages = _shipped(folder, pyproject)
+    root, packages = _shipped(folder, pyproject, skip)
     shipped = [root / p for p in packages]
     sources = tuple(f for f in files if any(_under(f, p) for p in shipped))
     others = tuple(f for f in files if f not in set(sources))
@@ -87,7 +87,9 @@ def _under(path: Path, package: Path) -> bool:
     return path == package.with_suffix(".py") or package in path.parents
 
 
-def _shipped(folder: Path, pyproject: Mapping[str, Any]) -> tuple[Path, list[str]]:
+def _shipped(
+    folder: Path, pyproject: Mapping[str, Any], skip: frozenset[Path]
+) -> tuple[Path, list[str]]:
     """The import root and the top-level packages the build backend ships from it."""
     backend = pyproject.get("build-system", {}).get("build-backend")
     settings = pyproject.get("tool", {}).get("uv", {}).get("build-backend", {})
@@ -98,15 +100,15 @@ def _shipped(folder: Path, pyproject: Mapping[str, Any]) -> tuple[Path, list[str
             return root, [name.split(".")[0]]
     else:
         root = folder / "src" if (folder / "src").is_dir() else folder
-    return root, _top_packages(root, flat=root == folder)
+    return root, _top_packages(root, skip, flat=root == folder)
 
 
-def _top_packages(root: Path, *, flat: bool) -> list[str]:
+def _top_packages(root: Path, skip: frozenset[Path], *, flat: bool) -> list[str]:
     """The packages and modules at an import root; a flat layout's without tool folders."""
     found = []
     for entry in sorted(root.iterdir()) if root.is_dir() else []:
         name = entry.name[:-3] if entry.name.endswith(".py") else entry.name
-        if not name.isidentifier() or name in SKIPPED_FOLDERS:
+        if not name.isidentifier() or name in SKIPPED_FOLDERS or entry in skip:
             continue
         if flat and (name in _NOT_SHIPPED or name in _NOT_SHIPPED_MODULES):
             continue
