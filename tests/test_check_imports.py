@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from ws.checks.imports import check_imports, missing_module_hint
 from ws.checks.sources import Context
+from ws.run.envs import sync_argv
 from ws.workspace.lockfile import read_lock
 from ws.workspace.members import load_workspace
 
@@ -89,11 +90,11 @@ def uv(root: Path, uv_bin: str, env: dict[str, str], *args: str) -> None:
 
 
 def make_env(root: Path, uv_bin: str, env: dict[str, str], member: str) -> Path:
-    """An exact environment as `ws run` makes it: the member's part of the root lock and
-    its own groups, in .ws/envs/<member>."""
+    """An exact environment as `ws run` makes it (ws.run.envs.sync_argv): the member's part
+    of the root lock and its own groups, in .ws/envs/<member>."""
     folder = root / ".ws" / "envs" / member
-    uv(root, uv_bin, {**env, "UV_PROJECT_ENVIRONMENT": str(folder)}, "sync", "--frozen",
-       "--package", member, "--all-extras", "--all-groups")  # fmt: skip
+    argv = sync_argv(uv_bin, load_workspace(root).members[member])
+    uv(root, argv[0], {**env, "UV_PROJECT_ENVIRONMENT": str(folder)}, *argv[1:])
     return folder
 
 

@@ -1,39 +1,38 @@
-"""The exact environment a check reads: <root>/.ws/envs/<member>, what the member's part of
-the root lock installs with its extras and its own dependency groups, made by uv (`uv sync
---frozen`: from the lock as it is, never resolving; hard links from uv's cache)."""
+"""The exact environments a check reads: `ws run`'s (ws.run.envs), made or reused as a run
+makes or reuses them, keyed on the member lock cut from the root lock."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
-from ws import proc
-from ws.errors import CommandFailed, WsError
-from ws.uv import first_error
+from ws.errors import LockError
+from ws.run import envs
+from ws.state import Records
+from ws.workspace.lockfile import RELOCK_FIX, Lock
+from ws.workspace.member_lock import member_lock, reach
+from ws.workspace.members import Workspace
 
 
-def environment_folder(root: Path, member: str) -> Path:
-    return root / ".ws" / "envs" / member
-
-
-def sync_argv(uv: str, member: str) -> list[str]:
-    return [uv, "sync", "--frozen", "--package", member, "--all-extras", "--all-groups"]
-
-
-def exact_environment(root: Path, member: str, uv: str, env: Mapping[str, str]) -> Path:
-    """The member's exact environment, made or brought up to date (uv answers at once
-    when it is: nothing to install)."""
-    folder = environment_folder(root, member)
-    try:
-        proc.run(
-            sync_argv(uv, member), cwd=root, env={**env, "UV_PROJECT_ENVIRONMENT": str(folder)}
-        )
-    except CommandFailed as e:
-        raise WsError(
-            f"{member}: uv could not make its exact environment in {folder}:\n"
-            f"{first_error(e.stderr)}",
-            fix="offline, uv's cache must hold every package the member installs: run once "
-            "with the network (without --offline or UV_OFFLINE); else `ws sync-locks` if "
-            "the lock is stale",
-        ) from e
-    return folder
+def exact_environment(
+    ws: Workspace,
+    lock: Lock,
+    name: str,
+    *,
+    uv_binary: str,
+    uv_version: str,
+    env: Mapping[str, str],
+    records: Records,
+) -> Path:
+    """The folder of member name's exact environment, made if this machine has not."""
+    target = lock.member(name)
+    if target is None:
+        raise LockError(f"{lock.path}: has no entry for workspace member {name}", fix=RELOCK_FIX)
+    member = ws.members[name]
+    installs = frozenset(lock.entries[i].name for i in reach(lock, target))
+    members = frozenset(n for n in installs if n in ws.members)
+    key = envs.env_key(ws, member, member_lock(lock, name), uv_version, members)
+    made = envs.ensure_env(
+        ws, member, uv_binary=uv_binary, env=env, key=key, allowed=installs, records=records
+    )
+    return made.path

@@ -7,8 +7,8 @@ The rules (README.md, `ws check imports`, says them for users):
   member's runtime install set: what its member lock installs without dependency groups,
   with its extras (what an image installs with `--no-dev`, extras being declarations too).
 - Its other files (tests, conftest.py, scripts) and the imports of its sources under
-  `if TYPE_CHECKING:` resolve to what its exact environment holds: that and its dependency
-  groups (and the workspace root's, which uv installs with every member's groups).
+  `if TYPE_CHECKING:` resolve to what its exact environment holds: that and its own
+  dependency groups (ws.run.envs).
 - Imports inside a `try` whose `except` catches ImportError are optional: not checked.
 - Not checked either: relative imports, `__future__`, the standard library
   (sys.stdlib_module_names of the Python ws runs on), the member's own packages, and for
@@ -86,7 +86,7 @@ class _Knowledge:
 
 def install_sets(lock: Lock, name: str, installed: frozenset[str]) -> _Sets:
     """runtime: what the member lock installs without groups (its image); whole: that and
-    what its exact environment holds (its groups, and the root's that uv adds to it)."""
+    what its exact environment holds (its own groups)."""
     target = lock.member(name)
     if target is None:
         raise LockError(f"{lock.path}: has no entry for workspace member {name}", fix=RELOCK_FIX)

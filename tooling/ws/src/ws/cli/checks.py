@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ws.cli.common import handle_errors, load_workspace_only, lock_env, out, say, warn, workspace_uv
+from ws.cli.common import (
+    handle_errors,
+    load_workspace_only,
+    lock_env,
+    open_records,
+    out,
+    say,
+    warn,
+    workspace_uv,
+)
 
 if TYPE_CHECKING:
     from ws.checks.imports import Finding, MemberImports
@@ -31,14 +40,26 @@ def imports(
     from ws.checks.environments import exact_environment
     from ws.checks.imports import check_imports
     from ws.errors import StaleFiles
+    from ws.uv import version_of
     from ws.workspace.lockfile import read_lock
 
     ws = load_workspace_only()
     names = [ws.member(m).name for m in members or []] or sorted(ws.members)
     lock = read_lock(ws.root / "uv.lock")
     env = lock_env()
-    uv = workspace_uv(ws, env)
-    reports = check_imports(ws, lock, names, lambda m: exact_environment(ws.root, m, uv, env))
+    binary = workspace_uv(ws, env)
+    version = version_of(binary)
+    records = open_records(ws)
+
+    def environment(name: str) -> Path:
+        return exact_environment(
+            ws, lock, name, uv_binary=binary, uv_version=version, env=env, records=records
+        )
+
+    try:
+        reports = check_imports(ws, lock, names, environment)
+    finally:
+        records.save()
     for report in reports:
         for line in report.unreadable:
             warn(line)
