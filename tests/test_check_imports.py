@@ -190,6 +190,11 @@ def test_the_runner_hint_names_the_distribution_and_the_fix(workspace: Path) -> 
         "`uv add --package c a` (with --dev if only its tests need it)"
     )
     assert missing_module_hint("1 passed", ws, lock, "b", envs) is None
+    assert missing_module_hint(failed, ws, lock, "b") == hint, "every env made already"
+    assert missing_module_hint(failed, ws, lock, "b", []) == (
+        "no distribution the workspace locks provides `thing`: "
+        "`uv add --package b <the distribution that provides it>`"
+    ), "py-thing's module is not its name: only its metadata says it"
 
 
 def test_the_command_runs_offline_and_exits_1_naming_each_fix(

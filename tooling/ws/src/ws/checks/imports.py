@@ -31,6 +31,7 @@ from packaging.utils import canonicalize_name
 from ws.checks.distributions import ModuleMap, read_environment
 from ws.checks.sources import Context, Import, Layout, file_imports, member_layout
 from ws.errors import LockError
+from ws.run.envs import env_path
 from ws.workspace.lockfile import RELOCK_FIX, Lock
 from ws.workspace.member_lock import reach
 from ws.workspace.members import Workspace, requirement_names
@@ -264,17 +265,24 @@ _MISSING = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
 
 
 def missing_module_hint(
-    output: str, ws: Workspace, lock: Lock, member: str, environments: Iterable[Path]
+    output: str,
+    ws: Workspace,
+    lock: Lock,
+    member: str,
+    environments: Iterable[Path] | None = None,
 ) -> str | None:
     """For a task that failed on `ModuleNotFoundError: No module named 'x'`: one line naming
     what provides x (a sibling member, or a distribution and who declares it) and the
     `uv add` that declares it for member; None when output shows no such error.
-    environments: the exact environments already made (their metadata is read)."""
+    environments: the environments whose metadata is read (default: every exact environment
+    made already); none is made."""
     found = _MISSING.search(output)
     if found is None:
         return None
     module = found[1]
     modules = _member_modules(layouts(ws))
+    if environments is None:
+        environments = [env_path(ws, m) for m in ws.members if env_path(ws, m).is_dir()]
     for environment in environments:
         read_environment(environment, modules)
     declarations = _declarations(ws, lock)
