@@ -264,3 +264,21 @@ def test_the_repository_own_workspace_passes() -> None:
     """Offline: `make bootstrap` fills uv's cache with every member's packages and extras."""
     done = ws_offline(ROOT, dict(os.environ), "check", "imports")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_file_that_is_not_python_is_named_and_skipped(
+    workspace: Path, uv_bin: str, uv_env: dict[str, str]
+) -> None:
+    (workspace / "packages/c/scripts").mkdir()
+    (workspace / "packages/c/scripts/broken.py").write_text("import os\nimport (\n")
+    env = {**uv_env, "WS_UV": uv_bin}
+    done = ws_offline(workspace, env, "check", "imports", "c")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith(
+        "warning: packages/c/scripts/broken.py:2: not read as Python: invalid syntax (skipped)"
+    ), done.stderr
+    done = ws_offline(workspace, env, "check", "imports", "c", "--json")
+    (member,) = json.loads(done.stdout)["members"]
+    assert member["unreadable"] == [
+        "packages/c/scripts/broken.py:2: not read as Python: invalid syntax"
+    ]

@@ -58,11 +58,20 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """A file that is not read as Python (skipped): where, and why."""
+
+    path: Path
+    line: int | None
+    why: str
+
+
+@dataclass(frozen=True)
 class MemberImports:
     member: str
     files: int
     findings: tuple[Finding, ...]
-    unreadable: tuple[str, ...]  # files that do not parse, "path:line: why"
+    unreadable: tuple[Unreadable, ...]
 
 
 @dataclass
@@ -137,25 +146,27 @@ def _check_member(
     member = ws.members[name]
     judge = _Judge(name, member.path, layout, sets, known.modules, _declarations(ws, lock))
     findings: list[Finding] = []
-    unreadable: list[str] = []
+    unreadable: list[Unreadable] = []
+    sources = set(layout.sources)
     for path in (*layout.sources, *layout.others):
         try:
             imports = file_imports(path)
-        except (SyntaxError, ValueError, OSError) as e:
+        except (SyntaxError, ValueError, OSError, RecursionError) as e:
             unreadable.append(_unreadable(path, e))
             continue
         for imp in imports:
-            finding = judge.finding(imp, source=path in layout.sources)
+            finding = judge.finding(imp, source=path in sources)
             if finding is not None and finding not in findings:
                 findings.append(finding)
     count = len(layout.sources) + len(layout.others)
     return MemberImports(name, count, tuple(findings), tuple(unreadable))
 
 
-def _unreadable(path: Path, error: Exception) -> str:
-    line = getattr(error, "lineno", None)
-    where = f"{path}:{line}" if line else str(path)
-    return f"{where}: not read as Python ({getattr(error, 'msg', None) or error})"
+def _unreadable(path: Path, error: Exception) -> Unreadable:
+    if isinstance(error, RecursionError):
+        return Unreadable(path, None, "nested too deeply to read")
+    why = getattr(error, "msg", None) or getattr(error, "strerror", None) or str(error)
+    return Unreadable(path, getattr(error, "lineno", None), why)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from ws.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from ws.checks.imports import Finding, MemberImports
+    from ws.checks.imports import Finding, MemberImports, Unreadable
     from ws.workspace.members import Workspace
 
 IMPORTS_FIX = "declare each with the `uv add` named, then run `ws sync-locks`"
@@ -61,8 +61,8 @@ def imports(
     finally:
         records.save()
     for report in reports:
-        for line in report.unreadable:
-            warn(line)
+        for skipped in report.unreadable:
+            warn(f"{unreadable_text(ws.root, skipped)} (skipped)")
     findings = [f for r in reports for f in r.findings]
     if as_json:
         out(imports_json(ws, reports))
@@ -77,6 +77,11 @@ def imports(
 
 def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix() if root in path.parents else str(path)
+
+
+def unreadable_text(root: Path, u: Unreadable) -> str:
+    where = f"{_rel(root, u.path)}:{u.line}" if u.line else _rel(root, u.path)
+    return f"{where}: not read as Python: {u.why}"
 
 
 def finding_text(root: Path, f: Finding) -> str:
@@ -103,7 +108,7 @@ def imports_json(ws: Workspace, reports: list[MemberImports]) -> str:
                 "path": member.rel.as_posix(),
                 "files": report.files,
                 "findings": [_finding_json(ws.root, f) for f in report.findings],
-                "unreadable": list(report.unreadable),
+                "unreadable": [unreadable_text(ws.root, u) for u in report.unreadable],
             }
         )
     ok = not any(m["findings"] for m in members)
