@@ -21,6 +21,7 @@ from ws.cli.common import (
 
 if TYPE_CHECKING:
     from ws.checks.imports import Finding, MemberImports, Unreadable
+    from ws.workspace.lockfile import Lock
     from ws.workspace.members import Workspace
 
 IMPORTS_FIX = "declare each with the `uv add` named, then run `ws sync-locks`"
@@ -37,15 +38,35 @@ def imports(
 ) -> None:
     """Every import in a member's own code resolves to a distribution it installs; each one
     that does not is named with the `uv add` that declares it. Runs offline."""
-    from ws.checks.environments import exact_environment
-    from ws.checks.imports import check_imports
-    from ws.errors import StaleFiles
-    from ws.uv import version_of
     from ws.workspace.lockfile import read_lock
 
     ws = load_workspace_only()
     names = [ws.member(m).name for m in members or []] or sorted(ws.members)
-    lock = read_lock(ws.root / "uv.lock")
+    reports = _check(ws, read_lock(ws.root / "uv.lock"), names)
+    for report in reports:
+        for skipped in report.unreadable:
+            warn(f"{unreadable_text(ws.root, skipped)} (skipped)")
+    findings = [f for r in reports for f in r.findings]
+    if as_json:
+        out(imports_json(ws, reports))
+        if findings:
+            raise typer.Exit(1)
+        return
+    if findings:
+        from ws.errors import StaleFiles
+
+        raise StaleFiles([finding_text(ws.root, f) for f in findings], IMPORTS_FIX)
+    files = sum(r.files for r in reports)
+    say(f"every import of {len(reports)} member(s) resolves to what it installs ({files} files)")
+
+
+def _check(ws: Workspace, lock: Lock, names: list[str]) -> list[MemberImports]:
+    """check_imports with the exact environments `ws run` makes, and this machine's records
+    of them (saved even when the check fails)."""
+    from ws.checks.environments import exact_environment
+    from ws.checks.imports import check_imports
+    from ws.uv import version_of
+
     env = lock_env()
     binary = workspace_uv(ws, env)
     version = version_of(binary)
@@ -57,22 +78,9 @@ def imports(
         )
 
     try:
-        reports = check_imports(ws, lock, names, environment)
+        return check_imports(ws, lock, names, environment)
     finally:
         records.save()
-    for report in reports:
-        for skipped in report.unreadable:
-            warn(f"{unreadable_text(ws.root, skipped)} (skipped)")
-    findings = [f for r in reports for f in r.findings]
-    if as_json:
-        out(imports_json(ws, reports))
-        if findings:
-            raise typer.Exit(1)
-        return
-    if findings:
-        raise StaleFiles([finding_text(ws.root, f) for f in findings], IMPORTS_FIX)
-    files = sum(r.files for r in reports)
-    say(f"every import of {len(reports)} member(s) resolves to what it installs ({files} files)")
 
 
 def _rel(root: Path, path: Path) -> str:
