@@ -288,3 +288,37 @@ def test_ctrl_c_stops_every_task_and_stores_nothing(repo: GitRepo, env: dict[str
     assert set((repo.path / ".ws" / "results" / "entries").iterdir()) == before
     with pytest.raises(ProcessLookupError):  # the task's process was stopped with ws
         os.kill(int(marker.read_text()), 0)
+
+
+def test_github_actions_gets_a_group_per_member_and_no_workflow_command_from_a_task(
+    repo: GitRepo, env: dict[str, str]
+) -> None:
+    test = repo.path / "packages" / "lib-c" / "tests" / "test_c.py"
+    test.write_text("def test_it():\n    print('::add-mask::x')\n    assert False\n")
+    done = ws(repo.path, {**env, "GITHUB_ACTIONS": "true"}, "run", "test", "lib-c", "lib-a")
+    lines = done.stdout.splitlines()
+    assert "::group::lib-a: test ok" in "\n".join(lines)
+    start = next(i for i, line in enumerate(lines) if line.startswith("::group::lib-c"))
+    assert lines[start + 1].startswith("::stop-commands::")
+    token = lines[start + 1].removeprefix("::stop-commands::")
+    end = lines.index(f"::{token}::")
+    assert any("::add-mask::x" in line for line in lines[start + 2 : end])
+    assert lines[end + 1] == "::endgroup::"
+
+
+def test_a_python_tool_outside_the_environment_is_never_used(tmp_path: Path) -> None:
+    from ws.run.runner import find_program
+
+    venv_bin, system_bin = tmp_path / "env" / "bin", tmp_path / "usr" / "bin"
+    for folder in (venv_bin, system_bin):
+        folder.mkdir(parents=True)
+    (system_bin / "pytest").write_text("#!/usr/bin/python3\nimport pytest\n")
+    (system_bin / "make").write_text("#!/bin/sh\n")
+    for tool in system_bin.iterdir():
+        tool.chmod(0o755)
+    path = f"{venv_bin}:{system_bin}"
+    assert find_program("pytest", tmp_path, path) is None
+    assert find_program("make", tmp_path, path) == str(system_bin / "make")
+    (venv_bin / "pytest").write_text("#!/env/python\n")
+    (venv_bin / "pytest").chmod(0o755)
+    assert find_program("pytest", tmp_path, path) == str(venv_bin / "pytest")

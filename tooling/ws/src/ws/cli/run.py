@@ -150,13 +150,10 @@ def _stores(ws: Workspace, cache_from: list[str], cache_to: str | None) -> Store
     from ws.git import tracks
     from ws.run.runner import Stores
     from ws.run.store import LocalStore
-    from ws.state import STATE_DIR, machine_key
+    from ws.state import machine_key, trusted_state
 
-    folder = ws.root / STATE_DIR
     key = machine_key(cache_home(dict(os.environ)))
-    if folder.is_symlink() or (
-        folder.exists() and (not folder.is_dir() or tracks(ws.root, folder))
-    ):
+    if not trusted_state(ws.root, lambda path: tracks(ws.root, path)):
         key = None  # a .ws a branch brings, or a link, holds no result this machine stored
     local = LocalStore(ws.root, key)
     return Stores(local.get, local.put)
