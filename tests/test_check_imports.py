@@ -192,9 +192,12 @@ def test_the_runner_hint_names_the_distribution_and_the_fix(workspace: Path) -> 
     assert missing_module_hint("1 passed", ws, lock, "b", envs) is None
     assert missing_module_hint(failed, ws, lock, "b") == hint, "every env made already"
     assert missing_module_hint(failed, ws, lock, "b", []) == (
-        "no distribution the workspace locks provides `thing`: "
+        "b imports `thing`, which nothing the workspace locks provides: "
         "`uv add --package b <the distribution that provides it>`"
     ), "py-thing's module is not its name: only its metadata says it"
+    for installed in ("b.nothing", "alpha.gone", "devtool"):
+        output = f"ModuleNotFoundError: No module named '{installed}'"
+        assert missing_module_hint(output, ws, lock, "b", envs) is None, installed
 
 
 def test_the_command_runs_offline_and_exits_1_naming_each_fix(

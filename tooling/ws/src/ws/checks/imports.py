@@ -80,6 +80,7 @@ class _Sets:
 
     runtime: frozenset[str]
     whole: frozenset[str]
+    whole_locked: frozenset[str]  # what its member lock installs with its groups
 
 
 @dataclass
@@ -101,7 +102,8 @@ def install_sets(lock: Lock, name: str, installed: frozenset[str]) -> _Sets:
     if target is None:
         raise LockError(f"{lock.path}: has no entry for workspace member {name}", fix=RELOCK_FIX)
     runtime = frozenset(lock.entries[i].name for i in reach(lock, target, groups=False))
-    return _Sets(runtime, runtime | installed)
+    locked = frozenset(lock.entries[i].name for i in reach(lock, target))
+    return _Sets(runtime, runtime | installed, locked)
 
 
 def layouts(ws: Workspace) -> dict[str, Layout]:
@@ -284,28 +286,40 @@ def missing_module_hint(
 ) -> str | None:
     """For a task that failed on `ModuleNotFoundError: No module named 'x'`: one line naming
     what provides x (a sibling member, or a distribution and who declares it) and the
-    `uv add` that declares it for member; None when output shows no such error.
+    `uv add` that declares it for member; None when output shows no such error, or when
+    member installs what provides x already (a missing submodule is no declaration's fault).
     environments: the environments whose metadata is read (default: every exact environment
     made already); none is made."""
     found = _MISSING.search(output)
     if found is None:
         return None
     module = found[1]
+    providers = _providers(ws, lock, module, environments)
+    if providers & install_sets(lock, member, frozenset()).whole_locked:
+        return None
+    declarations = _declarations(ws, lock)
+    ranked = sorted(providers & declarations.locked) or sorted(providers)
+    if not ranked:
+        fix = add_command(member, None, dev=False)
+        return f"{member} imports `{module}`, which nothing the workspace locks provides: `{fix}`"
+    return _hint_line(member, module, ranked[0], declarations, set(lock.members))
+
+
+def _providers(
+    ws: Workspace, lock: Lock, module: str, environments: Iterable[Path] | None
+) -> frozenset[str]:
+    """What provides module, from the members' folders and the environments' metadata (else
+    the locked distribution of its name)."""
     modules = _member_modules(layouts(ws))
     if environments is None:
         environments = [env_path(ws, m) for m in ws.members if env_path(ws, m).is_dir()]
     for environment in environments:
         read_environment(environment, modules)
-    declarations = _declarations(ws, lock)
     providers = modules.lookup(module)
     name = canonicalize_name(module.split(".")[0])
-    if not providers and name in declarations.locked:
-        providers = frozenset({name})
-    ranked = sorted(providers & declarations.locked) or sorted(providers)
-    if not ranked:
-        fix = add_command(member, None, dev=False)
-        return f"no distribution the workspace locks provides `{module}`: `{fix}`"
-    return _hint_line(member, module, ranked[0], declarations, set(lock.members))
+    if not providers and name in _declarations(ws, lock).locked:
+        return frozenset({name})
+    return providers
 
 
 def _hint_line(
