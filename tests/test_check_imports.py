@@ -285,3 +285,23 @@ def test_a_file_that_is_not_python_is_named_and_skipped(
     assert member["unreadable"] == [
         "packages/c/scripts/broken.py:2: not read as Python: invalid syntax"
     ]
+
+
+def test_offline_without_the_packages_in_uv_cache(
+    workspace: Path, tmp_path: Path, uv_bin: str, uv_env: dict[str, str]
+) -> None:
+    """A member's own environment that cannot be made is one clear error; a sibling's,
+    read only to name a fix, is a warning and the fix goes unnamed."""
+    env = {**uv_env, "WS_UV": uv_bin, "UV_CACHE_DIR": str(tmp_path / "empty-cache")}
+    shutil.rmtree(workspace / ".ws/envs/a")
+    done = ws_offline(workspace, env, "check", "imports", "b")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith(
+        "warning: a's environment was not read to name a fix: uv could not make a's environment"
+    ), done.stderr
+    assert "b imports `thing`, which no distribution the workspace locks provides" in done.stderr
+    shutil.rmtree(workspace / ".ws/envs/b")
+    done = ws_offline(workspace, env, "check", "imports", "b")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("error: uv could not make b's environment in "), done.stderr
+    assert "hint: " in done.stderr

@@ -23,14 +23,14 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
 from ws.checks.distributions import ModuleMap, read_environment
 from ws.checks.sources import Context, Import, Layout, file_imports, member_layout
-from ws.errors import LockError
+from ws.errors import LockError, WsError
 from ws.run.envs import env_path
 from ws.workspace.lockfile import RELOCK_FIX, Lock
 from ws.workspace.member_lock import reach
@@ -72,6 +72,7 @@ class MemberImports:
     files: int
     findings: tuple[Finding, ...]
     unreadable: tuple[Unreadable, ...]
+    notes: tuple[str, ...] = ()  # a sibling's environment that could not be read
 
 
 @dataclass
@@ -128,10 +129,20 @@ def check_imports(
         known.read_member(name, environments)
         reports.append(_check_member(ws, lock, name, found[name], known))
     if any(f.distribution is None for r in reports for f in r.findings):
-        for other in ws.members:
-            known.read_member(other, environments)
+        notes = [_read_sibling(known, other, environments) for other in ws.members]
         reports = [_check_member(ws, lock, r.member, found[r.member], known) for r in reports]
+        reports = [replace(r, notes=tuple(n for n in notes if n)) for r in reports]
     return reports
+
+
+def _read_sibling(known: _Knowledge, name: str, environments: Environments) -> str | None:
+    """Read a sibling's environment to name what provides an import; one that cannot be
+    made (offline, its packages not in uv's cache) only leaves that name unknown."""
+    try:
+        known.read_member(name, environments)
+    except WsError as e:
+        return f"{name}'s environment was not read to name a fix: {e.message.splitlines()[0]}"
+    return None
 
 
 def _member_modules(found: Mapping[str, Layout]) -> ModuleMap:

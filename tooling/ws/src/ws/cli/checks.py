@@ -43,6 +43,8 @@ def imports(
     ws = load_workspace_only()
     names = [ws.member(m).name for m in members or []] or sorted(ws.members)
     reports = _check(ws, read_lock(ws.root / "uv.lock"), names)
+    for note in dict.fromkeys(n for r in reports for n in r.notes):
+        warn(note)
     for report in reports:
         for skipped in report.unreadable:
             warn(f"{unreadable_text(ws.root, skipped)} (skipped)")
