@@ -122,7 +122,8 @@ def imports_json(ws: Workspace, reports: list[MemberImports]) -> str:
             }
         )
     ok = not any(m["findings"] for m in members)
-    return json.dumps({"schema": 1, "ok": ok, "members": members}, indent=2)
+    notes = list(dict.fromkeys(n for r in reports for n in r.notes))
+    return json.dumps({"schema": 1, "ok": ok, "members": members, "notes": notes}, indent=2)
 
 
 def _finding_json(root: Path, f: Finding) -> dict[str, Any]:
