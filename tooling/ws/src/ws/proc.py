@@ -32,11 +32,13 @@ def run(
     check: bool = True,
     timeout: float | None = None,
     errors: str = "strict",
+    stdin: str | None = None,
 ) -> Result:
     """Run argv (never through a shell) and capture its output.
 
     errors is how undecodable output bytes are read: "surrogateescape" keeps file names
-    that are not UTF-8 equal to what os.listdir returns. Raises CommandFailed on a non-zero
+    that are not UTF-8 equal to what os.listdir returns. stdin is the text the program
+    reads (none: it reads the caller's stdin). Raises CommandFailed on a non-zero
     exit when check is true, and ToolNotFound when the program does not exist.
     """
     args = [str(a) for a in argv]
@@ -50,6 +52,7 @@ def run(
             errors=errors,
             check=False,
             timeout=timeout,
+            input=stdin,
         )
     except FileNotFoundError as e:
         raise _not_found(args) from e
