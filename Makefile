@@ -25,7 +25,7 @@ help: ## list the targets
 
 bootstrap: ## install uv (if missing) and the workspace's locked environment in .venv
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.9"
-	@$(PYTHON) -m uv sync --all-packages --locked --quiet --compile-bytecode
+	@$(PYTHON) -m uv sync --all-packages --all-extras --locked --quiet --compile-bytecode
 	@$(VENV)/bin/python -m compileall -q tooling/ws/src >/dev/null  # the editable ws, too
 
 engine: bootstrap ## start (installing if needed) the Docker engine, loopback registry and base images
