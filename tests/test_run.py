@@ -130,6 +130,8 @@ def test_each_member_runs_in_its_own_environment(
     }
     assert got["tool-d"]["reason"] == "no tests in packages/tool-d"
     assert "No module named 'gamma'" in done.stderr  # the failure's output is shown
+    # ... and what provides the import, with the fix
+    assert "uv add --package app-b gamma" in done.stderr, done.stderr
     # In one shared environment (uv's way), app-b's undeclared import passes: the point.
     subprocess.run([uv_bin, "sync", "--all-packages", "-q"], cwd=repo.path, env=env, check=True)
     shared = subprocess.run(

@@ -25,8 +25,9 @@ from ws.cli.common import (
 
 if TYPE_CHECKING:
     from ws.docker.pin.imageref import ImageRef
+    from ws.run.plan import Plan
     from ws.run.remote import RemoteStore
-    from ws.run.runner import Stores
+    from ws.run.runner import Outcome, Stores
     from ws.workspace.members import Workspace
 
 # What follows `--` on ws's command line: the task's own arguments (ws.cli.app.run sets it).
@@ -84,7 +85,7 @@ def run_task(
     ws = load_workspace_only()
     names = _chosen(ws, members or [], since if affected else None)
     found = plan(ws, task, names)
-    if not found:
+    if not found.jobs:
         say(f"no member to run {task} in")
         return
     env = lock_env()
@@ -101,16 +102,30 @@ def run_task(
         records=records,
     )
     stores = _stores(ws, cache_from or [], cache_to)
-    display = _display(task, len(found), as_json)
+    display = _display(task, len(found.jobs), as_json)
     try:
-        outcomes = run_jobs(ws, found, opts, stores, display)
+        outcomes = run_jobs(ws, found.jobs, opts, stores, display)
     finally:
         display.close()
         records.save()
+    _explain(ws, found, outcomes)
     _finish(task, outcomes, as_json)
 
 
-def _finish(task: str, outcomes: list, as_json: bool) -> None:
+def _explain(ws: Workspace, found: Plan, outcomes: list[Outcome]) -> None:
+    """For a member that failed on an import: what provides it and the `uv add` to run."""
+    from ws.checks.imports import missing_module_hint
+
+    for o in outcomes:
+        if o.status == "failed" and found.lock is not None and b"ModuleNotFoundError" in o.output:
+            hint = missing_module_hint(
+                o.output.decode("utf-8", "replace"), ws, found.lock, o.member
+            )
+            if hint is not None:
+                warn(hint)
+
+
+def _finish(task: str, outcomes: list[Outcome], as_json: bool) -> None:
     from ws.cli.run_display import failed, run_json, summary_table
     from ws.errors import WsError
 

@@ -16,6 +16,7 @@ from ws.fsio import read_regular
 from ws.locks.sync import LOCK_NAME, derive_locks, read_root_lock
 from ws.run.inputs import ROOT_FILES, Tree, key_of, nested, read_tree
 from ws.run.tasks import Task, declared, task_names
+from ws.workspace.lockfile import Lock
 from ws.workspace.member_lock import path_sources, reach
 from ws.workspace.members import Workspace
 
@@ -32,7 +33,13 @@ class Job:
     inputs: str  # the digest of its files, its siblings' and path sources', and the root's
 
 
-def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> list[Job]:
+@dataclass(frozen=True)
+class Plan:
+    jobs: list[Job]
+    lock: Lock | None  # the root lock, as read for the jobs (None when there is no job)
+
+
+def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> Plan:
     """The jobs for task_name over names (None: every member that has the task)."""
     tasks = declared(ws)
     if not any(task_name in t for t in tasks.values()):
@@ -45,7 +52,7 @@ def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> list[Job
     chosen = sorted(names) if names is not None else sorted(ws.members)
     chosen = [n for n in chosen if task_name in tasks[n]]
     if not chosen:
-        return []
+        return Plan([], None)
     lock_path = ws.root / LOCK_NAME
     try:
         root_lock = read_regular(lock_path, root=ws.root)
@@ -66,7 +73,7 @@ def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> list[Job
         sources = [e.local_path or "" for e in path_sources(lock, name)]
         inputs = _inputs(ws, tree, root_part, sorted(members), sources, derived[name])
         jobs.append(Job(name, tasks[name][task_name], derived[name], installs, members, inputs))
-    return jobs
+    return Plan(jobs, lock)
 
 
 def _root_files(root: Path, tree: Tree) -> str:
