@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from ws.cli.display import printable, printable_lines
+from ws.cli.display import printable_lines
+from ws.cli.progress import draw_rows, erase_rows
 from ws.run.runner import Outcome
 
 _MARK = {"passed": "ok", "failed": "FAILED", "skipped": "skipped", "timeout": "TIMEOUT"}
@@ -100,20 +100,16 @@ class RunDisplay:
         self.stream.write(printable_lines(text) + "\n")
 
     def _draw(self) -> None:
-        width = max(20, shutil.get_terminal_size().columns - 1)
-        rows = [f"Running {self.task}: {self.done}/{self.total} done"]
         now = self.clock()
-        for member, (doing, since) in sorted(self.running.items()):
-            rows.append(printable(f"  {member}: {doing} {now - since:.1f} s")[:width])
-        self._erase()
-        self.stream.write("\n".join(rows) + "\n")
-        self.stream.flush()
-        self.drawn = len(rows)
+        rows = [f"Running {self.task}: {self.done}/{self.total} done"]
+        rows += [
+            f"  {m}: {doing} {now - since:.1f} s"
+            for m, (doing, since) in sorted(self.running.items())
+        ]
+        self.drawn = draw_rows(self.stream, self.drawn, rows)
 
     def _erase(self) -> None:
-        if self.drawn:
-            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
-            self.drawn = 0
+        self.drawn = erase_rows(self.stream, self.drawn)
 
 
 def _text(output: bytes) -> str:
