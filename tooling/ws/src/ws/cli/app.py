@@ -32,6 +32,7 @@ from ws.cli.common import (
 )
 from ws.cli.docker import docker_app, docker_problems
 from ws.cli.progress import LockProgress
+from ws.cli.publish import publish
 
 if TYPE_CHECKING:
     from ws.workspace.members import Workspace
@@ -296,6 +297,7 @@ def check() -> None:
 
 
 app.add_typer(docker_app, name="docker")
+app.command("publish")(publish)
 
 
 def run(argv: Sequence[str]) -> int:

@@ -1,0 +1,98 @@
+"""Where a release goes, named as uv names it (a `[[tool.uv.index]]` with a `publish-url`,
+or uv's default, PyPI), and with which credentials: a token or a password from uv's own
+variables, or trusted publishing in CI. Read from values passed in, never from os.environ."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ws.errors import ConfigError, WsError
+from ws.publish.index import IndexAuth
+
+PYPI_SIMPLE = "https://pypi.org/simple/"
+PYPI_UPLOAD = "https://upload.pypi.org/legacy/"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # the index's name in [[tool.uv.index]], "pypi" for uv's default
+    url: str  # its simple API: where ws asks what it holds, and the smoke test installs from
+    publish_url: str  # where uv publish uploads
+    others: tuple[str, ...] = ()  # the workspace's other indexes, NAME=URL, for the smoke test
+    default: str | None = None  # the workspace's default index, if it names one
+
+
+@dataclass(frozen=True)
+class Credentials:
+    trusted: bool  # through the CI's OIDC token exchange
+    upload_env: dict[str, str]  # what to add to uv publish's environment
+    read: IndexAuth | None  # for the index's simple API
+
+
+def find_target(pyproject: Path, data: Mapping[str, Any], name: str | None) -> Target:
+    """The index called name in the root pyproject's [[tool.uv.index]], or PyPI for None."""
+    indexes = _indexes(pyproject, data)
+    default = next((i["url"] for i in indexes if i.get("default") is True), None)
+    if name is None:
+        others = tuple(_named(i) for i in indexes if not i.get("explicit"))
+        return Target("pypi", PYPI_SIMPLE, PYPI_UPLOAD, others, default)
+    found = next((i for i in indexes if i.get("name") == name), None)
+    known = ", ".join(str(i.get("name")) for i in indexes) or "none"
+    if found is None:
+        raise ConfigError(
+            pyproject,
+            f"no [[tool.uv.index]] is named {name!r} (named: {known})",
+            fix=f'add [[tool.uv.index]] name = "{name}" with url and publish-url',
+        )
+    if not isinstance(found.get("publish-url"), str):
+        raise ConfigError(
+            pyproject,
+            f"[[tool.uv.index]] {name!r} has no publish-url",
+            fix='add publish-url = "https://.../legacy/" (where uv publish uploads)',
+        )
+    others = tuple(_named(i) for i in indexes if i is not found and not i.get("explicit"))
+    return Target(name, found["url"], found["publish-url"], others, default)
+
+
+def _indexes(pyproject: Path, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    tool = data.get("tool", {})
+    entries = tool.get("uv", {}).get("index", []) if isinstance(tool, dict) else []
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("url"), str) for e in entries
+    ):
+        raise ConfigError(pyproject, "[[tool.uv.index]] entries need a url", fix='url = "..."')
+    return entries
+
+
+def _named(index: Mapping[str, Any]) -> str:
+    return f"{index['name']}={index['url']}" if index.get("name") else index["url"]
+
+
+def env_key(index_name: str) -> str:
+    """uv's spelling of an index name in its variables: UV_INDEX_<NAME>_USERNAME."""
+    return re.sub(r"[^A-Z0-9]", "_", index_name.upper())
+
+
+def find_credentials(target: Target, env: Mapping[str, str]) -> Credentials:
+    """The credentials uv publish will use, found before anything is built or uploaded."""
+    key = env_key(target.name)
+    user, password = env.get(f"UV_INDEX_{key}_USERNAME"), env.get(f"UV_INDEX_{key}_PASSWORD")
+    read = IndexAuth(user or "", password) if password else None
+    if env.get("UV_PUBLISH_TOKEN") or env.get("UV_PUBLISH_PASSWORD"):
+        return Credentials(False, {}, read)
+    if password:
+        upload = {"UV_PUBLISH_USERNAME": user or "__token__", "UV_PUBLISH_PASSWORD": password}
+        return Credentials(False, upload, read)
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+        return Credentials(True, {}, read)
+    raise WsError(
+        f"no credentials to publish to {target.name} ({target.publish_url}); nothing was built "
+        "or uploaded",
+        fix=f"set UV_PUBLISH_TOKEN (or UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD, or "
+        f"UV_INDEX_{key}_USERNAME and UV_INDEX_{key}_PASSWORD), or publish from GitHub Actions "
+        "with `permissions: id-token: write` (trusted publishing)",
+    )
