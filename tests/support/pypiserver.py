@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 USER = "uploader"
-PASSWORD = "s3cret-upload"  # a throwaway test password for a loopback server
+PASSWORD = "s3cret-upload"  # noqa: S105 -- a throwaway password for a loopback test server
 # passlib (which pypiserver uses for htpasswd) breaks on bcrypt 4.1 and later, which paramiko
 # brings: hiding bcrypt makes passlib use the sha256_crypt scheme the htpasswd file is in.
 _MAIN = (

@@ -89,7 +89,9 @@ def report_text(report: PublishReport) -> str:
         actions: dict[str, list[str]] = {}
         for filename, _, action in member.files:
             actions.setdefault(action, []).append(filename)
-        said = "; ".join(f"{action} {', '.join(files)}" for action, files in actions.items())
+        said = "; ".join(
+            f"{_shown(action, report)} {', '.join(files)}" for action, files in actions.items()
+        )
         lines.append(f"{member.name} {member.version}: {said}")
     if not report.members:
         lines.append("nothing to publish")
@@ -99,6 +101,10 @@ def report_text(report: PublishReport) -> str:
             f"{report.target.name} and imported"
         )
     return "\n".join(lines)
+
+
+def _shown(action: str, report: PublishReport) -> str:
+    return f"already on {report.target.name}" if action == "skipped" else action
 
 
 def report_json(report: PublishReport) -> str:

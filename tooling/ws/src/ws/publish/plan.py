@@ -60,7 +60,7 @@ def _with_requirements(
     """wanted and every sibling their metadata requires, transitively; each must be
     publishable and have static dependencies (the pins are written into them)."""
     chosen: set[str] = set()
-    todo = list(wanted)
+    todo = sorted(wanted, reverse=True)  # popped in name order: the first error is stable
     while todo:
         name = todo.pop()
         if name in chosen:
