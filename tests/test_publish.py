@@ -16,6 +16,7 @@ from tests.support.gitrepo import GitRepo
 from tests.support.publishing import (
     actions,
     libraries,
+    library,
     make_repo,
     publish_env,
     report,
@@ -295,3 +296,40 @@ def test_the_example_workspace_libraries(
     assert "example-core==0.3.0" in requires(wheel_metadata(wheel))
     pkg_info, _ = sdist_metadata(pypiserver.folder / "example_report-0.2.0.tar.gz")
     assert "example-core==0.3.0" in requires(pkg_info)
+
+
+def test_affected_members_with_the_siblings_they_require(
+    tmp_path: Path, pyindex: LocalIndex, pypiserver: PyPIServer, env: dict[str, str]
+) -> None:
+    files = libraries() | library("solo", [])
+    repo = make_repo(tmp_path / "ws", pyindex.url, pypiserver, files)
+    base = repo.head()
+    repo.commit_files({"packages/solo/README.md": "# solo\n\nChanged.\n"})
+    data = report(ws_publish(repo.path, env, "--json", "--dry-run", "--affected", "--since", base))
+    assert [m["name"] for m in data["members"]] == ["solo"]
+    repo.commit_files({"packages/top/README.md": "# top\n\nChanged.\n"})
+    data = report(ws_publish(repo.path, env, "--json", "--dry-run", "--affected", "--since", base))
+    assert [m["name"] for m in data["members"]] == ["base", "mid", "solo", "top"]
+
+
+@pytest.mark.parametrize(
+    "args", [("--affected",), ("--since", "HEAD"), ("base", "--affected", "--since", "HEAD")]
+)
+def test_usage_errors(repo: GitRepo, env: dict[str, str], args: tuple[str, ...]) -> None:
+    result = ws_publish(repo.path, env, *args)
+    assert result.exit_code == 2
+    assert "error:" in result.output
+
+
+def test_an_unpublishable_member_named_is_refused(
+    tmp_path: Path, pyindex: LocalIndex, pypiserver: PyPIServer, env: dict[str, str]
+) -> None:
+    files = libraries(top="classifiers = ['Private :: Do Not Upload']")
+    repo = make_repo(tmp_path / "ws", pyindex.url, pypiserver, files)
+    output = refused(repo, env, pypiserver, "top")
+    assert "top is not publishable: its classifiers hold `Private :: Do Not Upload`" in output
+    data = report(ws_publish(repo.path, env, "--json", "--dry-run"))
+    assert [m["name"] for m in data["members"]] == ["base", "mid"]
+    assert data["skipped"] == [
+        {"name": "top", "reason": "its classifiers hold `Private :: Do Not Upload`"}
+    ]
