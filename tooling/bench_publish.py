@@ -1,0 +1,155 @@
+"""Benchmark `ws publish` of this repository's publishable members against `uv build
+--all-packages` plus `uv publish` of the same members' files, both to a loopback pypiserver.
+
+Run: .venv/bin/python tooling/bench_publish.py
+
+One run each, as whole processes, in a fresh clone of this repository's HEAD whose root
+pyproject.toml names the loopback index (committed there: ws publish refuses a dirty tree).
+ws publish does everything it does for a user: versions, the pinned copy, a wheel and an
+sdist per member (`uv build --no-sources`), the checks, the simple API, one `uv publish` per
+member, and the smoke test (each member installed from the index into a fresh environment,
+its third-party dependencies from PyPI through uv's cache, and imported). The baseline builds
+every package and uploads the publishable members' files in one `uv publish`; it checks,
+pins and installs nothing. PYTHONDONTWRITEBYTECODE is removed, as for an installed tool.
+The figures go to docs/benchmarks/publish.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support.pypiserver import PASSWORD, USER, PyPIServer  # noqa: E402
+
+GOAL = 2.0  # ws publish at most 2 x the baseline (issue 20)
+OUT = REPO / "docs" / "benchmarks" / "publish.md"
+UV = str(REPO / ".venv" / "bin" / "uv")
+WS = str(REPO / ".venv" / "bin" / "ws")
+
+
+def bench_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env | {"UV_PUBLISH_USERNAME": USER, "UV_PUBLISH_PASSWORD": PASSWORD}
+
+
+def clone(folder: Path, server: PyPIServer) -> Path:
+    """HEAD of this repository, its root pyproject naming the loopback index `bench`."""
+    path = folder / "repo"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(path)], check=True)
+    index = (
+        f'\n[[tool.uv.index]]\nname = "bench"\nurl = "{server.url}"\n'
+        f'publish-url = "{server.upload_url}"\nexplicit = true\n'
+    )
+    with (path / "pyproject.toml").open("a") as handle:
+        handle.write(index)
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    subprocess.run([*git, "commit", "--quiet", "-am", "bench index"], cwd=path, check=True)
+    return path
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{done.stdout}{done.stderr}")
+    return seconds, done.stdout
+
+
+def baseline(folder: Path, env: dict[str, str], members: list[str]) -> dict[str, float]:
+    server = PyPIServer(folder / "baseline-index")
+    try:
+        repo = clone(folder / "baseline", server)
+        out = repo / "dist-baseline"
+        build, _ = timed([UV, "build", "--all-packages", "--out-dir", str(out)], repo, env)
+        prefixes = tuple(m.replace("-", "_") + "-" for m in members)
+        files = sorted(str(p) for p in out.iterdir() if p.name.startswith(prefixes))
+        argv = [UV, "publish", "--publish-url", server.upload_url, "--trusted-publishing", "never"]
+        upload, _ = timed([*argv, *files], repo, env)
+        return {"build": build, "publish": upload, "files": len(files)}
+    finally:
+        server.stop()
+
+
+def ws_publish(folder: Path, env: dict[str, str], *args: str) -> tuple[float, dict]:
+    server = PyPIServer(folder / "ws-index")
+    try:
+        repo = clone(folder / "ws", server)
+        seconds, out = timed([WS, "publish", "--index", "bench", "--json", *args], repo, env)
+        return seconds, json.loads(out)
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    env = bench_env()
+    with tempfile.TemporaryDirectory(prefix="bench-publish-") as temp:
+        folder = Path(temp)
+        dry_seconds, dry = ws_publish(folder / "dry", env, "--dry-run")
+        members = [m["name"] for m in dry["members"]]
+        base = baseline(folder / "base", env, members)
+        ws_seconds, report = ws_publish(folder / "full", env)
+    write(base, ws_seconds, report, dry_seconds)
+
+
+def write(base: dict[str, float], ws_seconds: float, report: dict, dry_seconds: float) -> None:
+    anchor = base["build"] + base["publish"]
+    ratio = ws_seconds / anchor
+    members = ", ".join(f"{m['name']} {m['version']}" for m in report["members"])
+    uploaded = sum(f["action"] == "uploaded" for m in report["members"] for f in m["files"])
+    verdict = "met" if ratio <= GOAL else "missed"
+    lines = [
+        "# Benchmark: `ws publish`",
+        "",
+        "Written by `tooling/bench_publish.py` (`.venv/bin/python tooling/bench_publish.py`);",
+        "every figure below comes from one run.",
+        "",
+        "## What is measured",
+        "",
+        f"- This repository's publishable members ({members}), from a fresh clone of HEAD",
+        "  whose root pyproject.toml names a loopback pypiserver; a new server for each command.",
+        "- `ws publish --index bench`, a whole process: versions, the pinned copy of HEAD, a",
+        "  wheel and an sdist per member (`uv build --no-sources`), the checks, the simple API,",
+        "  one `uv publish` per member and the smoke test (each member installed from the index",
+        "  into a fresh environment, third-party dependencies from PyPI through uv's warm cache,",
+        "  and its modules imported).",
+        "- The baseline: `uv build --all-packages` (every package, example-service too), then one",
+        f"  `uv publish` of the publishable members' {int(base['files'])} files. It pins, checks",
+        "  and installs nothing.",
+        "- One run each; uv's cache is the user's, warm. PYTHONDONTWRITEBYTECODE removed.",
+        f"- Goal: ws publish at most {GOAL:g} x the baseline.",
+        "",
+        "## Results",
+        "",
+        "| command | seconds | x baseline |",
+        "|---|---:|---:|",
+        f"| `uv build --all-packages` | {base['build']:.2f} | |",
+        f"| `uv publish` ({int(base['files'])} files) | {base['publish']:.2f} | |",
+        f"| baseline: the two together | {anchor:.2f} | 1.00 |",
+        f"| `ws publish --dry-run` (build, checks, simple API) | {dry_seconds:.2f} | "
+        f"{dry_seconds / anchor:.2f} |",
+        f"| `ws publish` ({uploaded} files uploaded, smoke test {report['smoke']}) | "
+        f"{ws_seconds:.2f} | {ratio:.2f} |",
+        "",
+        f"Goal <= {GOAL:g} x: {verdict} ({ratio:.2f} x).",
+        "",
+        f"Machine: {platform.platform()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}.",
+        "",
+    ]
+    OUT.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
