@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ws.cli.common import SETTINGS, emit, handle_errors, load, out, usage_error, workspace_uv
+from ws.cli.common import (
+    SETTINGS,
+    emit,
+    handle_errors,
+    load,
+    lock_env,
+    out,
+    usage_error,
+    workspace_uv,
+)
 
 if TYPE_CHECKING:
-    from ws.publish.release import PublishReport
+    import networkx as nx
+
+    from ws.publish.plan import Plan
+    from ws.publish.release import PublishOptions, PublishReport
     from ws.publish.target import Credentials, Target
+    from ws.workspace.members import Workspace
 
 
 @handle_errors
@@ -41,10 +53,7 @@ def publish(
 ) -> None:
     """Release members to an index: versions from the project or git tags, siblings pinned,
     a wheel and an sdist each, checked before upload and installed after."""
-    from ws.publish.plan import plan_publish
-    from ws.publish.release import PublishOptions
     from ws.publish.release import publish as run_publish
-    from ws.publish.target import find_credentials, find_target
 
     if affected != (since is not None):
         raise usage_error(
@@ -53,18 +62,32 @@ def publish(
     if affected and members:
         raise usage_error("name members or pass --affected, not both")
     ws, graph = load()
-    among = None
-    if affected:
-        from ws.workspace import changes
-
-        among = changes.affected(ws, graph, since or "").affected
-    plan = plan_publish(ws, members or None, among)
-    env = dict(os.environ)
-    target = find_target(ws.pyproject, ws.data, index)
-    credentials = find_credentials(target, env) if not dry_run else _dry_credentials(target, env)
-    opts = PublishOptions(workspace_uv(ws, env), env, target, credentials, dry_run=dry_run)
+    plan = _plan(ws, graph, members or None, since)
+    opts = _options(ws, index, dry_run)
     report = run_publish(ws, plan, opts, _step if not as_json else lambda _: None)
     out(report_json(report) if as_json else report_text(report))
+
+
+def _plan(ws: Workspace, graph: nx.DiGraph, members: list[str] | None, since: str | None) -> Plan:
+    from ws.publish.plan import plan_publish
+
+    among = None
+    if since is not None:
+        from ws.workspace import changes
+
+        among = changes.affected(ws, graph, since).affected
+    return plan_publish(ws, members, among)
+
+
+def _options(ws: Workspace, index: str | None, dry_run: bool) -> PublishOptions:
+    """Where to, with which credentials (found before anything is built), and which uv."""
+    from ws.publish.release import PublishOptions
+    from ws.publish.target import find_credentials, find_target
+
+    env = lock_env()  # this environment, with --offline
+    target = find_target(ws.pyproject, ws.data, index)
+    credentials = find_credentials(target, env) if not dry_run else _dry_credentials(target, env)
+    return PublishOptions(workspace_uv(ws, env), env, target, credentials, dry_run=dry_run)
 
 
 def _dry_credentials(target: Target, env: dict[str, str]) -> Credentials:

@@ -91,14 +91,14 @@ def _upload_member(
     if missing and not opts.dry_run:
         step(f"uploading {result.name} {result.version}")
         env = {**opts.env, **opts.credentials.upload_env}
-        done = lambda: "uploaded before: " + (", ".join(report.uploaded()) or "nothing")  # noqa: E731 -- read when it fails
+        before = ", ".join(report.uploaded()) or "nothing"
         upload(
             opts.uv,
             opts.target,
             [a.path for a in missing],
             trusted=opts.credentials.trusted,
             env=env,
-            done=done,
+            before=before,
         )
     for a in actions:
         result.files.append((a.path.name, a.sha256, "skipped" if a.present else action))

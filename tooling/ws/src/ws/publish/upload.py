@@ -5,7 +5,7 @@ refused), then one `uv publish` call per member, dependencies first."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,15 +65,15 @@ def upload(
     *,
     trusted: bool,
     env: Mapping[str, str],
-    done: Callable[[], str],
+    before: str,
 ) -> None:
     """One uv publish of one member's files; a WsError that says what the run had uploaded
-    before (done()) when it fails."""
+    before (before) when it fails."""
     try:
         run(publish_argv(uv, target.publish_url, files, trusted=trusted), env=env)
     except CommandFailed as e:
         raise WsError(
             f"uploading {', '.join(f.name for f in files)} to {target.name} failed:\n"
-            f"{first_error(e.stderr)}\n{done()}",
+            f"{first_error(e.stderr)}\nuploaded before: {before}",
             fix="fix the cause and run again: ws publish uploads only what is missing",
         ) from e
