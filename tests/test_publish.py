@@ -333,3 +333,25 @@ def test_an_unpublishable_member_named_is_refused(
     assert data["skipped"] == [
         {"name": "top", "reason": "its classifiers hold `Private :: Do Not Upload`"}
     ]
+
+
+def test_an_index_refusing_halfway_then_a_run_that_resumes(
+    repo: GitRepo, env: dict[str, str], pypiserver: PyPIServer
+) -> None:
+    """pypiserver refuses to store a file whose name it holds already; a folder of that name
+    is not a file it lists, so ws sees nothing there until the upload of mid is refused."""
+    blocker = pypiserver.folder / "mid-1.0.0-py3-none-any.whl"
+    blocker.mkdir()
+    result = ws_publish(repo.path, env)
+    assert result.exit_code == 1
+    assert "uploading mid-1.0.0-py3-none-any.whl, mid-1.0.0.tar.gz to pub failed" in result.output
+    assert "uploaded before: base-1.0.0-py3-none-any.whl, base-1.0.0.tar.gz" in result.output
+    blocker.rmdir()
+    kept = {p.name: p.stat().st_mtime_ns for p in pypiserver.folder.iterdir()}
+    data = report(ws_publish(repo.path, env, "--json"))
+    done = actions(data)
+    assert [name for name, action in done.items() if action == "skipped"] == sorted(kept)
+    assert {
+        p.name: p.stat().st_mtime_ns for p in pypiserver.folder.iterdir() if p.name in kept
+    } == kept
+    assert pypiserver.files() == EVERY_FILE
