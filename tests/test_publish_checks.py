@@ -3,6 +3,7 @@ own rules; and sibling pins as ws writes them (extras and markers kept)."""
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ws.errors import ConfigError
 from ws.publish.checks import check_file
 from ws.publish.pins import pinned, pinned_lists
 
+from tests.support.files import build_file_tree
 from tests.support.pyindex import build_wheel
 
 GOOD = """\
@@ -102,3 +104,32 @@ def test_pinned_lists_name_only_siblings() -> None:
         ("project", "dependencies"): {1: "core==1.2.0"},
         ("project", "optional-dependencies", "cli"): {0: "core[cli]==1.2.0"},
     }
+
+
+RST = GOOD.replace("text/markdown", "text/x-rst").replace("# demo", "Demo\n====\n\n`broken")
+
+
+def test_rst_is_rendered_when_readme_renderer_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """readme_renderer is optional (not a dependency of ws); a stand-in with its interface
+    (render returns None for text it cannot render) shows the check asks it."""
+    monkeypatch.delitem(sys.modules, "readme_renderer", raising=False)
+    monkeypatch.delitem(sys.modules, "readme_renderer.rst", raising=False)
+    build_file_tree(
+        tmp_path / "site",
+        {
+            "readme_renderer/__init__.py": "",
+            "readme_renderer/rst.py": (
+                "def render(text):\n    return None if '`broken' in text else '<p/>'\n"
+            ),
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    found = check_file(wheel_with(tmp_path, RST), "demo", "1.0.0", {"base": "==1.0.0"})
+    assert found == [
+        "demo-1.0.0-py3-none-any.whl: the README is not valid reStructuredText "
+        "(PyPI would refuse to render it)"
+    ]
+    fixed = RST.replace("`broken", "fine")
+    assert check_file(wheel_with(tmp_path, fixed), "demo", "1.0.0", {"base": "==1.0.0"}) == []

@@ -39,7 +39,8 @@ def published_files(simple_url: str, project: str, auth: IndexAuth | None) -> di
     if auth is not None:
         request.add_header("Authorization", auth.header())
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 -- http(s) only
+        # A new opener each call: urlopen's shared one keeps the proxy settings of its first use
+        with urllib.request.build_opener().open(request, timeout=TIMEOUT) as response:
             kind = response.headers.get_content_type()
             body = response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
