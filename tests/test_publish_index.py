@@ -70,20 +70,20 @@ ROOT_DATA = {
 }
 
 
-def test_targets() -> None:
-    corp = find_target(Path("pyproject.toml"), ROOT_DATA, "corp-pypi")
+def test_targets(tmp_path: Path) -> None:
+    corp = find_target(tmp_path, ROOT_DATA, "corp-pypi")
     assert (corp.url, corp.publish_url) == ("https://corp/simple/", "https://corp/up/")
     assert corp.others == ("local=http://127.0.0.1:1/simple/",)  # explicit ones stay out
     assert corp.default == "http://127.0.0.1:1/simple/"
-    assert find_target(Path("pyproject.toml"), ROOT_DATA, None).publish_url == PYPI_UPLOAD
+    assert find_target(tmp_path, ROOT_DATA, None).publish_url == PYPI_UPLOAD
     with pytest.raises(ConfigError, match="no \\[\\[tool.uv.index\\]\\] is named 'nope'"):
-        find_target(Path("pyproject.toml"), ROOT_DATA, "nope")
+        find_target(tmp_path, ROOT_DATA, "nope")
     with pytest.raises(ConfigError, match="'local' has no publish-url"):
-        find_target(Path("pyproject.toml"), ROOT_DATA, "local")
+        find_target(tmp_path, ROOT_DATA, "local")
 
 
-def test_credentials() -> None:
-    corp = find_target(Path("pyproject.toml"), ROOT_DATA, "corp-pypi")
+def test_credentials(tmp_path: Path) -> None:
+    corp = find_target(tmp_path, ROOT_DATA, "corp-pypi")
     assert env_key("corp-pypi") == "CORP_PYPI"
     token = find_credentials(corp, {"UV_PUBLISH_TOKEN": "t"})
     assert not token.trusted and token.upload_env == {}
@@ -96,3 +96,20 @@ def test_credentials() -> None:
     assert find_credentials(corp, github).trusted
     with pytest.raises(WsError, match="no credentials to publish to corp-pypi"):
         find_credentials(corp, {"GITHUB_ACTIONS": "true"})
+
+
+def test_uv_defaults_and_uv_toml(tmp_path: Path) -> None:
+    own = {"tool": {"uv": {"publish-url": "https://corp/up/", "check-url": "https://corp/simple/"}}}
+    assert find_target(tmp_path, own, None).publish_url == "https://corp/up/"
+    assert find_target(tmp_path, own, None).url == "https://corp/simple/"
+    no_check = {"tool": {"uv": {"publish-url": "https://corp/up/"}}}
+    with pytest.raises(ConfigError, match="without `tool.uv.check-url`"):
+        find_target(tmp_path, no_check, None)
+    (tmp_path / "uv.toml").write_text(
+        '[[index]]\nname = "team"\nurl = "https://team/simple/"\npublish-url = "https://team/up/"\n'
+    )
+    assert (
+        find_target(tmp_path, ROOT_DATA, "team").publish_url == "https://team/up/"
+    )  # uv.toml wins
+    with pytest.raises(ConfigError, match=r"uv.toml: no \[\[index\]\] is named 'corp-pypi'"):
+        find_target(tmp_path, ROOT_DATA, "corp-pypi")

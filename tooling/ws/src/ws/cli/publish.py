@@ -85,7 +85,7 @@ def _options(ws: Workspace, index: str | None, dry_run: bool) -> PublishOptions:
     from ws.publish.target import find_credentials, find_target
 
     env = lock_env()  # this environment, with --offline
-    target = find_target(ws.pyproject, ws.data, index)
+    target = find_target(ws.root, ws.data, index)
     credentials = find_credentials(target, env) if not dry_run else _dry_credentials(target, env)
     return PublishOptions(workspace_uv(ws, env), env, target, credentials, dry_run=dry_run)
 

@@ -33,38 +33,68 @@ class Credentials:
     read: IndexAuth | None  # for the index's simple API
 
 
-def find_target(pyproject: Path, data: Mapping[str, Any], name: str | None) -> Target:
-    """The index called name in the root pyproject's [[tool.uv.index]], or PyPI for None."""
-    indexes = _indexes(pyproject, data)
+def find_target(root: Path, pyproject: Mapping[str, Any], name: str | None) -> Target:
+    """The index called name in the workspace's [[tool.uv.index]] (of the root uv.toml when
+    there is one, as uv reads it, else of the root pyproject.toml), or for None what uv
+    publish uses without --index: `publish-url` and `check-url`, else PyPI."""
+    settings, source, table = uv_settings(root, pyproject)
+    indexes = _indexes(settings, source, table)
     default = next((i["url"] for i in indexes if i.get("default") is True), None)
     if name is None:
         others = tuple(_named(i) for i in indexes if not i.get("explicit"))
-        return Target("pypi", PYPI_SIMPLE, PYPI_UPLOAD, others, default)
+        return Target("pypi", *_default_urls(settings, source, table), others, default)
     found = next((i for i in indexes if i.get("name") == name), None)
     known = ", ".join(str(i.get("name")) for i in indexes) or "none"
     if found is None:
         raise ConfigError(
-            pyproject,
-            f"no [[tool.uv.index]] is named {name!r} (named: {known})",
-            fix=f'add [[tool.uv.index]] name = "{name}" with url and publish-url',
+            source,
+            f"no [[{table}index]] is named {name!r} (named: {known})",
+            fix=f'add [[{table}index]] name = "{name}" with url and publish-url',
         )
     if not isinstance(found.get("publish-url"), str):
         raise ConfigError(
-            pyproject,
-            f"[[tool.uv.index]] {name!r} has no publish-url",
+            source,
+            f"[[{table}index]] {name!r} has no publish-url",
             fix='add publish-url = "https://.../legacy/" (where uv publish uploads)',
         )
     others = tuple(_named(i) for i in indexes if i is not found and not i.get("explicit"))
     return Target(name, found["url"], found["publish-url"], others, default)
 
 
-def _indexes(pyproject: Path, data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    tool = data.get("tool", {})
-    entries = tool.get("uv", {}).get("index", []) if isinstance(tool, dict) else []
+def uv_settings(root: Path, pyproject: Mapping[str, Any]) -> tuple[Mapping[str, Any], Path, str]:
+    """uv's settings at the workspace root, where they came from, and their table prefix."""
+    uv_toml = root / "uv.toml"
+    if uv_toml.is_file():
+        from ws.workspace.members import read_toml
+
+        return read_toml(uv_toml), uv_toml, ""
+    tool = pyproject.get("tool")
+    settings = tool.get("uv") if isinstance(tool, dict) else None
+    return settings if isinstance(settings, dict) else {}, root / "pyproject.toml", "tool.uv."
+
+
+def _default_urls(settings: Mapping[str, Any], source: Path, table: str) -> tuple[str, str]:
+    """The simple API and the upload URL of `uv publish` without --index."""
+    publish_url, check_url = settings.get("publish-url"), settings.get("check-url")
+    if publish_url is None:
+        return check_url or PYPI_SIMPLE, PYPI_UPLOAD
+    if not isinstance(check_url, str):
+        raise ConfigError(
+            source,
+            f"`{table}publish-url` is set without `{table}check-url`, so ws cannot ask that "
+            "index what it holds",
+            fix=f'set {table}check-url = "https://.../simple/" (its simple API), or name an '
+            "index with --index",
+        )
+    return check_url, publish_url
+
+
+def _indexes(settings: Mapping[str, Any], source: Path, table: str) -> list[dict[str, Any]]:
+    entries = settings.get("index", [])
     if not isinstance(entries, list) or not all(
         isinstance(e, dict) and isinstance(e.get("url"), str) for e in entries
     ):
-        raise ConfigError(pyproject, "[[tool.uv.index]] entries need a url", fix='url = "..."')
+        raise ConfigError(source, f"[[{table}index]] entries need a url", fix='url = "..."')
     return entries
 
 
