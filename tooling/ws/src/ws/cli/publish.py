@@ -36,12 +36,15 @@ def publish(
         bool, typer.Option("--affected", help="Only the members affected since --since REF.")
     ] = False,
     since: Annotated[
-        str | None, typer.Option("--since", help="The git ref --affected compares with.")
+        str | None,
+        typer.Option("--since", metavar="REF", help="The git ref --affected compares with."),
     ] = None,
     index: Annotated[
         str | None,
         typer.Option(
-            "--index", help="A [[tool.uv.index]] name with a publish-url (default: PyPI)."
+            "--index",
+            metavar="NAME",
+            help="A [[tool.uv.index]] name with a publish-url (default: uv's, PyPI).",
         ),
     ] = None,
     dry_run: Annotated[
