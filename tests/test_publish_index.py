@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ws.errors import ConfigError, WsError
 from ws.publish.index import IndexAuth, _html_files, _json_files, published_files
-from ws.publish.target import PYPI_UPLOAD, env_key, find_credentials, find_target
+from ws.publish.target import PYPI_UPLOAD, Target, env_key, find_credentials, find_target
 
 from tests.support.pyindex import LocalIndex
 from tests.support.pypiserver import PyPIServer, free_port, pypiserver
@@ -113,3 +113,11 @@ def test_uv_defaults_and_uv_toml(tmp_path: Path) -> None:
     )  # uv.toml wins
     with pytest.raises(ConfigError, match=r"uv.toml: no \[\[index\]\] is named 'corp-pypi'"):
         find_target(tmp_path, ROOT_DATA, "corp-pypi")
+
+
+def test_credentials_in_the_urls(pypiserver: PyPIServer) -> None:
+    (pypiserver.folder / "demo-1.0.tar.gz").write_bytes(b"sdist")
+    with_user = pypiserver.url.replace("http://", "http://reader:pw@")
+    assert list(published_files(with_user, "demo", None)) == ["demo-1.0.tar.gz"]
+    target = Target("corp", "https://corp/simple/", "https://u:secret@corp/up/")
+    assert find_credentials(target, {}).trusted is False

@@ -32,7 +32,11 @@ class IndexAuth:
 def published_files(simple_url: str, project: str, auth: IndexAuth | None) -> dict[str, str | None]:
     """filename -> sha256 (None when the index gives no hash) of every file the index holds
     for project (a normalised name); {} when it holds none."""
-    url = urljoin(simple_url if simple_url.endswith("/") else simple_url + "/", f"{project}/")
+    parts = urlsplit(simple_url)
+    if auth is None and parts.password:  # http://user:password@host/simple/, as uv takes it
+        auth = IndexAuth(unquote(parts.username or ""), unquote(parts.password))
+    base = without_credentials(simple_url)
+    url = urljoin(base if base.endswith("/") else base + "/", f"{project}/")
     if urlsplit(url).scheme not in ("http", "https"):
         raise _refused(simple_url, project, "not an http(s) URL")
     request = urllib.request.Request(url, headers={"Accept": _ACCEPT})  # noqa: S310 -- http(s) only, checked above

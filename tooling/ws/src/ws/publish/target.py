@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ws.errors import ConfigError, WsError
 from ws.publish.index import IndexAuth
@@ -112,7 +113,8 @@ def find_credentials(target: Target, env: Mapping[str, str]) -> Credentials:
     key = env_key(target.name)
     user, password = env.get(f"UV_INDEX_{key}_USERNAME"), env.get(f"UV_INDEX_{key}_PASSWORD")
     read = IndexAuth(user or "", password) if password else None
-    if env.get("UV_PUBLISH_TOKEN") or env.get("UV_PUBLISH_PASSWORD"):
+    in_url = urlsplit(target.publish_url).password  # https://user:password@host/legacy/
+    if env.get("UV_PUBLISH_TOKEN") or env.get("UV_PUBLISH_PASSWORD") or in_url:
         return Credentials(False, {}, read)
     if password:
         upload = {"UV_PUBLISH_USERNAME": user or "__token__", "UV_PUBLISH_PASSWORD": password}
