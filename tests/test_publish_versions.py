@@ -10,7 +10,7 @@ import pytest
 from packaging.version import Version
 from ws.errors import ConfigError
 from ws.publish.plan import plan_publish
-from ws.publish.versions import release_versions, tag_version
+from ws.publish.versions import next_dev, release_versions, tag_version
 from ws.workspace.members import load_workspace
 
 from tests.support.gitrepo import GitRepo
@@ -115,3 +115,16 @@ def test_publish_dev_versions_with_matching_pins(
     top = wheel_metadata(pypiserver.folder / "top-1.0.1.dev1-py3-none-any.whl")
     assert requires(top) == ["base==1.0.0", "mid==1.0.1.dev1"]
     assert repo.git("status", "--porcelain") == ""  # the version went into the copy only
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        ("1.2.3", "1.2.4.dev5"),
+        ("2", "2.0.1.dev5"),
+        ("1.0.0rc1", "1.0.0rc2.dev5"),
+        ("3.1", "3.1.1.dev5"),
+    ],
+)
+def test_the_next_development_release(base: str, expected: str) -> None:
+    assert next_dev(Version(base), 5) == expected

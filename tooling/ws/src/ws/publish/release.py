@@ -28,7 +28,6 @@ class PublishOptions:
     target: Target
     credentials: Credentials
     dry_run: bool = False
-    smoke: bool = True
 
 
 @dataclass
@@ -72,7 +71,7 @@ def publish(
             result = MemberResult(member.name, versions[member.name], str(member.rel))
             report.members.append(result)
             _upload_member(opts, result, actions[member.name], report, step)
-        if opts.smoke and not opts.dry_run:
+        if not opts.dry_run:
             step("smoke test: installing from the index in clean environments")
             smoke_test(opts.uv, opts.target, dists, folder / "smoke", opts.env)
             report.smoke = "passed"

@@ -84,5 +84,14 @@ def git_version(
     count = git.count_commits(root, f"refs/tags/{tag}" if tag else None, paths)
     if tag is not None and count == 0:
         return str(base)
+    return next_dev(base, count)
+
+
+def next_dev(base: Version, count: int) -> str:
+    """The development release after base: X.Y.(Z+1).devN, or after a pre-release the next
+    one's (1.0.0rc1 -> 1.0.0rc2.devN), as setuptools-scm guesses it."""
+    if base.pre is not None:
+        letter, number = base.pre
+        return f"{base.base_version}{letter}{number + 1}.dev{count}"
     major, minor, micro = (*base.release, 0, 0)[:3]
     return f"{major}.{minor}.{micro + 1}.dev{count}"
