@@ -107,8 +107,8 @@ def pin(
     """Pin python-image and uv-image to the digests their tags point at now."""
     from ws.docker.generate.config import load_root_config
     from ws.docker.pin import pins, registry
-    from ws.docker.pin.transport import proxy_settings
     from ws.errors import StaleFiles
+    from ws.registry.transport import proxy_settings
 
     ws = load_workspace_only()
     root = load_root_config(ws)
