@@ -198,16 +198,25 @@ def test_dirty_tree_is_refused(repo: GitRepo, env: dict[str, str], pypiserver: P
     assert "changes git does not hold" in output and "commit or stash" in output
 
 
-def test_a_version_published_with_other_content_is_refused(
-    repo: GitRepo, env: dict[str, str], pypiserver: PyPIServer
+@pytest.mark.parametrize(
+    ("filename", "why"),
+    [
+        ("mid-1.0.0-py3-none-any.whl", "other bytes"),  # mid 1.0.0, built from something else
+        ("mid-1.0.0-cp311-cp311-linux_x86_64.whl", "not built by this run"),
+    ],
+)
+def test_a_version_already_published_is_refused(
+    repo: GitRepo, env: dict[str, str], pypiserver: PyPIServer, filename: str, why: str
 ) -> None:
-    other = build_wheel("mid", "1.0.0", ("base",))  # mid 1.0.0, built from something else
-    (pypiserver.folder / other.filename).write_bytes(other.data)
+    other = build_wheel("mid", "1.0.0", ("base",))
+    (pypiserver.folder / filename).write_bytes(other.data)
+    (pypiserver.folder / "mid-0.9.0.tar.gz").write_bytes(b"an older release: no matter")
     result = ws_publish(repo.path, env)
     assert result.exit_code == 1
-    assert "already holds these versions with other content" in result.output
-    assert "mid-1.0.0-py3-none-any.whl" in result.output
-    assert pypiserver.files() == [other.filename]  # base, first in order, was not uploaded
+    assert "pub already holds these versions, with files other than this run's" in result.output
+    assert f"{filename} ({why})" in result.output
+    assert "0.9.0" not in result.output
+    assert pypiserver.files() == sorted([filename, "mid-0.9.0.tar.gz"])  # base was not uploaded
 
 
 def test_a_publishable_member_requiring_an_unpublishable_one_is_refused(

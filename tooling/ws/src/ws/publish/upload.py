@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
+from packaging.version import Version
+
 from ws.errors import CommandFailed, WsError
 from ws.proc import run
 from ws.publish.build import Dists
@@ -35,27 +38,40 @@ def sha256(path: Path) -> str:
 def compare(
     target: Target, dists: Mapping[str, Dists], auth: IndexAuth | None
 ) -> dict[str, list[FileAction]]:
-    """Each member's files and whether the index holds them already; one WsError naming
-    every file the index holds with other bytes (a version already published differently)."""
+    """Each member's files and whether the index holds them already. A version the index
+    holds is refused (one WsError naming every such file) unless every file it holds of it is
+    one of ours, byte for byte: what an earlier run of the same commit uploaded."""
     actions: dict[str, list[FileAction]] = {}
     conflicts: list[str] = []
     for name, built in dists.items():
         held = published_files(target.url, name, auth)
-        actions[name] = []
-        for path in built.files:
-            digest = sha256(path)
-            if path.name in held and held[path.name] != digest:
-                conflicts.append(f"{path.name} (index: {held[path.name] or 'no hash given'})")
-            actions[name].append(FileAction(path, digest, held.get(path.name) == digest))
+        ours = {path.name: sha256(path) for path in built.files}
+        for filename, digest in held.items():
+            if _version_of(filename) == Version(built.version) and ours.get(filename) != digest:
+                mine = "not built by this run" if filename not in ours else "other bytes"
+                conflicts.append(f"{filename} ({mine})")
+        actions[name] = [
+            FileAction(p, ours[p.name], held.get(p.name) == ours[p.name]) for p in built.files
+        ]
     if conflicts:
         lines = "\n".join(f"  {c}" for c in conflicts)
         raise WsError(
-            f"{target.name} already holds these versions with other content; nothing was "
-            f"uploaded:\n{lines}",
+            f"{target.name} already holds these versions, with files other than this run's; "
+            f"nothing was uploaded:\n{lines}",
             fix="a published version never changes: release a new version (a new tag, or a "
             "new [project] version)",
         )
     return actions
+
+
+def _version_of(filename: str) -> Version | None:
+    """The version a wheel's or an sdist's file name says (None for other names)."""
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except ValueError:
+        return None
 
 
 def upload(
