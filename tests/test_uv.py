@@ -339,8 +339,15 @@ def test_publish_command_lines() -> None:
     ]
     assert argv[-1] == "a.whl"
     assert "always" in uv.publish_argv("/opt/uv", "https://up/", [], trusted=True)
-    build = uv.build_dists_argv("/opt/uv", Path("/copy/pkg"), Path("/out"))
-    assert build[:4] == ["/opt/uv", "build", "/copy/pkg", "--no-sources"]
+    build = uv.build_dists_argv("/opt/uv", Path("/copy/pkg"), Path("/out"), "/py/bin/python")
+    assert build[:6] == [
+        "/opt/uv",
+        "build",
+        "/copy/pkg",
+        "--no-sources",
+        "--python",
+        "/py/bin/python",
+    ]
     assert "--wheel" not in build and "--sdist" not in build  # the wheel is built from the sdist
     install = uv.install_argv(
         "/opt/uv", Path("/v/bin/python"), ["core==1.0"], ["pub=https://p/"], None

@@ -40,6 +40,7 @@ def build_all(
     versions: Mapping[str, str],
     out: Path,
     env: Mapping[str, str],
+    python: str,
 ) -> dict[str, Dists]:
     """Every member's Dists, built PARALLEL at a time; the first failure raised."""
     running: dict[str, Running] = {}
@@ -50,7 +51,7 @@ def build_all(
                 name, job = next(iter(running.items()))
                 built[name] = _finish(name, job, versions[name], out / name)
                 del running[name]
-            argv = build_dists_argv(uv, copy / member.rel, out / member.name)
+            argv = build_dists_argv(uv, copy / member.rel, out / member.name, python)
             running[member.name] = start(argv, cwd=copy, env=env)
         for name, job in list(running.items()):
             built[name] = _finish(name, job, versions[name], out / name)

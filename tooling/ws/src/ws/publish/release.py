@@ -18,6 +18,7 @@ from ws.publish.stage import refuse_dirty, stage
 from ws.publish.target import Credentials, Target
 from ws.publish.upload import FileAction, compare, upload
 from ws.publish.versions import release_versions
+from ws.uv import find_python
 from ws.workspace.members import Workspace
 
 
@@ -62,7 +63,8 @@ def publish(
         step(f"building {len(plan.members)} member(s) from HEAD")
         copy = stage(ws, plan, versions, folder)
         env = {**opts.env, "SOURCE_DATE_EPOCH": str(git.commit_time(ws.root))}
-        dists = build_all(opts.uv, copy, plan.members, versions, folder / "dist", env)
+        python = find_python(opts.uv, ws.root, opts.env)
+        dists = build_all(opts.uv, copy, plan.members, versions, folder / "dist", env, python)
         operators = {n: plan.configs[n].pin for n in versions}
         check_dists(dists, expected_pins(versions, operators))
         step(f"asking {opts.target.name} what it holds")
@@ -73,7 +75,7 @@ def publish(
             _upload_member(opts, result, actions[member.name], report, step)
         if not opts.dry_run:
             step("smoke test: installing from the index in clean environments")
-            smoke_test(opts.uv, opts.target, dists, folder / "smoke", opts.env)
+            smoke_test(opts.uv, opts.target, dists, folder / "smoke", opts.env, python)
             report.smoke = "passed"
     return report
 

@@ -34,13 +34,18 @@ def python_of(venv: Path) -> Path:
 
 
 def smoke_test(
-    uv: str, target: Target, dists: Mapping[str, Dists], folder: Path, env: Mapping[str, str]
+    uv: str,
+    target: Target,
+    dists: Mapping[str, Dists],
+    folder: Path,
+    env: Mapping[str, str],
+    python: str,
 ) -> None:
     """Install every member of dists (name==version, from the target index first) each into
     its own new environment under folder, and import its modules there; all at once."""
     folder.mkdir(parents=True, exist_ok=True)
     venvs = {name: folder / name for name in dists}
-    _all(venvs, lambda n: venv_argv(uv, venvs[n]), env, "creating an environment for")
+    _all(venvs, lambda n: venv_argv(uv, venvs[n], python), env, "creating an environment for")
     indexes = [f"{target.name}={target.url}", *target.others]
     _all(
         venvs,
