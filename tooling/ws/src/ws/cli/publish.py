@@ -67,7 +67,7 @@ def publish(
     ws, graph = load()
     plan = _plan(ws, graph, members or None, since)
     opts = _options(ws, index, dry_run)
-    report = run_publish(ws, plan, opts, _step if not as_json else lambda _: None)
+    report = run_publish(ws, plan, opts, _step)  # progress on stderr: stdout holds the JSON
     out(report_json(report) if as_json else report_text(report))
 
 
