@@ -81,47 +81,58 @@ def baseline(folder: Path, env: dict[str, str], members: list[str]) -> dict[str,
         server.stop()
 
 
-def ws_publish(folder: Path, env: dict[str, str], *args: str) -> tuple[float, dict, dict]:
-    """ws publish's time, its JSON report, and when each progress line (stderr) came."""
+Run = tuple[float, dict, dict]  # seconds, the JSON report, progress line -> when it came
+
+
+def ws_publish(folder: Path, env: dict[str, str], *args: str, again: bool = False) -> list[Run]:
+    """ws publish in a fresh clone to a fresh index; with again, a second run right after."""
     server = PyPIServer(folder / "ws-index")
     try:
         repo = clone(folder / "ws", server)
         argv = [WS, "publish", "--index", "bench", "--json", *args]
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        if proc.stderr is None or proc.stdout is None:
-            raise SystemExit("ws publish's output was not piped")
-        steps = {line.strip(): time.perf_counter() - start for line in proc.stderr}
-        out = proc.stdout.read()
-        if proc.wait() != 0:
-            raise SystemExit(f"ws publish failed:\n{out}\n{steps}")
-        return time.perf_counter() - start, json.loads(out), steps
+        return [timed_ws(argv, repo, env) for _ in range(2 if again else 1)]
     finally:
         server.stop()
+
+
+def timed_ws(argv: list[str], repo: Path, env: dict[str, str]) -> Run:
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    if proc.stderr is None or proc.stdout is None:
+        raise SystemExit("ws publish's output was not piped")
+    steps = {line.strip(): time.perf_counter() - start for line in proc.stderr}
+    out = proc.stdout.read()
+    if proc.wait() != 0:
+        raise SystemExit(f"ws publish failed:\n{out}\n{steps}")
+    return time.perf_counter() - start, json.loads(out), steps
+
+
+def _smoke_start(steps: dict) -> float:
+    return next(t for line, t in steps.items() if line.startswith("smoke test:"))
 
 
 def main() -> None:
     env = bench_env()
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as temp:
         folder = Path(temp)
-        dry_seconds, dry, _ = ws_publish(folder / "dry", env, "--dry-run")
+        [(dry_seconds, dry, _)] = ws_publish(folder / "dry", env, "--dry-run")
         members = [m["name"] for m in dry["members"]]
         base = baseline(folder / "base", env, members)
-        ws_seconds, report, steps = ws_publish(folder / "full", env)
-    write(base, ws_seconds, report, dry_seconds, steps)
+        full, again = ws_publish(folder / "full", env, again=True)
+    write(base, full, again, dry_seconds)
 
 
-def write(
-    base: dict[str, float], ws_seconds: float, report: dict, dry_seconds: float, steps: dict
-) -> None:
+def write(base: dict[str, float], full: Run, again: Run, dry_seconds: float) -> None:
+    ws_seconds, report, steps = full
     anchor = base["build"] + base["publish"]
     ratio = ws_seconds / anchor
     members = ", ".join(f"{m['name']} {m['version']}" for m in report["members"])
     uploaded = sum(f["action"] == "uploaded" for m in report["members"] for f in m["files"])
     verdict = "met" if ratio <= GOAL else "missed"
-    smoke_at = next(t for line, t in steps.items() if line.startswith("smoke test:"))
+    smoke_at = _smoke_start(steps)
+    again_smoke = again[0] - _smoke_start(again[2])
     lines = [
         "# Benchmark: `ws publish`",
         "",
@@ -140,7 +151,8 @@ def write(
         "- The baseline: `uv build --all-packages` (every package, example-service too), then one",
         f"  `uv publish` of the publishable members' {int(base['files'])} files. It pins, checks",
         "  and installs nothing.",
-        "- One run each; uv's cache is the user's, warm. PYTHONDONTWRITEBYTECODE removed.",
+        "- One run each (ws publish twice: the second, right after the first, finds everything",
+        "  on the index); uv's cache is the user's. PYTHONDONTWRITEBYTECODE removed.",
         f"- Goal: ws publish at most {GOAL:g} x the baseline.",
         "",
         "## Results",
@@ -158,8 +170,24 @@ def write(
         f"uploads) | {smoke_at:.2f} | {smoke_at / anchor:.2f} |",
         f"| of which the smoke test | {ws_seconds - smoke_at:.2f} | "
         f"{(ws_seconds - smoke_at) / anchor:.2f} |",
+        f"| `ws publish` again right after (nothing to upload) | {again[0]:.2f} | "
+        f"{again[0] / anchor:.2f} |",
+        f"| of which the smoke test (uv's cached index pages fresh) | {again_smoke:.2f} | "
+        f"{again_smoke / anchor:.2f} |",
         "",
         f"Goal <= {GOAL:g} x: {verdict} ({ratio:.2f} x).",
+        "",
+        "## Where the time goes",
+        "",
+        "Up to the smoke test, ws publish does what the baseline does and more (the copy of",
+        "HEAD with pins, one `uv build` per member, the checks, the simple API, one `uv publish`",
+        f"per member) in {smoke_at / anchor:.2f} x its time. The smoke test is the work the",
+        "baseline leaves out: each member resolved and installed from the index into a fresh",
+        "environment of its own, its third-party dependencies resolved against PyPI, where uv",
+        "revalidates the index pages it cached more than ten minutes before (ws-monorepo alone",
+        "needs 21 packages: the round trips to PyPI are most of it). Right after a first run",
+        f"those pages are fresh and the smoke test takes {again_smoke:.2f} s. The baseline never",
+        "reaches PyPI; an install of what it uploaded would pay the same.",
         "",
         f"Machine: {platform.platform()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}.",
