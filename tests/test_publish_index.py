@@ -94,6 +94,9 @@ def test_credentials(tmp_path: Path) -> None:
     assert named.read == IndexAuth("u", "p")
     github = {"GITHUB_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "https://x"}
     assert find_credentials(corp, github).trusted
+    assert find_credentials(corp, {"GITLAB_CI": "true", "PYPI_ID_TOKEN": "eyJ..."}).trusted
+    with pytest.raises(WsError, match="id_tokens"):
+        find_credentials(corp, {"GITLAB_CI": "true"})
     with pytest.raises(WsError, match="no credentials to publish to corp-pypi"):
         find_credentials(corp, {"GITHUB_ACTIONS": "true"})
 

@@ -119,12 +119,24 @@ def find_credentials(target: Target, env: Mapping[str, str]) -> Credentials:
     if password:
         upload = {"UV_PUBLISH_USERNAME": user or "__token__", "UV_PUBLISH_PASSWORD": password}
         return Credentials(False, upload, read)
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+    if oidc_available(env):
         return Credentials(True, {}, read)
     raise WsError(
         f"no credentials to publish to {target.name} ({target.publish_url}); nothing was built "
         "or uploaded",
         fix=f"set UV_PUBLISH_TOKEN (or UV_PUBLISH_USERNAME and UV_PUBLISH_PASSWORD, or "
         f"UV_INDEX_{key}_USERNAME and UV_INDEX_{key}_PASSWORD), or publish from GitHub Actions "
-        "with `permissions: id-token: write` (trusted publishing)",
+        "with `permissions: id-token: write` or from GitLab CI with an `id_tokens:` entry "
+        "(trusted publishing)",
     )
+
+
+def oidc_available(env: Mapping[str, str]) -> bool:
+    """Whether the CI job can hand uv an OIDC token, where uv's ambient-id looks for one:
+    GitHub Actions with `id-token: write` (the runner's token endpoint in the environment),
+    or GitLab CI with an `id_tokens:` entry (`<AUDIENCE>_ID_TOKEN`, PYPI_ID_TOKEN for PyPI)."""
+    if env.get("GITHUB_ACTIONS") == "true":
+        return bool(env.get("ACTIONS_ID_TOKEN_REQUEST_URL"))
+    if env.get("GITLAB_CI") == "true":
+        return any(key.endswith("_ID_TOKEN") and value for key, value in env.items())
+    return False
