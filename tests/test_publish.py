@@ -334,13 +334,21 @@ def test_an_unpublishable_member_named_is_refused(
     tmp_path: Path, pyindex: LocalIndex, pypiserver: PyPIServer, env: dict[str, str]
 ) -> None:
     files = libraries(top="classifiers = ['Private :: Do Not Upload']")
+    files["packages/app/pyproject.toml"] = (
+        '[project]\nname = "app"\nversion = "0.1.0"\ndependencies = ["mid"]\n\n'
+        "[tool.uv]\npackage = false\n\n[tool.uv.sources]\nmid = { workspace = true }\n"
+    )
     repo = make_repo(tmp_path / "ws", pyindex.url, pypiserver, files)
     output = refused(repo, env, pypiserver, "top")
     assert "top is not publishable: its classifiers hold `Private :: Do Not Upload`" in output
     data = report(ws_publish(repo.path, env, "--json", "--dry-run"))
     assert [m["name"] for m in data["members"]] == ["base", "mid"]
     assert data["skipped"] == [
-        {"name": "top", "reason": "its classifiers hold `Private :: Do Not Upload`"}
+        {
+            "name": "app",
+            "reason": "uv does not build it (`tool.uv.package = false`, or no [build-system])",
+        },
+        {"name": "top", "reason": "its classifiers hold `Private :: Do Not Upload`"},
     ]
 
 
