@@ -33,6 +33,7 @@ from ws.cli.common import (
 )
 from ws.cli.docker import docker_app, docker_problems
 from ws.cli.progress import LockProgress
+from ws.cli.publish import publish
 from ws.cli.run import PASSTHROUGH, clean, run_task
 
 if TYPE_CHECKING:
@@ -308,6 +309,7 @@ def check(ctx: typer.Context) -> None:
 
 app.add_typer(check_app, name="check")
 app.add_typer(docker_app, name="docker")
+app.command("publish")(publish)
 app.command("run")(run_task)
 app.command("clean")(clean)
 
