@@ -381,3 +381,27 @@ def _altered_blob(digest: str) -> Iterator[None]:
         yield
     finally:
         data.write_bytes(original)
+
+
+def test_environments_share_the_bytecode_of_the_files_they_share(
+    repo: GitRepo, env: dict[str, str]
+) -> None:
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    ws(repo.path, env, "run", "test", "lib-a", "-j", "1")
+    ws(repo.path, env, "run", "test", "lib-c", "-j", "1")
+
+    def pyc(member: str) -> Path:
+        envs = repo.path / ".ws" / "envs" / member
+        (found,) = envs.glob("lib/python*/site-packages/_pytest/__pycache__/main.*.pyc")
+        return found
+
+    assert pyc("lib-a").stat().st_ino == pyc("lib-c").stat().st_ino  # compiled once
+    assert pyc("lib-a").stat().st_nlink == 3  # and the store's link
+    # A traceback still names the environment it ran in, not the one that compiled it.
+    test = repo.path / "packages" / "lib-c" / "tests" / "test_c.py"
+    test.write_text(
+        "import _pytest.main\n\ndef test_it():\n    print(_pytest.main.__file__,"
+        " _pytest.main.wrap_session.__code__.co_filename)\n    assert False\n"
+    )
+    done = ws(repo.path, env, "run", "test", "lib-c")
+    assert done.stdout.count("/.ws/envs/lib-c/") >= 2 and "/.ws/envs/lib-a/" not in done.stdout

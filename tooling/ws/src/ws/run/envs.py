@@ -44,6 +44,11 @@ def env_path(ws: Workspace, name: str) -> Path:
     return ws.root / ".ws" / ENVS_DIR / name
 
 
+def bytecode_store(ws: Workspace) -> Path:
+    """Where the environments' shared bytecode is kept (ws.run.bytecode)."""
+    return ws.root / ".ws" / "bytecode"
+
+
 def groups_of(member: Member) -> list[str]:
     """The member's own dependency groups (uv's legacy dev-dependencies are its `dev`)."""
     groups = set(member.data.get("dependency-groups", {}) or {})
@@ -143,8 +148,9 @@ def _prove(name: str, path: Path, allowed: Collection[str]) -> None:
 
 def remove_envs(ws: Workspace) -> bool:
     """Remove every exact environment (ws clean); whether there were any."""
-    folder = ws.root / ".ws" / ENVS_DIR
-    if folder.is_symlink() or not folder.is_dir():
-        return False
-    shutil.rmtree(folder)
-    return True
+    removed = False
+    for folder in (ws.root / ".ws" / ENVS_DIR, bytecode_store(ws)):
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+            removed = True
+    return removed

@@ -18,15 +18,17 @@ from pathlib import Path, PurePosixPath
 from ws import proc
 from ws.errors import WsError
 from ws.fsio import atomic_write_bytes
-from ws.run import envs
+from ws.run import bytecode, envs
 from ws.run.plan import Job, task_key
 from ws.run.stored import Result, Stored, TamperedResult, pack, unpack
+from ws.run.tasks import applies
 from ws.state import Records
 from ws.workspace.members import Workspace
 
 # Variables that would make a task see something other than its member's environment.
 _DROPPED = ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "CONDA_PREFIX", "__PYVENV_LAUNCHER__")
 MAX_OUTPUT_FILE = 64 << 20
+_BYTECODE = "run/bytecode/"  # records: the environment's bytecode was shared and collected
 
 
 @dataclass(frozen=True)
@@ -111,22 +113,11 @@ def _guarded(
 
 def _one(ws: Workspace, job: Job, opts: RunOptions, stores: Stores, on_event: Events) -> Outcome:
     member = ws.members[job.member]
-    from ws.run.tasks import applies
-
     why_not = applies(job.task, member)
     if why_not is not None:
         return Outcome(job.member, "skipped", reason=why_not)
-    on_event("env", job.member, None)
-    env_key = envs.env_key(ws, member, job.member_lock, opts.uv_version, job.members)
-    exact = envs.ensure_env(
-        ws,
-        member,
-        uv_binary=opts.uv,
-        env=opts.env,
-        key=env_key,
-        allowed=job.installs,
-        records=opts.records or _no_records(ws),
-    )
+    records = opts.records or _no_records(ws)
+    exact, env_key, fresh_bytecode = _environment(ws, job, opts, records, on_event)
     environ = task_environment(opts.env, exact)
     program = find_program(job.task.argv[0], member.path, environ["PATH"])
     if program is None:
@@ -138,20 +129,44 @@ def _one(ws: Workspace, job: Job, opts: RunOptions, stores: Stores, on_event: Ev
         hit = _lookup(key, stores, notes, member.name)
         if hit is not None:
             _restore(member.path, hit.files)
-            return Outcome(
-                job.member,
-                _status(hit.exit_code),
-                hit.exit_code,
-                hit.seconds,
-                True,
-                hit.output,
-                key=key,
-                notes=tuple(notes),
-            )
+            return _replayed(job.member, hit, key, notes)
     on_event("start", job.member, None)
-    return _execute(
+    outcome = _execute(
         job, member.path, [program, *argv[1:]], environ, key, opts, stores, on_event, notes
     )
+    if fresh_bytecode and outcome.status in ("passed", "failed"):
+        bytecode.collect(envs.bytecode_store(ws), exact.path)  # for the next environments
+        records.note(_BYTECODE + member.name, env_key)
+    return outcome
+
+
+def _replayed(member: str, hit: Result, key: str, notes: list[str]) -> Outcome:
+    code = hit.exit_code
+    return Outcome(
+        member, _status(code), code, hit.seconds, True, hit.output, None, key, tuple(notes)
+    )
+
+
+def _environment(
+    ws: Workspace, job: Job, opts: RunOptions, records: Records, on_event: Events
+) -> tuple[envs.ExactEnv, str, bool]:
+    """job's exact environment, its key, and whether its bytecode is still to be shared."""
+    member = ws.members[job.member]
+    on_event("env", job.member, None)
+    env_key = envs.env_key(ws, member, job.member_lock, opts.uv_version, job.members)
+    exact = envs.ensure_env(
+        ws,
+        member,
+        uv_binary=opts.uv,
+        env=opts.env,
+        key=env_key,
+        allowed=job.installs,
+        records=records,
+    )
+    fresh = not records.vouches(_BYTECODE + member.name, env_key)
+    if fresh:  # a new environment: take what its siblings compiled already
+        bytecode.share(envs.bytecode_store(ws), exact.path)
+    return exact, env_key, fresh
 
 
 def _execute(
