@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -77,7 +78,7 @@ class Running:
     def wait(self, *, check: bool = True) -> Result:
         """Its Result once it ends; CommandFailed on a non-zero exit when check is true."""
         stdout, stderr = self._popen.communicate()
-        return _result(self._args, self._popen.returncode, stdout, stderr, check=check)
+        return _result(self._args, self._popen.returncode, stdout or "", stderr, check=check)
 
     def stop(self) -> None:
         """End it (ws stopped needing its answer: an error, or Ctrl-C) and reap it."""
@@ -101,6 +102,19 @@ def start(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+        )
+    except FileNotFoundError as e:
+        raise _not_found(args) from e
+    return Running(args, popen)
+
+
+def start_on_socket(argv: Sequence[str | Path], sock: socket.socket) -> Running:
+    """Start argv with sock as its standard input and output (a program that carries a
+    connection, such as `ssh HOST docker system dial-stdio`); its errors are captured."""
+    args = [str(a) for a in argv]
+    try:
+        popen = subprocess.Popen(  # noqa: S603 -- argv is a list built by ws, never a shell string
+            args, stdin=sock.fileno(), stdout=sock.fileno(), stderr=subprocess.PIPE, text=True
         )
     except FileNotFoundError as e:
         raise _not_found(args) from e

@@ -209,9 +209,11 @@ def build_params(
     target: str | None = None,
     cache_from: Sequence[str] = (),
     no_cache: bool = False,
+    session: str | None = None,
 ) -> dict[str, Any]:
-    """The /build query of a ws build: the host network (no bridge), and the inline cache so
-    that any pushed image can seed another engine's cache."""
+    """The /build query of a ws build: the host network (no bridge), the inline cache so
+    that any pushed image can seed another engine's cache, and the BuildKit session the
+    build's secrets, ssh agent and registry logins come through."""
     params: dict[str, Any] = {
         "dockerfile": dockerfile,
         "networkmode": "host",
@@ -225,6 +227,8 @@ def build_params(
         params["target"] = target
     if cache_from:
         params["cachefrom"] = json.dumps(list(cache_from))
+    if session:
+        params["session"] = session
     return params
 
 
@@ -267,9 +271,9 @@ def pull_missing(
     """Pull, through the Engine API, each of refs the engine does not hold; those it holds
     now. A ref that cannot be pulled is an error when required, else left out.
 
-    BuildKit inside the engine has no client session to ask for registry credentials, so it
-    pulls anonymously; docker-py's pull sends the user's credentials, and BuildKit then finds
-    the image locally.
+    Used for --cache-from's images, so that a missing one is skipped with a message before
+    the build; base images are pulled by BuildKit itself, with the logins of the build's
+    session.
     """
     held = []
     for ref in refs:

@@ -16,7 +16,8 @@ from typing import IO, TYPE_CHECKING
 from ws import git
 from ws.docker.builds import engine
 from ws.docker.builds.context import ContextReport, DockerIgnore, context_tar
-from ws.docker.builds.stream import Progress, Step
+from ws.docker.builds.endpoint import DEFAULT_SOCKET, Endpoint
+from ws.docker.builds.stream import Progress, Step, StepFailed
 from ws.docker.generate.config import DockerConfig, RootConfig, image_name
 from ws.docker.generate.files import check_generated, plan_images, select_images
 from ws.docker.generate.gitversion import (
@@ -28,6 +29,7 @@ from ws.docker.generate.gitversion import (
 )
 from ws.docker.generate.render import ImageInputs, beside, member_ignore_patterns
 from ws.docker.pin import imageref
+from ws.docker.session.plan import Access, Offer, Redactor, index_tables, member_offer
 from ws.errors import BuildFailed, ConfigError, StaleFiles, WsError
 from ws.fsio import read_regular
 from ws.locks.sync import LockOptions, check_locks
@@ -37,6 +39,8 @@ from ws.workspace.members import Member, Workspace
 
 if TYPE_CHECKING:
     import docker
+
+    from ws.docker.session.channel import Session
 
 REVISION_ARG = "WS_REVISION"
 SOURCE_ARG = "WS_SOURCE"
@@ -58,6 +62,9 @@ class BuildOptions:
     labels: Mapping[str, str] = field(default_factory=dict)  # more labels for every image
     cache_from: tuple[str, ...] = ()  # tags of each image's repository to take a cache from
     cache_to: str | None = None  # the tag of each image's repository to leave a cache at
+    # The engine the client talks to (its build sessions open there; None: the local socket)
+    endpoint: Endpoint | None = None
+    access: Access | None = None  # where the host keeps credentials (None: nowhere)
     # What this machine verified before (ws.state); what this build verifies is noted there.
     records: Records | None = None
 
@@ -268,6 +275,8 @@ class _Job:
     progress: Progress
     versions: ImageVersions = field(default_factory=ImageVersions)
     on_built: Callable[[str], None] = field(default=lambda _member: None)
+    offers: Mapping[str, Offer] = field(default_factory=dict)
+    redact: Redactor = field(default_factory=Redactor)
 
     def buildargs(self, name: str) -> dict[str, str]:
         args = {REVISION_ARG: self.revision.label, **self.versions.args.get(name, {})}
@@ -291,9 +300,10 @@ class _Job:
             self.progress(name, f"left out of the context: {skipped.path}: {skipped.reason}")
         pushes = list(refs) if self.opts.push else []
         tags = list(refs)
-        with context:
+        offer = self.offers.get(name, Offer())
+        with context, self._session(offer) as session:
             if self.opts.cache_to:
-                pushes += self._deps_cache(name, context, dockerfile, cache_from)
+                pushes += self._deps_cache(name, context, dockerfile, cache_from, session.id)
                 tags.append(self.cache_refs(name, self.opts.cache_to)[0])
                 pushes.append(tags[-1])
             params = engine.build_params(
@@ -303,8 +313,9 @@ class _Job:
                 tags=tags,  # in the build request: no request per tag (each an ssh login)
                 cache_from=cache_from,
                 no_cache=self.opts.no_cache,
+                session=session.id,
             )
-            image_id, steps = engine.build(self.client, name, context, params, self.progress)
+            image_id, steps = self._build(name, context, params, offer)
         pushed = {ref: engine.push(self.client, name, ref, self.progress) for ref in pushes}
         self.on_built(name)
         warnings = self.versions.warnings.get(name, ())
@@ -312,8 +323,39 @@ class _Job:
             warnings += (no_version_tag(name, self.revision),)
         return BuiltImage(name, image_id, tuple(refs), tuple(steps), report, pushed, warnings)
 
+    def _session(self, offer: Offer) -> Session:
+        """A BuildKit session on the engine serving offer: the generated Dockerfiles' secret
+        and ssh mounts need one, as the docker CLI always opens one. Imported here alone."""
+        from ws.docker.session import services
+        from ws.docker.session.channel import Session
+
+        endpoint = self.opts.endpoint or Endpoint(DEFAULT_SOCKET, "the local engine")
+        return Session(
+            endpoint,
+            self.client.api.api_version,
+            lambda: services.handlers(offer),
+            services.methods(offer),
+        )
+
+    def _build(
+        self, name: str, context: IO[bytes], params: Mapping[str, str], offer: Offer
+    ) -> tuple[str, list[Step]]:
+        """engine.build with every secret of the session masked in what it reports."""
+        redact = self.redact
+        try:
+            return engine.build(
+                self.client, name, context, params, lambda m, line: self.progress(m, redact(line))
+            )
+        except StepFailed as e:
+            raise _masked_failure(e, offer, redact) from e
+
     def _deps_cache(
-        self, name: str, context: IO[bytes], dockerfile: str, cache_from: Sequence[str]
+        self,
+        name: str,
+        context: IO[bytes],
+        dockerfile: str,
+        cache_from: Sequence[str],
+        session: str,
     ) -> list[str]:
         """Build the dependency stage as an image of its own and tag it as the cache: an
         inline cache holds only the final image's chain, not the stage the builder starts
@@ -327,10 +369,47 @@ class _Job:
             target=DEPS_STAGE,
             cache_from=cache_from,
             no_cache=self.opts.no_cache,
+            session=session,
         )
-        engine.build(self.client, name, context, params, self.progress)
+        self._build(name, context, params, self.offers.get(name, Offer()))
         context.seek(0)
         return [ref]
+
+
+def _masked_failure(error: StepFailed, offer: Offer, redact: Redactor) -> BuildFailed:
+    """A failed build as ws reports it: an index refusing the login said as such, and no
+    secret of the session in the text."""
+    from ws.docker.session.indexes import refusal
+
+    output = [*error.output, error.error]
+    refused = refusal(output, offer.index_logins)
+    if refused is not None:
+        where = f" at {error.step.label}" if error.step else ""
+        return BuildFailed(
+            redact(f"{error.member}: the image build failed{where}: the index at {refused}"),
+            fix="check that login (or give the right one where uv looks for it), then build again",
+        )
+    return BuildFailed(redact(error.message), fix=error.fix)
+
+
+def session_offers(
+    ws: Workspace, images: Sequence[ImageInputs], access: Access | None, redact: Redactor
+) -> dict[str, Offer]:
+    """What each image's build session offers, worked out before the first build: an index
+    that wants a login the host lacks, or an ssh git host without an agent or a known key,
+    is an error now."""
+    if access is None:
+        return {}
+    from ws.docker.session.logins import docker_logins
+
+    tables = index_tables(ws.data, ws.root)
+    logins = docker_logins(access.docker_config, redact.add)
+    offers = {}
+    for inputs in images:
+        offer = member_offer(ws.root / inputs.lock, inputs.lock, tables, access, logins)
+        redact.add(*offer.index_logins.secrets())
+        offers[inputs.name] = offer
+    return offers
 
 
 # ---------------------------------------------------------------- many images
@@ -358,9 +437,10 @@ def build_members(
     versions = version_args(ws, list(images.values()), opts.locks)
     for name in images:  # refuse a bad --tag before the first build starts
         image_refs(ws, root, name, revision, opts.tags, image_version(ws.members[name], versions))
-    engine.pull_missing(client, [str(root.python_image), str(root.uv_image)], progress)
+    redact = Redactor()
+    offers = session_offers(ws, list(images.values()), opts.access, redact)
     held = git.held_files(ws.root)
-    job = _Job(client, ws, root, revision, held, opts, progress, versions, on_built)
+    job = _Job(client, ws, root, revision, held, opts, progress, versions, on_built, offers, redact)
     built: list[BuiltImage] = []
     for wave in build_waves(ws, names):
         built += _run_wave(job, [images[name] for name in wave])
