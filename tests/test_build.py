@@ -12,7 +12,6 @@ import docker
 import pytest
 from typer.testing import CliRunner
 from ws.cli.app import app
-from ws.docker.builds.engine import build as engine_build
 from ws.docker.builds.engine import build_params
 from ws.docker.builds.images import BuiltImage, member_context, select_members
 from ws.docker.builds.stream import StepFailed
@@ -32,6 +31,7 @@ from tests.support.imagebuild import (
     Made,
     as_root,
     build,
+    cli_build,
     delete_manifest,
     depend_on_other,
     locked_versions,
@@ -124,7 +124,7 @@ def test_the_overlay_holds_only_what_the_members_install_wrote(
     ref = f"{registry}/svc:builder-stage"
     params = build_params(dockerfile, buildargs={}, labels=made.label, tags=[ref], target="builder")
     with context:
-        engine_build(engine, "svc", context, params)
+        cli_build(engine, "svc", context, params)
 
     listing = as_root(engine, ref, "cd /app/overlay && find . ! -type d | sort", made)
 

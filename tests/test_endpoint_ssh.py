@@ -151,7 +151,8 @@ def test_an_image_builds_through_an_ssh_engine(
     # docker-py logs in anew for every request: connecting asks the engine's version once
     assert sshd.sessions() == before + 1
     try:
-        (image,), _ = build(client, made, root, ["remote"], lock_options)
+        engine_at = resolve({"DOCKER_HOST": sshd.host}, root / "no-config")
+        (image,), _ = build(client, made, root, ["remote"], lock_options, endpoint=engine_at)
     finally:
         client.close()
 

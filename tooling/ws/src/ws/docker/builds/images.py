@@ -7,6 +7,7 @@ revision and the files git holds. Only then does the first context go to the eng
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -384,12 +385,15 @@ def _masked_failure(error: StepFailed, offer: Offer, redact: Redactor) -> BuildF
     output = [*error.output, error.error]
     refused = refusal(output, offer.index_logins)
     if refused is not None:
-        where = f" at {error.step.label}" if error.step else ""
+        where = f", in the uv sync of stage {error.step.stage}" if error.step else ""
         return BuildFailed(
-            redact(f"{error.member}: the image build failed{where}: the index at {refused}"),
+            redact(f"{error.member}: the index at {refused}{where}"),
             fix="check that login (or give the right one where uv looks for it), then build again",
         )
-    return BuildFailed(redact(error.message), fix=error.fix)
+    step = error.step
+    if step is not None:
+        step = dataclasses.replace(step, output=[redact(line) for line in step.output])
+    return StepFailed(error.member, step, redact(error.error), error.steps)
 
 
 def session_offers(
