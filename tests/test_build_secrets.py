@@ -7,6 +7,7 @@ build, a refused one is said as such, and the base image is pulled without a pre
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import shutil
@@ -322,3 +323,81 @@ def test_a_base_image_behind_a_registry_login_builds_without_a_pre_pull(
         assert PYTHON_IMAGE  # the loopback seed the proxy serves
     finally:
         guarded.close()
+
+
+# Asks the forwarded agent for its keys (SSH_AGENTC_REQUEST_IDENTITIES) and prints how many
+# it holds and the sha256 of the first key's public blob.
+_ASK_AGENT = """
+import hashlib, os, socket, struct
+s = socket.socket(socket.AF_UNIX); s.connect(os.environ["SSH_AUTH_SOCK"])
+s.sendall(struct.pack(">IB", 1, 11))
+size = struct.unpack(">I", s.recv(4))[0]
+data = b""
+while len(data) < size:
+    data += s.recv(size - len(data))
+count = struct.unpack(">I", data[1:5])[0]
+blob_size = struct.unpack(">I", data[5:9])[0]
+print("agent", data[0], count, hashlib.sha256(data[9:9 + blob_size]).hexdigest())
+"""
+
+
+def _encoded(script: str) -> str:
+    return base64.b64encode(script.encode()).decode()
+
+
+@pytest.mark.docker
+def test_the_ssh_agent_is_forwarded_and_no_key_enters_a_layer(
+    engine: docker.DockerClient, made: Made, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from ws.docker.builds.engine import build as engine_build
+    from ws.docker.session import services
+    from ws.docker.session.channel import Session
+    from ws.docker.session.plan import Offer
+
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    agent = tmp_path / "agent.sock"
+    started = subprocess.run(
+        ["ssh-agent", "-a", str(agent)], check=True, capture_output=True, text=True
+    )
+    pid = next(part for part in started.stdout.split(";") if "SSH_AGENT_PID=" in part)
+    env = {"SSH_AUTH_SOCK": str(agent)}
+    try:
+        subprocess.run(["ssh-add", str(key)], check=True, env=env, capture_output=True)
+        public = base64.b64decode(key.with_suffix(".pub").read_text().split()[1])
+        context = io.BytesIO()
+        dockerfile = (
+            f"FROM {PYTHON_IMAGE}\n"
+            "RUN --mount=type=ssh python3 -c "
+            f"'import base64; exec(base64.b64decode(\"{_encoded(_ASK_AGENT)}\"))'\n"
+        )
+        with tarfile.open(fileobj=context, mode="w") as tar:
+            info = tarfile.TarInfo("Dockerfile")
+            info.size = len(dockerfile.encode())
+            tar.addfile(info, io.BytesIO(dockerfile.encode()))
+        context.seek(0)
+        offer = Offer(ssh_agent=str(agent))
+        session = Session(
+            Endpoint(DEFAULT_SOCKET, "the tests"),
+            engine.api.api_version,
+            lambda: services.handlers(offer),
+            services.methods(offer),
+        )
+        lines: list[str] = []
+        params = {"dockerfile": "Dockerfile", "networkmode": "host", "nocache": "1"}
+        params["labels"] = json.dumps(made.label)
+        with session:
+            image_id, _ = engine_build(
+                engine,
+                "agent",
+                context,
+                {**params, "session": session.id},
+                lambda _m, line: lines.append(line),
+            )
+        assert f"agent 12 1 {hashlib.sha256(public).hexdigest()}" in lines
+        private = key.read_text().encode()
+        assert private not in _image_bytes(engine, image_id)
+    finally:
+        subprocess.run(["kill", pid.split("=")[1]], check=False)
