@@ -19,7 +19,7 @@ from ws.docker.generate.config import load_config
 from ws.docker.generate.files import plan_images
 from ws.docker.pin.imageref import parse_image_ref
 from ws.docker.pin.registry import resolve_digest
-from ws.errors import ConfigError, RegistryError, StaleFiles
+from ws.errors import ConfigError, StaleFiles
 from ws.git import held_files, revision
 from ws.locks.sync import LockOptions, check_locks, sync_locks
 from ws.workspace.members import load_workspace
@@ -323,7 +323,7 @@ def test_a_build_checks_its_own_and_the_root_lock_not_its_dependents(
 
 
 @pytest.mark.docker
-def test_a_base_image_no_registry_holds_is_refused_before_building(
+def test_a_base_image_no_registry_holds_fails_the_build_naming_it(
     engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
 ) -> None:
     missing = f"{unique_repository('python')}:3.11@sha256:{'0' * 64}"  # pinned, as generate needs
@@ -334,10 +334,13 @@ def test_a_base_image_no_registry_holds_is_refused_before_building(
     generate(workspace)
     commit_workspace(workspace, "a python image no registry holds")
 
-    with pytest.raises(RegistryError) as caught:
+    # BuildKit pulls it itself, through ws's session (no pre-pull): its "not found" fails the
+    # build before any step runs
+    with pytest.raises(StepFailed) as caught:
         build(engine, made, workspace, ["svc"], lock_options)
 
-    assert missing in str(caught.value) and "fix:" in str(caught.value)
+    assert missing in str(caught.value) and "not found" in str(caught.value)
+    assert caught.value.step is None
 
 
 # ---------------------------------------------------------------- several images, pushing
