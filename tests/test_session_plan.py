@@ -96,13 +96,16 @@ def test_known_hosts_lines_match_plain_and_hashed_names(tmp_path: Path) -> None:
     known = tmp_path / "known_hosts"
     known.write_text(
         f"{hashed} ssh-ed25519 AAAAhashed\n"
-        "git.example,!bad.example ssh-ed25519 AAAAplain\n"
+        "*.example,!bad.example ssh-ed25519 AAAAplain\n"
+        "[127.0.0.1]:2223 ssh-ed25519 AAAAport\n"
         "other ssh-ed25519 AAAAother\n"
     )
-    lines, unknown = matching_lines([("127.0.0.1", 2222), ("git.example", 22)], [known])
+    hosts = [("127.0.0.1", 2222), ("Git.Example", 22), ("127.0.0.1", 2223)]
+    lines, unknown = matching_lines(hosts, [known])
     assert lines.splitlines() == [
         f"{hashed} ssh-ed25519 AAAAhashed",
-        "git.example,!bad.example ssh-ed25519 AAAAplain",
+        "*.example,!bad.example ssh-ed25519 AAAAplain",
+        "[127.0.0.1]:2223 ssh-ed25519 AAAAport",
     ]
     assert unknown == []
     _, unknown = matching_lines([("bad.example", 22)], [known])

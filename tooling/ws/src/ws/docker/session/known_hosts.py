@@ -1,16 +1,16 @@
 """The host keys ssh on this machine knows for the git hosts a lock fetches from over ssh, so
 that ssh in the build checks them as it does here (never `StrictHostKeyChecking=no`).
 
-Read from the known_hosts files themselves: plain patterns (`host`, `[host]:port`, `*`
+Read from the known_hosts files themselves: plain patterns (`host`, `[host]:port`, `*` and `?`
 wildcards, `!` negations) and OpenSSH's hashed names (`|1|salt|HMAC-SHA1(salt, name)`).
 """
 
 from __future__ import annotations
 
 import base64
-import fnmatch
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,10 +56,17 @@ def _names(line: str, name: str) -> bool:
         return _hashed(patterns, name)
     matched = False
     for pattern in patterns.split(","):
-        if pattern.startswith("!") and fnmatch.fnmatchcase(name, pattern[1:]):
+        if pattern.startswith("!") and _glob(name, pattern[1:]):
             return False
-        matched = matched or fnmatch.fnmatchcase(name, pattern)
+        matched = matched or _glob(name, pattern)
     return matched
+
+
+def _glob(name: str, pattern: str) -> bool:
+    """ssh's patterns: `*` and `?` are wildcards, everything else (the brackets of
+    `[host]:port` too) stands for itself; host names match whatever their case."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, name, re.IGNORECASE) is not None
 
 
 def _hashed(field: str, name: str) -> bool:
