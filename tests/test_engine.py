@@ -221,6 +221,19 @@ def test_ws_docker_build_against_an_engine_sending_junk_events_is_one_error(
     )
 
 
+def test_an_engine_refusing_the_build_session_is_one_error_before_the_build(
+    workspace: Path,
+) -> None:
+    refused = answer(400, {"message": "no upgrade proto in request"})
+    with FakeEngine(Answers(session=refused)) as fake:
+        line = one_error(ws_docker_build(workspace, {"DOCKER_HOST": fake.host}))
+
+    assert ("POST", "/build") not in fake.seen
+    assert line.startswith(f"error: {fake.host} (from DOCKER_HOST): could not ")
+    assert "open a build session: the engine answered 'HTTP/1.1 400 Bad Request'" in line
+    assert "no upgrade proto in request" in line
+
+
 # ---------------------------------------------------------------- pulling
 
 

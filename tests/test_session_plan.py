@@ -16,6 +16,7 @@ from ws.docker.session.indexes import (
     Where,
     find_logins,
     lock_sources,
+    refusal,
 )
 from ws.docker.session.known_hosts import matching_lines
 from ws.docker.session.plan import Redactor
@@ -116,3 +117,24 @@ def test_every_secret_is_masked() -> None:
     redact = Redactor()
     redact.add("hunter2", "hunter2-long", "")
     assert redact("a hunter2-long and hunter2") == "a **** and ****"
+
+
+def test_an_index_refusing_the_build_is_named_with_where_its_login_came_from(
+    tmp_path: Path,
+) -> None:
+    env = {"UV_INDEX_FEED_USERNAME": "u", "UV_INDEX_FEED_PASSWORD": "p"}
+    logins = find_logins([Index(URL, "feed")], Where(env, tmp_path / "none"), "uv.lock")
+    output = [
+        "error: Failed to fetch: `http://127.0.0.1:9/simple/alpha/`",
+        "  Caused by: HTTP status client error (401 Unauthorized) for url "
+        "(http://127.0.0.1:9/simple/alpha/)",
+    ]
+    assert refusal(output, logins) == (
+        "127.0.0.1 answered 401 Unauthorized to the login from "
+        "UV_INDEX_FEED_USERNAME and UV_INDEX_FEED_PASSWORD"
+    )
+    other = ["  cause: HTTP status client error (403 Forbidden) for url (http://10.9.9.9/x)"]
+    assert refusal(other, logins) == (
+        "10.9.9.9 answered 403 Forbidden: it asks for a login, and ws handed the build none"
+    )
+    assert refusal(["error: No solution found"], logins) is None

@@ -54,6 +54,7 @@ class Answers:
     pull: Answer = field(default_factory=lambda: events({"status": "pulled"}))
     push: Answer = field(default_factory=lambda: events({"aux": {"Digest": "sha256:" + "2" * 64}}))
     other: Answer = field(default_factory=lambda: answer(404, {"message": "page not found"}))
+    session: Answer | None = None  # None: take the session (101), as the engine does
 
 
 class FakeEngine:
@@ -123,9 +124,11 @@ class _Handler(QuietHandler):
         path = _VERSIONED.sub("", self.path.partition("?")[0])
         engine.seen.append((self.command, path))
         chosen = engine.answers.other
-        if path == "/session":
+        if path == "/session" and engine.answers.session is None:
             self._switch()
             return
+        if path == "/session" and engine.answers.session is not None:
+            chosen = engine.answers.session
         if path == "/version":
             chosen = engine.answers.version
         elif path.startswith("/images/") and path.endswith("/json"):
