@@ -19,7 +19,7 @@ from ws.docker.session.indexes import (
     refusal,
 )
 from ws.docker.session.known_hosts import matching_lines
-from ws.docker.session.plan import Redactor
+from ws.docker.session.plan import Access, Redactor, member_offer
 from ws.errors import WsError
 
 URL = "http://127.0.0.1:9/simple"  # port 9: nothing answers, so no test asks the network
@@ -138,3 +138,21 @@ def test_an_index_refusing_the_build_is_named_with_where_its_login_came_from(
         "10.9.9.9 answered 403 Forbidden: it asks for a login, and ws handed the build none"
     )
     assert refusal(["error: No solution found"], logins) is None
+
+
+def test_an_index_named_in_uv_index_takes_its_login_from_its_variables(tmp_path: Path) -> None:
+    lock = tmp_path / "uv.lock"
+    lock.write_text(
+        f'version = 1\n[[package]]\nname = "a"\nversion = "1"\nsource = {{ registry = "{URL}" }}\n'
+    )
+    env = {
+        "UV_INDEX": f"other=http://127.0.0.1:9/other feed={URL}/",
+        "UV_INDEX_FEED_USERNAME": "u",
+        "UV_INDEX_FEED_PASSWORD": "p",
+    }
+    access = Access(Where(env, tmp_path / "none"), None, (), tmp_path)
+    offer = member_offer(lock, "uv.lock", [], access, lambda _host: None)
+    assert offer.secrets == {"uv-netrc": b"machine 127.0.0.1 login u password p\n"}
+    assert offer.index_logins.logins[0].source == (
+        "UV_INDEX_FEED_USERNAME and UV_INDEX_FEED_PASSWORD"
+    )

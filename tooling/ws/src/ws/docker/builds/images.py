@@ -420,8 +420,10 @@ def session_offers(
     tables = index_tables(ws.data, ws.root)
     logins = docker_logins(access.docker_config, redact.add)
     offers = {}
+    asked: dict[str, bool] = {}  # each index is asked once a run whether it wants a login
     for inputs in images:
-        offer = member_offer(ws.root / inputs.lock, inputs.lock, tables, access, logins)
+        lock = ws.root / inputs.lock
+        offer = member_offer(lock, inputs.lock, tables, access, logins, asked)
         redact.add(*offer.index_logins.secrets())
         offers[inputs.name] = offer
     return offers

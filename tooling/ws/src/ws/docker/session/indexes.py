@@ -133,16 +133,31 @@ def configured_indexes(tables: Sequence[Any]) -> dict[str, Index]:
     return found
 
 
+def _variable_urls(environ: Mapping[str, str]) -> list[tuple[str, str | None, str]]:
+    """(url, name or None, variable) of each index uv's variables name (`name=url` or url)."""
+    found = []
+    for variable in URL_VARIABLES:
+        for word in environ.get(variable, "").split():
+            named = re.match(r"^([\w.-]+)=(.+)$", word)
+            name, url = (named[1], named[2]) if named and "://" not in named[1] else (None, word)
+            found.append((url, name, variable))
+    return found
+
+
+def variable_indexes(environ: Mapping[str, str]) -> dict[str, Index]:
+    """The named indexes of uv's variables (`UV_INDEX=name=url`), by their bare URL: uv reads
+    `UV_INDEX_<NAME>_USERNAME` for them too."""
+    return {bare_url(u): Index(bare_url(u), n) for u, n, _v in _variable_urls(environ) if n}
+
+
 def url_logins(environ: Mapping[str, str]) -> dict[str, tuple[str, str, str]]:
     """Credentials written into the index URLs of uv's variables: bare URL -> login."""
     found: dict[str, tuple[str, str, str]] = {}
-    for variable in URL_VARIABLES:
-        for word in environ.get(variable, "").split():
-            url = word.split("=", 1)[1] if re.match(r"^[\w.-]+=", word) else word
-            parts = urlsplit(url)
-            if parts.username:
-                login = (unquote(parts.username), unquote(parts.password or ""), variable)
-                found[bare_url(url)] = login
+    for url, _name, variable in _variable_urls(environ):
+        parts = urlsplit(url)
+        if parts.username:
+            login = (unquote(parts.username), unquote(parts.password or ""), variable)
+            found[bare_url(url)] = login
     return found
 
 
@@ -162,9 +177,13 @@ class Where:
         return cls(environ, Path(path) if path else home / ".netrc")
 
 
-def find_logins(indexes: Sequence[Index], where: Where, lock: str) -> IndexLogins:
+def find_logins(
+    indexes: Sequence[Index], where: Where, lock: str, asked: dict[str, bool] | None = None
+) -> IndexLogins:
     """The login uv would use for each index, or one error naming those that ask for one
-    when ws finds none (asked anonymously, they answer 401 or 403) and where uv would look."""
+    when ws finds none (asked anonymously, they answer 401 or 403) and where uv would look.
+    asked keeps the answers of the indexes asked, for the other images of the run."""
+    asked = {} if asked is None else asked
     from_urls = url_logins(where.environ)
     table = _netrc(where.netrc_path)
     logins: dict[str, Login] = {}
@@ -172,7 +191,9 @@ def find_logins(indexes: Sequence[Index], where: Where, lock: str) -> IndexLogin
     for index in indexes:
         login = _login(index, from_urls, where, table)
         if login is None:
-            if index.authenticate != "never" and _asks_for_login(index, where.environ):
+            if index.url not in asked:
+                asked[index.url] = _asks_for_login(index, where.environ)
+            if asked[index.url]:
                 missing.append(index)
             continue
         _add(logins, login, index)
@@ -237,7 +258,7 @@ def _asks_for_login(index: Index, environ: Mapping[str, str]) -> bool:
     request for its root page answers 401 or 403. Any other failure is left to the build."""
     if index.authenticate == "always":
         return True
-    if index.url == PYPI:
+    if index.authenticate == "never" or index.url == PYPI:
         return False
     try:
         with _opener(index, environ).open(index.url + "/", timeout=PROBE_TIMEOUT):

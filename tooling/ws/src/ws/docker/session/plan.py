@@ -23,6 +23,7 @@ from ws.docker.session.indexes import (
     configured_indexes,
     find_logins,
     lock_sources,
+    variable_indexes,
 )
 from ws.docker.session.known_hosts import matching_lines
 from ws.errors import WsError
@@ -73,14 +74,23 @@ def _list(value: object) -> list[object]:
 
 
 def member_offer(
-    lock: Path, lock_rel: str, uv_tables: list[object], access: Access, logins: Logins
+    lock: Path,
+    lock_rel: str,
+    uv_tables: list[object],
+    access: Access,
+    logins: Logins,
+    asked: dict[str, bool] | None = None,
 ) -> Offer:
     """The session offer of an image installing from lock (lock_rel for messages), given
-    the workspace's index tables. Errors name what is missing and where uv would look."""
+    the workspace's index tables (asked: indexes asked whether they want a login, shared by
+    the images of a run). Errors name what is missing and where uv would look."""
     sources = lock_sources(lock)
-    configured = configured_indexes(uv_tables)
+    configured = {  # uv's variables come before the indexes of its files
+        **configured_indexes(uv_tables),
+        **variable_indexes(access.where.environ),
+    }
     indexes = [configured.get(url) or Index(url) for url in sources.indexes]
-    index_logins = find_logins(indexes, access.where, lock_rel)
+    index_logins = find_logins(indexes, access.where, lock_rel, asked)
     secrets = {NETRC_SECRET: index_logins.netrc()} if index_logins.logins else {}
     if sources.ssh_hosts:
         _require_agent(access, lock_rel)
