@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,20 @@ def test_an_index_named_in_uv_index_takes_its_login_from_its_variables(tmp_path:
     assert offer.index_logins.logins[0].source == (
         "UV_INDEX_FEED_USERNAME and UV_INDEX_FEED_PASSWORD"
     )
+
+
+@pytest.mark.parametrize("command", [["list"], ["check"]])
+def test_only_ws_docker_build_imports_the_session_stack(command: list[str]) -> None:
+    """grpclib, h2 and protobuf cost `ws docker build` alone (about 70 ms here)."""
+    repository = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ws", "--root", str(repository), *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "ws.cli.app" in imported
+    assert not {"grpclib", "h2", "google.protobuf", "ws.docker.session"} & imported
