@@ -300,10 +300,7 @@ def test_a_base_image_behind_a_registry_login_builds_without_a_pre_pull(
         pyproject.write_text(text.replace(pinned, f'python-image = "{moved}"'))
         generate(workspace)
         commit_workspace(workspace, "the base image behind a login")
-        config = tmp_path / "docker-config"
-        config.mkdir()
-        login = base64.b64encode(b"puller:registry-pass-3e9f").decode()
-        (config / "config.json").write_text(json.dumps({"auths": {guarded.host: {"auth": login}}}))
+        _login_config(tmp_path, guarded.host, "puller", "registry-pass-3e9f")
         env = _login_env(lock_options)
         images, lines = build(
             engine,
@@ -401,3 +398,54 @@ def test_the_ssh_agent_is_forwarded_and_no_key_enters_a_layer(
         assert private not in _image_bytes(engine, image_id)
     finally:
         subprocess.run(["kill", pid.split("=")[1]], check=False)
+
+
+@pytest.mark.docker
+def test_a_cache_behind_a_registry_login_is_taken_through_the_session(
+    engine: docker.DockerClient,
+    made: Made,
+    workspace: Path,
+    lock_options: LockOptions,
+    registry: str,
+    tmp_path: Path,
+) -> None:
+    env = _login_env(lock_options)
+    access = _access(tmp_path, env)
+    where = Endpoint(DEFAULT_SOCKET, "the tests")
+    build(
+        engine, made, workspace, ["svc"], lock_options, cache_to="ci", access=access, endpoint=where
+    )
+    guarded = AuthRegistry("puller", "registry-pass-3e9f")
+    try:
+        pyproject = workspace / "pyproject.toml"
+        behind = f"{guarded.host}/{registry.split('/', 1)[1]}"  # the same repositories
+        pyproject.write_text(pyproject.read_text().replace(f'"{registry}"', f'"{behind}"'))
+        generate(workspace)
+        commit_workspace(workspace, "the cache behind a login")
+        _login_config(tmp_path, guarded.host, "puller", "registry-pass-3e9f")
+
+        (image,), lines = build(
+            engine,
+            made,
+            workspace,
+            ["svc"],
+            lock_options,
+            cache_from=("ci",),
+            access=access,
+            endpoint=where,
+        )
+    finally:
+        guarded.close()
+
+    assert image.image_id
+    assert not any("to take a cache from" in line for _m, line in lines), lines
+    assert any(f"importing cache manifest from {behind}/svc:ci" in line for _m, line in lines)
+    manifests = [path for path, ok in guarded.requests if ok and "/manifests/ci" in path]
+    assert manifests, guarded.requests
+
+
+def _login_config(tmp_path: Path, host: str, username: str, password: str) -> None:
+    config = tmp_path / "docker-config"
+    config.mkdir(exist_ok=True)
+    login = base64.b64encode(f"{username}:{password}".encode()).decode()
+    (config / "config.json").write_text(json.dumps({"auths": {host: {"auth": login}}}))

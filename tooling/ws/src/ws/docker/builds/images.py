@@ -296,7 +296,8 @@ class _Job:
         version = image_version(self.ws.members[name], self.versions)
         refs = image_refs(self.ws, self.root, name, self.revision, self.opts.tags, version)
         cache_from = [ref for tag in self.opts.cache_from for ref in self.cache_refs(name, tag)]
-        cache_from = engine.pull_missing(self.client, cache_from, self.progress, required=False)
+        logins = self.offers.get(name, Offer()).logins
+        cache_from = engine.in_registry(self.client, cache_from, self.progress, logins)
         context, report, dockerfile = member_context(self.ws, inputs, self.held)
         for skipped in report.skipped:
             self.progress(name, f"left out of the context: {skipped.path}: {skipped.reason}")

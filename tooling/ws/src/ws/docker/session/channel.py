@@ -190,6 +190,14 @@ def tls_context(tls: Tls | None) -> ssl.SSLContext | None:
     return context
 
 
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value.strip())
+    return 0
+
+
 class _Upgrade(asyncio.Protocol):
     """Sends the upgrade request, reads the engine's answer, and on 101 hands the connection
     (with any bytes that came after the answer) to the HTTP/2 server protocol."""
@@ -214,6 +222,8 @@ class _Upgrade(asyncio.Protocol):
             return
         status = head.split(b"\r\n", 1)[0].decode("latin-1")
         if status.split(" ")[1:2] != ["101"]:
+            if len(rest) < min(_content_length(head), _MAX_HEAD):
+                return  # the error's text is still on its way
             body = rest.decode("utf-8", "replace").strip()[:300]
             self._fail(f"the engine answered {status!r}" + (f": {body}" if body else ""))
             return
