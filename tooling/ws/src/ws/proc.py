@@ -6,6 +6,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -85,7 +86,7 @@ class Running:
     def wait(self, *, check: bool = True) -> Result:
         """Its Result once it ends; CommandFailed on a non-zero exit when check is true."""
         stdout, stderr = self._popen.communicate()
-        return _result(self._args, self._popen.returncode, stdout, stderr, check=check)
+        return _result(self._args, self._popen.returncode, stdout or "", stderr, check=check)
 
     def stop(self) -> None:
         """End it (ws stopped needing its answer: an error, or Ctrl-C) and reap it."""
@@ -200,3 +201,14 @@ def _stop_group(popen: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+def start_on_socket(argv: Sequence[str | Path], sock: socket.socket) -> Running:
+    """Start argv with sock as its standard input and output (a program that carries a
+    connection, such as `ssh HOST docker system dial-stdio`); its errors are captured."""
+    args = [str(a) for a in argv]
+    try:
+        popen = subprocess.Popen(  # noqa: S603 -- argv is a list built by ws, never a shell string
+            args, stdin=sock.fileno(), stdout=sock.fileno(), stderr=subprocess.PIPE, text=True
+        )
+    except FileNotFoundError as e:
+        raise _not_found(args) from e
+    return Running(args, popen)
