@@ -1,5 +1,5 @@
-"""docker's logins as ws.registry.logins reads them: config.json's auths, and real credential
-helper programs (small scripts on PATH that speak the helpers' protocol)."""
+"""docker's logins as ws.registry.logins reads them (through docker-py): config.json's auths,
+and real credential helper programs (small scripts on PATH that speak the helpers' protocol)."""
 
 from __future__ import annotations
 
@@ -58,8 +58,11 @@ def test_an_auths_entry_matches_with_or_without_scheme_and_path(tmp_path: Path) 
 
 
 def test_username_password_and_identity_token_fields(tmp_path: Path) -> None:
-    plain = config(tmp_path / "p", auths={HOST: {"username": "u", "password": "p"}})
+    plain = config(tmp_path / "p", auths={HOST: {"auth": basic("u", "p")}})
     assert login_for(HOST, plain) == Login("u", "p", login_source(plain))
+    # docker-py, like `docker login`, keeps a login only in `auth`: loose fields are none
+    loose = config(tmp_path / "l", auths={HOST: {"username": "u", "password": "p"}})
+    assert login_for(HOST, loose) is None
     token = config(tmp_path / "t", auths={HOST: {"identitytoken": REFRESH}})
     login = login_for(HOST, token)
     assert login is not None and login.identity_token and login.secret == REFRESH
@@ -124,7 +127,7 @@ def test_a_failing_or_missing_helper_is_one_error(tmp_path: Path, helpers: Path)
     helper(helpers, "broken", "echo 'secret-in-stderr' >&2; exit 2")
     with pytest.raises(RegistryError) as caught:
         login_for(HOST, config(tmp_path / "b", credsStore="broken"))
-    assert "docker-credential-broken failed (exit 2)" in caught.value.message
+    assert "docker-credential-broken failed" in caught.value.message
     assert "secret-in-stderr" not in str(caught.value)
     with pytest.raises(RegistryError) as caught:
         login_for(HOST, config(tmp_path / "m", credHelpers={HOST: "missing"}))

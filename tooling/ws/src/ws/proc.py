@@ -201,6 +201,8 @@ def _stop_group(popen: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
 def start_on_socket(argv: Sequence[str | Path], sock: socket.socket) -> Running:
     """Start argv with sock as its standard input and output (a program that carries a
     connection, such as `ssh HOST docker system dial-stdio`); its errors are captured."""
