@@ -298,7 +298,8 @@ def test_offline_without_the_packages_in_uv_cache(
     done = ws_offline(workspace, env, "check", "imports", "b")
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith(
-        "warning: a's environment was not read to name a fix: uv could not make a's environment"
+        "warning: a's environment was not read (so no fix names what it provides): "
+        "uv could not make a's environment"
     ), done.stderr
     assert "b imports `thing`, which no distribution the workspace locks provides" in done.stderr
     shutil.rmtree(workspace / ".ws/envs/b")

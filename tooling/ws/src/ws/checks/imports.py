@@ -141,7 +141,8 @@ def _read_sibling(known: _Knowledge, name: str, environments: Environments) -> s
     try:
         known.read_member(name, environments)
     except WsError as e:
-        return f"{name}'s environment was not read to name a fix: {e.message.splitlines()[0]}"
+        why = e.message.splitlines()[0]
+        return f"{name}'s environment was not read (so no fix names what it provides): {why}"
     return None
 
 
