@@ -107,6 +107,18 @@ def _walked(root: Path) -> dict[str, str]:
     return found
 
 
+def above(tree: Tree, member: PurePosixPath) -> list[str]:
+    """The files test runners read in the folders between the root and member's folder (a
+    conftest.py in `libs/` that pytest loads for each member under it): path, then blob."""
+    parts: list[str] = []
+    for folder in reversed(member.parents[:-1]):  # "." is the root's, in every key already
+        for name in ROOT_FILES:
+            path = f"{folder.as_posix()}/{name}"
+            if path in tree.files:
+                parts += [path, tree.files[path]]
+    return parts
+
+
 def nested(prefix: PurePosixPath, others: Iterable[PurePosixPath]) -> list[str]:
     """The folders of others that lie inside prefix (a member at the root holds every
     other member's folder; those files are theirs, not its)."""

@@ -21,7 +21,7 @@ from ws.fsio import atomic_write_bytes
 from ws.run import envs
 from ws.run.plan import Job, task_key
 from ws.run.stored import Result, Stored, TamperedResult, pack, unpack
-from ws.state import Records
+from ws.state import Records, state_dir
 from ws.workspace.members import Workspace
 
 # Variables that would make a task see something other than its member's environment.
@@ -78,6 +78,9 @@ def run_jobs(
     """Every job's outcome, in the order of jobs. Ctrl-C stops every running task (and what
     it started) before KeyboardInterrupt goes on."""
     results: dict[str, Outcome] = {}
+    # .ws made here, once: members making it at once would each replace its .gitignore, one
+    # writer's temporary file removed by another's clean-up as abandoned (an "error" result)
+    state_dir(ws.root)
     with ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="ws-run") as pool:
         futures: dict[Future[Outcome], str] = {
             pool.submit(_guarded, ws, job, opts, stores, on_event): job.member for job in jobs
@@ -117,7 +120,9 @@ def _one(ws: Workspace, job: Job, opts: RunOptions, stores: Stores, on_event: Ev
     if why_not is not None:
         return Outcome(job.member, "skipped", reason=why_not)
     on_event("env", job.member, None)
-    env_key = envs.env_key(ws, member, job.member_lock, opts.uv_version, job.members)
+    env_key = envs.env_key(
+        ws, member, job.member_lock, opts.uv_version, job.members, job.built_files
+    )
     exact = envs.ensure_env(
         ws,
         member,
@@ -126,11 +131,12 @@ def _one(ws: Workspace, job: Job, opts: RunOptions, stores: Stores, on_event: Ev
         key=env_key,
         allowed=job.installs,
         records=opts.records or _no_records(ws),
+        rebuilt=job.built,
     )
     environ = task_environment(opts.env, exact)
     program = find_program(job.task.argv[0], member.path, environ["PATH"])
     if program is None:
-        return _no_program(job, member.name)
+        return _no_program(ws, job, member.name)
     argv = (*job.task.argv, *opts.extra_args)
     key = task_key(job, argv, opts.env, exact.python_version, opts.uv_version)
     notes: list[str] = []
@@ -194,9 +200,13 @@ def _status(code: int) -> str:
     return "passed" if code == 0 else "failed"
 
 
-def _no_program(job: Job, member: str) -> Outcome:
+def _no_program(ws: Workspace, job: Job, member: str) -> Outcome:
     program = job.task.argv[0]
     reason = f"{program} is not installed in {member}'s environment"
+    groups = envs.root_groups_naming(ws, program)
+    if groups and ws.members[member].pyproject != ws.pyproject:
+        # uv's shared .venv has the root's groups for every member; an exact one has not
+        reason += f": only the workspace root declares it (dependency group {', '.join(groups)})"
     if job.task.own:  # the member asked for the task: its environment must have the tool
         fix = f"add it to a dependency group: uv add --package {member} --dev {program}"
         return Outcome(job.member, "error", reason=f"{reason}; {fix}")
