@@ -321,3 +321,15 @@ def test_a_task_colouring_its_output_is_shown_without_escapes(
     done = ws(repo.path, env, "--color", "always", "run", "test")
     assert "\\x1b]0;title" in done.stdout  # shown, escaped
     assert "\x1b]" not in done.stdout and "\x1b[2J" not in done.stdout  # only colours pass
+
+
+def test_a_path_source_that_is_a_file_is_an_input() -> None:
+    """`{ path = "wheels/liba-1.0-py3-none-any.whl" }`: the wheel's blob keys the result, as
+    a folder's files do."""
+    from ws.run.inputs import Tree
+
+    wheel = "wheels/liba-1.0-py3-none-any.whl"
+    before = Tree({wheel: "100644 " + "1" * 40, "wheels/other.whl": "100644 " + "3" * 40})
+    after = Tree({wheel: "100644 " + "2" * 40, "wheels/other.whl": "100644 " + "3" * 40})
+    assert before.fingerprint(wheel) != after.fingerprint(wheel)
+    assert before.fingerprint("wheels") != after.fingerprint("wheels")

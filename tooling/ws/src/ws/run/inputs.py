@@ -50,13 +50,14 @@ class Tree:
     files: Mapping[str, str]
 
     def fingerprint(self, prefix: str, excluded: Sequence[str] = ()) -> str:
-        """One digest of the files under prefix ("" for all), leaving out those under the
-        excluded prefixes (members nested inside another's folder)."""
+        """One digest of the files under prefix ("" for all), or of the file prefix names (a
+        path source that is a wheel or an archive), leaving out those under the excluded
+        prefixes (members nested inside another's folder)."""
         base = "" if prefix in ("", ".") else prefix.rstrip("/") + "/"
         cut = tuple(e.rstrip("/") + "/" for e in excluded if e not in ("", "."))
         parts: list[str] = []
         for path in sorted(self.files):
-            if path.startswith(base) and not path.startswith(cut):
+            if (path.startswith(base) or path == prefix) and not path.startswith(cut):
                 parts += [path, self.files[path]]
         return key_of(parts)
 
