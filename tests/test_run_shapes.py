@@ -333,3 +333,19 @@ def test_a_path_source_that_is_a_file_is_an_input() -> None:
     after = Tree({wheel: "100644 " + "2" * 40, "wheels/other.whl": "100644 " + "3" * 40})
     assert before.fingerprint(wheel) != after.fingerprint(wheel)
     assert before.fingerprint("wheels") != after.fingerprint("wheels")
+
+
+def test_a_pass_too_large_to_store_says_so(
+    tmp_path: Path, index: LocalIndex, uv_bin: str, env: dict[str, str]
+) -> None:
+    """A task printing more than ws stores (64 MiB) passes, is not stored, and the run says
+    why the next one runs it again."""
+    spam = "import sys; [sys.stdout.write('x' * 1023 + chr(10)) for _ in range(65 * 1024)]"
+    root_extra = TASKS + f"spam = {{ cmd = ['python', '-c', {spam!r}] }}\n"
+    members = {"lib-a": {"dependency-groups": PYTEST}}
+    repo = _workspace(tmp_path / "repo", members, index, uv_bin, env, root_extra=root_extra)
+    for _ in range(2):
+        done = ws(repo.path, env, "run", "spam", "--json")
+        assert results(done)["lib-a"]["status"] == "passed"
+        assert results(done)["lib-a"]["cached"] is False
+        assert "lib-a: its output (65 MiB) is over the 64 MiB ws stores" in done.stderr

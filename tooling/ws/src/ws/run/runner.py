@@ -20,6 +20,7 @@ from ws.errors import WsError
 from ws.fsio import atomic_write_bytes
 from ws.run import envs
 from ws.run.plan import Job, task_key
+from ws.run.store import MAX_BLOB
 from ws.run.stored import Result, Stored, TamperedResult, pack, unpack
 from ws.state import Records, state_dir
 from ws.workspace.members import Workspace
@@ -190,7 +191,7 @@ def _execute(
     code = done.returncode if done.returncode is not None else -1
     if code == 0 and opts.use_cache:
         result = Result(0, done.output, seconds, collect_outputs(folder, job.task.outputs))
-        _keep(key, pack(key, result), stores, notes)
+        _keep(key, pack(key, result), stores, notes, job.member)
     return Outcome(
         job.member, _status(code), code, seconds, False, done.output, key=key, notes=tuple(notes)
     )
@@ -239,7 +240,14 @@ def _lookup(key: str, stores: Stores, notes: list[str], member: str) -> Result |
     return result
 
 
-def _keep(key: str, stored: Stored, stores: Stores, notes: list[str]) -> None:
+def _keep(key: str, stored: Stored, stores: Stores, notes: list[str], member: str) -> None:
+    largest = max(len(blob) for blob in stored.blobs.values())
+    if largest > MAX_BLOB:  # said, else the next run's rerun of a pass would be a mystery
+        notes.append(
+            f"{member}: its output ({largest >> 20} MiB) is over the {MAX_BLOB >> 20} MiB "
+            "ws stores: not stored, so it runs again next time"
+        )
+        return
     stores.local_put(key, stored)
     if stores.remote_put is not None:
         try:
