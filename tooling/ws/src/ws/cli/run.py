@@ -134,10 +134,13 @@ def _finish(task: str, outcomes: list[Outcome], as_json: bool) -> None:
     else:
         say(summary_table(task, outcomes))
     if all(o.status == "skipped" for o in outcomes):
-        reasons = sorted({o.reason or "" for o in outcomes})
+        # one line, however many members: each one's reason is above (and in --json)
+        reasons = [o.reason or "" for o in outcomes]
+        example = next((r for r in reasons if "is not installed" in r), reasons[0])
         raise WsError(
-            f"no member could run {task}: {'; '.join(reasons)}",
-            fix="add the tool to the members' dependency groups (uv add --package M --dev TOOL)",
+            f"no member could run {task}: {_members(len(outcomes))} skipped, e.g. {example}",
+            fix="add the tool to each member's own dependency group "
+            "(uv add --package MEMBER --dev TOOL): ws runs a member with what it declares",
         )
     if any(failed(o) for o in outcomes):
         raise typer.Exit(1)
@@ -216,7 +219,13 @@ def _display(task: str, total: int, as_json: bool):
         mode = "plain"
     stream = sys.stderr if as_json or SETTINGS.quiet else sys.stdout
     return RunDisplay(
-        task, total, stream, mode=mode, show_all=SETTINGS.verbose > 0, quiet=SETTINGS.quiet > 0
+        task,
+        total,
+        stream,
+        mode=mode,
+        show_all=SETTINGS.verbose > 0,
+        quiet=SETTINGS.quiet > 0,
+        colour=SETTINGS.color,
     )
 
 
@@ -237,3 +246,7 @@ def clean(
     if (results or both) and LocalStore(ws.root, None).clear():
         removed.append("stored results")
     say(f"removed {' and '.join(removed)}" if removed else "nothing to remove")
+
+
+def _members(count: int) -> str:
+    return f"{count} member" if count == 1 else f"{count} members"

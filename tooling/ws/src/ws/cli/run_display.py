@@ -4,18 +4,22 @@ a collapsible group on GitHub Actions, plain blocks elsewhere; then a summary ta
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from ws.cli.display import printable_lines
+from ws.cli.display import printable, printable_lines
 from ws.cli.progress import draw_rows, erase_rows
 from ws.run.runner import Outcome
 
 _MARK = {"passed": "ok", "failed": "FAILED", "skipped": "skipped", "timeout": "TIMEOUT"}
 _FAILED = frozenset({"failed", "timeout", "error", "cancelled"})
+# A colour or text style (SGR): the one escape sequence a task's output keeps, on a colour
+# terminal only; it cannot move the cursor, clear the screen or set a title.
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
 
 
 def failed(outcome: Outcome) -> bool:
@@ -35,10 +39,12 @@ class RunDisplay:
         mode: str,
         show_all: bool,
         quiet: bool = False,
+        colour: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.task, self.total, self.stream = task, total, stream
         self.mode, self.show_all, self.quiet, self.clock = mode, show_all, quiet, clock
+        self.colour = colour
         self.running: dict[str, tuple[str, float]] = {}
         self.done = 0
         self.drawn = 0
@@ -76,7 +82,7 @@ class RunDisplay:
         else:
             self._write(head)
             if show:
-                self._write(_text(outcome.output).rstrip("\n"))
+                self.stream.write(task_output(outcome.output, colour=self.colour) + "\n")
         if outcome.reason and outcome.status not in ("passed",):
             self._write(f"  {outcome.reason}")
         for note in outcome.notes:
@@ -92,7 +98,7 @@ class RunDisplay:
         self._write(f"::group::{head}")
         if output:
             self.stream.write(f"::stop-commands::{token}\n")
-            self._write(_text(output).rstrip("\n"))
+            self.stream.write(task_output(output, colour=self.colour) + "\n")
             self.stream.write(f"::{token}::\n")
         self.stream.write("::endgroup::\n")
 
@@ -112,8 +118,20 @@ class RunDisplay:
         self.drawn = erase_rows(self.stream, self.drawn)
 
 
-def _text(output: bytes) -> str:
-    return output.decode("utf-8", "replace")
+def task_output(output: bytes, *, colour: bool) -> str:
+    """A task's output as ws shows it: each line as a terminal leaves it (the text after its
+    last carriage return: a progress line's last state), its colours kept on a colour
+    terminal and dropped elsewhere, every other control character escaped."""
+    lines = []
+    for line in output.decode("utf-8", "replace").rstrip("\n").split("\n"):
+        line = line.rstrip("\r").rsplit("\r", 1)[-1]
+        pieces = _SGR.split(line)
+        styles = _SGR.findall(line) if colour else [""] * (len(pieces) - 1)
+        shown = printable(pieces[0])
+        for style, piece in zip(styles, pieces[1:], strict=True):
+            shown += style + printable(piece)
+        lines.append(shown + ("\x1b[0m" if colour and styles else ""))
+    return "\n".join(lines)
 
 
 def status_text(outcome: Outcome) -> str:
