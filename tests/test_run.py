@@ -88,6 +88,7 @@ def env(uv_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def repo(tmp_path: Path, index: LocalIndex, uv_bin: str, env: dict[str, str]) -> GitRepo:
     root = make_workspace(tmp_path / "repo", MEMBERS, index_url=index.url, root_extra=TASKS)
+    # no .gitignore: the bytecode pytest writes is untracked, and still no input
     subprocess.run([uv_bin, "lock", "-q"], cwd=root, env=env, check=True)
     repo = GitRepo(root)
     repo.git("init", "-q")

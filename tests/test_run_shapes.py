@@ -59,8 +59,8 @@ def _workspace(
     files: Mapping[str, str] | None = None,
 ) -> GitRepo:
     make_workspace(root, members, index_url=index.url, root_extra=root_extra)
-    if files:
-        build_file_tree(root, files)
+    # as every real repository has it: the bytecode pytest writes is not committed
+    build_file_tree(root, {".gitignore": "__pycache__/\n", **(files or {})})
     repo = GitRepo(root)
     repo.git("init", "-q")
     repo.commit_all("workspace")  # before uv lock: a version from git needs a commit

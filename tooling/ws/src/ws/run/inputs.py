@@ -69,7 +69,7 @@ def read_tree(root: Path) -> Tree:
     A file read from disk is named as git's index names it (mode and blob id), so that
     committing a change leaves the digests as they were."""
     try:
-        files = index_blobs(root)
+        files = {p: blob for p, blob in index_blobs(root).items() if not _derived(p)}
         dirty = worktree_changes(root)
     except (GitError, ToolNotFound):
         return Tree(_walked(root))
@@ -86,7 +86,8 @@ def read_tree(root: Path) -> Tree:
 
 def _derived(path: str) -> bool:
     """Bytecode Python writes beside the sources a task imports: never an input, even in a
-    repository whose .gitignore forgets it (else each run would change the next one's key)."""
+    repository whose .gitignore forgets it or that commits it (else each run would change
+    the next one's key)."""
     return path.endswith((".pyc", ".pyo")) or "__pycache__/" in path
 
 
