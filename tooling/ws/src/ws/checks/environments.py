@@ -31,7 +31,8 @@ def exact_environment(
     member = ws.members[name]
     installs = frozenset(lock.entries[i].name for i in reach(lock, target))
     members = frozenset(n for n in installs if n in ws.members)
-    key = envs.env_key(ws, member, member_lock(lock, name), uv_version, members)
+    python = env.get("UV_PYTHON", "")
+    key = envs.env_key(ws, member, member_lock(lock, name), uv_version, members, "", python)
     made = envs.ensure_env(
         ws, member, uv_binary=uv_binary, env=env, key=key, allowed=installs, records=records
     )

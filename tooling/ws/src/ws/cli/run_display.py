@@ -177,6 +177,7 @@ def run_json(task: str, outcomes: Sequence[Outcome]) -> str:
                     "cached": o.cached,
                     "reason": o.reason,
                     "key": o.key,
+                    "notes": list(o.notes),
                 }
                 for o in outcomes
             ],

@@ -99,12 +99,16 @@ def env_key(
     uv_id: str,
     installs: Collection[str],
     built_files: str = "",
+    python_request: str = "",
 ) -> str:
     """What the environment is made from: the member lock, the pyprojects of the members it
-    installs (their editable installs read them), the root's Python pin, the uv, and the
-    files of the path sources it installs built (not editable)."""
+    installs (their editable installs read them), the Python asked for (the root's pin,
+    UV_PYTHON: python_request), the uv, and the files of the path sources it installs built
+    (not editable)."""
     parts: list[bytes | str] = [uv_id, " ".join(sync_argv("uv", member)), member_lock]
     parts += [file_part(ws.root / ".python-version")]
+    if python_request:  # none: the key is as it was without
+        parts += ["python", python_request]
     for name in sorted(installs):
         parts += [name, file_part(ws.members[name].pyproject)]
     if built_files:  # none: the key is as it was without

@@ -157,8 +157,9 @@ def _environment(
     """job's exact environment, its key, and whether its bytecode is still to be shared."""
     member = ws.members[job.member]
     on_event("env", job.member, None)
+    python = opts.env.get("UV_PYTHON", "")
     env_key = envs.env_key(
-        ws, member, job.member_lock, opts.uv_version, job.members, job.built_files
+        ws, member, job.member_lock, opts.uv_version, job.members, job.built_files, python
     )
     exact = envs.ensure_env(
         ws,
