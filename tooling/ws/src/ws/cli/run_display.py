@@ -138,8 +138,9 @@ def status_text(outcome: Outcome) -> str:
     mark = _MARK.get(outcome.status, outcome.status)
     if outcome.status in ("skipped", "error", "cancelled"):
         return mark
-    cached = ", cached" if outcome.cached else ""
-    return f"{mark} ({outcome.seconds:.1f} s{cached})"
+    if outcome.cached:  # its time is the stored run's, not this one's
+        return f"{mark} (cached; ran {outcome.seconds:.1f} s)"
+    return f"{mark} ({outcome.seconds:.1f} s)"
 
 
 def summary_table(task: str, outcomes: Sequence[Outcome]) -> str:
