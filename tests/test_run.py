@@ -406,3 +406,24 @@ def test_environments_share_the_bytecode_of_the_files_they_share(
     )
     done = ws(repo.path, env, "run", "test", "lib-c")
     assert done.stdout.count("/.ws/envs/lib-c/") >= 2 and "/.ws/envs/lib-a/" not in done.stdout
+
+
+def test_each_member_owns_the_files_no_member_nested_in_it_holds() -> None:
+    from ws.run.inputs import Tree
+
+    files = {
+        "pyproject.toml": "r",
+        "README.md": "r2",
+        "packages/a/x.py": "a",
+        "packages/a/sub/b/y.py": "b",  # a member nested in a
+        "packages/ab/z.py": "ab",  # not inside a: only its name starts alike
+        "tools/t.py": "none",
+    }
+    tree = Tree(files)
+    folders = [".", "packages/a", "packages/a/sub/b", "packages/ab"]
+    got = tree.by_member(folders)
+    assert got["packages/a"] == tree.fingerprint("packages/a", ["packages/a/sub/b"])
+    assert got["packages/a/sub/b"] == tree.fingerprint("packages/a/sub/b")
+    assert got["packages/ab"] == tree.fingerprint("packages/ab")
+    others = ["packages/a", "packages/a/sub/b", "packages/ab"]
+    assert got["."] == tree.fingerprint(".", others)

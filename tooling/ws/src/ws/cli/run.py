@@ -114,10 +114,10 @@ def run_task(
 
 def _explain(ws: Workspace, found: Plan, outcomes: list[Outcome]) -> None:
     """For a member that failed on an import: what provides it and the `uv add` to run."""
-    from ws.checks.imports import missing_module_hint
-
     for o in outcomes:
         if o.status == "failed" and found.lock is not None and b"ModuleNotFoundError" in o.output:
+            from ws.checks.imports import missing_module_hint  # only for such a failure
+
             hint = missing_module_hint(
                 o.output.decode("utf-8", "replace"), ws, found.lock, o.member
             )

@@ -61,6 +61,28 @@ class Tree:
                 parts += [path, self.files[path]]
         return key_of(parts)
 
+    def by_member(self, folders: Iterable[str]) -> dict[str, str]:
+        """Folder (a member's, relative to the root; "." for the root) -> one digest of the
+        files it holds and no folder nested in it holds: fingerprint(folder, nested) for
+        each, in one pass over the files."""
+        folders = set(folders)
+        owned: dict[str, list[str]] = {f: [] for f in folders}
+        for path in sorted(self.files):
+            owner = _owner(path, folders)
+            if owner is not None:
+                owned[owner] += [path, self.files[path]]
+        return {folder: key_of(parts) for folder, parts in owned.items()}
+
+
+def _owner(path: str, folders: set[str]) -> str | None:
+    """The deepest of folders that holds path."""
+    cut = len(path)
+    while cut > 0:
+        cut = path.rfind("/", 0, cut)
+        if cut > 0 and path[:cut] in folders:
+            return path[:cut]
+    return "." if "." in folders else None
+
 
 def read_tree(root: Path) -> Tree:
     """root's files as git holds them, with the content of those that differ read; every
@@ -129,13 +151,3 @@ def above(tree: Tree, member: PurePosixPath) -> list[str]:
             if path in tree.files:
                 parts += [path, tree.files[path]]
     return parts
-
-
-def nested(prefix: PurePosixPath, others: Iterable[PurePosixPath]) -> list[str]:
-    """The folders of others that lie inside prefix (a member at the root holds every
-    other member's folder; those files are theirs, not its)."""
-    return [
-        o.as_posix()
-        for o in others
-        if o != prefix and (prefix == PurePosixPath(".") or prefix in o.parents)
-    ]

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from ws.errors import ConfigError, WsError
 from ws.fsio import read_regular
 from ws.locks.sync import LOCK_NAME, derive_locks, read_root_lock
-from ws.run.inputs import ROOT_FILES, Tree, above, key_of, nested, read_tree
+from ws.run.inputs import ROOT_FILES, Tree, above, key_of, read_tree
 from ws.run.tasks import Task, declared, task_names
 from ws.workspace.lockfile import Entry, Lock
 from ws.workspace.member_lock import path_sources, reach
@@ -68,6 +68,7 @@ def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> Plan:
     derived = derive_locks(ws, lock, chosen)
     tree = read_tree(ws.root)
     root_part = _root_files(ws.root, tree)
+    prints = tree.by_member(m.rel.as_posix() for m in ws.members.values())
     jobs = []
     for name in chosen:
         target = lock.member(name)
@@ -76,7 +77,7 @@ def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> Plan:
         members = frozenset(n for n in installs if n in ws.members)
         found = path_sources(lock, name)
         sources = [e.local_path or "" for e in found]
-        inputs = _inputs(ws, tree, root_part, name, sorted(members), sources, derived[name])
+        inputs = _inputs(ws, tree, prints, root_part, name, sorted(members), sources, derived[name])
         built = sorted((e.name, e.local_path or "") for e in found if _built(e))
         job = Job(name, tasks[name][task_name], derived[name], installs, members, inputs)
         jobs.append(replace(job, built=tuple(n for n, _ in built), built_files=_files(tree, built)))
@@ -106,17 +107,16 @@ def _root_files(root: Path, tree: Tree) -> str:
 def _inputs(
     ws: Workspace,
     tree: Tree,
+    prints: Mapping[str, str],
     root_part: str,
     member: str,
     members: Sequence[str],
     sources: Sequence[str],
     member_lock: bytes,
 ) -> str:
-    rels = [m.rel for m in ws.members.values()]
     parts: list[bytes | str] = [root_part, member_lock]
     for name in members:
-        rel = ws.members[name].rel
-        parts += ["member", name, tree.fingerprint(rel.as_posix(), nested(rel, rels))]
+        parts += ["member", name, prints[ws.members[name].rel.as_posix()]]
     for source in sorted(sources):
         rel = PurePosixPath(source).as_posix()
         parts += ["path", rel, tree.fingerprint(rel)]
