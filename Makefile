@@ -73,6 +73,7 @@ bench: bootstrap ## run the benchmarks and rewrite docs/benchmarks/
 	@$(VENV)/bin/python tooling/bench_graph.py
 	@$(VENV)/bin/python tooling/bench_locks.py
 	@$(MAKE) engine && $(VENV)/bin/python tooling/bench_docker.py
+	@$(VENV)/bin/python tooling/bench_run.py
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .ws

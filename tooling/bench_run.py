@@ -633,6 +633,100 @@ def measure_disk(bench: Bench) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Where ws's time goes: one more ws process per scenario where ws was slower than turbo, under
+# pyinstrument (from PyPI, in a throwaway venv under BENCH_HOME), and its imports under
+# `python -X importtime`.
+
+PROFILE_LINES = 45  # of pyinstrument's call tree, per scenario, on the page
+
+
+def profiler_site(setup: Setup) -> Path:
+    venv = BENCH_HOME / "profiler"
+    site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if not (site / "site-packages" / "pyinstrument").is_dir():
+        run([setup.uv, "venv", "--quiet", str(venv)], BENCH_HOME, setup.env)
+        python = str(venv / "bin" / "python")
+        run([setup.uv, "pip", "install", "-q", "--python", python, "pyinstrument"], venv, setup.env)
+    return site / "site-packages"
+
+
+def ready_for(bench: Bench, scenario: str) -> None:
+    """The tree and ws's state as the scenario's timed ws run met them."""
+    root = bench.root
+    restore(root)
+    if scenario == COLD:
+        forget(root, WS)
+        return
+    run_ws(bench.setup, root)  # the committed tree's results (a no-op if stored)
+    if scenario == LIB_CHANGED:
+        change_library(root, 0)
+    elif scenario == LOCK_BUMP:
+        bump_lock(bench)
+
+
+def ws_argv(setup: Setup, *python_args: str) -> list[str]:
+    python = str(Path(setup.ws).parent / "python")
+    return [python, *python_args, "-m", "ws", "run", "test", "--json"]
+
+
+def profile_ws(bench: Bench, scenario: str) -> list[str]:
+    """pyinstrument's call tree of one ws run of scenario (wall time: waiting counts)."""
+    out = bench.root.parent / f"profile-{scenario.replace(' ', '-')}.txt"
+    env = dict(bench.setup.env, PYTHONPATH=str(profiler_site(bench.setup)))
+    ready_for(bench, scenario)
+    argv = ws_argv(bench.setup, "-m", "pyinstrument", "-r", "text", "--no-color", "-o", str(out))
+    run(argv, bench.root, env)
+    restore(bench.root)
+    tree = out.read_text(encoding="utf-8").strip().splitlines()
+    shown = tree[:PROFILE_LINES] + (["..."] if len(tree) > PROFILE_LINES else [])
+    return [f"### {scenario}", "", "```", *shown, "```", ""]
+
+
+_IMPORT = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
+
+
+def import_times(bench: Bench) -> list[str]:
+    """`python -X importtime` of a no-change ws run: the slowest top-level imports."""
+    ready_for(bench, NO_CHANGE)
+    done = run(ws_argv(bench.setup, "-X", "importtime"), bench.root, bench.setup.env)
+    rows: list[tuple[int, str]] = []
+    for line in done.stderr.splitlines():
+        found = _IMPORT.match(line)
+        if found and len(found[3]) <= 1:  # a top-level import (what ws itself asked for)
+            rows.append((int(found[2]), found[4]))
+    total = sum(us for us, _ in rows)
+    rows.sort(reverse=True)
+    table = ["| import (with what it imports) | ms |", "|---|---:|"]
+    table += [f"| `{name}` | {us / 1000:.1f} |" for us, name in rows[:12]]
+    table.append(f"| *every top-level import* | {total / 1000:.1f} |")
+    return table
+
+
+def profile_section(bench: Bench, losing: Sequence[str]) -> list[str]:
+    if not losing:
+        return []
+    lines = [
+        "## Where ws's time goes",
+        "",
+        "One more ws process for each scenario where it was slower than turbo, under "
+        "pyinstrument (installed from PyPI in a throwaway venv; wall-clock samples, so "
+        "waiting for uv and the tests counts), from the state the timed run met. "
+        "Profiling adds a little.",
+        "",
+    ]
+    for scenario in losing:
+        lines += profile_ws(bench, scenario)
+    lines += [
+        "Imports of a no-change run (`python -X importtime`, cumulative, top level):",
+        "",
+        *import_times(bench),
+        "",
+    ]
+    restore(bench.root)
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
 # The page
 
 WS_GOAL = 1.0  # x turbo, each scenario
@@ -883,7 +977,10 @@ def bench(base: Path, args: argparse.Namespace) -> Results:
         LOADS.append(f"{os.getloadavg()[0]:.2f}")
         print(f"round {n}/{args.rounds} done (load {LOADS[-1]})", file=sys.stderr)
     notes = [*machine(setup), *notes, *lock_notes(root)]
-    return Results(state.samples, state.disk, notes, [])
+    results = Results(state.samples, state.disk, notes, [])
+    losing = [sc for sc in SCENARIOS if results.med(sc, WS) > results.med(sc, TURBO)]
+    results.profile = profile_section(state, losing)
+    return results
 
 
 def lock_notes(root: Path) -> list[str]:
