@@ -891,9 +891,9 @@ def document(r: Results, args: argparse.Namespace) -> str:
         "",
         "Measured in the first round, after the cold runs, with `du -s -k` (blocks; a file "
         "hard-linked several times inside what one `du` measures counts once, as the "
-        "filesystem stores it). uv links the environments' files from its cache on the same filesystem, so a "
-        "file also in the cache is counted in each measurement below that does not name the "
-        "cache.",
+        "filesystem stores it). uv links the environments' files from its cache on the "
+        "same filesystem, so a file also in the cache is counted in each measurement below "
+        "that does not name the cache.",
         "",
         *disk_table(r),
         "",
