@@ -1,5 +1,6 @@
 """Real build backends that take their version from git (setuptools-scm, hatch-vcs,
-uv-dynamic-versioning) and what they need, as wheels for the tests' loopback index.
+uv-dynamic-versioning), the real pytest (which `ws run` tests run in members' environments)
+and what they need, as wheels for the tests' loopback index.
 
 `make backend-wheels` (part of `make test`) downloads them once from PyPI into a folder
 outside the repository; the tests only read that folder, so they need no internet.
@@ -21,15 +22,19 @@ from tests.support.pyindex import LocalIndex, find_uv
 ENV_VAR = "WS_BACKEND_WHEELS"  # the folder, as the Makefile's test target passes it
 # Each backend and everything it needs (as `uv pip compile` resolved them for Python 3.11).
 PINS = (
+    "colorama==0.4.6",  # pytest's, on Windows (a universal lock names it)
     "dunamai==1.26.5",
     "editables==0.5",  # hatchling's editable builds (uv lock, uv sync)
     "hatch-vcs==0.5.0",
     "hatchling==1.33.0",
+    "iniconfig==2.3.1",  # pytest's
     "jinja2==3.1.6",
     "markupsafe==3.0.4",
     "packaging==26.4",
     "pathspec==1.1.1",
     "pluggy==1.7.0",
+    "pygments==2.21.0",  # pytest's
+    "pytest==9.2.0",
     "setuptools==84.2.1",
     "setuptools-scm==10.3.4",
     "tomlkit==0.15.3",
@@ -57,10 +62,9 @@ def download(folder: Path) -> None:
     (folder / _STAMP).write_text("\n".join(PINS) + "\n")
 
 
-@pytest.fixture(scope="module")
-def backend_index() -> Iterator[LocalIndex]:
-    """A loopback index of the backends' real wheels. Skips when they were never downloaded,
-    unless the Makefile named their folder (make test, CI): then that is a failure."""
+def real_wheels() -> list[Path]:
+    """The downloaded wheels. Skips the test when they were never downloaded, unless the
+    Makefile named their folder (make test, CI): then that is a failure."""
     named = os.environ.get(ENV_VAR)
     folder = Path(named or "/var/tmp/ws-renovate/backend-wheels")
     if not _ready(folder):
@@ -68,8 +72,14 @@ def backend_index() -> Iterator[LocalIndex]:
         if named:
             pytest.fail(message)
         pytest.skip(message)
+    return sorted(folder.glob("*.whl"))
+
+
+@pytest.fixture(scope="module")
+def backend_index() -> Iterator[LocalIndex]:
+    """A loopback index of the backends' (and pytest's) real wheels."""
     with LocalIndex(()) as index:
-        for wheel in sorted(folder.glob("*.whl")):
+        for wheel in real_wheels():
             index.add_file(wheel)
         yield index
 

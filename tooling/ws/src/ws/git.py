@@ -149,3 +149,30 @@ def tracks(root: Path, path: Path) -> bool:
         return bool(run(argv, cwd=root, check=False).stdout)
     except (OSError, ToolNotFound):
         return False
+
+
+def index_blobs(root: Path) -> dict[str, str]:
+    """Path (relative to root) -> `mode blob` for every file git's index holds under root:
+    what a clean tree's files are, without reading one of them."""
+    out = git(root, "ls-files", "-z", "--stage", "--", ".", errors="surrogateescape")
+    blobs: dict[str, str] = {}
+    for record in out.split("\0"):
+        info, _, path = record.partition("\t")
+        if path:
+            mode, blob, _stage = info.split(" ", 2)
+            blobs[path] = f"{mode} {blob}"
+    return blobs
+
+
+def worktree_changes(root: Path) -> set[str]:
+    """Paths under root whose files differ from git's index (modified or deleted), and
+    untracked files git does not ignore: the files whose content must be read to be known."""
+    argv = ["status", "-z", "--porcelain=v1", "--untracked-files=all", "--no-renames", "--", "."]
+    out = git(root, *argv, errors="surrogateescape")
+    # --porcelain names paths from the repository's top, whatever folder it runs in
+    prefix = git(root, "rev-parse", "--show-prefix", errors="surrogateescape").strip()
+    found: set[str] = set()
+    for record in out.split("\0"):
+        if len(record) > 3 and (record[1] != " " or record[:2] == "??"):
+            found.add(record[3:].removeprefix(prefix))
+    return found

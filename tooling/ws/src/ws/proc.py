@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +110,90 @@ def start(
     except FileNotFoundError as e:
         raise _not_found(args) from e
     return Running(args, popen)
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """How a streamed command ended: its exit code (None when ws stopped it), its output
+    (stdout and stderr as one stream, in order) and why it was stopped, if it was."""
+
+    returncode: int | None
+    output: bytes
+    stopped: str | None = None  # "timeout" or "cancelled"
+
+
+# How long a stopped command's process group gets between SIGTERM and SIGKILL.
+GRACE = 3.0
+
+
+def stream(
+    argv: Sequence[str | Path],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float | None = None,
+    cancel: threading.Event | None = None,
+    on_output: Callable[[bytes], None] | None = None,
+) -> Streamed:
+    """Run argv in a process group of its own, its output read as it comes (on_output gets
+    each piece); stopped (its whole group) when timeout passes or cancel is set."""
+    args = [str(a) for a in argv]
+    try:
+        popen = subprocess.Popen(  # noqa: S603 -- argv is a list built by ws, never a shell string
+            args,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so that ws stops its children too, and Ctrl-C is ws's
+        )
+    except FileNotFoundError as e:
+        raise _not_found(args) from e
+    assert popen.stdout is not None  # noqa: S101 -- stdout=PIPE above
+    deadline = None if timeout is None else time.monotonic() + timeout
+    chunks: list[bytes] = []
+    stopped = _pump(popen.stdout.fileno(), chunks, deadline, cancel, on_output)
+    if stopped is not None:
+        _stop_group(popen)
+    popen.stdout.close()
+    code = popen.wait()
+    return Streamed(None if stopped else code, b"".join(chunks), stopped)
+
+
+def _pump(
+    fd: int,
+    chunks: list[bytes],
+    deadline: float | None,
+    cancel: threading.Event | None,
+    on_output: Callable[[bytes], None] | None,
+) -> str | None:
+    """Read fd to its end; "timeout" or "cancelled" if ws must stop the command first."""
+    while True:
+        if cancel is not None and cancel.is_set():
+            return "cancelled"
+        if deadline is not None and time.monotonic() > deadline:
+            return "timeout"
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if not ready:
+            continue
+        data = os.read(fd, 65536)
+        if not data:
+            return None
+        chunks.append(data)
+        if on_output is not None:
+            on_output(data)
+
+
+def _stop_group(popen: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the command's process group, SIGKILL what is left after GRACE seconds."""
+    for sig, wait in ((signal.SIGTERM, GRACE), (signal.SIGKILL, None)):
+        try:
+            os.killpg(popen.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            popen.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

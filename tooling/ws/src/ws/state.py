@@ -155,18 +155,25 @@ def no_records(root: Path) -> Records:
     return Records(root, None, {})
 
 
+def trusted_state(root: Path, tracked: Callable[[Path], bool]) -> bool:
+    """Whether <root>/.ws may hold what this machine made: absent, or a plain folder that
+    git tracks nothing of (tracked(.ws) asks git)."""
+    folder = root / STATE_DIR
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        return False
+    return not folder.exists() or not tracked(folder)
+
+
 def load_records(root: Path, key: bytes | None, tracked: Callable[[Path], bool]) -> Records:
     """The records in <root>/.ws, read once. None are trusted, and none written, when there
     is no key, when .ws is a link or no folder, or when tracked(.ws) says git holds some of it
     (a branch may bring it); none are read from a file not of ws's form (a FIFO, nested or
     oversized JSON)."""
     folder = root / STATE_DIR
-    if key is None or folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+    if key is None or not trusted_state(root, tracked):
         return no_records(root)
     if not folder.exists():
         return Records(root, key, {})
-    if tracked(folder):
-        return no_records(root)
     raw = _read_small(folder / RECORDS_FILE, MAX_RECORDS_BYTES + 1)
     if not raw or len(raw) > MAX_RECORDS_BYTES:
         return Records(root, key, {})

@@ -32,6 +32,7 @@ from ws.cli.common import (
 )
 from ws.cli.docker import docker_app, docker_problems
 from ws.cli.progress import LockProgress
+from ws.cli.run import PASSTHROUGH, clean, run_task
 
 if TYPE_CHECKING:
     from ws.workspace.members import Workspace
@@ -296,8 +297,17 @@ def check() -> None:
 
 
 app.add_typer(docker_app, name="docker")
+app.command("run")(run_task)
+app.command("clean")(clean)
 
 
 def run(argv: Sequence[str]) -> int:
-    """ws on argv, to its exit code (ws.entry, the console script, ends the process)."""
+    """ws on argv, to its exit code (ws.entry, the console script, ends the process).
+
+    What follows `--` after `run` is the task's: click would take it for MEMBER arguments."""
+    argv = list(argv)
+    if "run" in argv and "--" in argv[argv.index("run") :]:
+        cut = argv.index("--", argv.index("run"))
+        PASSTHROUGH[:] = argv[cut + 1 :]
+        argv = argv[:cut]
     return run_app(app, argv)

@@ -1,0 +1,193 @@
+"""`ws run TASK` and `ws clean`: parse, plan, run, show; the core is ws.run."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ws.cli.common import (
+    SETTINGS,
+    cache_home,
+    handle_errors,
+    live_progress,
+    load_workspace_only,
+    lock_env,
+    open_records,
+    out,
+    say,
+    usage_error,
+    warn,
+    workspace_uv,
+)
+
+if TYPE_CHECKING:
+    from ws.run.runner import Stores
+    from ws.workspace.members import Workspace
+
+# What follows `--` on ws's command line: the task's own arguments (ws.cli.app.run sets it).
+PASSTHROUGH: list[str] = []
+
+
+@handle_errors
+def run_task(
+    task: Annotated[str, typer.Argument(help="The task, as [tool.ws.tasks] names it.")],
+    members: Annotated[
+        list[str] | None, typer.Argument(help="Only these members (default: all).")
+    ] = None,
+    affected: Annotated[
+        bool, typer.Option("--affected", help="Only the members a change since --since affects.")
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="The git ref --affected compares with.")
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", show_default=False, help="Members at once (default: cores)."),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every task; store nothing.")
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", show_default=False, help="Stop a task after this many seconds."),
+    ] = None,
+    cache_from: Annotated[
+        list[str] | None,
+        typer.Option("--cache-from", help="A registry repository to reuse results from."),
+    ] = None,
+    cache_to: Annotated[
+        str | None,
+        typer.Option("--cache-to", help="A registry repository to push results to."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Stable JSON (see docs/json.md).")
+    ] = False,
+) -> None:
+    """Run TASK in each member's exact environment; results reused while inputs are unchanged.
+    Arguments after `--` go to the task."""
+    from ws.run.plan import plan
+    from ws.run.runner import RunOptions, run_jobs
+
+    if affected and since is None:
+        raise usage_error(
+            "--affected needs --since REF", "ws run test --affected --since origin/main"
+        )
+    if jobs is not None and jobs < 1:
+        raise usage_error("--jobs must be 1 or more", "ws run test -j 4")
+    if timeout is not None and timeout <= 0:
+        raise usage_error("--timeout must be a positive number of seconds", "--timeout 600")
+    ws = load_workspace_only()
+    names = _chosen(ws, members or [], since if affected else None)
+    found = plan(ws, task, names)
+    if not found:
+        say(f"no member to run {task} in")
+        return
+    env = lock_env()
+    uv_binary = workspace_uv(ws, env)
+    records = open_records(ws)
+    opts = RunOptions(
+        uv=uv_binary,
+        uv_version=_uv_version(uv_binary),
+        env=env,
+        jobs=jobs or os.cpu_count() or 1,
+        extra_args=tuple(PASSTHROUGH),
+        use_cache=not no_cache,
+        timeout=timeout,
+        records=records,
+    )
+    stores = _stores(ws, cache_from or [], cache_to)
+    display = _display(task, len(found), as_json)
+    try:
+        outcomes = run_jobs(ws, found, opts, stores, display)
+    finally:
+        display.close()
+        records.save()
+    _finish(task, outcomes, as_json)
+
+
+def _finish(task: str, outcomes: list, as_json: bool) -> None:
+    from ws.cli.run_display import failed, run_json, summary_table
+    from ws.errors import WsError
+
+    if as_json:
+        out(run_json(task, outcomes))
+    else:
+        say(summary_table(task, outcomes))
+    if all(o.status == "skipped" for o in outcomes):
+        reasons = sorted({o.reason or "" for o in outcomes})
+        raise WsError(
+            f"no member could run {task}: {'; '.join(reasons)}",
+            fix="add the tool to the members' dependency groups (uv add --package M --dev TOOL)",
+        )
+    if any(failed(o) for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _chosen(ws: Workspace, members: list[str], since: str | None) -> list[str] | None:
+    names = [ws.member(m).name for m in members] or None
+    if since is None:
+        return names
+    from ws.workspace import changes
+    from ws.workspace.graph import build_graph
+
+    found = changes.affected(ws, build_graph(ws), since)
+    for note in found.notes:
+        warn(note)
+    hit = set(found.affected)
+    return sorted(hit if names is None else hit & set(names))
+
+
+def _uv_version(binary: str) -> str:
+    from ws.uv import version_of
+
+    return version_of(binary)
+
+
+def _stores(ws: Workspace, cache_from: list[str], cache_to: str | None) -> Stores:
+    from ws.git import tracks
+    from ws.run.runner import Stores
+    from ws.run.store import LocalStore
+    from ws.state import machine_key, trusted_state
+
+    key = machine_key(cache_home(dict(os.environ)))
+    if not trusted_state(ws.root, lambda path: tracks(ws.root, path)):
+        key = None  # a .ws a branch brings, or a link, holds no result this machine stored
+    local = LocalStore(ws.root, key)
+    return Stores(local.get, local.put)
+
+
+def _display(task: str, total: int, as_json: bool):
+    from ws.cli.run_display import RunDisplay
+
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        mode = "github"
+    elif live_progress() and not as_json:
+        mode = "live"
+    else:
+        mode = "plain"
+    stream = sys.stderr if as_json or SETTINGS.quiet else sys.stdout
+    return RunDisplay(
+        task, total, stream, mode=mode, show_all=SETTINGS.verbose > 0, quiet=SETTINGS.quiet > 0
+    )
+
+
+@handle_errors
+def clean(
+    envs: Annotated[bool, typer.Option("--envs", help="Only the exact environments.")] = False,
+    results: Annotated[bool, typer.Option("--results", help="Only the stored results.")] = False,
+) -> None:
+    """Remove what `ws run` keeps in .ws: the exact environments and the stored results."""
+    from ws.run.envs import remove_envs
+    from ws.run.store import LocalStore
+
+    ws = load_workspace_only()
+    both = not envs and not results
+    removed = []
+    if (envs or both) and remove_envs(ws):
+        removed.append("exact environments")
+    if (results or both) and LocalStore(ws.root, None).clear():
+        removed.append("stored results")
+    say(f"removed {' and '.join(removed)}" if removed else "nothing to remove")

@@ -1,0 +1,108 @@
+"""What `ws run TASK` will do, decided before anything runs: for each member the task
+applies to, its task, its member lock, what it installs and the digests of its inputs.
+
+Everything here is read once per run: the root lock (each member's lock derived from it in
+memory, as `ws sync-locks` would write it), git's view of the files, the task declarations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ws.errors import ConfigError, WsError
+from ws.fsio import read_regular
+from ws.locks.sync import LOCK_NAME, derive_locks, read_root_lock
+from ws.run.inputs import ROOT_FILES, Tree, key_of, nested, read_tree
+from ws.run.tasks import Task, declared, task_names
+from ws.workspace.member_lock import path_sources, reach
+from ws.workspace.members import Workspace
+
+
+@dataclass(frozen=True)
+class Job:
+    """One member's part of the run."""
+
+    member: str
+    task: Task
+    member_lock: bytes
+    installs: frozenset[str]  # every distribution its member lock holds (normalised names)
+    members: frozenset[str]  # the workspace members among them, itself included
+    inputs: str  # the digest of its files, its siblings' and path sources', and the root's
+
+
+def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> list[Job]:
+    """The jobs for task_name over names (None: every member that has the task)."""
+    tasks = declared(ws)
+    if not any(task_name in t for t in tasks.values()):
+        known = ", ".join(task_names(tasks)) or "(none declared)"
+        raise ConfigError(
+            ws.pyproject,
+            f"no task named {task_name!r} in [tool.ws.tasks] (tasks: {known})",
+            fix=f'declare it at the root: [tool.ws.tasks] {task_name} = "..."',
+        )
+    chosen = sorted(names) if names is not None else sorted(ws.members)
+    chosen = [n for n in chosen if task_name in tasks[n]]
+    if not chosen:
+        return []
+    lock_path = ws.root / LOCK_NAME
+    try:
+        root_lock = read_regular(lock_path, root=ws.root)
+    except FileNotFoundError as e:
+        raise WsError(
+            f"{lock_path} does not exist", fix="run `ws sync-locks` (or `uv lock`)"
+        ) from e
+    lock = read_root_lock(ws, root_lock)
+    derived = derive_locks(ws, lock, chosen)
+    tree = read_tree(ws.root)
+    root_part = _root_files(ws.root, tree)
+    jobs = []
+    for name in chosen:
+        target = lock.member(name)
+        assert target is not None  # noqa: S101 -- derive_locks raised for a missing member
+        installs = frozenset(lock.entries[i].name for i in reach(lock, target))
+        members = frozenset(n for n in installs if n in ws.members)
+        sources = [e.local_path or "" for e in path_sources(lock, name)]
+        inputs = _inputs(ws, tree, root_part, sorted(members), sources, derived[name])
+        jobs.append(Job(name, tasks[name][task_name], derived[name], installs, members, inputs))
+    return jobs
+
+
+def _root_files(root: Path, tree: Tree) -> str:
+    parts: list[str] = []
+    for name in ROOT_FILES:
+        parts += [name, tree.files.get(name, "-")]
+    return key_of(parts)
+
+
+def _inputs(
+    ws: Workspace,
+    tree: Tree,
+    root_part: str,
+    members: Sequence[str],
+    sources: Sequence[str],
+    member_lock: bytes,
+) -> str:
+    rels = [m.rel for m in ws.members.values()]
+    parts: list[bytes | str] = [root_part, member_lock]
+    for name in members:
+        rel = ws.members[name].rel
+        parts += ["member", name, tree.fingerprint(rel.as_posix(), nested(rel, rels))]
+    for source in sorted(sources):
+        rel = PurePosixPath(source).as_posix()
+        parts += ["path", rel, tree.fingerprint(rel)]
+    return key_of(parts)
+
+
+def task_key(
+    job: Job, argv: Sequence[str], env: Mapping[str, str], python: str, uv_version: str
+) -> str:
+    """The key job's result is stored under: its inputs, the command line, the values of the
+    variables the task declares, and the Python and uv versions."""
+    parts: list[str] = ["ws-run-1", job.inputs, job.task.name, python, uv_version]
+    parts += ["argv", str(len(argv)), *argv]
+    for name in job.task.env:
+        parts += [name, "set" if name in env else "unset", env.get(name, "")]
+    parts += ["outputs", *job.task.outputs]
+    return key_of(parts)
