@@ -464,11 +464,11 @@ def ws_ran(report: Any) -> set[str]:
     """The members `ws run --json` says it started the task for (not replayed); every
     member's result must be a pass."""
     ran: set[str] = set()
-    for row in report["members"]:
-        if row["result"] != "passed":
-            raise SystemExit(f"ws run: {row['name']} {row['result']}")
+    for row in report["results"]:
+        if row["status"] != "passed":
+            raise SystemExit(f"ws run: {row['member']} {row['status']}: {row['reason']}")
         if not row["cached"]:
-            ran.add(row["name"])
+            ran.add(row["member"])
     return ran
 
 
@@ -680,13 +680,31 @@ def ws_argv(setup: Setup, *python_args: str) -> list[str]:
     return [python, *python_args, "-m", "ws", "run", "test", "--json"]
 
 
+# ws ends by os._exit (no module teardown), before pyinstrument's own command line would
+# write its report: the profiler is started and stopped around ws's `run` here instead.
+PROFILE_SCRIPT = """
+import os, sys
+from pyinstrument import Profiler
+profiler = Profiler(interval=0.001)
+profiler.start()
+from ws.cli.app import run
+code = run(["run", "test", "--json"])
+profiler.stop()
+with open(os.environ["WS_PROFILE_OUT"], "w", encoding="utf-8") as out:
+    out.write(profiler.output_text(unicode=False, color=False))
+sys.stdout.flush()
+os._exit(code)
+"""
+
+
 def profile_ws(bench: Bench, scenario: str) -> list[str]:
     """pyinstrument's call tree of one ws run of scenario (wall time: waiting counts)."""
     out = bench.root.parent / f"profile-{scenario.replace(' ', '-')}.txt"
-    env = dict(bench.setup.env, PYTHONPATH=str(profiler_site(bench.setup)))
+    site = str(profiler_site(bench.setup))
+    env = dict(bench.setup.env, PYTHONPATH=site, WS_PROFILE_OUT=str(out))
     ready_for(bench, scenario)
-    argv = ws_argv(bench.setup, "-m", "pyinstrument", "-r", "text", "--no-color", "-o", str(out))
-    run(argv, bench.root, env)
+    python = str(Path(bench.setup.ws).parent / "python")
+    run([python, "-c", PROFILE_SCRIPT], bench.root, env)
     restore(bench.root)
     tree = out.read_text(encoding="utf-8").strip().splitlines()
     shown = tree[:PROFILE_LINES] + (["..."] if len(tree) > PROFILE_LINES else [])
