@@ -437,8 +437,10 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
 
 WS = "ws run test"
 TURBO = "turbo run test"
+TURBO_2 = "turbo run test --concurrency=2 (for scale)"
 LOOP = "uv run --package M pytest, each member"
-RUNNERS = (WS, TURBO, LOOP)
+RUNNERS = (WS, TURBO, TURBO_2, LOOP)
+TURBO_2_CACHE = ".turbo/cache-concurrency-2"  # its own, so turbo's results are not its
 
 COLD = "cold"
 NO_CHANGE = "no change"
@@ -453,11 +455,14 @@ class Outcome:
 
     ran: set[str]
     text: str
+    task_seconds: float = 0.0  # ws: the tasks' own time, summed (from --json)
 
 
 def run_ws(setup: Setup, root: Path) -> Outcome:
     done = run([setup.ws, "run", "test", "--json"], root, setup.env)
-    return Outcome(ws_ran(json.loads(done.stdout)), done.stdout)
+    report = json.loads(done.stdout)
+    spent = sum(row["seconds"] for row in report["results"] if not row["cached"])
+    return Outcome(ws_ran(report), done.stdout, spent)
 
 
 def ws_ran(report: Any) -> set[str]:
@@ -476,8 +481,8 @@ _CACHED = re.compile(r"Cached:\s+(\d+) cached, (\d+) total")
 _MISS = re.compile(r"^([a-z0-9-]+):test: cache miss, executing", re.MULTILINE)
 
 
-def run_turbo(setup: Setup, root: Path) -> Outcome:
-    done = run([setup.turbo, "run", "test", "--ui=stream"], root, setup.env)
+def run_turbo(setup: Setup, root: Path, *flags: str) -> Outcome:
+    done = run([setup.turbo, "run", "test", "--ui=stream", *flags], root, setup.env)
     text = done.stdout + done.stderr
     found = _CACHED.search(text)
     if not found:
@@ -501,7 +506,17 @@ def run_loop(setup: Setup, root: Path) -> Outcome:
     return Outcome(set(MEMBERS), "")
 
 
-LEGS: dict[str, Callable[[Setup, Path], Outcome]] = {WS: run_ws, TURBO: run_turbo, LOOP: run_loop}
+def run_turbo_2(setup: Setup, root: Path) -> Outcome:
+    """turbo at the machine's cores, as ws's default -j: is its default of 10 the reason?"""
+    return run_turbo(setup, root, "--concurrency=2", f"--cache-dir={TURBO_2_CACHE}")
+
+
+LEGS: dict[str, Callable[[Setup, Path], Outcome]] = {
+    WS: run_ws,
+    TURBO: run_turbo,
+    TURBO_2: run_turbo_2,
+    LOOP: run_loop,
+}
 
 
 def expected_runs(scenario: str) -> set[str]:
@@ -525,6 +540,7 @@ class Bench:
     bumped: dict[str, bytes]  # path -> the bumped root lock and member lock
     samples: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     disk: dict[str, int] = field(default_factory=dict)
+    ws_cold: list[tuple[float, float]] = field(default_factory=list)  # (wall, tasks' own)
 
 
 def forget(root: Path, runner: str) -> None:
@@ -533,8 +549,9 @@ def forget(root: Path, runner: str) -> None:
         shutil.rmtree(root / ".ws", ignore_errors=True)
         return
     shutil.rmtree(root / ".venv", ignore_errors=True)
-    if runner == TURBO:
-        for cache in [root / ".turbo", *(root / "packages").glob("*/.turbo")]:
+    if runner in (TURBO, TURBO_2):
+        own = root / (".turbo/cache" if runner == TURBO else TURBO_2_CACHE)
+        for cache in [own, *(root / "packages").glob("*/.turbo")]:  # the members' logs
             shutil.rmtree(cache, ignore_errors=True)
 
 
@@ -576,6 +593,8 @@ def timed_leg(bench: Bench, scenario: str, runner: str) -> None:
         extra, missing = sorted(outcome.ran - want), sorted(want - outcome.ran)
         raise SystemExit(f"{runner}, {scenario}: ran {extra} too, not {missing}")
     bench.samples.setdefault((scenario, runner), []).append(seconds)
+    if runner == WS and scenario == COLD:
+        bench.ws_cold.append((seconds, outcome.task_seconds))
     print(f"  {scenario:28} {runner:40} {seconds:7.2f} s", file=sys.stderr)
 
 
@@ -731,19 +750,68 @@ def import_times(bench: Bench) -> list[str]:
     return table
 
 
+def heaviest_member() -> str:
+    """The member installing the most members (ties: the first by name)."""
+    return min(MEMBERS, key=lambda m: (-len(closure(m)), m))
+
+
+def bytecode_cost(bench: Bench, name: str) -> tuple[float, float]:
+    """pytest in name's exact environment with every __pycache__ of the environment removed
+    (as a new environment is), then again (the bytecode its first run wrote is reused)."""
+    env_dir = bench.root / ".ws" / "envs" / name
+    for cache in list(env_dir.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    argv = [str(env_dir / "bin" / "pytest"), "-q", "-p", "no:cacheprovider"]
+    folder = bench.root / "packages" / name
+    first, _ = timed(lambda: run(argv, folder, bench.setup.env))
+    second, _ = timed(lambda: run(argv, folder, bench.setup.env))
+    return first, second
+
+
+def cold_section(bench: Bench) -> list[str]:
+    """Where a cold ws run's time goes: the tasks, the environments, the bytecode."""
+    jobs = os.cpu_count() or 1
+    wall = statistics.median(w for w, _ in bench.ws_cold)
+    tasks = statistics.median(t for _, t in bench.ws_cold)
+    name = heaviest_member()
+    ready_for(bench, NO_CHANGE)
+    first, second = bytecode_cost(bench, name)
+    d = bench.disk
+    ws_pyc = (d["envs_used"] - d["envs_made"]) / 1024
+    shared_pyc = (d["shared_used"] - d["shared_made"]) / 1024
+    return [
+        "### cold",
+        "",
+        f"- The timed cold ws runs (medians): {wall:.1f} s wall; the tasks' own time "
+        f"(`seconds` in `--json`), summed over the {len(MEMBERS)} members, {tasks:.1f} s, "
+        f"which {jobs} at once make {tasks / jobs:.1f} s; the rest, {wall - tasks / jobs:.1f} "
+        "s, is making the environments (`uv sync --frozen --package M`, linked from uv's "
+        "cache) and ws's own work.",
+        f"- A new environment has no bytecode: `pytest` in `{name}`'s exact environment "
+        f"with its `__pycache__` folders removed took {first:.2f} s, then {second:.2f} s "
+        "once its first run had written them. Every exact environment compiles the "
+        "third-party code its tests import for itself (its files are hard links to uv's "
+        "cache, its bytecode is not), where the shared `.venv` compiles each package once "
+        f"for every member: the bytecode the tests wrote is {ws_pyc:.0f} MiB across "
+        f"`.ws/envs` against {shared_pyc:.0f} MiB in the shared `.venv` (the disk table's "
+        "as-used rows).",
+        "",
+    ]
+
+
 def profile_section(bench: Bench, losing: Sequence[str]) -> list[str]:
-    if not losing:
-        return []
+    """Cold's breakdown, the no-change run and each other scenario ws lost, profiled."""
     lines = [
         "## Where ws's time goes",
         "",
-        "One more ws process for each scenario where it was slower than turbo, under "
-        "pyinstrument (installed from PyPI in a throwaway venv; wall-clock samples, so "
-        "waiting for uv and the tests counts), from the state the timed run met. "
-        "Profiling adds a little.",
+        *cold_section(bench),
+        "The no-change run, and each other scenario where ws was slower than turbo, once more "
+        "under pyinstrument (installed from PyPI in a throwaway venv; wall-clock samples "
+        "of the main thread, so waiting for the worker threads counts), from the state "
+        "the timed run met. Profiling adds a little.",
         "",
     ]
-    for scenario in losing:
+    for scenario in [NO_CHANGE, *(s for s in losing if s not in (COLD, NO_CHANGE))]:
         lines += profile_ws(bench, scenario)
     lines += [
         "Imports of a no-change run (`python -X importtime`, cumulative, top level):",
@@ -957,7 +1025,11 @@ METHOD = [
     "it, a root-lock bump misses only its member. `globalPassThroughEnv` passes "
     f"{', '.join(f'`{v}`' for v in PASS_THROUGH)} into tasks (turbo runs them in strict "
     "environment mode: without `PATH` and `SSL_CERT_FILE` uv cannot run or reach PyPI). "
-    "Cold: `.venv`, `.turbo/` and every member's `.turbo/` (logs) deleted.",
+    "Cold: `.venv`, its cache (`.turbo/cache`) and every member's `.turbo/` (logs) "
+    "deleted. Its default concurrency, 10 tasks at once, is 5 times ws's default on this "
+    "2-core machine, so the row `--concurrency=2` runs it at ws's (with a cache of its own, "
+    f"`--cache-dir={TURBO_2_CACHE}`, so that neither row replays the other's results); "
+    "the goals compare ws with turbo's default.",
     "- **The uv loop**: `uv run --package M pytest -q packages/M` at the root for each "
     "member, one after another, in the shared `.venv` (uv syncs what M needs into it "
     "before each run, leaving what other members added): how a uv workspace tests its "
