@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -725,7 +725,7 @@ def profile_ws(bench: Bench, scenario: str) -> list[str]:
     python = str(Path(bench.setup.ws).parent / "python")
     run([python, "-c", PROFILE_SCRIPT], bench.root, env)
     restore(bench.root)
-    tree = out.read_text(encoding="utf-8").strip().splitlines()
+    tree = out.read_text(encoding="utf-8").strip("\n").splitlines()
     shown = tree[:PROFILE_LINES] + (["..."] if len(tree) > PROFILE_LINES else [])
     return [f"### {scenario}", "", "```", *shown, "```", ""]
 
@@ -750,6 +750,10 @@ def import_times(bench: Bench) -> list[str]:
     return table
 
 
+def bench_turbo_cold(bench: Bench) -> float:
+    return statistics.median(bench.samples[(COLD, TURBO)])
+
+
 def heaviest_member() -> str:
     """The member installing the most members (ties: the first by name)."""
     return min(MEMBERS, key=lambda m: (-len(closure(m)), m))
@@ -768,6 +772,40 @@ def bytecode_cost(bench: Bench, name: str) -> tuple[float, float]:
     return first, second
 
 
+def compiled_cache(bench: Bench) -> Path:
+    """A copy of uv's cache whose unpacked wheels hold their bytecode (a wheel's .data
+    scripts left alone: uv refuses a folder there), for the experiment below."""
+    cache = Path(bench.setup.env["UV_CACHE_DIR"])
+    copy = cache.parent / "uv-cache-compiled"
+    shutil.rmtree(copy, ignore_errors=True)
+    run(["cp", "-a", str(cache), str(copy)], BENCH_HOME, bench.setup.env)
+    argv = [bench.setup.python, "-m", "compileall", "-q", "-j0", "-x", r"\.data/"]
+    run([*argv, str(copy / "archive-v0")], BENCH_HOME, bench.setup.env, ok=(0, 1))
+    return copy
+
+
+def bytecode_experiment(bench: Bench) -> tuple[list[float], list[float], int]:
+    """Cold ws runs, interleaved, with uv's cache as it is and with its compiled copy (uv
+    links each wheel's __pycache__ along with its files, and a .pyc is valid wherever its
+    source is the same file: same size and mtime; Python fixes co_filename on load).
+    Returns both runs' times and .ws/envs as used after the last compiled run."""
+    copy = compiled_cache(bench)
+    plain: list[float] = []
+    compiled: list[float] = []
+    for _ in range(2):
+        for cache, times in ((bench.setup.env["UV_CACHE_DIR"], plain), (str(copy), compiled)):
+            setup = replace(bench.setup, env=dict(bench.setup.env, UV_CACHE_DIR=cache))
+            restore(bench.root)
+            forget(bench.root, WS)
+            seconds, outcome = timed(lambda s=setup: run_ws(s, bench.root))
+            if outcome.ran != set(MEMBERS):
+                raise SystemExit(f"bytecode experiment: ws ran {sorted(outcome.ran)}")
+            times.append(seconds)
+    used = du_kib(bench.root / ".ws" / "envs")
+    shutil.rmtree(copy)
+    return plain, compiled, used
+
+
 def cold_section(bench: Bench) -> list[str]:
     """Where a cold ws run's time goes: the tasks, the environments, the bytecode."""
     jobs = os.cpu_count() or 1
@@ -779,6 +817,7 @@ def cold_section(bench: Bench) -> list[str]:
     d = bench.disk
     ws_pyc = (d["envs_used"] - d["envs_made"]) / 1024
     shared_pyc = (d["shared_used"] - d["shared_made"]) / 1024
+    plain, compiled, used = bytecode_experiment(bench)
     return [
         "### cold",
         "",
@@ -795,6 +834,18 @@ def cold_section(bench: Bench) -> list[str]:
         f"for every member: the bytecode the tests wrote is {ws_pyc:.0f} MiB across "
         f"`.ws/envs` against {shared_pyc:.0f} MiB in the shared `.venv` (the disk table's "
         "as-used rows).",
+        "- An experiment on what sharing that bytecode would give: a copy of uv's cache "
+        "whose unpacked wheels were compiled once (`python -m compileall` over "
+        "`archive-v0`, a wheel's `.data/` folders left out), used by cold ws runs "
+        "interleaved with runs on the cache as it is (2 each; uv hard-links a wheel's "
+        "`__pycache__` with its files, and a `.pyc` stays valid in every environment whose "
+        f"source is the same file). Cold: {statistics.median(plain):.1f} s as ws is, "
+        f"{statistics.median(compiled):.1f} s with the bytecode linked "
+        f"({statistics.median(compiled) / bench_turbo_cold(bench):.2f} x turbo's cold "
+        f"median); `.ws/envs` as used {used / 1024:.0f} MiB "
+        f"({used / d['shared_used']:.2f} x the shared `.venv` as used). Not how ws should do "
+        "it (uv's cache is uv's: a compiled `.data/scripts` folder already made uv refuse a "
+        "wheel), but the size of the prize.",
         "",
     ]
 
@@ -871,7 +922,7 @@ def verdicts(r: Results) -> list[str]:
 
 def timing_table(r: Results) -> list[str]:
     rows = [
-        "| scenario | runner | median (s) | min - max (s) | runs | ws / this |",
+        "| scenario | runner | median (s) | min - max (s) | runs | ws / this row |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for scenario in SCENARIOS:
