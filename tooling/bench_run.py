@@ -4,9 +4,9 @@ Run: .venv/bin/python tooling/bench_run.py [--rounds 3] [--keep DIR]
 
 On a generated uv workspace of 40 members (libraries depending on siblings four levels deep,
 apps on top, a small real pytest suite each, third-party dependencies from PyPI), four
-scenarios, each timed for three runners: `ws run test`, `turbo run test` (npm `turbo`, with
-its uv workspace support, installed by this script under /var/tmp) and a loop of
-`uv run --package M pytest` over the members:
+scenarios, each timed for these runners: `ws run test`, `turbo run test` (npm `turbo`, with
+its uv workspace support, installed by this script under /var/tmp; also at
+--concurrency=2, ws's default here, for scale) and a loop of `uv run --package M pytest`:
   cold            no environments, no cached results (uv's own cache warm for all three);
   no change       the same again;
   library changed one line added to the leaf library most members install;
@@ -431,7 +431,7 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The three runners. Each run is one timed call that must do exactly the scenario's work:
+# The runners (ws, turbo at its default and at 2 tasks at once, the uv loop). Each run is one timed call that must do exactly the scenario's work:
 # what ran and what was replayed is checked after every run (a timing is never of the wrong
 # work), and every test must pass.
 
@@ -599,7 +599,7 @@ def timed_leg(bench: Bench, scenario: str, runner: str) -> None:
 
 
 def one_round(bench: Bench, round_no: int) -> None:
-    """Every scenario in turn, each timed for the three runners one after another."""
+    """Every scenario in turn, each timed for every runner one after another."""
     root = bench.root
     restore(root)
     for runner in RUNNERS:
@@ -1012,7 +1012,7 @@ def document(r: Results, args: argparse.Namespace) -> str:
         "## Results",
         "",
         f"Medians of {args.rounds} rounds; in each round every scenario is timed for the "
-        "three runners one after another, so drift in the machine's load hits them alike. "
+        "runners one after another, so drift in the machine's load hits them alike. "
         "The last column is ws's median over this row's: below 1 ws is faster.",
         "",
         *timing_table(r),
