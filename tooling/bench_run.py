@@ -431,9 +431,9 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The runners (ws, turbo at its default and at 2 tasks at once, the uv loop). Each run is one timed call that must do exactly the scenario's work:
-# what ran and what was replayed is checked after every run (a timing is never of the wrong
-# work), and every test must pass.
+# The runners: ws, turbo (at its default and at 2 tasks at once), the uv loop. Each run is
+# one timed call that must do exactly the scenario's work: what ran and what was replayed is
+# checked after every run (a timing is never of the wrong work), and every test must pass.
 
 WS = "ws run test"
 TURBO = "turbo run test"
