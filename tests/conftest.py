@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.support.gitrepo",
     "tests.support.loopback_images",
     "tests.support.image_fixtures",
+    "tests.support.sshd",
 ]
 
 

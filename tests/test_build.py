@@ -12,7 +12,6 @@ import docker
 import pytest
 from typer.testing import CliRunner
 from ws.cli.app import app
-from ws.docker.builds.engine import build as engine_build
 from ws.docker.builds.engine import build_params
 from ws.docker.builds.images import BuiltImage, member_context, select_members
 from ws.docker.builds.stream import StepFailed
@@ -20,7 +19,7 @@ from ws.docker.generate.config import load_config
 from ws.docker.generate.files import plan_images
 from ws.docker.pin.imageref import parse_image_ref
 from ws.docker.pin.registry import resolve_digest
-from ws.errors import ConfigError, RegistryError, StaleFiles
+from ws.errors import ConfigError, StaleFiles
 from ws.git import held_files, revision
 from ws.locks.sync import LockOptions, check_locks, sync_locks
 from ws.workspace.members import load_workspace
@@ -32,6 +31,7 @@ from tests.support.imagebuild import (
     Made,
     as_root,
     build,
+    cli_build,
     delete_manifest,
     depend_on_other,
     locked_versions,
@@ -124,7 +124,7 @@ def test_the_overlay_holds_only_what_the_members_install_wrote(
     ref = f"{registry}/svc:builder-stage"
     params = build_params(dockerfile, buildargs={}, labels=made.label, tags=[ref], target="builder")
     with context:
-        engine_build(engine, "svc", context, params)
+        cli_build(engine, "svc", context, params)
 
     listing = as_root(engine, ref, "cd /app/overlay && find . ! -type d | sort", made)
 
@@ -323,7 +323,7 @@ def test_a_build_checks_its_own_and_the_root_lock_not_its_dependents(
 
 
 @pytest.mark.docker
-def test_a_base_image_no_registry_holds_is_refused_before_building(
+def test_a_base_image_no_registry_holds_fails_the_build_naming_it(
     engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
 ) -> None:
     missing = f"{unique_repository('python')}:3.11@sha256:{'0' * 64}"  # pinned, as generate needs
@@ -334,10 +334,13 @@ def test_a_base_image_no_registry_holds_is_refused_before_building(
     generate(workspace)
     commit_workspace(workspace, "a python image no registry holds")
 
-    with pytest.raises(RegistryError) as caught:
+    # BuildKit pulls it itself, through ws's session (no pre-pull): its "not found" fails the
+    # build before any step runs
+    with pytest.raises(StepFailed) as caught:
         build(engine, made, workspace, ["svc"], lock_options)
 
-    assert missing in str(caught.value) and "fix:" in str(caught.value)
+    assert missing in str(caught.value) and "not found" in str(caught.value)
+    assert caught.value.step is None
 
 
 # ---------------------------------------------------------------- several images, pushing

@@ -19,7 +19,7 @@ MEMBER_STEP = "--no-editable"  # the generated RUN that installs the members
 
 def forget_everything(client: docker.DockerClient, repository: str) -> list[str]:
     """What a fresh CI runner's engine holds of these images: nothing. The base images stay
-    (ws pulls them itself when missing). The build cache records deleted."""
+    (BuildKit pulls them itself when missing). The build cache records deleted."""
     for image in client.images.list():
         if any(tag.startswith(repository + ":") for tag in image.tags):
             client.images.remove(image.id, force=True)

@@ -123,8 +123,8 @@ def test_a_thousand_member_chain_prints_its_tree(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["", "list", "graph", "affected", "sync-locks", "check", "docker", "docker generate",
-     "docker pin", "docker build"],
+    ["", "list", "graph", "affected", "sync-locks", "check", "check imports", "docker",
+     "docker generate", "docker pin", "docker build"],
 )  # fmt: skip
 def test_help_is_plain_text(root: Path, command: str) -> None:
     """No markup escapes (a `\\[`), no boxes, no `<bool>` after a flag."""

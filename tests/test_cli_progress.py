@@ -51,3 +51,24 @@ def test_a_sync_shows_one_line_while_uv_locks_and_erases_it_even_on_failure() ->
     plain = io.StringIO()
     LockProgress(plain, live=False, plain=True)("root", "unchanged")
     assert plain.getvalue() == "  workspace root: unchanged\n"
+
+
+def test_ws_run_draws_a_live_line_per_running_member_and_erases_them() -> None:
+    import io
+
+    from ws.cli.run_display import RunDisplay
+    from ws.run.runner import Outcome
+
+    stream = io.StringIO()
+    clock = iter([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5])
+    display = RunDisplay("test", 2, stream, mode="live", show_all=False, clock=lambda: next(clock))
+    display("env", "core", None)
+    display("start", "core", None)
+    display("env", "cli\x1b[31m", None)
+    assert "  core: running test" in stream.getvalue()
+    assert "\x1b[31m" not in stream.getvalue()  # a name is shown escaped
+    display("done", "core", Outcome("core", "failed", 1, 1.5, output=b"boom\n"))
+    display.close()
+    text = stream.getvalue()
+    assert "core: test FAILED (1.5 s)\nboom\n" in text
+    assert text.endswith("\x1b[2F\x1b[J")  # the header and cli's line erased at the end

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import docker
 import pytest
-from ws.docker.builds import engine as ws_engine
 from ws.locks.sync import LockOptions
 
-from tests.support.imagebuild import Made, build, cli_context
+from tests.support.imagebuild import Made, build, cli_build, cli_context
 
 pytestmark = pytest.mark.docker
 ANSWER = "svc 0.1.0 lib 0.2.0 beta 1.1 alpha 2.0 says hello docker\n"
@@ -38,7 +37,7 @@ def test_docker_build_of_the_generated_dockerfile_makes_the_same_image(
         "t": tag,
         "labels": json.dumps(made.label),
     }
-    cli_id, steps = ws_engine.build(engine, "cli", cli_context(workspace, dockerfile), params)
+    cli_id, steps = cli_build(engine, "cli", cli_context(workspace, dockerfile), params)
     try:
         assert layers(engine, cli_id) == layers(engine, image.image_id)
         assert all(step.cached for step in steps if step.instruction.startswith("RUN")), (

@@ -52,4 +52,5 @@ def test_every_command_has_a_heading() -> None:
     assert isinstance(top, click.Group)
     every = {n for n, c in top.commands.items() if not isinstance(c, click.Group)}
     every |= {f"docker {n}" for n in command(["docker"]).commands}  # type: ignore[attr-defined]
+    every |= {"check", *(f"check {n}" for n in command(["check"]).commands)}  # type: ignore[attr-defined]
     assert every <= documented, every - documented

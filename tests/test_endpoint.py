@@ -643,6 +643,50 @@ def test_a_buildkit_build_runs_through_a_tls_endpoint_that_requires_client_certi
 
 
 @pytest.mark.docker
+def test_a_build_session_opens_through_a_tls_endpoint_and_hands_the_build_its_secret(
+    docker_client: docker.DockerClient, proxy: TlsProxy, certs: Certs, tmp_path: Path
+) -> None:
+    """ws's BuildKit session goes where the build goes: POST /session over the endpoint's TLS,
+    with its client certificate; the engine fetches the secret back through it."""
+    from ws.docker.builds.engine import build
+    from ws.docker.session import services
+    from ws.docker.session.channel import Session
+    from ws.docker.session.plan import Offer
+
+    label = {"ws.test": f"endpoint-{uuid.uuid4().hex[:12]}"}
+    dockerfile = (
+        f"FROM {pinned_python()}\n"
+        "RUN --mount=type=secret,id=uv-netrc,target=/run/secrets/n wc -c < /run/secrets/n\n"
+    )
+    endpoint = resolve(tls_env(proxy, certs.client), tmp_path / "cfg")
+    offer = Offer(secrets={"uv-netrc": b"twelve bytes"})
+    accepted = proxy.accepted
+    client = connect(endpoint, timeout=120)
+    lines: list[str] = []
+    try:
+        session = Session(
+            endpoint,
+            client.api.api_version,
+            lambda: services.handlers(offer),
+            services.methods(offer),
+        )
+        with session, io.BytesIO() as context:
+            with tarfile.open(fileobj=context, mode="w") as tar:
+                info = tarfile.TarInfo("Dockerfile")
+                info.size = len(dockerfile.encode())
+                tar.addfile(info, io.BytesIO(dockerfile.encode()))
+            context.seek(0)
+            params = {"dockerfile": "Dockerfile", "networkmode": "host", "nocache": "1"}
+            params |= {"labels": json.dumps(label), "session": session.id}
+            image_id, _ = build(client, "tls", context, params, lambda _m, x: lines.append(x))
+    finally:
+        client.close()
+    remove_labelled(docker_client, "=".join(next(iter(label.items()))), [image_id])
+    assert "12" in lines
+    assert proxy.accepted >= accepted + 2, "the session went around the proxy"
+
+
+@pytest.mark.docker
 @pytest.mark.parametrize("api_version", ["", "1.41"], ids=["negotiated", "DOCKER_API_VERSION"])
 def test_a_client_without_a_certificate_is_refused_as_docker_unavailable(
     docker_client: docker.DockerClient,

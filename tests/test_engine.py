@@ -1,7 +1,8 @@
 """ws.docker.builds.engine: it refuses an engine that cannot build with BuildKit (the generated
 Dockerfiles need its mounts), says how to start one when none answers, turns whatever a broken
 or hostile engine sends (tests/support/fake_engine.py) into one error, never a traceback, and
-pulls the images a build needs with the user's credentials before BuildKit looks for them."""
+asks a registry whether it holds the cache images a build names, with the user's login,
+without pulling them."""
 
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ from click.testing import Result
 from typer.testing import CliRunner
 from ws.cli.app import app
 from ws.docker.builds.endpoint import resolve
-from ws.docker.builds.engine import NONSENSE_FIX, PULL_FIX, connect, pull_missing, push
+from ws.docker.builds.engine import NONSENSE_FIX, connect, in_registry, push
 from ws.docker.builds.engine import build as engine_build
-from ws.errors import DockerUnavailable, RegistryError
+from ws.errors import DockerUnavailable
 
 from tests.support.fake_engine import Answer, Answers, FakeEngine, answer, events
 from tests.support.files import make_workspace
 from tests.support.images import root_docker_config
 from tests.support.loopback_images import push_tiny_image, unique_repository
+from tests.support.private_index import AuthRegistry
 
 # ---------------------------------------------------------------- which engine
 
@@ -167,29 +169,16 @@ def test_junk_build_events_are_one_error(build: Answer, problem: str) -> None:
     assert caught.value.fix == NONSENSE_FIX
 
 
-@pytest.mark.parametrize(
-    ("answers", "problem"),
-    [
-        (Answers(inspect=answer(404, 7)), "look the image up: HTTP 404 with a number"),
-        (
-            Answers(inspect=answer(404, {"message": "No such image"}), pull=events("x")),
-            "pull the image: a pull event that is a string, not an object",
-        ),
-        (
-            Answers(inspect=answer(404, {"message": "No such image"}), pull=events(b"{x")),
-            "pull the image: a pull event that is not JSON",
-        ),
-    ],
-    ids=["inspect", "pull", "pull not JSON"],
-)
-def test_junk_while_pulling_is_one_error(answers: Answers, problem: str) -> None:
-    with FakeEngine(answers) as fake:
+def test_junk_while_looking_a_cache_image_up_is_one_error() -> None:
+    with FakeEngine(Answers(other=answer(404, 7))) as fake:
         client = connect(resolve({"DOCKER_HOST": fake.host}, Path("/nonexistent")))
         with pytest.raises(DockerUnavailable) as caught:
-            pull_missing(client, ["localhost:5000/python:3.11"])
+            in_registry(client, ["localhost:5000/svc:ci"])
 
-    assert caught.value.message.startswith(
-        f"localhost:5000/python:3.11: not a Docker engine's answer when asked to {problem}"
+    assert ("GET", "/distribution/localhost:5000/svc:ci/json") in fake.seen
+    assert caught.value.message == (
+        "localhost:5000/svc:ci: not a Docker engine's answer when asked to look the image up "
+        "in its registry: HTTP 404 with a number for its error"
     )
 
 
@@ -221,60 +210,56 @@ def test_ws_docker_build_against_an_engine_sending_junk_events_is_one_error(
     )
 
 
+def test_an_engine_refusing_the_build_session_is_one_error_before_the_build(
+    workspace: Path,
+) -> None:
+    refused = answer(400, {"message": "no upgrade proto in request"})
+    with FakeEngine(Answers(session=refused)) as fake:
+        line = one_error(ws_docker_build(workspace, {"DOCKER_HOST": fake.host}))
+
+    assert ("POST", "/build") not in fake.seen
+    assert line.startswith(f"error: {fake.host} (from DOCKER_HOST): could not ")
+    assert "open a build session: the engine answered 'HTTP/1.1 400 Bad Request'" in line
+    assert "no upgrade proto in request" in line
+
+
 # ---------------------------------------------------------------- pulling
 
 
 @pytest.mark.docker
-def test_images_the_engine_lacks_are_pulled_once(engine: docker.DockerClient) -> None:
-    repository = unique_repository("base")
-    digest = push_tiny_image(engine, repository, "1", "a base image")
-    ref = f"{repository}:1@{digest}"
-    lines: list[tuple[str, str]] = []
-    try:
-        with pytest.raises(docker.errors.ImageNotFound):
-            engine.api.inspect_image(ref)
-
-        first = pull_missing(engine, [ref], lambda m, line: lines.append((m, line)))
-        second = pull_missing(engine, [ref], lambda m, line: lines.append((m, line)))
-
-        assert first == second == [ref]
-        assert digest in engine.api.inspect_image(ref)["RepoDigests"][0]
-        assert lines == [("ws", f"pulling {ref}")], "pulled once, then found locally"
-    finally:
-        engine.images.remove(engine.api.inspect_image(ref)["Id"], force=True)
-
-
-@pytest.mark.docker
-def test_a_required_image_no_registry_holds_is_a_registry_error(
-    engine: docker.DockerClient,
-) -> None:
-    ref = f"{unique_repository('missing')}:1"
-
-    with pytest.raises(RegistryError) as caught:
-        pull_missing(engine, [ref])
-
-    assert ref in caught.value.message
-    assert caught.value.fix == PULL_FIX
-
-
-@pytest.mark.docker
-def test_an_optional_image_no_registry_holds_is_skipped_with_a_line(
+def test_cache_images_are_looked_up_in_their_registry_not_pulled(
     engine: docker.DockerClient,
 ) -> None:
     repository = unique_repository("cache")
     digest = push_tiny_image(engine, repository, "held", "a cache image")
-    held, missing = f"{repository}:held@{digest}", f"{repository}:missing"
+    held, missing = f"{repository}:held", f"{repository}:missing"
     lines: list[tuple[str, str]] = []
-    try:
-        found = pull_missing(
-            engine, [missing, held], lambda m, line: lines.append((m, line)), required=False
-        )
 
-        assert found == [held]
-        assert lines == [
-            ("ws", f"pulling {missing}"),
-            ("ws", f"no {missing} to take a cache from: building without it"),
-            ("ws", f"pulling {held}"),
-        ]
+    found = in_registry(engine, [missing, held], lambda m, line: lines.append((m, line)))
+
+    assert found == [held]
+    assert lines == [("ws", f"no {missing} to take a cache from: building without it")]
+    with pytest.raises(docker.errors.ImageNotFound):  # nothing was pulled
+        engine.api.inspect_image(f"{repository}@{digest}")
+
+
+@pytest.mark.docker
+def test_a_cache_image_behind_a_login_is_found_with_the_login(
+    engine: docker.DockerClient,
+) -> None:
+    repository = unique_repository("cache")
+    push_tiny_image(engine, repository, "held", "a cache image")
+    guarded = AuthRegistry("puller", "cache-pass-61d0")
+    try:
+        ref = f"{guarded.host}/{repository.split('/', 1)[1]}:held"
+        without = in_registry(engine, [ref], logins=lambda _host: None)
+        found = in_registry(
+            engine,
+            [ref],
+            logins=lambda host: ("puller", "cache-pass-61d0") if host == guarded.host else None,
+        )
     finally:
-        engine.images.remove(engine.api.inspect_image(held)["Id"], force=True)
+        guarded.close()
+
+    assert without == [] and found == [ref]
+    assert any(ok for _path, ok in guarded.requests) and not all(ok for _p, ok in guarded.requests)

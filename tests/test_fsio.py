@@ -246,3 +246,37 @@ def test_refuse_links_guards_files_another_program_writes(tmp_path: Path) -> Non
     (root / "uv.lock").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(WsError, match="uv.lock: it is a symbolic link"):
         refuse_links(root / "uv.lock", root=root)
+
+
+def test_a_writer_survives_another_runs_clean_up_of_the_same_folder(tmp_path: Path) -> None:
+    """Writers beside a run that removes abandoned temporary files: a temporary file removed
+    between its creation and its lock is made again, never a failed write."""
+    import threading
+
+    from ws.fsio import atomic_write_bytes, remove_abandoned
+
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def clean() -> None:
+        while not stop.is_set():
+            remove_abandoned(tmp_path)
+
+    def write(n: int) -> None:
+        try:
+            for i in range(300):
+                atomic_write_bytes(tmp_path / f"f{n}", b"%d" % i)
+        except Exception as e:  # a WsError wrapping the OSError, as ws reports it
+            failures.append(e)
+
+    cleaner = threading.Thread(target=clean)
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    cleaner.start()
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    cleaner.join()
+    assert failures == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f0", "f1", "f2", "f3"]

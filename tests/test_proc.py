@@ -34,3 +34,8 @@ def test_a_missing_program_is_tool_not_found() -> None:
         start(["ws-no-such-program"])
     with pytest.raises(ToolNotFound):
         run(["ws-no-such-program"])
+
+
+def test_run_feeds_stdin_to_the_program() -> None:
+    """Credential helpers read the registry host on stdin."""
+    assert run(["cat"], stdin="localhost:5000\n").stdout == "localhost:5000\n"

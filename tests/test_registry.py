@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from ws.docker.pin.imageref import ImageRef, parse_image_ref
 from ws.docker.pin.registry import MANIFEST_TYPES, resolve_all, resolve_digest
-from ws.docker.pin.transport import base_url
 from ws.errors import RegistryError
+from ws.registry.transport import base_url
 
 from tests.support.fake_registry import (
     DOCKER_LIST,

@@ -29,8 +29,8 @@ from typing import Any, NoReturn
 import pytest
 from ws.docker.pin.imageref import parse_image_ref
 from ws.docker.pin.registry import resolve_digest
-from ws.docker.pin.transport import ProxySettings, Watchdog, build_opener, proxy_settings
 from ws.errors import RegistryError
+from ws.registry.transport import ProxySettings, Watchdog, build_opener, proxy_settings
 
 from tests.support.fake_registry import OCI_MANIFEST, FakeRegistry, closed_port, image_manifest
 from tests.support.loopback_images import push_tiny_image, unique_repository

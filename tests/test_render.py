@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 from ws.cli.app import app
-from ws.docker.builds import engine
 from ws.docker.generate.config import load_config
 from ws.docker.generate.dockerignore import DockerIgnore
 from ws.docker.generate.files import generated_files, image_inputs, write_generated
@@ -31,7 +30,7 @@ from ws.workspace.sources import sources_lock
 
 from tests.support.dockerfile import parse_dockerfile
 from tests.support.files import build_file_tree, make_workspace
-from tests.support.imagebuild import cli_context
+from tests.support.imagebuild import cli_build, cli_context
 from tests.support.loopback_images import docker_client, pinned_seed_images  # noqa: F401
 
 PY = "localhost:5000/python:3.11-slim@sha256:" + "1" * 64
@@ -84,9 +83,16 @@ COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_LINK_MODE=copy \\
     UV_PYTHON_DOWNLOADS=never \\
     UV_PYTHON=python3 \\
-    UV_PROJECT_ENVIRONMENT=/app/.venv
+    UV_PROJECT_ENVIRONMENT=/app/.venv \\
+    NETRC=/run/secrets/uv-netrc
 WORKDIR /app
+# The index logins and ssh host keys of the lock's sources, and the ssh agent, come from
+# `ws docker build`'s session as BuildKit secrets: mounted for this step alone, in no layer,
+# no cache key (a build without them mounts nothing, and a public index needs none).
 RUN --mount=type=cache,target=/root/.cache/uv,sharing=locked \\
+    --mount=type=secret,id=uv-netrc,target=/run/secrets/uv-netrc \\
+    --mount=type=secret,id=ssh-known-hosts,target=/etc/ssh/ssh_known_hosts \\
+    --mount=type=ssh \\
     --mount=type=bind,source=packages/service/Dockerfile.pyproject.toml,target=/app/pyproject.toml \\
     --mount=type=bind,source=packages/service/uv.lock,target=/app/uv.lock \\
     --mount=type=bind,source=packages/core/pyproject.toml,target=/app/packages/core/pyproject.toml \\
@@ -105,6 +111,9 @@ RUN --mount=type=cache,target=/root/.cache/uv,sharing=locked \\
 # would copy it all.
 FROM deps AS builder
 RUN --mount=type=cache,target=/root/.cache/uv,sharing=locked \\
+    --mount=type=secret,id=uv-netrc,target=/run/secrets/uv-netrc \\
+    --mount=type=secret,id=ssh-known-hosts,target=/etc/ssh/ssh_known_hosts \\
+    --mount=type=ssh \\
     --mount=type=bind,source=packages/service/Dockerfile.pyproject.toml,target=/app/pyproject.toml,rw \\
     --mount=type=bind,source=packages/service/uv.lock,target=/app/uv.lock,rw \\
     --mount=type=bind,source=packages/core,target=/app/packages/core,rw \\
@@ -404,7 +413,7 @@ include = ["config/app.toml"]
     try:
         dockerfile = "packages/service/Dockerfile"
         params = {"dockerfile": dockerfile, "networkmode": "none", "t": tag}
-        engine.build(docker_client, "service", cli_context(root, dockerfile), params)
+        cli_build(docker_client, "service", cli_context(root, dockerfile), params)
         image = docker_client.images.get(tag)
         out = docker_client.containers.run(tag, network_mode="none", remove=True)
         report = json.loads(out)

@@ -3,12 +3,16 @@ are unchanged. The real uv, git and pytest, on a loopback index."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +88,7 @@ def env(uv_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def repo(tmp_path: Path, index: LocalIndex, uv_bin: str, env: dict[str, str]) -> GitRepo:
     root = make_workspace(tmp_path / "repo", MEMBERS, index_url=index.url, root_extra=TASKS)
+    # no .gitignore: the bytecode pytest writes is untracked, and still no input
     subprocess.run([uv_bin, "lock", "-q"], cwd=root, env=env, check=True)
     repo = GitRepo(root)
     repo.git("init", "-q")
@@ -126,6 +131,8 @@ def test_each_member_runs_in_its_own_environment(
     }
     assert got["tool-d"]["reason"] == "no tests in packages/tool-d"
     assert "No module named 'gamma'" in done.stderr  # the failure's output is shown
+    # ... and what provides the import, with the fix
+    assert "uv add --package app-b gamma" in done.stderr, done.stderr
     # In one shared environment (uv's way), app-b's undeclared import passes: the point.
     subprocess.run([uv_bin, "sync", "--all-packages", "-q"], cwd=repo.path, env=env, check=True)
     shared = subprocess.run(
@@ -322,3 +329,80 @@ def test_a_python_tool_outside_the_environment_is_never_used(tmp_path: Path) -> 
     (venv_bin / "pytest").write_text("#!/env/python\n")
     (venv_bin / "pytest").chmod(0o755)
     assert find_program("pytest", tmp_path, path) == str(venv_bin / "pytest")
+
+
+@pytest.fixture
+def results_ref() -> str:
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        opener.open("http://127.0.0.1:5000/v2/", timeout=2)
+    except (urllib.error.URLError, OSError) as e:
+        pytest.skip(f"no registry at 127.0.0.1:5000 (run tooling/engine.sh): {e}")
+    return f"localhost:5000/ws-test/run-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.mark.docker
+def test_two_clones_share_results_through_the_registry(
+    repo: GitRepo, env: dict[str, str], tmp_path: Path, results_ref: str
+) -> None:
+    env = {**env, "DOCKER_CONFIG": str(tmp_path / "docker")}
+    first = ws(repo.path, env, "run", "test", "--cache-to", results_ref, "--json")
+    assert ran(env) == ["app-b", "app-z", "lib-a", "lib-c"], first.stderr
+    clone = GitRepo(tmp_path / "clone")
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(clone.path)], check=True)
+    other = {**env, "XDG_CACHE_HOME": str(tmp_path / "other-cache")}  # another machine's key
+    second = ws(clone.path, other, "run", "test", "--cache-from", results_ref, "--json")
+    assert ran(env) == ["app-b"]  # the failure was never stored; every pass came from there
+    assert {m for m, r in results(second).items() if r["cached"]} == {"app-z", "lib-a", "lib-c"}
+    # An entry whose bytes were altered in the registry's storage is refused: the task runs.
+    ws(clone.path, other, "clean", "--results")
+    with _altered_blob(_output_digest(repo.path, results(first)["lib-a"]["key"])):
+        third = ws(clone.path, other, "run", "test", "lib-a", "--cache-from", results_ref)
+    assert ran(env) == ["lib-a"]
+    assert "are not that blob" in third.stdout + third.stderr  # said, as a warning
+
+
+def _output_digest(root: Path, key: str) -> str:
+    body = (root / ".ws" / "results" / "entries" / key).read_bytes()[64:]  # after the seal
+    return json.loads(body)["output"]
+
+
+@contextlib.contextmanager
+def _altered_blob(digest: str) -> Iterator[None]:
+    """The registry's stored bytes of digest changed (its filesystem storage, as
+    tooling/engine.sh configures it), and put back afterwards for later runs."""
+    state = Path(os.environ.get("WS_ENGINE_STATE", "/var/tmp/ws-engine"))
+    hexed = digest.removeprefix("sha256:")
+    data = state / "registry/docker/registry/v2/blobs/sha256" / hexed[:2] / hexed / "data"
+    if not data.is_file():
+        pytest.skip(f"the registry's storage is not at {data}")
+    original = data.read_bytes()
+    data.write_bytes(original.replace(b"passed", b"PASSED"))
+    try:
+        yield
+    finally:
+        data.write_bytes(original)
+
+
+def test_environments_share_the_bytecode_of_the_files_they_share(
+    repo: GitRepo, env: dict[str, str]
+) -> None:
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    ws(repo.path, env, "run", "test", "lib-a", "-j", "1")
+    ws(repo.path, env, "run", "test", "lib-c", "-j", "1")
+
+    def pyc(member: str) -> Path:
+        envs = repo.path / ".ws" / "envs" / member
+        (found,) = envs.glob("lib/python*/site-packages/_pytest/__pycache__/main.*.pyc")
+        return found
+
+    assert pyc("lib-a").stat().st_ino == pyc("lib-c").stat().st_ino  # compiled once
+    assert pyc("lib-a").stat().st_nlink == 3  # and the store's link
+    # A traceback still names the environment it ran in, not the one that compiled it.
+    test = repo.path / "packages" / "lib-c" / "tests" / "test_c.py"
+    test.write_text(
+        "import _pytest.main\n\ndef test_it():\n    print(_pytest.main.__file__,"
+        " _pytest.main.wrap_session.__code__.co_filename)\n    assert False\n"
+    )
+    done = ws(repo.path, env, "run", "test", "lib-c")
+    assert done.stdout.count("/.ws/envs/lib-c/") >= 2 and "/.ws/envs/lib-a/" not in done.stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from ws.errors import ConfigError, WsError
-from ws.toml_write import read_strings, read_toml, set_values
+from ws.toml_write import read_strings, read_toml, set_array_items, set_values
 
 from tests.support.immutable import immutable
 
@@ -201,3 +201,25 @@ def test_a_symlinked_pyproject_is_refused_with_root(tmp_path: Path) -> None:
     with pytest.raises(WsError, match="never writes through a link"):
         set_values(root / "pyproject.toml", {PYTHON: PINNED}, root=root)
     assert outside.read_text() == PYPROJECT
+
+
+def test_array_items_are_replaced_keeping_comments_and_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    text = (
+        "[project]\n"
+        "dependencies = [\n"
+        '    "alpha>=1",  # third party\n'
+        "    'core',  # a sibling\n"
+        "]\n"
+        "[project.optional-dependencies]\n"
+        'cli = ["core[cli]"]\n'
+    )
+    path.write_text(text)
+    updates = {
+        ("project", "dependencies"): {1: "core==1.2.0"},
+        ("project", "optional-dependencies", "cli"): {0: "core[cli]==1.2.0"},
+    }
+    assert set_array_items(path, updates) is True
+    expected = text.replace("'core'", "'core==1.2.0'").replace('"core[cli]"', '"core[cli]==1.2.0"')
+    assert path.read_text() == expected
+    assert set_array_items(path, updates) is False  # nothing left to change

@@ -323,3 +323,35 @@ def test_the_identity_of_a_shim_follows_the_uv_it_hands_over_to(tmp_path: Path) 
     uv.version_of.cache_clear()
     answer.write_text("0.12.24")
     assert uv.identity(str(shim)) != before
+
+
+def test_publish_command_lines() -> None:
+    """Credentials never on the command line (errors repeat it); trusted publishing asked
+    for exactly when wanted, never probed for (uv spends seconds on the probe)."""
+    argv = uv.publish_argv("/opt/uv", "https://up/legacy/", [Path("a.whl")], trusted=False)
+    assert argv[:6] == [
+        "/opt/uv",
+        "publish",
+        "--publish-url",
+        "https://up/legacy/",
+        "--trusted-publishing",
+        "never",
+    ]
+    assert argv[-1] == "a.whl"
+    assert "always" in uv.publish_argv("/opt/uv", "https://up/", [], trusted=True)
+    build = uv.build_dists_argv("/opt/uv", Path("/copy/pkg"), Path("/out"), "/py/bin/python")
+    assert build[:6] == [
+        "/opt/uv",
+        "build",
+        "/copy/pkg",
+        "--no-sources",
+        "--python",
+        "/py/bin/python",
+    ]
+    assert "--wheel" not in build and "--sdist" not in build  # the wheel is built from the sdist
+    install = uv.install_argv(
+        "/opt/uv", Path("/v/bin/python"), ["core==1.0"], ["pub=https://p/"], None
+    )
+    assert install[-1] == "core==1.0"
+    assert ["--index", "pub=https://p/"] == install[install.index("--index") :][:2]
+    assert ["--refresh-package", "core"] == install[install.index("--refresh-package") :][:2]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: ws's main job end to end on the example workspace in packages/:
-# the graph, the member locks, pinned and generated Dockerfiles, an image built through the
+# the graph, the member locks, each member's tests in its exact environment (twice: the second
+# run reuses every result), pinned and generated Dockerfiles, an image built through the
 # Engine API, run, and asked a question; then ws check, as CI runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,8 @@ rm -f "$change"
 trap - EXIT
 step "ws sync-locks";                    $WS sync-locks
 step "ws sync-locks --check";            $WS sync-locks --check
+step "ws run test";                      $WS run test
+step "ws run test, again: nothing changed"; $WS run test
 step "ws docker pin";                    $WS docker pin
 step "ws docker generate";               $WS docker generate
 step "ws docker build example-service";  $WS docker build example-service

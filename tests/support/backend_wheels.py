@@ -20,8 +20,11 @@ import pytest
 from tests.support.pyindex import LocalIndex, find_uv
 
 ENV_VAR = "WS_BACKEND_WHEELS"  # the folder, as the Makefile's test target passes it
-# Each backend and everything it needs (as `uv pip compile` resolved them for Python 3.11).
+# Each backend and everything it needs (as `uv pip compile` resolved them for Python 3.11),
+# and the third-party dependencies of the example workspace's libraries, as uv.lock pins them
+# (ws publish's smoke test installs example-core and example-report from a loopback index).
 PINS = (
+    "attrs==26.1.0",
     "colorama==0.4.6",  # pytest's, on Windows (a universal lock names it)
     "dunamai==1.26.5",
     "editables==0.5",  # hatchling's editable builds (uv lock, uv sync)
@@ -37,6 +40,7 @@ PINS = (
     "pytest==9.2.0",
     "setuptools==84.2.1",
     "setuptools-scm==10.3.4",
+    "tabulate==0.10.0",
     "tomlkit==0.15.3",
     "trove-classifiers==2026.9.21.13",
     "uv-dynamic-versioning==0.14.1",

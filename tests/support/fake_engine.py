@@ -54,6 +54,7 @@ class Answers:
     pull: Answer = field(default_factory=lambda: events({"status": "pulled"}))
     push: Answer = field(default_factory=lambda: events({"aux": {"Digest": "sha256:" + "2" * 64}}))
     other: Answer = field(default_factory=lambda: answer(404, {"message": "page not found"}))
+    session: Answer | None = None  # None: take the session (101), as the engine does
 
 
 class FakeEngine:
@@ -96,6 +97,18 @@ class _Handler(QuietHandler):
         self._read_body()
         self._answer()
 
+    def _switch(self) -> None:
+        """Take a BuildKit session as the engine does (101, then HTTP/2 with ws as the
+        server), and keep quiet on it: the fake engine never calls back."""
+        self.send_response(101)
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Upgrade", "h2c")
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        while self.rfile.read1(65536):  # until ws closes the session
+            pass
+
     def _read_body(self) -> None:
         """Read the request body (a build context), chunked or not, before answering."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -111,6 +124,11 @@ class _Handler(QuietHandler):
         path = _VERSIONED.sub("", self.path.partition("?")[0])
         engine.seen.append((self.command, path))
         chosen = engine.answers.other
+        if path == "/session" and engine.answers.session is None:
+            self._switch()
+            return
+        if path == "/session" and engine.answers.session is not None:
+            chosen = engine.answers.session
         if path == "/version":
             chosen = engine.answers.version
         elif path.startswith("/images/") and path.endswith("/json"):

@@ -1,13 +1,16 @@
-"""A real HTTP registry on 127.0.0.1 that answers the manifest API in the ways real ones do.
+"""A real HTTP registry on 127.0.0.1 that answers the manifest and blob API in the ways real
+ones do.
 
 The loopback `docker-registry` cannot demand a token, drop Docker-Content-Digest, rate
-limit or talk nonsense; this server can, over a real socket, so the resolver's handling
-of each is tested end to end rather than against a mock.
+limit, fill up, serve altered bytes or talk nonsense; this server can, over a real socket,
+so the clients' handling of each is tested end to end rather than against a mock.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import itertools
 import json
 import socket
 import threading
@@ -22,6 +25,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 TOKEN = "fake-anonymous-token"  # noqa: S105 -- a test value, not a secret
+PUSH_TOKEN = "fake-push-token"  # noqa: S105 -- what a scope with push gets
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class Seen:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass
@@ -100,6 +105,11 @@ class Behaviour:
     realm: str | None = None  # the token realm in the challenge (default: this server's /token)
     reason: str | None = None  # the reason phrase sent with `status`
     drip: float = 0.0  # send manifest bodies one byte at a time, this many seconds apart
+    login: tuple[str, str] | None = None  # (user, password) the registry (or its token
+    # service, with require_token) wants as Basic credentials
+    upload_status: int | None = None  # answer every upload (POST/PUT) with this status
+    alter_blobs: bool = False  # serve every blob with its last byte flipped
+    upload_location: str | None = None  # the Location an upload starts with (default: here)
 
 
 class FakeRegistry:
@@ -107,6 +117,8 @@ class FakeRegistry:
 
     def __init__(self) -> None:
         self.manifests: dict[tuple[str, str], Manifest] = {}
+        self.blobs: dict[tuple[str, str], bytes] = {}
+        self.uploads = itertools.count(1)
         self.behaviour = Behaviour()
         self.seen: list[Seen] = []
         self.release = threading.Event()
@@ -125,6 +137,11 @@ class FakeRegistry:
         self.manifests[(repository, tag)] = manifest
         self.manifests[(repository, manifest.digest)] = manifest
         return manifest.digest
+
+    def add_blob(self, repository: str, data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        self.blobs[(repository, digest)] = data
+        return digest
 
     def requests_to(self, prefix: str) -> list[Seen]:
         return [s for s in self.seen if s.path.startswith(prefix)]
@@ -158,7 +175,9 @@ class _Handler(QuietHandler):
     def _answer(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
-        self.registry.seen.append(Seen(self.command, url.path, query, dict(self.headers)))
+        self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        seen = Seen(self.command, url.path, query, dict(self.headers), self.body)
+        self.registry.seen.append(seen)
         behaviour = self.registry.behaviour
         if behaviour.stall:
             self.registry.release.wait(behaviour.stall)
@@ -169,13 +188,24 @@ class _Handler(QuietHandler):
             self._token(behaviour)
         elif url.path.startswith("/v2/") and "/manifests/" in url.path:
             self._manifest(behaviour, url.path)
+        elif url.path.startswith("/v2/") and "/blobs/" in url.path:
+            self._blobs(behaviour, url.path, query)
         else:
             self._send(404, "application/json", b'{"errors":[{"code":"NOT_FOUND"}]}')
 
     def _token(self, behaviour: Behaviour) -> None:
+        if behaviour.login is not None and not self._has_login(behaviour.login):
+            self._send(401, "application/json", b"{}", {"WWW-Authenticate": 'Basic realm="t"'})
+            return
         body = behaviour.token_body
         if body is None:
-            body = json.dumps({"token": TOKEN, "expires_in": 300}).encode()
+            scope = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)).get(
+                "scope", ""
+            )
+            if not scope:  # an identity token's exchange carries its scope in the form
+                scope = dict(urllib.parse.parse_qsl(self.body.decode())).get("scope", "")
+            token = PUSH_TOKEN if scope.endswith("push") else TOKEN
+            body = json.dumps({"token": token, "expires_in": 300}).encode()
         self._send(200, "application/json", body)
 
     def _manifest(self, behaviour: Behaviour, path: str) -> None:
@@ -191,6 +221,9 @@ class _Handler(QuietHandler):
         if behaviour.body_override is not None:
             self._send(200, *behaviour.body_override)
             return
+        if self.command == "PUT":
+            self._put_manifest(behaviour, repository, reference)
+            return
         manifest = self.registry.manifests.get((repository, reference))
         accepted = {t.strip() for t in self.headers.get("Accept", "").split(",")}
         while manifest is not None and manifest.media_type not in accepted:
@@ -203,16 +236,68 @@ class _Handler(QuietHandler):
             headers["Docker-Content-Digest"] = behaviour.digest_header or manifest.digest
         self._send(200, manifest.media_type, manifest.body, headers)
 
+    def _put_manifest(self, behaviour: Behaviour, repository: str, tag: str) -> None:
+        body = self.body
+        if behaviour.upload_status is not None:
+            self._send(behaviour.upload_status, "application/json", b"{}", behaviour.headers)
+            return
+        manifest = Manifest(self.headers.get("Content-Type", ""), body)
+        self.registry.add(repository, tag, manifest)
+        self._send(201, "application/json", b"", {"Docker-Content-Digest": manifest.digest})
+
+    def _blobs(self, behaviour: Behaviour, path: str, query: dict[str, str]) -> None:
+        repository, _, rest = path[len("/v2/") :].partition("/blobs/")
+        if not self._authorised(behaviour, repository):
+            return
+        if self.command in ("POST", "PUT"):
+            self._upload(behaviour, repository, rest, query)
+            return
+        data = self.registry.blobs.get((repository, rest))
+        if data is None:
+            self._send(404, "application/json", b'{"errors":[{"code":"BLOB_UNKNOWN"}]}')
+            return
+        if behaviour.alter_blobs and data:
+            data = data[:-1] + bytes([data[-1] ^ 1])
+        self._send(200, "application/octet-stream", data, {"Docker-Content-Digest": rest})
+
+    def _upload(
+        self, behaviour: Behaviour, repository: str, rest: str, query: dict[str, str]
+    ) -> None:
+        body = self.body
+        if behaviour.upload_status is not None:
+            self._send(behaviour.upload_status, "application/json", b"{}", behaviour.headers)
+        elif self.command == "POST":
+            location = f"/v2/{repository}/blobs/uploads/{next(self.registry.uploads)}?_state=x"
+            location = behaviour.upload_location or location
+            self._send(202, "application/json", b"", {"Location": location})
+        elif "sha256:" + hashlib.sha256(body).hexdigest() != query.get("digest"):
+            self._send(400, "application/json", b'{"errors":[{"code":"DIGEST_INVALID"}]}')
+        else:
+            digest = self.registry.add_blob(repository, body)
+            self._send(201, "application/json", b"", {"Docker-Content-Digest": digest})
+
+    def _has_login(self, login: tuple[str, str]) -> bool:
+        expected = base64.b64encode(":".join(login).encode()).decode()
+        return self.headers.get("Authorization") == f"Basic {expected}"
+
     def _authorised(self, behaviour: Behaviour, repository: str) -> bool:
+        if behaviour.login is not None and not behaviour.require_token:
+            if self._has_login(behaviour.login):
+                return True
+            self._send(401, "application/json", b"{}", {"WWW-Authenticate": 'Basic realm="x"'})
+            return False
         if behaviour.basic_auth:
             self._send(401, "application/json", b"{}", {"WWW-Authenticate": 'Basic realm="x"'})
             return False
         if not behaviour.require_token:
             return True
         given = self.headers.get("Authorization")
-        if given == f"Bearer {TOKEN}" and behaviour.accept_token:
+        reads = self.command in ("GET", "HEAD")
+        tokens = {f"Bearer {PUSH_TOKEN}"} | ({f"Bearer {TOKEN}"} if reads else set())
+        if given in tokens and behaviour.accept_token:
             return True
-        scope = f',scope="repository:{repository}:pull"' if behaviour.challenge_scope else ""
+        actions = "pull" if reads else "pull,push"
+        scope = f',scope="repository:{repository}:{actions}"' if behaviour.challenge_scope else ""
         realm = behaviour.realm or f"http://{self.registry.host}/token"
         challenge = f'Bearer realm="{realm}",service="fake-registry"{scope}'
         self._send(401, "application/json", b"{}", {"WWW-Authenticate": challenge})

@@ -90,8 +90,30 @@ def plain_build(
     it: no build arguments. The docker CLI here has no buildx, so the context it would send
     goes to the engine's BuildKit through the Engine API."""
     params = {"dockerfile": dockerfile, "networkmode": "host", "labels": json.dumps(label)}
-    image_id, _ = engine.build(client, "plain", cli_context(root, dockerfile), params)
+    image_id, _ = cli_build(client, "plain", cli_context(root, dockerfile), params)
     return image_id
+
+
+def cli_build(
+    client: docker.DockerClient, member: str, context: Any, params: dict[str, str]
+) -> tuple[str, list[Step]]:
+    """engine.build as the docker CLI posts a build: with a BuildKit session, empty (no
+    secrets, no agent), which the CLI and buildx always open; the generated Dockerfiles'
+    secret mounts need one."""
+    from ws.docker.builds.endpoint import DEFAULT_SOCKET, Endpoint
+    from ws.docker.session import services
+    from ws.docker.session.channel import Session
+    from ws.docker.session.plan import Offer
+
+    offer = Offer()
+    session = Session(
+        Endpoint(DEFAULT_SOCKET, "the tests"),
+        client.api.api_version,
+        lambda: services.handlers(offer),
+        services.methods(offer),
+    )
+    with session:
+        return engine.build(client, member, context, {**params, "session": session.id})
 
 
 # A script printing name==version of every distribution installed in an image, sorted.

@@ -18,7 +18,7 @@ class QuietServer(ThreadingHTTPServer):
 
 
 class QuietHandler(BaseHTTPRequestHandler):
-    """Answers GET and HEAD with _answer(), over HTTP/1.1, logging nothing."""
+    """Answers GET, HEAD, POST and PUT with _answer(), over HTTP/1.1, logging nothing."""
 
     protocol_version = "HTTP/1.1"
 
@@ -29,6 +29,12 @@ class QuietHandler(BaseHTTPRequestHandler):
         self._answer()
 
     def do_HEAD(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_PUT(self) -> None:
         self._answer()
 
     def _answer(self) -> None:

@@ -167,15 +167,26 @@ def _link_refused(path: Path, what: str) -> WsError:
     )
 
 
-def _write_and_rename(parent: int, name: str, data: bytes) -> None:
-    temp = f".{name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}"
-    mode = _existing_mode(parent, name)
+def _locked_temp(parent: int, name: str) -> tuple[str, int]:
+    """A new temporary file beside name, locked: the lock tells a later run that it is still
+    in use. Another run's clean-up may remove it between its creation and the lock (it is
+    then unlinked: no link left), so a new one is made until the lock holds a linked file."""
     # O_EXCL and O_NOFOLLOW: never write through somebody else's file; 0o666 lets the
-    # umask decide. The lock tells a later run that this temporary file is still in use.
+    # umask decide.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temp, flags, 0o666, dir_fd=parent)
-    try:
+    while True:
+        temp = f".{name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}"
+        fd = os.open(temp, flags, 0o666, dir_fd=parent)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink > 0:
+            return temp, fd
+        os.close(fd)
+
+
+def _write_and_rename(parent: int, name: str, data: bytes) -> None:
+    mode = _existing_mode(parent, name)
+    temp, fd = _locked_temp(parent, name)
+    try:
         with open(fd, "wb", closefd=False) as f:
             f.write(data)
             f.flush()

@@ -151,6 +151,30 @@ def tracks(root: Path, path: Path) -> bool:
         return False
 
 
+def archive(root: Path, tar_path: Path) -> None:
+    """What HEAD holds under root, as a tar file at tar_path (paths relative to root): the
+    committed tree, never the work tree, and with no change to the index or the work tree."""
+    prefix = git(root, "rev-parse", "--show-prefix").strip()
+    git(root, "archive", "--format=tar", "-o", str(tar_path), f"HEAD:{prefix}")
+
+
+def commit_time(root: Path) -> int:
+    """HEAD's committer time (seconds since the epoch): SOURCE_DATE_EPOCH for builds."""
+    return int(git(root, "log", "-1", "--format=%ct", "HEAD").strip())
+
+
+def tags_merged(root: Path) -> list[str]:
+    """The tags whose commit HEAD contains."""
+    return git(root, "tag", "--merged", "HEAD").split()
+
+
+def count_commits(root: Path, since: str | None, paths: list[str]) -> int:
+    """The commits after since (None: all of HEAD's history) that touch any of paths
+    (relative to root), up to HEAD."""
+    span = "HEAD" if since is None else f"{since}..HEAD"
+    return int(git(root, "rev-list", "--count", span, "--", *paths).strip() or 0)
+
+
 def index_blobs(root: Path) -> dict[str, str]:
     """Path (relative to root) -> `mode blob` for every file git's index holds under root:
     what a clean tree's files are, without reading one of them."""

@@ -6,6 +6,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -32,11 +33,13 @@ def run(
     check: bool = True,
     timeout: float | None = None,
     errors: str = "strict",
+    stdin: str | None = None,
 ) -> Result:
     """Run argv (never through a shell) and capture its output.
 
     errors is how undecodable output bytes are read: "surrogateescape" keeps file names
-    that are not UTF-8 equal to what os.listdir returns. Raises CommandFailed on a non-zero
+    that are not UTF-8 equal to what os.listdir returns. stdin is the text the program
+    reads (none: it reads the caller's stdin). Raises CommandFailed on a non-zero
     exit when check is true, and ToolNotFound when the program does not exist.
     """
     args = [str(a) for a in argv]
@@ -50,6 +53,7 @@ def run(
             errors=errors,
             check=False,
             timeout=timeout,
+            input=stdin,
         )
     except FileNotFoundError as e:
         raise _not_found(args) from e
@@ -82,7 +86,7 @@ class Running:
     def wait(self, *, check: bool = True) -> Result:
         """Its Result once it ends; CommandFailed on a non-zero exit when check is true."""
         stdout, stderr = self._popen.communicate()
-        return _result(self._args, self._popen.returncode, stdout, stderr, check=check)
+        return _result(self._args, self._popen.returncode, stdout or "", stderr, check=check)
 
     def stop(self) -> None:
         """End it (ws stopped needing its answer: an error, or Ctrl-C) and reap it."""
@@ -197,3 +201,16 @@ def _stop_group(popen: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def start_on_socket(argv: Sequence[str | Path], sock: socket.socket) -> Running:
+    """Start argv with sock as its standard input and output (a program that carries a
+    connection, such as `ssh HOST docker system dial-stdio`); its errors are captured."""
+    args = [str(a) for a in argv]
+    try:
+        popen = subprocess.Popen(  # noqa: S603 -- argv is a list built by ws, never a shell string
+            args, stdin=sock.fileno(), stdout=sock.fileno(), stderr=subprocess.PIPE, text=True
+        )
+    except FileNotFoundError as e:
+        raise _not_found(args) from e
+    return Running(args, popen)

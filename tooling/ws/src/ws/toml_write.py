@@ -132,3 +132,25 @@ def _like(current: object, value: str) -> String:
     if literal and "'" not in value and value.isprintable():
         return tomlkit.string(value, literal=True)
     return tomlkit.string(value)
+
+
+def set_array_items(
+    path: Path, updates: Mapping[KeyPath, Mapping[int, str]], *, root: Path | None = None
+) -> bool:
+    """Replace items of existing string arrays: key path -> {index: new text}, e.g.
+    ("project", "dependencies") -> {0: "core==1.2.0"}. The rest of the file (comments,
+    layout, the other items) is kept; written atomically, only if something changed."""
+    original = _read(path)
+    bom = BOM if original.startswith(BOM) else ""
+    document = _parse(path, original.removeprefix(BOM))
+    for keys, items in updates.items():
+        array: Any = document
+        for key in keys:
+            array = array[key]
+        for index, value in items.items():
+            array[index] = _like(array[index], value)
+    text = bom + document.as_string()
+    if text == original:
+        return False
+    atomic_write_text(path, text, root=root)
+    return True

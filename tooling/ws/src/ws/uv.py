@@ -334,3 +334,57 @@ def _remove_new(paths: set[Path]) -> None:
 
     for path in sorted(paths):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def find_python(uv: str, root: Path, env: Mapping[str, str]) -> str:
+    """The interpreter uv picks for the project at root (its .venv's when there is one):
+    found once and handed to every later uv call, each of which would otherwise search
+    again (a third of a second each where no .venv is near, as in a temporary copy)."""
+    try:
+        found = run([uv, "python", "find", "--color", "never"], cwd=root, env=env).stdout
+    except CommandFailed as e:
+        raise WsError(
+            f"uv found no Python interpreter for {root}:\n{first_error(e.stderr)}",
+            fix="install one `requires-python` allows (uv python install), or sync the "
+            "workspace's environment (uv sync)",
+        ) from e
+    return found.strip()
+
+
+def build_dists_argv(uv: str, folder: Path, out_dir: Path, python: str) -> list[str]:
+    """`uv build` of the project in folder: its sdist, then its wheel built from that sdist
+    (which proves the sdist builds), with no `[tool.uv.sources]`: a release must build as
+    its users will, without the workspace (pure)."""
+    argv = [uv, "build", str(folder), "--no-sources", "--python", python]
+    return [*argv, "--out-dir", str(out_dir), "--color", "never", "--no-progress"]
+
+
+def publish_argv(uv: str, publish_url: str, files: Sequence[Path], *, trusted: bool) -> list[str]:
+    """`uv publish` of files to publish_url. Credentials come from uv's own variables
+    (UV_PUBLISH_TOKEN, UV_PUBLISH_USERNAME/PASSWORD), never from the command line, which
+    errors repeat; trusted: through the CI's OIDC token exchange, else never tried (uv would
+    spend seconds probing for it) (pure)."""
+    mode = "always" if trusted else "never"
+    argv = [uv, "publish", "--publish-url", publish_url, "--trusted-publishing", mode]
+    return [*argv, "--color", "never", "--no-progress", *(str(f) for f in files)]
+
+
+def venv_argv(uv: str, folder: Path, python: str) -> list[str]:
+    """`uv venv` of a fresh environment at folder, on python's base interpreter (pure)."""
+    argv = [uv, "venv", str(folder), "--python", python]
+    return [*argv, "--color", "never", "--no-progress", "--quiet"]
+
+
+def install_argv(
+    uv: str, python: Path, requirements: Sequence[str], indexes: Sequence[str], default: str | None
+) -> list[str]:
+    """`uv pip install` of requirements into the environment of python, from indexes (each
+    NAME=URL, first served first) then default; their simple pages asked afresh (pure)."""
+    argv = [uv, "pip", "install", "--python", str(python), "--color", "never", "--no-progress"]
+    for index in indexes:
+        argv += ["--index", index]
+    if default is not None:
+        argv += ["--default-index", default]
+    for requirement in requirements:
+        argv += ["--refresh-package", requirement.split("==")[0]]
+    return [*argv, *requirements]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ws import __version__
+from ws.cli.checks import imports as check_imports
 from ws.cli.common import (
     SETTINGS,
     emit,
@@ -32,6 +33,7 @@ from ws.cli.common import (
 )
 from ws.cli.docker import docker_app, docker_problems
 from ws.cli.progress import LockProgress
+from ws.cli.publish import publish
 from ws.cli.run import PASSTHROUGH, clean, run_task
 
 if TYPE_CHECKING:
@@ -270,11 +272,20 @@ def sync_locks(
         say(report.sync_text(result))
 
 
-@app.command()
+check_app = typer.Typer(
+    rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]}
+)
+check_app.command("imports")(check_imports)
+
+
+@check_app.callback(invoke_without_command=True)
 @handle_errors
-def check() -> None:
+def check(ctx: typer.Context) -> None:
     """Every check at once: member locks, generated Docker files, image pins. Writes no file
-    but ws's own state (.ws), where what it verified spares the next check the work."""
+    but ws's own state (.ws), where what it verified spares the next check the work.
+    `ws check imports`: every member's imports against what it installs."""
+    if ctx.invoked_subcommand is not None:
+        return
     from ws.errors import StaleFiles
     from ws.locks import sync as locks
 
@@ -296,7 +307,9 @@ def check() -> None:
     say("locks, generated Docker files and image pins are up to date")
 
 
+app.add_typer(check_app, name="check")
 app.add_typer(docker_app, name="docker")
+app.command("publish")(publish)
 app.command("run")(run_task)
 app.command("clean")(clean)
 

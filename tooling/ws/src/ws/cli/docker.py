@@ -25,12 +25,13 @@ from ws.cli.display import printable
 from ws.cli.progress import LiveBuilds
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     import networkx as nx
 
     from ws.docker.generate.config import DockerConfig, RootConfig
     from ws.docker.generate.render import ImageInputs
+    from ws.docker.session.plan import Access
     from ws.state import Records
     from ws.workspace.members import Workspace
 
@@ -107,8 +108,8 @@ def pin(
     """Pin python-image and uv-image to the digests their tags point at now."""
     from ws.docker.generate.config import load_root_config
     from ws.docker.pin import pins, registry
-    from ws.docker.pin.transport import proxy_settings
     from ws.errors import StaleFiles
+    from ws.registry.transport import proxy_settings
 
     ws = load_workspace_only()
     root = load_root_config(ws)
@@ -232,6 +233,7 @@ def build(
         return
     env = dict(os.environ)
     cores = jobs or os.cpu_count() or 1
+    engine_at = endpoint.resolve(env)
     opts = building.BuildOptions(
         locks=LockOptions(uv=workspace_uv(ws, env), env=env, home=user_home(env)),
         tags=tuple(tag or ()),
@@ -241,8 +243,10 @@ def build(
         cache_from=tuple(cache_from or ()),
         cache_to=cache_to,
         records=open_records(ws),
+        endpoint=engine_at,
+        access=credential_access(env),
     )
-    client = engine.connect(endpoint.resolve(env))
+    client = engine.connect(engine_at)
     display = LiveBuilds(len(names), sys.stderr, live=live_progress())
     try:
         images = building.build_members(client, ws, config, names, opts, display, display.built)
@@ -258,3 +262,21 @@ def build(
     for image in images:
         for warning in image.warnings:
             warn(warning)
+
+
+def credential_access(env: Mapping[str, str]) -> Access:
+    """Where this machine keeps what a build may need: uv's variables and netrc, the ssh
+    agent and known hosts, docker's config (its logins)."""
+    from pathlib import Path
+
+    from ws.docker.builds.endpoint import default_config_dir
+    from ws.docker.session.indexes import Where
+    from ws.docker.session.plan import Access
+
+    home = user_home(dict(env)) or Path.home()
+    return Access(
+        where=Where.of(env, home),
+        ssh_agent=env.get("SSH_AUTH_SOCK") or None,
+        known_hosts=(home / ".ssh" / "known_hosts", Path("/etc/ssh/ssh_known_hosts")),
+        docker_config=default_config_dir(env),
+    )

@@ -91,16 +91,26 @@ class LiveBuilds:
         return text
 
     def _draw(self) -> None:
-        width = max(20, shutil.get_terminal_size().columns - 1)
-        rows = [self.header()]
-        rows += [printable(f"  {m}: {step}")[:width] for m, step in sorted(self.running.items())]
-        self._erase()
-        self.stream.write("\n".join(rows) + "\n")
-        self.stream.flush()
-        self.drawn = len(rows)
+        rows = [f"  {m}: {step}" for m, step in sorted(self.running.items())]
+        self.drawn = draw_rows(self.stream, self.drawn, [self.header(), *rows])
 
     def _erase(self) -> None:
-        if self.drawn:
-            # to the start of the first line drawn, then clear everything below it
-            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
-            self.drawn = 0
+        self.drawn = erase_rows(self.stream, self.drawn)
+
+
+def draw_rows(stream: TextIO, drawn: int, rows: list[str]) -> int:
+    """Draw rows (made printable, cut to the terminal's width) over the drawn rows drawn
+    before; how many rows are on screen now."""
+    width = max(20, shutil.get_terminal_size().columns - 1)
+    erase_rows(stream, drawn)
+    stream.write("\n".join(printable(row)[:width] for row in rows) + "\n")
+    stream.flush()
+    return len(rows)
+
+
+def erase_rows(stream: TextIO, drawn: int) -> int:
+    """Erase the drawn rows last drawn; 0, the rows now on screen."""
+    if drawn:
+        # to the start of the first line drawn, then clear everything below it
+        stream.write(f"\x1b[{drawn}F\x1b[J")
+    return 0

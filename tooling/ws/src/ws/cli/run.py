@@ -24,7 +24,10 @@ from ws.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from ws.run.runner import Stores
+    from ws.docker.pin.imageref import ImageRef
+    from ws.run.plan import Plan
+    from ws.run.remote import RemoteStore
+    from ws.run.runner import Outcome, Stores
     from ws.workspace.members import Workspace
 
 # What follows `--` on ws's command line: the task's own arguments (ws.cli.app.run sets it).
@@ -82,7 +85,7 @@ def run_task(
     ws = load_workspace_only()
     names = _chosen(ws, members or [], since if affected else None)
     found = plan(ws, task, names)
-    if not found:
+    if not found.jobs:
         say(f"no member to run {task} in")
         return
     env = lock_env()
@@ -99,16 +102,30 @@ def run_task(
         records=records,
     )
     stores = _stores(ws, cache_from or [], cache_to)
-    display = _display(task, len(found), as_json)
+    display = _display(task, len(found.jobs), as_json)
     try:
-        outcomes = run_jobs(ws, found, opts, stores, display)
+        outcomes = run_jobs(ws, found.jobs, opts, stores, display)
     finally:
         display.close()
         records.save()
+    _explain(ws, found, outcomes)
     _finish(task, outcomes, as_json)
 
 
-def _finish(task: str, outcomes: list, as_json: bool) -> None:
+def _explain(ws: Workspace, found: Plan, outcomes: list[Outcome]) -> None:
+    """For a member that failed on an import: what provides it and the `uv add` to run."""
+    from ws.checks.imports import missing_module_hint
+
+    for o in outcomes:
+        if o.status == "failed" and found.lock is not None and b"ModuleNotFoundError" in o.output:
+            hint = missing_module_hint(
+                o.output.decode("utf-8", "replace"), ws, found.lock, o.member
+            )
+            if hint is not None:
+                warn(hint)
+
+
+def _finish(task: str, outcomes: list[Outcome], as_json: bool) -> None:
     from ws.cli.run_display import failed, run_json, summary_table
     from ws.errors import WsError
 
@@ -117,10 +134,13 @@ def _finish(task: str, outcomes: list, as_json: bool) -> None:
     else:
         say(summary_table(task, outcomes))
     if all(o.status == "skipped" for o in outcomes):
-        reasons = sorted({o.reason or "" for o in outcomes})
+        # one line, however many members: each one's reason is above (and in --json)
+        reasons = [o.reason or "" for o in outcomes]
+        example = next((r for r in reasons if "is not installed" in r), reasons[0])
         raise WsError(
-            f"no member could run {task}: {'; '.join(reasons)}",
-            fix="add the tool to the members' dependency groups (uv add --package M --dev TOOL)",
+            f"no member could run {task}: {_members(len(outcomes))} skipped, e.g. {example}",
+            fix="add the tool to each member's own dependency group "
+            "(uv add --package MEMBER --dev TOOL): ws runs a member with what it declares",
         )
     if any(failed(o) for o in outcomes):
         raise typer.Exit(1)
@@ -156,7 +176,36 @@ def _stores(ws: Workspace, cache_from: list[str], cache_to: str | None) -> Store
     if not trusted_state(ws.root, lambda path: tracks(ws.root, path)):
         key = None  # a .ws a branch brings, or a link, holds no result this machine stored
     local = LocalStore(ws.root, key)
-    return Stores(local.get, local.put)
+    froms, to = _remotes(ws, cache_from, cache_to)
+    return Stores(
+        local.get,
+        local.put,
+        remote_get=[store.get for store in froms],
+        remote_put=to.put if to is not None else None,
+    )
+
+
+def _remotes(
+    ws: Workspace, cache_from: list[str], cache_to: str | None
+) -> tuple[list[RemoteStore], RemoteStore | None]:
+    """The shared stores: the flags' where given, else [tool.ws.run]'s; one client each."""
+    if not cache_from and not cache_to and "run" not in ws.data.get("tool", {}).get("ws", {}):
+        return [], None  # no registry client imported for a run without one
+    from ws.docker.builds.endpoint import default_config_dir
+    from ws.registry.transport import proxy_settings
+    from ws.run.remote import RemoteStore, remote_settings, store_reference
+
+    environ = dict(os.environ)
+    conf_from, conf_to = remote_settings(ws.data, ws.pyproject)
+    froms = [store_reference(t, "--cache-from") for t in cache_from]
+    froms = froms or [store_reference(t, "tool.ws.run.cache-from") for t in conf_from]
+    to_text, where = (cache_to, "--cache-to") if cache_to else (conf_to, "tool.ws.run.cache-to")
+    to = store_reference(to_text, where) if to_text else None
+    config_dir, proxies = default_config_dir(environ), proxy_settings(environ)
+    made: dict[ImageRef, RemoteStore] = {}
+    for ref in [*froms, *([to] if to else [])]:
+        made.setdefault(ref, RemoteStore(ref, config_dir=config_dir, proxies=proxies))
+    return [made[r] for r in froms], (made[to] if to else None)
 
 
 def _display(task: str, total: int, as_json: bool):
@@ -170,7 +219,13 @@ def _display(task: str, total: int, as_json: bool):
         mode = "plain"
     stream = sys.stderr if as_json or SETTINGS.quiet else sys.stdout
     return RunDisplay(
-        task, total, stream, mode=mode, show_all=SETTINGS.verbose > 0, quiet=SETTINGS.quiet > 0
+        task,
+        total,
+        stream,
+        mode=mode,
+        show_all=SETTINGS.verbose > 0,
+        quiet=SETTINGS.quiet > 0,
+        colour=SETTINGS.color,
     )
 
 
@@ -191,3 +246,7 @@ def clean(
     if (results or both) and LocalStore(ws.root, None).clear():
         removed.append("stored results")
     say(f"removed {' and '.join(removed)}" if removed else "nothing to remove")
+
+
+def _members(count: int) -> str:
+    return f"{count} member" if count == 1 else f"{count} members"

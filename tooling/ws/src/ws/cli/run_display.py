@@ -4,18 +4,22 @@ a collapsible group on GitHub Actions, plain blocks elsewhere; then a summary ta
 from __future__ import annotations
 
 import json
+import re
 import secrets
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from ws.cli.display import printable, printable_lines
+from ws.cli.progress import draw_rows, erase_rows
 from ws.run.runner import Outcome
 
 _MARK = {"passed": "ok", "failed": "FAILED", "skipped": "skipped", "timeout": "TIMEOUT"}
 _FAILED = frozenset({"failed", "timeout", "error", "cancelled"})
+# A colour or text style (SGR): the one escape sequence a task's output keeps, on a colour
+# terminal only; it cannot move the cursor, clear the screen or set a title.
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
 
 
 def failed(outcome: Outcome) -> bool:
@@ -35,13 +39,16 @@ class RunDisplay:
         mode: str,
         show_all: bool,
         quiet: bool = False,
+        colour: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.task, self.total, self.stream = task, total, stream
         self.mode, self.show_all, self.quiet, self.clock = mode, show_all, quiet, clock
+        self.colour = colour
         self.running: dict[str, tuple[str, float]] = {}
         self.done = 0
         self.drawn = 0
+        self.noted: set[str] = set()
         self.lock = threading.Lock()  # members report from several threads
 
     def __call__(self, what: str, member: str, detail: object) -> None:
@@ -75,11 +82,13 @@ class RunDisplay:
         else:
             self._write(head)
             if show:
-                self._write(_text(outcome.output).rstrip("\n"))
+                self.stream.write(task_output(outcome.output, colour=self.colour) + "\n")
         if outcome.reason and outcome.status not in ("passed",):
             self._write(f"  {outcome.reason}")
         for note in outcome.notes:
-            self._write(f"warning: {note}")
+            if note not in self.noted:
+                self.noted.add(note)
+                self._write(f"warning: {note}")
         self.stream.flush()
 
     def _github_group(self, head: str, output: bytes) -> None:
@@ -89,7 +98,7 @@ class RunDisplay:
         self._write(f"::group::{head}")
         if output:
             self.stream.write(f"::stop-commands::{token}\n")
-            self._write(_text(output).rstrip("\n"))
+            self.stream.write(task_output(output, colour=self.colour) + "\n")
             self.stream.write(f"::{token}::\n")
         self.stream.write("::endgroup::\n")
 
@@ -97,32 +106,41 @@ class RunDisplay:
         self.stream.write(printable_lines(text) + "\n")
 
     def _draw(self) -> None:
-        width = max(20, shutil.get_terminal_size().columns - 1)
-        rows = [f"Running {self.task}: {self.done}/{self.total} done"]
         now = self.clock()
-        for member, (doing, since) in sorted(self.running.items()):
-            rows.append(printable(f"  {member}: {doing} {now - since:.1f} s")[:width])
-        self._erase()
-        self.stream.write("\n".join(rows) + "\n")
-        self.stream.flush()
-        self.drawn = len(rows)
+        rows = [f"Running {self.task}: {self.done}/{self.total} done"]
+        rows += [
+            f"  {m}: {doing} {now - since:.1f} s"
+            for m, (doing, since) in sorted(self.running.items())
+        ]
+        self.drawn = draw_rows(self.stream, self.drawn, rows)
 
     def _erase(self) -> None:
-        if self.drawn:
-            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
-            self.drawn = 0
+        self.drawn = erase_rows(self.stream, self.drawn)
 
 
-def _text(output: bytes) -> str:
-    return output.decode("utf-8", "replace")
+def task_output(output: bytes, *, colour: bool) -> str:
+    """A task's output as ws shows it: each line as a terminal leaves it (the text after its
+    last carriage return: a progress line's last state), its colours kept on a colour
+    terminal and dropped elsewhere, every other control character escaped."""
+    lines = []
+    for line in output.decode("utf-8", "replace").rstrip("\n").split("\n"):
+        line = line.rstrip("\r").rsplit("\r", 1)[-1]
+        pieces = _SGR.split(line)
+        styles = _SGR.findall(line) if colour else [""] * (len(pieces) - 1)
+        shown = printable(pieces[0])
+        for style, piece in zip(styles, pieces[1:], strict=True):
+            shown += style + printable(piece)
+        lines.append(shown + ("\x1b[0m" if colour and styles else ""))
+    return "\n".join(lines)
 
 
 def status_text(outcome: Outcome) -> str:
     mark = _MARK.get(outcome.status, outcome.status)
     if outcome.status in ("skipped", "error", "cancelled"):
         return mark
-    cached = ", cached" if outcome.cached else ""
-    return f"{mark} ({outcome.seconds:.1f} s{cached})"
+    if outcome.cached:  # its time is the stored run's, not this one's
+        return f"{mark} (cached; ran {outcome.seconds:.1f} s)"
+    return f"{mark} ({outcome.seconds:.1f} s)"
 
 
 def summary_table(task: str, outcomes: Sequence[Outcome]) -> str:
@@ -160,6 +178,7 @@ def run_json(task: str, outcomes: Sequence[Outcome]) -> str:
                     "cached": o.cached,
                     "reason": o.reason,
                     "key": o.key,
+                    "notes": list(o.notes),
                 }
                 for o in outcomes
             ],

@@ -17,6 +17,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from ws import proc, uv
 from ws.errors import CommandFailed, LockError, WsError
 from ws.locks.uv_inputs import digest
@@ -44,12 +47,41 @@ def env_path(ws: Workspace, name: str) -> Path:
     return ws.root / ".ws" / ENVS_DIR / name
 
 
+def bytecode_store(ws: Workspace) -> Path:
+    """Where the environments' shared bytecode is kept (ws.run.bytecode)."""
+    return ws.root / ".ws" / "bytecode"
+
+
 def groups_of(member: Member) -> list[str]:
     """The member's own dependency groups (uv's legacy dev-dependencies are its `dev`)."""
     groups = set(member.data.get("dependency-groups", {}) or {})
     if member.data.get("tool", {}).get("uv", {}).get("dev-dependencies"):
         groups.add("dev")
     return sorted(groups)
+
+
+def root_groups_naming(ws: Workspace, program: str) -> list[str]:
+    """The root's dependency groups that name program's distribution (pytest in the root's
+    dev group): what a shared environment gives every member, and an exact one does not."""
+    groups = ws.data.get("dependency-groups") or {}
+    found = {
+        group
+        for group, requirements in (groups.items() if isinstance(groups, dict) else ())
+        if any(_names(r, program) for r in requirements if isinstance(requirements, list))
+    }
+    legacy = ws.data.get("tool", {}).get("uv", {}).get("dev-dependencies") or []
+    if isinstance(legacy, list) and any(_names(r, program) for r in legacy):
+        found.add("dev")
+    return sorted(found)
+
+
+def _names(requirement: object, program: str) -> bool:
+    if not isinstance(requirement, str):
+        return False  # an {include-group = ...} table
+    try:
+        return canonicalize_name(Requirement(requirement).name) == canonicalize_name(program)
+    except InvalidRequirement:
+        return False
 
 
 def sync_argv(uv_binary: str, member: Member) -> list[str]:
@@ -61,14 +93,26 @@ def sync_argv(uv_binary: str, member: Member) -> list[str]:
 
 
 def env_key(
-    ws: Workspace, member: Member, member_lock: bytes, uv_id: str, installs: Collection[str]
+    ws: Workspace,
+    member: Member,
+    member_lock: bytes,
+    uv_id: str,
+    installs: Collection[str],
+    built_files: str = "",
+    python_request: str = "",
 ) -> str:
     """What the environment is made from: the member lock, the pyprojects of the members it
-    installs (their editable installs read them), the root's Python pin and the uv."""
+    installs (their editable installs read them), the Python asked for (the root's pin,
+    UV_PYTHON: python_request), the uv, and the files of the path sources it installs built
+    (not editable)."""
     parts: list[bytes | str] = [uv_id, " ".join(sync_argv("uv", member)), member_lock]
     parts += [file_part(ws.root / ".python-version")]
+    if python_request:  # none: the key is as it was without
+        parts += ["python", python_request]
     for name in sorted(installs):
         parts += [name, file_part(ws.members[name].pyproject)]
+    if built_files:  # none: the key is as it was without
+        parts += ["built", built_files]
     return digest(parts)
 
 
@@ -81,9 +125,11 @@ def ensure_env(
     key: str,
     allowed: Collection[str],
     records: Records,
+    rebuilt: Collection[str] = (),
 ) -> ExactEnv:
     """member's exact environment: reused while this machine recorded it made with key, else
-    made (again) by uv and proven to hold only distributions in allowed (the member lock's)."""
+    made (again) by uv, the path sources in rebuilt built afresh, and proven to hold only
+    distributions in allowed (the member lock's)."""
     state_dir(ws.root)
     path = env_path(ws, member.name)
     entry = _RECORD + member.name
@@ -93,7 +139,10 @@ def ensure_env(
     environ = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
     environ["UV_PROJECT_ENVIRONMENT"] = str(path)
     try:
-        proc.run(sync_argv(uv_binary, member), cwd=ws.root, env=environ)
+        # uv keeps a built path source installed while its version and pyproject.toml are
+        # unchanged: its code may not be, so it is built again whenever the env is made
+        reinstall = [arg for name in sorted(rebuilt) for arg in ("--reinstall-package", name)]
+        proc.run([*sync_argv(uv_binary, member), *reinstall], cwd=ws.root, env=environ)
     except CommandFailed as e:
         raise WsError(
             f"uv could not make {member.name}'s environment in {path}: {uv.first_error(e.stderr)}",
@@ -143,8 +192,9 @@ def _prove(name: str, path: Path, allowed: Collection[str]) -> None:
 
 def remove_envs(ws: Workspace) -> bool:
     """Remove every exact environment (ws clean); whether there were any."""
-    folder = ws.root / ".ws" / ENVS_DIR
-    if folder.is_symlink() or not folder.is_dir():
-        return False
-    shutil.rmtree(folder)
-    return True
+    removed = False
+    for folder in (ws.root / ".ws" / ENVS_DIR, bytecode_store(ws)):
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+            removed = True
+    return removed

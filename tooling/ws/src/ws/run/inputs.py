@@ -50,13 +50,14 @@ class Tree:
     files: Mapping[str, str]
 
     def fingerprint(self, prefix: str, excluded: Sequence[str] = ()) -> str:
-        """One digest of the files under prefix ("" for all), leaving out those under the
-        excluded prefixes (members nested inside another's folder)."""
+        """One digest of the files under prefix ("" for all), or of the file prefix names (a
+        path source that is a wheel or an archive), leaving out those under the excluded
+        prefixes (members nested inside another's folder)."""
         base = "" if prefix in ("", ".") else prefix.rstrip("/") + "/"
         cut = tuple(e.rstrip("/") + "/" for e in excluded if e not in ("", "."))
         parts: list[str] = []
         for path in sorted(self.files):
-            if path.startswith(base) and not path.startswith(cut):
+            if (path.startswith(base) or path == prefix) and not path.startswith(cut):
                 parts += [path, self.files[path]]
         return key_of(parts)
 
@@ -68,17 +69,26 @@ def read_tree(root: Path) -> Tree:
     A file read from disk is named as git's index names it (mode and blob id), so that
     committing a change leaves the digests as they were."""
     try:
-        files = index_blobs(root)
+        files = {p: blob for p, blob in index_blobs(root).items() if not _derived(p)}
         dirty = worktree_changes(root)
     except (GitError, ToolNotFound):
         return Tree(_walked(root))
     any_id = next(iter(files.values()), "100644 " + "0" * 40).split(" ")[1]
     algorithm = "sha256" if len(any_id) == 64 else "sha1"
     for path in dirty:
+        if _derived(path):
+            continue
         files[path] = _content(root / path, algorithm)
         if files[path] == "deleted":
             del files[path]
     return Tree(files)
+
+
+def _derived(path: str) -> bool:
+    """Bytecode Python writes beside the sources a task imports: never an input, even in a
+    repository whose .gitignore forgets it or that commits it (else each run would change
+    the next one's key)."""
+    return path.endswith((".pyc", ".pyo")) or "__pycache__/" in path
 
 
 def _content(path: Path, algorithm: str = "sha1") -> str:
@@ -102,9 +112,23 @@ def _walked(root: Path) -> dict[str, str]:
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
         for name in names:
+            if _derived(name):
+                continue
             path = Path(folder, name)
             found[path.relative_to(root).as_posix()] = _content(path)
     return found
+
+
+def above(tree: Tree, member: PurePosixPath) -> list[str]:
+    """The files test runners read in the folders between the root and member's folder (a
+    conftest.py in `libs/` that pytest loads for each member under it): path, then blob."""
+    parts: list[str] = []
+    for folder in reversed(member.parents[:-1]):  # "." is the root's, in every key already
+        for name in ROOT_FILES:
+            path = f"{folder.as_posix()}/{name}"
+            if path in tree.files:
+                parts += [path, tree.files[path]]
+    return parts
 
 
 def nested(prefix: PurePosixPath, others: Iterable[PurePosixPath]) -> list[str]:

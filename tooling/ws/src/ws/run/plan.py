@@ -8,14 +8,15 @@ memory, as `ws sync-locks` would write it), git's view of the files, the task de
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from ws.errors import ConfigError, WsError
 from ws.fsio import read_regular
 from ws.locks.sync import LOCK_NAME, derive_locks, read_root_lock
-from ws.run.inputs import ROOT_FILES, Tree, key_of, nested, read_tree
+from ws.run.inputs import ROOT_FILES, Tree, above, key_of, nested, read_tree
 from ws.run.tasks import Task, declared, task_names
+from ws.workspace.lockfile import Entry, Lock
 from ws.workspace.member_lock import path_sources, reach
 from ws.workspace.members import Workspace
 
@@ -30,9 +31,19 @@ class Job:
     installs: frozenset[str]  # every distribution its member lock holds (normalised names)
     members: frozenset[str]  # the workspace members among them, itself included
     inputs: str  # the digest of its files, its siblings' and path sources', and the root's
+    # The path sources it installs as built copies (not editable), and the digest of their
+    # files: a change to them must reach its environment, which uv alone would not rebuild.
+    built: tuple[str, ...] = ()
+    built_files: str = ""
 
 
-def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> list[Job]:
+@dataclass(frozen=True)
+class Plan:
+    jobs: list[Job]
+    lock: Lock | None  # the root lock, as read for the jobs (None when there is no job)
+
+
+def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> Plan:
     """The jobs for task_name over names (None: every member that has the task)."""
     tasks = declared(ws)
     if not any(task_name in t for t in tasks.values()):
@@ -45,7 +56,7 @@ def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> list[Job
     chosen = sorted(names) if names is not None else sorted(ws.members)
     chosen = [n for n in chosen if task_name in tasks[n]]
     if not chosen:
-        return []
+        return Plan([], None)
     lock_path = ws.root / LOCK_NAME
     try:
         root_lock = read_regular(lock_path, root=ws.root)
@@ -63,10 +74,26 @@ def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> list[Job
         assert target is not None  # noqa: S101 -- derive_locks raised for a missing member
         installs = frozenset(lock.entries[i].name for i in reach(lock, target))
         members = frozenset(n for n in installs if n in ws.members)
-        sources = [e.local_path or "" for e in path_sources(lock, name)]
-        inputs = _inputs(ws, tree, root_part, sorted(members), sources, derived[name])
-        jobs.append(Job(name, tasks[name][task_name], derived[name], installs, members, inputs))
-    return jobs
+        found = path_sources(lock, name)
+        sources = [e.local_path or "" for e in found]
+        inputs = _inputs(ws, tree, root_part, name, sorted(members), sources, derived[name])
+        built = sorted((e.name, e.local_path or "") for e in found if _built(e))
+        job = Job(name, tasks[name][task_name], derived[name], installs, members, inputs)
+        jobs.append(replace(job, built=tuple(n for n, _ in built), built_files=_files(tree, built)))
+    return Plan(jobs, lock)
+
+
+def _built(entry: Entry) -> bool:
+    """Whether uv installs entry as a built copy of a local folder or file (not editable)."""
+    source = entry.data.get("source")
+    return isinstance(source, dict) and ("directory" in source or "path" in source)
+
+
+def _files(tree: Tree, built: Sequence[tuple[str, str]]) -> str:
+    parts: list[str] = []
+    for name, path in built:
+        parts += [name, tree.fingerprint(PurePosixPath(path).as_posix())]
+    return key_of(parts) if parts else ""
 
 
 def _root_files(root: Path, tree: Tree) -> str:
@@ -80,6 +107,7 @@ def _inputs(
     ws: Workspace,
     tree: Tree,
     root_part: str,
+    member: str,
     members: Sequence[str],
     sources: Sequence[str],
     member_lock: bytes,
@@ -92,6 +120,7 @@ def _inputs(
     for source in sorted(sources):
         rel = PurePosixPath(source).as_posix()
         parts += ["path", rel, tree.fingerprint(rel)]
+    parts += above(tree, ws.members[member].rel)  # none: the key is as it was without
     return key_of(parts)
 
 

@@ -18,15 +18,18 @@ from pathlib import Path, PurePosixPath
 from ws import proc
 from ws.errors import WsError
 from ws.fsio import atomic_write_bytes
-from ws.run import envs
+from ws.run import bytecode, envs
 from ws.run.plan import Job, task_key
+from ws.run.store import MAX_BLOB
 from ws.run.stored import Result, Stored, TamperedResult, pack, unpack
-from ws.state import Records
+from ws.run.tasks import applies
+from ws.state import Records, state_dir
 from ws.workspace.members import Workspace
 
 # Variables that would make a task see something other than its member's environment.
 _DROPPED = ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "CONDA_PREFIX", "__PYVENV_LAUNCHER__")
 MAX_OUTPUT_FILE = 64 << 20
+_BYTECODE = "run/bytecode/"  # records: the environment's bytecode was shared and collected
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,9 @@ def run_jobs(
     """Every job's outcome, in the order of jobs. Ctrl-C stops every running task (and what
     it started) before KeyboardInterrupt goes on."""
     results: dict[str, Outcome] = {}
+    # .ws made here, once: members making it at once would each replace its .gitignore, one
+    # writer's temporary file removed by another's clean-up as abandoned (an "error" result)
+    state_dir(ws.root)
     with ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="ws-run") as pool:
         futures: dict[Future[Outcome], str] = {
             pool.submit(_guarded, ws, job, opts, stores, on_event): job.member for job in jobs
@@ -111,26 +117,15 @@ def _guarded(
 
 def _one(ws: Workspace, job: Job, opts: RunOptions, stores: Stores, on_event: Events) -> Outcome:
     member = ws.members[job.member]
-    from ws.run.tasks import applies
-
     why_not = applies(job.task, member)
     if why_not is not None:
         return Outcome(job.member, "skipped", reason=why_not)
-    on_event("env", job.member, None)
-    env_key = envs.env_key(ws, member, job.member_lock, opts.uv_version, job.members)
-    exact = envs.ensure_env(
-        ws,
-        member,
-        uv_binary=opts.uv,
-        env=opts.env,
-        key=env_key,
-        allowed=job.installs,
-        records=opts.records or _no_records(ws),
-    )
+    records = opts.records or _no_records(ws)
+    exact, env_key, fresh_bytecode = _environment(ws, job, opts, records, on_event)
     environ = task_environment(opts.env, exact)
     program = find_program(job.task.argv[0], member.path, environ["PATH"])
     if program is None:
-        return _no_program(job, member.name)
+        return _no_program(ws, job, member.name)
     argv = (*job.task.argv, *opts.extra_args)
     key = task_key(job, argv, opts.env, exact.python_version, opts.uv_version)
     notes: list[str] = []
@@ -138,20 +133,48 @@ def _one(ws: Workspace, job: Job, opts: RunOptions, stores: Stores, on_event: Ev
         hit = _lookup(key, stores, notes, member.name)
         if hit is not None:
             _restore(member.path, hit.files)
-            return Outcome(
-                job.member,
-                _status(hit.exit_code),
-                hit.exit_code,
-                hit.seconds,
-                True,
-                hit.output,
-                key=key,
-                notes=tuple(notes),
-            )
+            return _replayed(job.member, hit, key, notes)
     on_event("start", job.member, None)
-    return _execute(
+    outcome = _execute(
         job, member.path, [program, *argv[1:]], environ, key, opts, stores, on_event, notes
     )
+    if fresh_bytecode and outcome.status in ("passed", "failed"):
+        bytecode.collect(envs.bytecode_store(ws), exact.path)  # for the next environments
+        records.note(_BYTECODE + member.name, env_key)
+    return outcome
+
+
+def _replayed(member: str, hit: Result, key: str, notes: list[str]) -> Outcome:
+    code = hit.exit_code
+    return Outcome(
+        member, _status(code), code, hit.seconds, True, hit.output, None, key, tuple(notes)
+    )
+
+
+def _environment(
+    ws: Workspace, job: Job, opts: RunOptions, records: Records, on_event: Events
+) -> tuple[envs.ExactEnv, str, bool]:
+    """job's exact environment, its key, and whether its bytecode is still to be shared."""
+    member = ws.members[job.member]
+    on_event("env", job.member, None)
+    python = opts.env.get("UV_PYTHON", "")
+    env_key = envs.env_key(
+        ws, member, job.member_lock, opts.uv_version, job.members, job.built_files, python
+    )
+    exact = envs.ensure_env(
+        ws,
+        member,
+        uv_binary=opts.uv,
+        env=opts.env,
+        key=env_key,
+        allowed=job.installs,
+        records=records,
+        rebuilt=job.built,
+    )
+    fresh = not records.vouches(_BYTECODE + member.name, env_key)
+    if fresh:  # a new environment: take what its siblings compiled already
+        bytecode.share(envs.bytecode_store(ws), exact.path)
+    return exact, env_key, fresh
 
 
 def _execute(
@@ -184,7 +207,7 @@ def _execute(
     code = done.returncode if done.returncode is not None else -1
     if code == 0 and opts.use_cache:
         result = Result(0, done.output, seconds, collect_outputs(folder, job.task.outputs))
-        _keep(key, pack(key, result), stores, notes)
+        _keep(key, pack(key, result), stores, notes, job.member)
     return Outcome(
         job.member, _status(code), code, seconds, False, done.output, key=key, notes=tuple(notes)
     )
@@ -194,9 +217,13 @@ def _status(code: int) -> str:
     return "passed" if code == 0 else "failed"
 
 
-def _no_program(job: Job, member: str) -> Outcome:
+def _no_program(ws: Workspace, job: Job, member: str) -> Outcome:
     program = job.task.argv[0]
     reason = f"{program} is not installed in {member}'s environment"
+    groups = envs.root_groups_naming(ws, program)
+    if groups and ws.members[member].pyproject != ws.pyproject:
+        # uv's shared .venv has the root's groups for every member; an exact one has not
+        reason += f": only the workspace root declares it (dependency group {', '.join(groups)})"
     if job.task.own:  # the member asked for the task: its environment must have the tool
         fix = f"add it to a dependency group: uv add --package {member} --dev {program}"
         return Outcome(job.member, "error", reason=f"{reason}; {fix}")
@@ -211,8 +238,8 @@ def _lookup(key: str, stores: Stores, notes: list[str], member: str) -> Result |
         for get in stores.remote_get:
             try:
                 stored = get(key)
-            except WsError as e:
-                notes.append(f"{member}: {e.message}")
+            except WsError as e:  # the same for every member: shown once
+                notes.append(e.message)
                 continue
             if stored is not None:
                 where = "the shared result store"
@@ -229,7 +256,14 @@ def _lookup(key: str, stores: Stores, notes: list[str], member: str) -> Result |
     return result
 
 
-def _keep(key: str, stored: Stored, stores: Stores, notes: list[str]) -> None:
+def _keep(key: str, stored: Stored, stores: Stores, notes: list[str], member: str) -> None:
+    largest = max(len(blob) for blob in stored.blobs.values())
+    if largest > MAX_BLOB:  # said, else the next run's rerun of a pass would be a mystery
+        notes.append(
+            f"{member}: its output ({largest >> 20} MiB) is over the {MAX_BLOB >> 20} MiB "
+            "ws stores: not stored, so it runs again next time"
+        )
+        return
     stores.local_put(key, stored)
     if stores.remote_put is not None:
         try:

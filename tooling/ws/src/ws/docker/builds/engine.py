@@ -7,7 +7,7 @@ use its cache and bind mounts, which the classic builder cannot run.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -26,7 +26,7 @@ from ws.docker.builds.endpoint import (
     require_client,
     unanswered_fix,
 )
-from ws.docker.builds.stream import Progress, PushLog, Step, error_text, is_error
+from ws.docker.builds.stream import Progress, PushLog, Step
 from ws.docker.pin import imageref
 from ws.errors import BuildFailed, DockerUnavailable, RegistryError, WsError
 
@@ -209,9 +209,11 @@ def build_params(
     target: str | None = None,
     cache_from: Sequence[str] = (),
     no_cache: bool = False,
+    session: str | None = None,
 ) -> dict[str, Any]:
-    """The /build query of a ws build: the host network (no bridge), and the inline cache so
-    that any pushed image can seed another engine's cache."""
+    """The /build query of a ws build: the host network (no bridge), the inline cache so
+    that any pushed image can seed another engine's cache, and the BuildKit session the
+    build's secrets, ssh agent and registry logins come through."""
     params: dict[str, Any] = {
         "dockerfile": dockerfile,
         "networkmode": "host",
@@ -225,6 +227,8 @@ def build_params(
         params["target"] = target
     if cache_from:
         params["cachefrom"] = json.dumps(list(cache_from))
+    if session:
+        params["session"] = session
     return params
 
 
@@ -257,43 +261,36 @@ def _message(response: requests.Response) -> str:
     return str(message) if message else response.text.strip()
 
 
-def pull_missing(
+def in_registry(
     client: docker.DockerClient,
     refs: Sequence[str],
     progress: Progress = _quiet,
-    *,
-    required: bool = True,
+    logins: Callable[[str], tuple[str, str] | None] | None = None,
 ) -> list[str]:
-    """Pull, through the Engine API, each of refs the engine does not hold; those it holds
-    now. A ref that cannot be pulled is an error when required, else left out.
-
-    BuildKit inside the engine has no client session to ask for registry credentials, so it
-    pulls anonymously; docker-py's pull sends the user's credentials, and BuildKit then finds
-    the image locally.
-    """
-    held = []
+    """Those of refs their registry holds, asked through the engine without a pull (GET
+    /distribution/NAME/json) with the login logins gives for the registry (the one the
+    build session hands BuildKit); a missing one is left out with a line saying so.
+    BuildKit then takes from the registry only the layers the build can reuse."""
+    found = []
     for ref in refs:
-        with engine_errors(ref, "look the image up"):
-            try:
-                client.api.inspect_image(ref)
-                held.append(ref)
-                continue
-            except docker.errors.ImageNotFound:
-                pass
-        progress("ws", f"pulling {ref}")
+        registry = imageref.parse_image_ref(ref).registry or "registry-1.docker.io"
+        login = logins(registry) if logins else None
         try:
-            with engine_errors(ref, "pull the image", RegistryError, PULL_FIX):
-                events = client.api.pull(ref, stream=True, decode=True)
-                for event in _objects(events, "a pull event"):
-                    if is_error(event):
-                        raise docker.errors.APIError(error_text(event))
+            with engine_errors(ref, "look the image up in its registry", RegistryError, PULL_FIX):
+                client.api.inspect_distribution(ref, auth_config=_auth_config(login))
         except RegistryError:
-            if required:
-                raise
             progress("ws", f"no {ref} to take a cache from: building without it")
             continue
-        held.append(ref)
-    return held
+        found.append(ref)
+    return found
+
+
+def _auth_config(login: tuple[str, str] | None) -> dict[str, str] | None:
+    """docker-py's auth_config of a login: an identity token has no username."""
+    if login is None:
+        return None
+    username, secret = login
+    return {"username": username, "password": secret} if username else {"identitytoken": secret}
 
 
 def push(client: docker.DockerClient, member: str, ref: str, progress: Progress = _quiet) -> str:

@@ -7,7 +7,9 @@ revision and the files git holds. Only then does the first context go to the eng
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,7 +18,8 @@ from typing import IO, TYPE_CHECKING
 from ws import git
 from ws.docker.builds import engine
 from ws.docker.builds.context import ContextReport, DockerIgnore, context_tar
-from ws.docker.builds.stream import Progress, Step
+from ws.docker.builds.endpoint import DEFAULT_SOCKET, Endpoint
+from ws.docker.builds.stream import Progress, Step, StepFailed
 from ws.docker.generate.config import DockerConfig, RootConfig, image_name
 from ws.docker.generate.files import check_generated, plan_images, select_images
 from ws.docker.generate.gitversion import (
@@ -28,6 +31,7 @@ from ws.docker.generate.gitversion import (
 )
 from ws.docker.generate.render import ImageInputs, beside, member_ignore_patterns
 from ws.docker.pin import imageref
+from ws.docker.session.plan import Access, Offer, Redactor, index_tables, member_offer
 from ws.errors import BuildFailed, ConfigError, StaleFiles, WsError
 from ws.fsio import read_regular
 from ws.locks.sync import LockOptions, check_locks
@@ -37,6 +41,8 @@ from ws.workspace.members import Member, Workspace
 
 if TYPE_CHECKING:
     import docker
+
+    from ws.docker.session.channel import Session
 
 REVISION_ARG = "WS_REVISION"
 SOURCE_ARG = "WS_SOURCE"
@@ -58,6 +64,9 @@ class BuildOptions:
     labels: Mapping[str, str] = field(default_factory=dict)  # more labels for every image
     cache_from: tuple[str, ...] = ()  # tags of each image's repository to take a cache from
     cache_to: str | None = None  # the tag of each image's repository to leave a cache at
+    # The engine the client talks to (its build sessions open there; None: the local socket)
+    endpoint: Endpoint | None = None
+    access: Access | None = None  # where the host keeps credentials (None: nowhere)
     # What this machine verified before (ws.state); what this build verifies is noted there.
     records: Records | None = None
 
@@ -268,6 +277,8 @@ class _Job:
     progress: Progress
     versions: ImageVersions = field(default_factory=ImageVersions)
     on_built: Callable[[str], None] = field(default=lambda _member: None)
+    offers: Mapping[str, Offer] = field(default_factory=dict)
+    redact: Redactor = field(default_factory=Redactor)
 
     def buildargs(self, name: str) -> dict[str, str]:
         args = {REVISION_ARG: self.revision.label, **self.versions.args.get(name, {})}
@@ -285,15 +296,17 @@ class _Job:
         version = image_version(self.ws.members[name], self.versions)
         refs = image_refs(self.ws, self.root, name, self.revision, self.opts.tags, version)
         cache_from = [ref for tag in self.opts.cache_from for ref in self.cache_refs(name, tag)]
-        cache_from = engine.pull_missing(self.client, cache_from, self.progress, required=False)
+        logins = self.offers.get(name, Offer()).logins
+        cache_from = engine.in_registry(self.client, cache_from, self.progress, logins)
         context, report, dockerfile = member_context(self.ws, inputs, self.held)
         for skipped in report.skipped:
             self.progress(name, f"left out of the context: {skipped.path}: {skipped.reason}")
         pushes = list(refs) if self.opts.push else []
         tags = list(refs)
-        with context:
+        offer = self.offers.get(name, Offer())
+        with context, self._session(offer) as session:
             if self.opts.cache_to:
-                pushes += self._deps_cache(name, context, dockerfile, cache_from)
+                pushes += self._deps_cache(name, context, dockerfile, cache_from, session.id)
                 tags.append(self.cache_refs(name, self.opts.cache_to)[0])
                 pushes.append(tags[-1])
             params = engine.build_params(
@@ -303,8 +316,9 @@ class _Job:
                 tags=tags,  # in the build request: no request per tag (each an ssh login)
                 cache_from=cache_from,
                 no_cache=self.opts.no_cache,
+                session=session.id,
             )
-            image_id, steps = engine.build(self.client, name, context, params, self.progress)
+            image_id, steps = self._build(name, context, params, offer)
         pushed = {ref: engine.push(self.client, name, ref, self.progress) for ref in pushes}
         self.on_built(name)
         warnings = self.versions.warnings.get(name, ())
@@ -312,8 +326,39 @@ class _Job:
             warnings += (no_version_tag(name, self.revision),)
         return BuiltImage(name, image_id, tuple(refs), tuple(steps), report, pushed, warnings)
 
+    def _session(self, offer: Offer) -> Session:
+        """A BuildKit session on the engine serving offer: the generated Dockerfiles' secret
+        and ssh mounts need one, as the docker CLI always opens one. Imported here alone."""
+        from ws.docker.session import services
+        from ws.docker.session.channel import Session
+
+        endpoint = self.opts.endpoint or Endpoint(DEFAULT_SOCKET, "the local engine")
+        return Session(
+            endpoint,
+            self.client.api.api_version,
+            lambda: services.handlers(offer),
+            services.methods(offer),
+        )
+
+    def _build(
+        self, name: str, context: IO[bytes], params: Mapping[str, str], offer: Offer
+    ) -> tuple[str, list[Step]]:
+        """engine.build with every secret of the session masked in what it reports."""
+        redact = self.redact
+        try:
+            return engine.build(
+                self.client, name, context, params, lambda m, line: self.progress(m, redact(line))
+            )
+        except StepFailed as e:
+            raise _masked_failure(e, offer, redact) from e
+
     def _deps_cache(
-        self, name: str, context: IO[bytes], dockerfile: str, cache_from: Sequence[str]
+        self,
+        name: str,
+        context: IO[bytes],
+        dockerfile: str,
+        cache_from: Sequence[str],
+        session: str,
     ) -> list[str]:
         """Build the dependency stage as an image of its own and tag it as the cache: an
         inline cache holds only the final image's chain, not the stage the builder starts
@@ -327,10 +372,62 @@ class _Job:
             target=DEPS_STAGE,
             cache_from=cache_from,
             no_cache=self.opts.no_cache,
+            session=session,
         )
-        engine.build(self.client, name, context, params, self.progress)
+        self._build(name, context, params, self.offers.get(name, Offer()))
         context.seek(0)
         return [ref]
+
+
+def _masked_failure(error: StepFailed, offer: Offer, redact: Redactor) -> BuildFailed:
+    """A failed build as ws reports it: an index refusing the login said as such, and no
+    secret of the session in the text."""
+    from ws.docker.session.indexes import refusal
+
+    output = [*error.output, error.error]
+    refused = refusal(output, offer.index_logins)
+    if refused is not None:
+        where = f", in the uv sync of stage {error.step.stage}" if error.step else ""
+        return BuildFailed(
+            redact(f"{error.member}: the index at {refused}{where}"),
+            fix="check that login (or give the right one where uv looks for it), then build again",
+        )
+    step = error.step
+    if step is not None:
+        step = dataclasses.replace(step, output=[redact(line) for line in step.output])
+    return StepFailed(error.member, step, redact(error.error), error.steps)
+
+
+def _import_session_stack() -> None:
+    """Import grpclib, h2 and protobuf (about 70 ms) in a thread while the checks before the
+    first build wait on git and uv; the build's own import then finds them loaded."""
+
+    def load() -> None:
+        from ws.docker.session import channel, services  # noqa: F401 -- imported for later
+
+    threading.Thread(target=load, name="ws-session-import", daemon=True).start()
+
+
+def session_offers(
+    ws: Workspace, images: Sequence[ImageInputs], access: Access | None, redact: Redactor
+) -> dict[str, Offer]:
+    """What each image's build session offers, worked out before the first build: an index
+    that wants a login the host lacks, or an ssh git host without an agent or a known key,
+    is an error now."""
+    if access is None:
+        return {}
+    from ws.docker.session.logins import docker_logins
+
+    tables = index_tables(ws.data, ws.root)
+    logins = docker_logins(access.docker_config, redact.add)
+    offers = {}
+    asked: dict[str, bool] = {}  # each index is asked once a run whether it wants a login
+    for inputs in images:
+        lock = ws.root / inputs.lock
+        offer = member_offer(lock, inputs.lock, tables, access, logins, asked)
+        redact.add(*offer.index_logins.secrets())
+        offers[inputs.name] = offer
+    return offers
 
 
 # ---------------------------------------------------------------- many images
@@ -352,15 +449,17 @@ def build_members(
     wave in which a build fails, raising that failure (all of them when several failed).
     """
     root = _root(ws, config, opts)
+    _import_session_stack()
     images = {inputs.name: inputs for inputs in plan_images(ws, config, names)}
     check_inputs(ws, config, list(images.values()), opts.locks, opts.records)
     revision = git.revision(ws.root)  # first: it says what to do outside a git checkout
     versions = version_args(ws, list(images.values()), opts.locks)
     for name in images:  # refuse a bad --tag before the first build starts
         image_refs(ws, root, name, revision, opts.tags, image_version(ws.members[name], versions))
-    engine.pull_missing(client, [str(root.python_image), str(root.uv_image)], progress)
+    redact = Redactor()
+    offers = session_offers(ws, list(images.values()), opts.access, redact)
     held = git.held_files(ws.root)
-    job = _Job(client, ws, root, revision, held, opts, progress, versions, on_built)
+    job = _Job(client, ws, root, revision, held, opts, progress, versions, on_built, offers, redact)
     built: list[BuiltImage] = []
     for wave in build_waves(ws, names):
         built += _run_wave(job, [images[name] for name in wave])

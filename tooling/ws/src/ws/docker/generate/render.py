@@ -30,6 +30,17 @@ PYPROJECT = DOCKERFILE + PYPROJECT_SUFFIX
 # for their RUN --mount) reads the ignore file beside the Dockerfile instead, and ws builds
 # its own contexts. ws wrote one before; generate removes such a one (its header says so).
 ROOT_IGNORE = ".dockerignore"
+# What `ws docker build`'s BuildKit session hands each `uv sync` step (ws.docker.session):
+# the lock's index logins as a netrc that NETRC names, the host keys of its ssh git hosts
+# where ssh reads them, and the ssh agent. A build without them mounts nothing.
+NETRC_SECRET = "uv-netrc"  # noqa: S105 -- a secret's id, not a secret
+KNOWN_HOSTS_SECRET = "ssh-known-hosts"  # noqa: S105 -- an id too
+NETRC_PATH = f"/run/secrets/{NETRC_SECRET}"
+SECRET_MOUNTS = (
+    f"--mount=type=secret,id={NETRC_SECRET},target={NETRC_PATH}",
+    f"--mount=type=secret,id={KNOWN_HOSTS_SECRET},target=/etc/ssh/ssh_known_hosts",
+    "--mount=type=ssh",
+)
 # The label naming the member an image was built for; ws sets it over any of the same key.
 MEMBER_LABEL = "ws.member"
 ALWAYS_DENY = (
@@ -175,6 +186,8 @@ def render_dockerfile(inputs: ImageInputs) -> str:
             python_image=_pinned(inputs.root, "python-image", inputs.root.python_image),
             uv_image=_pinned(inputs.root, "uv-image", inputs.root.uv_image),
             extras="".join(f" --extra {extra}" for extra in image.extras),
+            netrc=NETRC_PATH,
+            secret_mounts=SECRET_MOUNTS,
             deps_mounts=_deps_mounts(inputs),
             build_mounts=_build_mounts(inputs),
             version_arg=VERSION_ARG,

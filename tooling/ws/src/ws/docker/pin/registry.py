@@ -17,29 +17,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass
-from email.message import Message
-from http.client import HTTPException
 from typing import NoReturn
 
-from ws import __version__
 from ws.cli.display import printable
 from ws.docker.pin.imageref import ImageRef, check_digest
-from ws.docker.pin.transport import (
-    Proxy,
-    ProxySettings,
-    Watchdog,
-    allowed_url,
-    base_url,
-    build_opener,
-)
 from ws.errors import RegistryError
+from ws.registry.exchange import (
+    MANIFEST_LIMIT,
+    RETRY,
+    TOKEN_LIMIT,
+    Exchange,
+    Response,
+    challenges,
+    token_from,
+)
+from ws.registry.transport import ProxySettings, Watchdog, allowed_url, base_url
 
 DEFAULT_TIMEOUT = 30.0  # for one connect or read
 DEFAULT_DEADLINE = 120.0  # for everything one call takes, all its images together
@@ -51,11 +45,6 @@ MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
-MANIFEST_LIMIT = 4 * 1024 * 1024  # the distribution spec's manifest size ceiling
-TOKEN_LIMIT = 1024 * 1024
-RETRY = "check the registry is healthy and run again"
-_WITH_CREDENTIALS = "http://user:password@host:port"
-_PARAM = re.compile(r'([A-Za-z_][\w-]*)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 
 
 def resolve_digest(
@@ -132,14 +121,6 @@ def resolve_all(
     return digests
 
 
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    reason: str
-    headers: Message
-    body: bytes
-
-
 class _Session:
     """One image's conversation with its registry; keeps the bearer token once fetched."""
 
@@ -148,11 +129,15 @@ class _Session:
     ) -> None:
         self.ref = ref
         self.registry = ref.registry or ""
-        self.timeout = timeout
-        self.proxies = proxies or ProxySettings()
         self.token: str | None = None
-        self.dog = dog  # the deadline of the whole call, shared with the images before
-        self.opener = build_opener(self.registry, self.proxies, self.dog, self._refuse_redirect)
+        self.http = Exchange(
+            self.registry,
+            f"cannot resolve {ref}",
+            timeout=timeout,
+            proxies=proxies,
+            dog=dog,  # the deadline of the whole call, shared with the images before
+            refuse_redirect=self._refuse_redirect,
+        )
 
     def _refuse_redirect(self, url: str) -> NoReturn:
         _fail(
@@ -162,7 +147,7 @@ class _Session:
             "check the registry address; pin by hand as name:tag@sha256:... if you trust it",
         )
 
-    def manifest(self, method: str, reference: str) -> _Response:
+    def manifest(self, method: str, reference: str) -> Response:
         """HEAD or GET the manifest, answering one Bearer challenge on the way."""
         url = f"{base_url(self.registry)}/v2/{self.ref.repository}/manifests/{reference}"
         response = self._send(method, url, MANIFEST_LIMIT)
@@ -196,7 +181,7 @@ class _Session:
         }
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
         url = realm + ("&" if "?" in realm else "?") + query
-        response = self._send("GET", url, TOKEN_LIMIT, auth=False)
+        response = self.http.send("GET", url, TOKEN_LIMIT, {"Accept": "application/json"})
         if response.status == 429:
             _check_status(self.ref, "", response)
         if response.status != 200:
@@ -205,98 +190,30 @@ class _Session:
                 f"the token service {printable(realm)} answered HTTP {response.status}",
                 "check the registry is healthy and that the repository is public",
             )
-        return _token_from(self.ref, realm, response.body)
-
-    def _send(self, method: str, url: str, limit: int, *, auth: bool = True) -> _Response:
-        # S310: every URL here is http(s), built by base_url or checked by allowed_url.
-        request = urllib.request.Request(url, method=method)  # noqa: S310
-        request.add_header("User-Agent", f"ws/{__version__}")
-        request.add_header("Accept", ", ".join(MANIFEST_TYPES) if auth else "application/json")
-        if auth and self.token:
-            # Unredirected: a redirect to another host must not carry the token along.
-            request.add_unredirected_header("Authorization", f"Bearer {self.token}")
-        try:
-            response = self._exchange(request, limit)
-        except (urllib.error.URLError, OSError, HTTPException) as e:
-            self._check_deadline()
-            proxy = self.proxies.proxy_for(url)
-            if proxy is not None:
-                raise _unreachable_through(self.ref, url, proxy, e) from e
-            raise _unreachable(self.ref, url, e) from e
-        self._check_deadline()
-        return response
-
-    def _exchange(self, request: urllib.request.Request, limit: int) -> _Response:
-        timeout = max(0.001, min(self.timeout, self.dog.remaining()))
-        try:
-            with self.opener.open(request, timeout=timeout) as answer:
-                body = answer.read(limit + 1)
-                return _Response(answer.status, answer.reason, answer.headers, body)
-        except urllib.error.HTTPError as e:
-            if e.fp is not None:
-                e.close()
-            return _Response(e.code, str(e.reason), e.headers, b"")
-
-    def _check_deadline(self) -> None:
-        if self.dog.over():
+        token = token_from(response.body)
+        if token is None:
             _fail(
                 self.ref,
-                f"{self.registry} was still answering when the {self.dog.seconds:g} s "
-                "deadline ran out",
-                RETRY,
+                f"the token service {printable(realm)} answered without a token",
+                "check the registry address; this one does not follow the token protocol",
             )
+        return token
+
+    def _send(self, method: str, url: str, limit: int) -> Response:
+        # The token goes unredirected: a redirect to another host must not carry it along.
+        private = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers = {"Accept": ", ".join(MANIFEST_TYPES)}
+        return self.http.send(method, url, limit, headers, private=private)
 
 
 def _fail(ref: ImageRef, problem: str, fix: str) -> NoReturn:
     raise RegistryError(f"cannot resolve {ref}: {problem}", fix=fix)
 
 
-def _unreachable(ref: ImageRef, url: str, error: Exception) -> RegistryError:
-    reason = error.reason if isinstance(error, urllib.error.URLError) else error
-    if isinstance(error, HTTPException):
-        reason = f"the answer is not valid HTTP ({type(error).__name__})"
-    host = urllib.parse.urlsplit(url).netloc
-    return RegistryError(
-        printable(f"cannot resolve {ref}: cannot reach {host} ({url}): {reason}"),
-        fix="check the registry is running and its address is right",
-    )
-
-
-def _unreachable_through(ref: ImageRef, url: str, proxy: Proxy, error: Exception) -> RegistryError:
-    """The failure of a request sent through proxy, blaming the proxy when it was at fault.
-
-    Only the proxy is connected to, so a refused connection or an unknown name is the
-    proxy's; a CONNECT it answers with an error arrives as http.client's OSError text."""
-    reason = error.reason if isinstance(error, urllib.error.URLError) else error
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    via = f"the proxy {proxy} (from {proxy.variable})"
-    direct = f"or list {host} in NO_PROXY to connect to it directly"
-    refused = re.match(r"Tunnel connection failed: (\d+)", str(reason))
-    if isinstance(reason, ConnectionRefusedError | socket.gaierror):
-        problem = f"cannot reach {via}: {reason}"
-        fix = f"check the proxy is running and {proxy.variable} is right, {direct}"
-    elif refused:
-        problem = f"{via} refused to connect to {parts.netloc}: {reason}"
-        fix = f"check the proxy lets you reach {host}, {direct}"
-        if refused[1] == "407":
-            fix = f"the proxy wants credentials: set {proxy.variable} to {_WITH_CREDENTIALS}"
-            if proxy.credentials:
-                fix = f"the proxy refused the credentials in {proxy.variable}: check them"
-    else:
-        problem = f"cannot reach {parts.netloc} ({url}) through {via}: {reason}"
-        fix = f"check the registry is running and its address is right, {direct}"
-    return RegistryError(printable(f"cannot resolve {ref}: {problem}"), fix=fix)
-
-
-def _bearer_challenge(ref: ImageRef, response: _Response) -> dict[str, str]:
-    for value in response.headers.get_all("WWW-Authenticate") or []:
-        scheme, _, params = value.strip().partition(" ")
-        if scheme.lower() == "bearer":
-            return {
-                key.lower(): re.sub(r"\\(.)", r"\1", quoted) if quoted else bare
-                for key, quoted, bare in _PARAM.findall(params)
-            }
+def _bearer_challenge(ref: ImageRef, response: Response) -> dict[str, str]:
+    bearer = challenges(response).get("bearer")
+    if bearer is not None:
+        return bearer
     _fail(
         ref,
         f"{ref.registry} wants credentials for {ref.repository} (HTTP 401)",
@@ -305,24 +222,7 @@ def _bearer_challenge(ref: ImageRef, response: _Response) -> dict[str, str]:
     )
 
 
-def _token_from(ref: ImageRef, realm: str, body: bytes) -> str:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    token = None
-    if isinstance(data, dict):
-        token = data.get("token") or data.get("access_token")
-    if not isinstance(token, str) or not token:
-        _fail(
-            ref,
-            f"the token service {printable(realm)} answered without a token",
-            "check the registry address; this one does not follow the token protocol",
-        )
-    return token
-
-
-def _check_status(ref: ImageRef, reference: str, response: _Response) -> None:
+def _check_status(ref: ImageRef, reference: str, response: Response) -> None:
     status = response.status
     if status == 200:
         return
@@ -353,7 +253,7 @@ def _check_status(ref: ImageRef, reference: str, response: _Response) -> None:
     )
 
 
-def _check_media_type(ref: ImageRef, response: _Response) -> None:
+def _check_media_type(ref: ImageRef, response: Response) -> None:
     media_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if media_type and media_type not in MANIFEST_TYPES:
         _fail(
