@@ -645,8 +645,9 @@ def measure_ws_disk(bench: Bench) -> None:
     run([setup.uv, "sync", "--all-packages", "--frozen", "--no-progress"], root, env)
     if not (shared / "pyvenv.cfg").is_file():
         raise SystemExit(f"uv sync --all-packages made no environment at {shared}")
+    stored = [p for p in [root / ".ws" / "bytecode"] if p.exists()]
     bench.disk.update(
-        envs_used=du_kib(envs),
+        envs_used=du_kib(envs, *stored),
         envs_made=du_kib(envs, bytecode=False),
         shared_made=du_kib(shared),
         cache=du_kib(cache),
@@ -788,7 +789,7 @@ def bytecode_experiment(bench: Bench) -> tuple[list[float], list[float], int]:
     """Cold ws runs, interleaved, with uv's cache as it is and with its compiled copy (uv
     links each wheel's __pycache__ along with its files, and a .pyc is valid wherever its
     source is the same file: same size and mtime; Python fixes co_filename on load).
-    Returns both runs' times and .ws/envs as used after the last compiled run."""
+    Returns both runs' times and .ws/ (envs, bytecode) as used after the last compiled run."""
     copy = compiled_cache(bench)
     plain: list[float] = []
     compiled: list[float] = []
@@ -801,7 +802,7 @@ def bytecode_experiment(bench: Bench) -> tuple[list[float], list[float], int]:
             if outcome.ran != set(MEMBERS):
                 raise SystemExit(f"bytecode experiment: ws ran {sorted(outcome.ran)}")
             times.append(seconds)
-    used = du_kib(bench.root / ".ws" / "envs")
+    used = du_kib(*(p for p in (bench.root / ".ws").iterdir() if p.name in ("envs", "bytecode")))
     shutil.rmtree(copy)
     return plain, compiled, used
 
@@ -826,26 +827,23 @@ def cold_section(bench: Bench) -> list[str]:
         f"which {jobs} at once make {tasks / jobs:.1f} s; the rest, {wall - tasks / jobs:.1f} "
         "s, is making the environments (`uv sync --frozen --package M`, linked from uv's "
         "cache) and ws's own work.",
-        f"- A new environment has no bytecode: `pytest` in `{name}`'s exact environment "
-        f"with its `__pycache__` folders removed took {first:.2f} s, then {second:.2f} s "
-        "once its first run had written them. Every exact environment compiles the "
-        "third-party code its tests import for itself (its files are hard links to uv's "
-        "cache, its bytecode is not), where the shared `.venv` compiles each package once "
-        f"for every member: the bytecode the tests wrote is {ws_pyc:.0f} MiB across "
-        f"`.ws/envs` against {shared_pyc:.0f} MiB in the shared `.venv` (the disk table's "
-        "as-used rows).",
-        "- An experiment on what sharing that bytecode would give: a copy of uv's cache "
-        "whose unpacked wheels were compiled once (`python -m compileall` over "
+        f"- What bytecode is worth here: `pytest` in `{name}`'s exact environment with its "
+        f"`__pycache__` folders removed took {first:.2f} s, then {second:.2f} s once its "
+        "first run had written them. The bytecode the tests wrote takes "
+        f"{ws_pyc:.0f} MiB in `.ws/` against {shared_pyc:.0f} MiB in the shared `.venv` "
+        "(the disk table's as-used rows less its as-made rows).",
+        "- An experiment, every environment born with all its bytecode: a copy of uv's "
+        "cache whose unpacked wheels were compiled ahead (`python -m compileall` over "
         "`archive-v0`, a wheel's `.data/` folders left out), used by cold ws runs "
         "interleaved with runs on the cache as it is (2 each; uv hard-links a wheel's "
         "`__pycache__` with its files, and a `.pyc` stays valid in every environment whose "
         f"source is the same file). Cold: {statistics.median(plain):.1f} s as ws is, "
-        f"{statistics.median(compiled):.1f} s with the bytecode linked "
+        f"{statistics.median(compiled):.1f} s with every `.pyc` linked at creation "
         f"({statistics.median(compiled) / bench_turbo_cold(bench):.2f} x turbo's cold "
-        f"median); `.ws/envs` as used {used / 1024:.0f} MiB "
+        f"median); `.ws/` environments and bytecode as used {used / 1024:.0f} MiB "
         f"({used / d['shared_used']:.2f} x the shared `.venv` as used). Not how ws should do "
         "it (uv's cache is uv's: a compiled `.data/scripts` folder already made uv refuse a "
-        "wheel), but the size of the prize.",
+        "wheel), but a bound on what compiling ahead could add.",
         "",
     ]
 
@@ -953,7 +951,7 @@ def disk_table(r: Results) -> list[str]:
         ),
         row("one shared environment, `uv sync --all-packages --frozen` (no bytecode)", made, made),
         row(
-            "`.ws/envs` as used: with the bytecode ws's runs of the tests wrote",
+            "`.ws/envs` and `.ws/bytecode` as used: with the bytecode the tests wrote",
             d["envs_used"],
             used,
         ),
