@@ -79,6 +79,7 @@ bench: bootstrap ## run the benchmarks and rewrite docs/benchmarks/
 	@$(VENV)/bin/python tooling/bench_locks.py
 	@$(VENV)/bin/python tooling/bench_publish.py
 	@$(MAKE) engine && $(VENV)/bin/python tooling/bench_docker.py
+	@$(VENV)/bin/python tooling/bench_run.py
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .ws
