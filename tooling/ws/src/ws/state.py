@@ -117,6 +117,13 @@ class Records:
         self._entries = entries
         self._noted: dict[str, str] = {}
 
+    @property
+    def key(self) -> bytes | None:
+        """The machine key these records are sealed with; None when nothing in this .ws is
+        trusted (no key, or a .ws that git tracks, that is a link or no folder), so that
+        whatever else ws keeps there is sealed, or refused, alike."""
+        return self._key
+
     def vouches(self, entry: str, inputs: str) -> bool:
         """Whether this machine recorded entry as verified with exactly these inputs."""
         sealed = self._entries.get(entry)

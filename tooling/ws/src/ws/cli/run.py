@@ -10,7 +10,6 @@ import typer
 
 from ws.cli.common import (
     SETTINGS,
-    cache_home,
     handle_errors,
     live_progress,
     load_workspace_only,
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from ws.run.plan import Plan
     from ws.run.remote import RemoteStore
     from ws.run.runner import Outcome, Stores
+    from ws.state import Records
     from ws.workspace.members import Workspace
 
 # What follows `--` on ws's command line: the task's own arguments (ws.cli.app.run sets it).
@@ -101,7 +101,7 @@ def run_task(
         timeout=timeout,
         records=records,
     )
-    stores = _stores(ws, cache_from or [], cache_to)
+    stores = _stores(ws, records, cache_from or [], cache_to)
     display = _display(task, len(found.jobs), as_json)
     try:
         outcomes = run_jobs(ws, found.jobs, opts, stores, display)
@@ -166,16 +166,14 @@ def _uv_version(binary: str) -> str:
     return version_of(binary)
 
 
-def _stores(ws: Workspace, cache_from: list[str], cache_to: str | None) -> Stores:
-    from ws.git import tracks
+def _stores(ws: Workspace, records: Records, cache_from: list[str], cache_to: str | None) -> Stores:
+    """This machine's store, sealed with the key the records are (none where .ws is not
+    trusted: a .ws a branch brings, or a link, holds no result this machine stored), and the
+    shared ones."""
     from ws.run.runner import Stores
     from ws.run.store import LocalStore
-    from ws.state import machine_key, trusted_state
 
-    key = machine_key(cache_home(dict(os.environ)))
-    if not trusted_state(ws.root, lambda path: tracks(ws.root, path)):
-        key = None  # a .ws a branch brings, or a link, holds no result this machine stored
-    local = LocalStore(ws.root, key)
+    local = LocalStore(ws.root, records.key)
     froms, to = _remotes(ws, cache_from, cache_to)
     return Stores(
         local.get,
