@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ws.errors import CommandFailed, ToolNotFound
 
@@ -101,19 +102,24 @@ def start(
     """Start argv (never through a shell) and go on while it runs: for a check whose answer
     ws needs only after work of its own. ToolNotFound when the program does not exist."""
     args = [str(a) for a in argv]
+    popen = _spawn(
+        args,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return Running(args, popen)
+
+
+def _spawn(args: list[str], **options: Any) -> subprocess.Popen[Any]:
+    """Popen args (never through a shell); ToolNotFound when the program does not exist."""
     try:
-        popen = subprocess.Popen(  # noqa: S603 -- argv is a list built by ws, never a shell string
-            args,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return subprocess.Popen(args, **options)  # noqa: S603 -- a list built by ws, no shell
     except FileNotFoundError as e:
         raise _not_found(args) from e
-    return Running(args, popen)
 
 
 @dataclass(frozen=True)
@@ -142,18 +148,15 @@ def stream(
     """Run argv in a process group of its own, its output read as it comes (on_output gets
     each piece); stopped (its whole group) when timeout passes or cancel is set."""
     args = [str(a) for a in argv]
-    try:
-        popen = subprocess.Popen(  # noqa: S603 -- argv is a list built by ws, never a shell string
-            args,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # so that ws stops its children too, and Ctrl-C is ws's
-        )
-    except FileNotFoundError as e:
-        raise _not_found(args) from e
+    popen = _spawn(
+        args,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # so that ws stops its children too, and Ctrl-C is ws's
+    )
     assert popen.stdout is not None  # noqa: S101 -- stdout=PIPE above
     deadline = None if timeout is None else time.monotonic() + timeout
     chunks: list[bytes] = []
@@ -207,10 +210,6 @@ def start_on_socket(argv: Sequence[str | Path], sock: socket.socket) -> Running:
     """Start argv with sock as its standard input and output (a program that carries a
     connection, such as `ssh HOST docker system dial-stdio`); its errors are captured."""
     args = [str(a) for a in argv]
-    try:
-        popen = subprocess.Popen(  # noqa: S603 -- argv is a list built by ws, never a shell string
-            args, stdin=sock.fileno(), stdout=sock.fileno(), stderr=subprocess.PIPE, text=True
-        )
-    except FileNotFoundError as e:
-        raise _not_found(args) from e
+    fd = sock.fileno()
+    popen = _spawn(args, stdin=fd, stdout=fd, stderr=subprocess.PIPE, text=True)
     return Running(args, popen)
