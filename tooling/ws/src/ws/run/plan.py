@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from ws.errors import ConfigError, WsError
 from ws.fsio import read_regular
@@ -67,8 +67,9 @@ def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> Plan:
     lock = read_root_lock(ws, root_lock)
     derived = derive_locks(ws, lock, chosen)
     tree = read_tree(ws.root)
-    root_part = _root_files(ws.root, tree)
+    root_part = _root_files(tree)
     prints = tree.by_member(m.rel.as_posix() for m in ws.members.values())
+    sourced: dict[str, str] = {}  # a path source's digest, made once for all who install it
     jobs = []
     for name in chosen:
         target = lock.member(name)
@@ -76,11 +77,18 @@ def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> Plan:
         installs = frozenset(lock.entries[i].name for i in reach(lock, target))
         members = frozenset(n for n in installs if n in ws.members)
         found = path_sources(lock, name)
-        sources = [e.local_path or "" for e in found]
-        inputs = _inputs(ws, tree, prints, root_part, name, sorted(members), sources, derived[name])
-        built = sorted((e.name, e.local_path or "") for e in found if _built(e))
+        sources = [PurePosixPath(e.local_path or "").as_posix() for e in found]
+        for path in sources:
+            if path not in sourced:
+                sourced[path] = tree.fingerprint(path)
+        inputs = _inputs(
+            ws, tree, prints, sourced, root_part, name, sorted(members), sources, derived[name]
+        )
+        built = sorted((e.name, p) for e, p in zip(found, sources, strict=True) if _built(e))
         job = Job(name, tasks[name][task_name], derived[name], installs, members, inputs)
-        jobs.append(replace(job, built=tuple(n for n, _ in built), built_files=_files(tree, built)))
+        jobs.append(
+            replace(job, built=tuple(n for n, _ in built), built_files=_files(sourced, built))
+        )
     return Plan(jobs, lock)
 
 
@@ -90,14 +98,14 @@ def _built(entry: Entry) -> bool:
     return isinstance(source, dict) and ("directory" in source or "path" in source)
 
 
-def _files(tree: Tree, built: Sequence[tuple[str, str]]) -> str:
+def _files(sourced: Mapping[str, str], built: Sequence[tuple[str, str]]) -> str:
     parts: list[str] = []
     for name, path in built:
-        parts += [name, tree.fingerprint(PurePosixPath(path).as_posix())]
+        parts += [name, sourced[path]]
     return key_of(parts) if parts else ""
 
 
-def _root_files(root: Path, tree: Tree) -> str:
+def _root_files(tree: Tree) -> str:
     parts: list[str] = []
     for name in ROOT_FILES:
         parts += [name, tree.files.get(name, "-")]
@@ -108,6 +116,7 @@ def _inputs(
     ws: Workspace,
     tree: Tree,
     prints: Mapping[str, str],
+    sourced: Mapping[str, str],
     root_part: str,
     member: str,
     members: Sequence[str],
@@ -117,9 +126,8 @@ def _inputs(
     parts: list[bytes | str] = [root_part, member_lock]
     for name in members:
         parts += ["member", name, prints[ws.members[name].rel.as_posix()]]
-    for source in sorted(sources):
-        rel = PurePosixPath(source).as_posix()
-        parts += ["path", rel, tree.fingerprint(rel)]
+    for rel in sorted(sources):
+        parts += ["path", rel, sourced[rel]]
     parts += above(tree, ws.members[member].rel)  # none: the key is as it was without
     return key_of(parts)
 
