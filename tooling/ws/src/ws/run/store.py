@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ws.errors import WsError
 from ws.fsio import atomic_write_bytes
-from ws.run.stored import Stored
+from ws.run.stored import Stored, named_digests
 from ws.state import STATE_DIR, state_dir
 
 RESULTS_DIR = "results"
@@ -43,7 +43,7 @@ class LocalStore:
         seal, body = entry[:64], entry[64:]
         if not hmac.compare_digest(seal, self._seal(key, body).encode()):
             return None
-        names = _named_digests(body)
+        names = named_digests(body)
         blobs = {d: data for d in names if (data := _read(self._blob(d))) is not None}
         return Stored(body, blobs)
 
@@ -90,13 +90,3 @@ def _read(path: Path) -> bytes | None:
         return path.read_bytes()
     except OSError:
         return None
-
-
-def _named_digests(body: bytes) -> list[str]:
-    import json
-
-    try:
-        entry = json.loads(body)
-        return [entry["output"], *entry["files"].values()]
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        return []

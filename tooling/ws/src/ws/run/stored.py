@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ws.errors import WsError
 
@@ -62,16 +63,28 @@ def pack(key: str, result: Result) -> Stored:
     return Stored(json.dumps(entry, sort_keys=True).encode(), blobs)
 
 
+def _parse(data: bytes) -> tuple[dict[str, Any], list[str]] | None:
+    """An entry document and the digests it names; None when it is not of ws's form."""
+    try:
+        entry = json.loads(data)
+        return entry, [entry["output"], *entry["files"].values()]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+
+
+def named_digests(data: bytes) -> list[str]:
+    """The digests an entry document names (its output's and its files'); none when it is
+    not of ws's form."""
+    parsed = _parse(data)
+    return parsed[1] if parsed is not None else []
+
+
 def unpack(key: str, stored: Stored, where: str) -> Result:
     """The result stored under key, every digest checked: TamperedResult when the entry is
     another key's, not of ws's form, or names bytes it does not hold."""
-    try:
-        entry = json.loads(stored.entry)
-        named = [entry["output"], *entry["files"].values()]
-        ok = entry["schema"] == SCHEMA and entry["key"] == key
-        ok = ok and isinstance(entry["exit_code"], int) and isinstance(entry["files"], dict)
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        ok, named, entry = False, [], {}
+    entry, named = _parse(stored.entry) or ({}, [])
+    ok = entry.get("schema") == SCHEMA and entry.get("key") == key
+    ok = ok and isinstance(entry.get("exit_code"), int) and isinstance(entry["files"], dict)
     for digest in named if ok else ():
         data = stored.blobs.get(digest)
         if data is None or digest_of(data) != digest:
