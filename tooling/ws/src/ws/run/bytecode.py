@@ -18,19 +18,17 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from ws.run.envs import pyvenv_cfg
+
 BYTECODE_DIR = "bytecode"
 
 
 def cache_tag(env: Path) -> str | None:
     """The cache tag of the env's Python (cpython-311), from its pyvenv.cfg; None when it is
     not CPython (whose pyc layout this relies on) or cannot be read."""
-    try:
-        text = (env / "pyvenv.cfg").read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
+    fields = pyvenv_cfg(env)
+    if fields is None:
         return None
-    fields = {
-        k.strip(): v.strip() for k, _, v in (line.partition("=") for line in text.splitlines())
-    }
     version = fields.get("version_info", fields.get("version", "")).split(".")
     if fields.get("implementation", "CPython") != "CPython" or len(version) < 2:
         return None

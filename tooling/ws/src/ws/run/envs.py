@@ -156,17 +156,19 @@ def ensure_env(
     return ExactEnv(path, version)
 
 
-def python_version(path: Path) -> str | None:
-    """The Python version an environment runs (its pyvenv.cfg says), or None if it is none."""
+def pyvenv_cfg(path: Path) -> dict[str, str] | None:
+    """The fields of the environment's pyvenv.cfg, in their order; None when it has none."""
     try:
         text = (path / "pyvenv.cfg").read_text("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-    for line in text.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() in ("version_info", "version"):
-            return value.strip()
-    return None
+    return {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in text.splitlines())}
+
+
+def python_version(path: Path) -> str | None:
+    """The Python version an environment runs (its pyvenv.cfg says), or None if it is none."""
+    fields = pyvenv_cfg(path) or {}
+    return next((v for k, v in fields.items() if k in ("version_info", "version")), None)
 
 
 def installed(path: Path) -> set[str]:
