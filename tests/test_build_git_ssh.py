@@ -6,6 +6,7 @@ and no key is in any layer. Without an agent, one error before the build."""
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 import tarfile
@@ -51,7 +52,8 @@ def python_with_git(engine: docker.DockerClient, made: Made) -> str:
     context.seek(0)
     ref = f"{unique_repository('python-git')}:3.11"
     params = {"dockerfile": "Dockerfile", "networkmode": "host", "t": ref}
-    cli_build(engine, "python-git", context, {**params, "labels": f'{{"{made.selector}": ""}}'})
+    # the module's label, so that the image goes with the module's others
+    cli_build(engine, "python-git", context, {**params, "labels": json.dumps(made.label)})
     engine.images.push(ref)
     return ref
 

@@ -179,7 +179,7 @@ wait_engine() {
 }
 
 ensure_engine() {
-	local version pid
+	local version pid fresh=""
 	if version="$(server_version)"; then
 		say "engine: using the running Docker engine $version"
 		if docker network ls -q --filter driver=bridge 2>/dev/null | grep -q .; then
@@ -197,9 +197,25 @@ ensure_engine() {
 		setsid dockerd --bridge=none --iptables=false --ip6tables=false \
 			--pidfile "$STATE/dockerd.pid" </dev/null >>"$STATE/dockerd.log" 2>&1 9>&- &
 		pid=$!
+		fresh=1
 	fi
 	version="$(wait_engine "$pid")"
 	say "engine: started dockerd $version without a bridge (pid $pid, log $STATE/dockerd.log)"
+	if [ -n "${fresh:-}" ]; then
+		forget_build_cache
+	fi
+}
+
+# A dockerd this script starts follows one that was killed, not stopped: these machines
+# are stopped without shutting the engine down, and BuildKit's records then outlive files
+# they point at ("index pointing to missing record" in the log; later builds fail with
+# "failed to prepare ...: open /var/lib/docker/overlay2/.../committed: no such file or
+# directory", seen in CI). Its build cache is only a cache: empty it before any build.
+forget_build_cache() {
+	local freed
+	freed="$(docker builder prune --all --force 2>&1 | tail -n 1)" ||
+		die "could not empty the engine's build cache: $freed"
+	say "engine: emptied the build cache a previous engine left ($freed)"
 }
 
 # ---------------------------------------------------------------- registry
