@@ -349,7 +349,6 @@ def test_the_ssh_agent_is_forwarded_and_no_key_enters_a_layer(
     import subprocess
 
     from ws.docker.builds.engine import build as engine_build
-    from ws.docker.session import services
     from ws.docker.session.channel import Session
     from ws.docker.session.plan import Offer
 
@@ -376,11 +375,10 @@ def test_the_ssh_agent_is_forwarded_and_no_key_enters_a_layer(
             tar.addfile(info, io.BytesIO(dockerfile.encode()))
         context.seek(0)
         offer = Offer(ssh_agent=str(agent))
-        session = Session(
+        session = Session.offering(
             Endpoint(DEFAULT_SOCKET, "the tests"),
             engine.api.api_version,
-            lambda: services.handlers(offer),
-            services.methods(offer),
+            offer,
         )
         lines: list[str] = []
         params = {"dockerfile": "Dockerfile", "networkmode": "host", "nocache": "1"}
@@ -392,6 +390,7 @@ def test_the_ssh_agent_is_forwarded_and_no_key_enters_a_layer(
                 context,
                 {**params, "session": session.id},
                 lambda _m, line: lines.append(line),
+                answered=session.start,
             )
         assert f"agent 12 1 {hashlib.sha256(public).hexdigest()}" in lines
         private = key.read_text().encode()

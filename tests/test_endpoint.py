@@ -649,7 +649,6 @@ def test_a_build_session_opens_through_a_tls_endpoint_and_hands_the_build_its_se
     """ws's BuildKit session goes where the build goes: POST /session over the endpoint's TLS,
     with its client certificate; the engine fetches the secret back through it."""
     from ws.docker.builds.engine import build
-    from ws.docker.session import services
     from ws.docker.session.channel import Session
     from ws.docker.session.plan import Offer
 
@@ -664,11 +663,10 @@ def test_a_build_session_opens_through_a_tls_endpoint_and_hands_the_build_its_se
     client = connect(endpoint, timeout=120)
     lines: list[str] = []
     try:
-        session = Session(
+        session = Session.offering(
             endpoint,
             client.api.api_version,
-            lambda: services.handlers(offer),
-            services.methods(offer),
+            offer,
         )
         with session, io.BytesIO() as context:
             with tarfile.open(fileobj=context, mode="w") as tar:
@@ -678,7 +676,9 @@ def test_a_build_session_opens_through_a_tls_endpoint_and_hands_the_build_its_se
             context.seek(0)
             params = {"dockerfile": "Dockerfile", "networkmode": "host", "nocache": "1"}
             params |= {"labels": json.dumps(label), "session": session.id}
-            image_id, _ = build(client, "tls", context, params, lambda _m, x: lines.append(x))
+            image_id, _ = build(
+                client, "tls", context, params, lambda _m, x: lines.append(x), session.start
+            )
     finally:
         client.close()
     remove_labelled(docker_client, "=".join(next(iter(label.items()))), [image_id])

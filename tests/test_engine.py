@@ -210,17 +210,29 @@ def test_ws_docker_build_against_an_engine_sending_junk_events_is_one_error(
     )
 
 
-def test_an_engine_refusing_the_build_session_is_one_error_before_the_build(
+def test_an_engine_refusing_the_build_session_is_one_error_whatever_the_build_said(
     workspace: Path,
 ) -> None:
+    """The build request does not wait for the session (as the docker CLI's); the session's
+    refusal is still the one error said, not what the build then reported."""
     refused = answer(400, {"message": "no upgrade proto in request"})
     with FakeEngine(Answers(session=refused)) as fake:
         line = one_error(ws_docker_build(workspace, {"DOCKER_HOST": fake.host}))
 
-    assert ("POST", "/build") not in fake.seen
     assert line.startswith(f"error: {fake.host} (from DOCKER_HOST): could not ")
     assert "open a build session: the engine answered 'HTTP/1.1 400 Bad Request'" in line
     assert "no upgrade proto in request" in line
+
+
+def test_the_build_request_does_not_wait_for_the_session(workspace: Path) -> None:
+    """As the docker CLI: the engine waits for a session a build names when a step needs it,
+    so ws sends the build while its session opens (importing the gRPC stack meanwhile). This
+    engine takes the session only once a build request came."""
+    with FakeEngine(Answers(session_after_build=True)) as fake:
+        ws_docker_build(workspace, {"DOCKER_HOST": fake.host})
+
+    assert ("POST", "/session") in fake.seen
+    assert fake.seen.index(("POST", "/build")) < fake.seen.index(("101", "/session"))
 
 
 # ---------------------------------------------------------------- pulling

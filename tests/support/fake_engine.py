@@ -55,6 +55,7 @@ class Answers:
     push: Answer = field(default_factory=lambda: events({"aux": {"Digest": "sha256:" + "2" * 64}}))
     other: Answer = field(default_factory=lambda: answer(404, {"message": "page not found"}))
     session: Answer | None = None  # None: take the session (101), as the engine does
+    session_after_build: bool = False  # hold the session's 101 until a build request came
 
 
 class FakeEngine:
@@ -63,6 +64,7 @@ class FakeEngine:
     def __init__(self, answers: Answers | None = None) -> None:
         self.answers = answers or Answers()
         self.seen: list[tuple[str, str]] = []  # (method, path without the API version)
+        self.build_seen = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.engine = self
         self._thread = threading.Thread(
@@ -99,7 +101,13 @@ class _Handler(QuietHandler):
 
     def _switch(self) -> None:
         """Take a BuildKit session as the engine does (101, then HTTP/2 with ws as the
-        server), and keep quiet on it: the fake engine never calls back."""
+        server), and keep quiet on it: the fake engine never calls back. ("101", "/session")
+        goes into what the engine saw when it answers."""
+        assert isinstance(self.server, _Server)
+        engine = self.server.engine
+        if engine.answers.session_after_build:
+            engine.build_seen.wait(timeout=10)
+        engine.seen.append(("101", "/session"))
         self.send_response(101)
         self.send_header("Connection", "Upgrade")
         self.send_header("Upgrade", "h2c")
@@ -134,6 +142,7 @@ class _Handler(QuietHandler):
         elif path.startswith("/images/") and path.endswith("/json"):
             chosen = engine.answers.inspect
         elif path == "/build":
+            engine.build_seen.set()
             chosen = engine.answers.build
         elif path == "/images/create":
             chosen = engine.answers.pull

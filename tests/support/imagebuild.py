@@ -101,19 +101,18 @@ def cli_build(
     secrets, no agent), which the CLI and buildx always open; the generated Dockerfiles'
     secret mounts need one."""
     from ws.docker.builds.endpoint import DEFAULT_SOCKET, Endpoint
-    from ws.docker.session import services
     from ws.docker.session.channel import Session
     from ws.docker.session.plan import Offer
 
     offer = Offer()
-    session = Session(
+    session = Session.offering(
         Endpoint(DEFAULT_SOCKET, "the tests"),
         client.api.api_version,
-        lambda: services.handlers(offer),
-        services.methods(offer),
+        offer,
     )
     with session:
-        return engine.build(client, member, context, {**params, "session": session.id})
+        params = {**params, "session": session.id}
+        return engine.build(client, member, context, params, answered=session.start)
 
 
 # A script printing name==version of every distribution installed in an image, sorted.

@@ -5,6 +5,7 @@ and typer turn a KeyboardInterrupt into exit codes and messages of their own), a
 imported inside the guard: an interrupt while Python is still loading ws exits 130 like one at
 any later moment."""
 
+import gc
 import os
 import signal
 import sys
@@ -34,6 +35,12 @@ def _send_again(unraisable: Any) -> None:
 
 def main() -> None:
     code = INTERRUPTED
+    # A ws process lives for one command, and what it allocates is mostly modules, kept to
+    # the end, and data without cycles. At Python's default thresholds the collector walks
+    # all of it again and again while docker-py, typer and ws load (about 20 ms of a 0.33 s
+    # cached `ws docker build`, as much as with the collector off); collections of the
+    # youngest objects now come 70 times less often and full ones in effect not at all.
+    gc.set_threshold(50_000, 20, 20)
     try:
         sys.unraisablehook = _send_again
         signal.signal(signal.SIGINT, _interrupt)

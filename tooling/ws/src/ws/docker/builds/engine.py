@@ -175,10 +175,12 @@ def build(
     context: IO[bytes],
     params: Mapping[str, str],
     progress: Progress = _quiet,
+    answered: Callable[[], None] = lambda: None,
 ) -> tuple[str, list[Step]]:
     """POST /build with version=2 and params; (image id, steps). docker-py's build() cannot
     ask for BuildKit, so the request goes through its session: the same transport, TLS
-    settings and API version."""
+    settings and API version. answered hears when the engine has taken the context and
+    started the build."""
     api = client.api
     log = BuildKitLog(member, progress)
     with engine_errors(member, "build"):
@@ -196,6 +198,7 @@ def build(
                     f"{member}: the engine refused the build: {_message(response)}",
                     fix="correct what the engine says, then build again",
                 )
+            answered()
             image_id = log.consume(_events(response))
     return image_id, log.steps
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -306,7 +305,7 @@ class _Job:
         offer = self.offers.get(name, Offer())
         with context, self._session(offer) as session:
             if self.opts.cache_to:
-                pushes += self._deps_cache(name, context, dockerfile, cache_from, session.id)
+                pushes += self._deps_cache(name, context, dockerfile, cache_from, session)
                 tags.append(self.cache_refs(name, self.opts.cache_to)[0])
                 pushes.append(tags[-1])
             params = engine.build_params(
@@ -318,7 +317,7 @@ class _Job:
                 no_cache=self.opts.no_cache,
                 session=session.id,
             )
-            image_id, steps = self._build(name, context, params, offer)
+            image_id, steps = self._build(name, context, params, offer, session)
         pushed = {ref: engine.push(self.client, name, ref, self.progress) for ref in pushes}
         self.on_built(name)
         warnings = self.versions.warnings.get(name, ())
@@ -328,29 +327,44 @@ class _Job:
 
     def _session(self, offer: Offer) -> Session:
         """A BuildKit session on the engine serving offer: the generated Dockerfiles' secret
-        and ssh mounts need one, as the docker CLI always opens one. Imported here alone."""
-        from ws.docker.session import services
+        and ssh mounts need one, as the docker CLI always opens one."""
         from ws.docker.session.channel import Session
 
         endpoint = self.opts.endpoint or Endpoint(DEFAULT_SOCKET, "the local engine")
-        return Session(
-            endpoint,
-            self.client.api.api_version,
-            lambda: services.handlers(offer),
-            services.methods(offer),
-        )
+        return Session.offering(endpoint, self.client.api.api_version, offer)
 
     def _build(
-        self, name: str, context: IO[bytes], params: Mapping[str, str], offer: Offer
+        self,
+        name: str,
+        context: IO[bytes],
+        params: Mapping[str, str],
+        offer: Offer,
+        session: Session,
     ) -> tuple[str, list[Step]]:
-        """engine.build with every secret of the session masked in what it reports."""
+        """engine.build with every secret of the session masked in what it reports. A session
+        that could not open is the error, whatever the build said (a step waited for it in
+        vain); one still opening after a build that needed none holds nothing up."""
         redact = self.redact
+        if session.failed():
+            session.check()
         try:
-            return engine.build(
-                self.client, name, context, params, lambda m, line: self.progress(m, redact(line))
+            found = engine.build(
+                self.client,
+                name,
+                context,
+                params,
+                lambda m, line: self.progress(m, redact(line)),
+                answered=session.start,
             )
         except StepFailed as e:
+            session.check()
             raise _masked_failure(e, offer, redact) from e
+        except WsError:
+            session.check()
+            raise
+        if session.failed():
+            session.check()
+        return found
 
     def _deps_cache(
         self,
@@ -358,7 +372,7 @@ class _Job:
         context: IO[bytes],
         dockerfile: str,
         cache_from: Sequence[str],
-        session: str,
+        session: Session,
     ) -> list[str]:
         """Build the dependency stage as an image of its own and tag it as the cache: an
         inline cache holds only the final image's chain, not the stage the builder starts
@@ -372,9 +386,9 @@ class _Job:
             target=DEPS_STAGE,
             cache_from=cache_from,
             no_cache=self.opts.no_cache,
-            session=session,
+            session=session.id,
         )
-        self._build(name, context, params, self.offers.get(name, Offer()))
+        self._build(name, context, params, self.offers.get(name, Offer()), session)
         context.seek(0)
         return [ref]
 
@@ -396,16 +410,6 @@ def _masked_failure(error: StepFailed, offer: Offer, redact: Redactor) -> BuildF
     if step is not None:
         step = dataclasses.replace(step, output=[redact(line) for line in step.output])
     return StepFailed(error.member, step, redact(error.error), error.steps)
-
-
-def _import_session_stack() -> None:
-    """Import grpclib, h2 and protobuf (about 70 ms) in a thread while the checks before the
-    first build wait on git and uv; the build's own import then finds them loaded."""
-
-    def load() -> None:
-        from ws.docker.session import channel, services  # noqa: F401 -- imported for later
-
-    threading.Thread(target=load, name="ws-session-import", daemon=True).start()
 
 
 def session_offers(
@@ -449,7 +453,6 @@ def build_members(
     wave in which a build fails, raising that failure (all of them when several failed).
     """
     root = _root(ws, config, opts)
-    _import_session_stack()
     images = {inputs.name: inputs for inputs in plan_images(ws, config, names)}
     check_inputs(ws, config, list(images.values()), opts.locks, opts.records)
     revision = git.revision(ws.root)  # first: it says what to do outside a git checkout

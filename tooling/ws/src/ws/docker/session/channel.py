@@ -8,6 +8,13 @@ a unix socket, TCP with the endpoint's TLS, or `ssh HOST docker system dial-stdi
 docker CLI runs it. gRPC and HTTP/2 are grpclib's (on h2); ws writes only the HTTP/1.1
 upgrade request. The services run on an asyncio loop in a thread of the session's own, so
 the builds keep docker-py's blocking calls.
+
+The build request does not wait for the session: BuildKit waits for a session the build
+names (up to 5 s) when a step first needs it. ws starts it once the engine has taken the
+build (`start`), so importing grpclib, h2 and protobuf (about 40 ms) and the upgrade overlap
+the engine's work instead of ws's own: a Python thread importing takes the interpreter from
+the one preparing the request. A session that could not open is the run's error once the
+build is over (`check`).
 """
 
 from __future__ import annotations
@@ -29,6 +36,12 @@ from ws.errors import DockerUnavailable
 if TYPE_CHECKING:
     from grpclib._typing import IServable
 
+    from ws.docker.session.plan import Offer
+
+# What a session serves: its handlers (grpclib servables) and the gRPC method paths the engine
+# is told of. Called in the session's thread, which imports the gRPC stack.
+Serving = Callable[[], tuple[Sequence["IServable"], Sequence[str]]]
+
 SESSION_NAME = "ws"
 LOCAL_HOST = "api.moby.localhost"  # the docker CLI's Host header towards a socket
 OPEN_TIMEOUT = 30.0  # seconds for the engine to answer the upgrade (an ssh login included)
@@ -40,55 +53,78 @@ SESSION_FIX = (
 
 
 class Session:
-    """A session on endpoint's engine serving handlers (grpclib servables), whose gRPC method
-    paths the engine is told (methods): use as a context manager around the builds naming
-    `id`. Entering returns once the engine has taken the session."""
+    """A session on endpoint's engine serving what `serving` returns: use as a context manager
+    around the builds naming `id`, and `start` it once a build is under way; `check` says
+    whether it opened."""
 
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        api_version: str,
-        handlers: Callable[[], Sequence[IServable]],
-        methods: Sequence[str],
-    ) -> None:
+    def __init__(self, endpoint: Endpoint, api_version: str, serving: Serving) -> None:
         self.id = uuid.uuid4().hex
         self._endpoint = endpoint
         self._api_version = api_version
-        self._handlers = handlers
-        self._methods = tuple(methods)
+        self._serving = serving
         self._opened: Future[None] = Future()
+        self._lock = threading.Lock()  # orders close() against the loop's start
+        self._closing = False
+        self._started = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, name=f"ws-session-{self.id}", daemon=True)
         self._ssh: proc.Running | None = None
 
+    @classmethod
+    def offering(cls, endpoint: Endpoint, api_version: str, offer: Offer) -> Session:
+        """A session serving offer (its secrets, ssh agent and registry logins)."""
+
+        def serving() -> tuple[Sequence[IServable], Sequence[str]]:
+            from ws.docker.session import services
+
+            return services.handlers(offer), services.methods(offer)
+
+        return cls(endpoint, api_version, serving)
+
     def __enter__(self) -> Session:
-        self._thread.start()
+        return self
+
+    def start(self) -> None:
+        """Open the session (in its thread; returns at once). Again: nothing more."""
+        with self._lock:
+            if not self._closing and not self._started:
+                self._started = True
+                self._thread.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def failed(self) -> bool:
+        """Whether the session has failed to open by now (never waits)."""
+        return self._opened.done() and self._opened.exception() is not None
+
+    def check(self) -> None:
+        """Wait until the session is open, or raise why it could not open; nothing for a
+        session never started."""
+        if not self._started:
+            return
         try:
             self._opened.result(timeout=OPEN_TIMEOUT + 5)
         except TimeoutError as e:
-            self.close()
             raise DockerUnavailable(
                 f"{self._endpoint}: the engine did not take ws's build session within "
                 f"{OPEN_TIMEOUT:.0f} s",
                 fix=SESSION_FIX,
             ) from e
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
-        loop, stop = self._loop, self._stop
+        with self._lock:
+            self._closing = True
+            loop, stop = self._loop, self._stop
         if loop is not None and stop is not None and not loop.is_closed():
             try:
                 loop.call_soon_threadsafe(stop.set)
             except RuntimeError:
                 pass  # the loop closed meanwhile: the session is over already
-        if self._thread.is_alive():
+        # A thread still importing the gRPC stack has dialled nothing: it sees _closing and
+        # ends by itself, and a build that never needed the session does not wait for it.
+        if loop is not None and self._thread.is_alive():
             self._thread.join(timeout=10)
         if self._ssh is not None:
             self._ssh.stop()
@@ -106,12 +142,16 @@ class Session:
     async def _serve(self) -> None:
         from grpclib.server import Server
 
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        server = Server(self._handlers())
+        handlers, methods = self._serving()
+        with self._lock:
+            if self._closing:  # closed before it opened: the builds are over
+                raise DockerUnavailable(f"{self._endpoint}: the build session was closed")
+            self._loop = asyncio.get_running_loop()
+            self._stop = stop = asyncio.Event()
+        server = Server(handlers)
         # grpclib serves the sockets it listens on; this connection is one ws dialled, so
         # its protocol is made as Server.start makes one for an accepted connection.
-        upgrade = _Upgrade(self._request(), server._protocol_factory)
+        upgrade = _Upgrade(self._request(methods), server._protocol_factory)
         try:
             transport = await asyncio.wait_for(self._connect(lambda: upgrade), OPEN_TIMEOUT)
             await asyncio.wait_for(upgrade.answered, OPEN_TIMEOUT)
@@ -121,11 +161,11 @@ class Session:
             ) from e
         self._opened.set_result(None)
         try:
-            await self._stop.wait()
+            await stop.wait()
         finally:
             transport.close()
 
-    def _request(self) -> bytes:
+    def _request(self, methods: Sequence[str]) -> bytes:
         host = self._endpoint.host
         parts = urlsplit(host)
         lines = [
@@ -137,7 +177,7 @@ class Session:
             f"X-Docker-Expose-Session-Uuid: {self.id}",
             f"X-Docker-Expose-Session-Name: {SESSION_NAME}",
             f"X-Docker-Expose-Session-Sharedkey: {SESSION_NAME}",
-            *(f"X-Docker-Expose-Session-Grpc-Method: {m}" for m in self._methods),
+            *(f"X-Docker-Expose-Session-Grpc-Method: {m}" for m in methods),
         ]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
