@@ -7,7 +7,10 @@ without pulling them."""
 from __future__ import annotations
 
 import io
+import json
 import os
+import tarfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +23,15 @@ from ws.cli.app import app
 from ws.docker.builds.endpoint import resolve
 from ws.docker.builds.engine import NONSENSE_FIX, connect, in_registry, push
 from ws.docker.builds.engine import build as engine_build
+from ws.docker.builds.stream import LOST_LAYER_FIX, StepFailed
 from ws.errors import DockerUnavailable
 
 from tests.support.fake_engine import Answer, Answers, FakeEngine, answer, events
 from tests.support.files import make_workspace
-from tests.support.images import root_docker_config
+from tests.support.images import PYTHON_IMAGE, remove_labelled, root_docker_config
 from tests.support.loopback_images import push_tiny_image, unique_repository
 from tests.support.private_index import AuthRegistry
+from tests.test_buildkit_trace import trace, vertex
 
 # ---------------------------------------------------------------- which engine
 
@@ -210,13 +215,19 @@ def test_ws_docker_build_against_an_engine_sending_junk_events_is_one_error(
     )
 
 
+# A build whose first step runs (and so may mount a secret): the session opens then.
+RUNNING = trace(vertexes=(vertex("sha256:run", "[builder 1/1] RUN uv sync", started=1.0),))
+CACHED = trace(vertexes=(vertex("sha256:run", "[builder 1/1] RUN uv sync", cached=True),))
+BUILT = {"aux": {"ID": "sha256:" + "3" * 64}}
+
+
 def test_an_engine_refusing_the_build_session_is_one_error_whatever_the_build_said(
     workspace: Path,
 ) -> None:
     """The build request does not wait for the session (as the docker CLI's); the session's
     refusal is still the one error said, not what the build then reported."""
     refused = answer(400, {"message": "no upgrade proto in request"})
-    with FakeEngine(Answers(session=refused)) as fake:
+    with FakeEngine(Answers(session=refused, build=events(RUNNING))) as fake:
         line = one_error(ws_docker_build(workspace, {"DOCKER_HOST": fake.host}))
 
     assert line.startswith(f"error: {fake.host} (from DOCKER_HOST): could not ")
@@ -226,13 +237,66 @@ def test_an_engine_refusing_the_build_session_is_one_error_whatever_the_build_sa
 
 def test_the_build_request_does_not_wait_for_the_session(workspace: Path) -> None:
     """As the docker CLI: the engine waits for a session a build names when a step needs it,
-    so ws sends the build while its session opens (importing the gRPC stack meanwhile). This
-    engine takes the session only once a build request came."""
-    with FakeEngine(Answers(session_after_build=True)) as fake:
-        ws_docker_build(workspace, {"DOCKER_HOST": fake.host})
+    so ws sends the build first and opens the session once a step runs. This engine takes
+    the session only once a build request came."""
+    answers = Answers(session_after_build=True, build=events(RUNNING, BUILT))
+    with FakeEngine(answers) as fake:
+        result = ws_docker_build(workspace, {"DOCKER_HOST": fake.host})
 
-    assert ("POST", "/session") in fake.seen
+    assert result.exit_code == 0, result.output
     assert fake.seen.index(("POST", "/build")) < fake.seen.index(("101", "/session"))
+
+
+def test_a_build_whose_steps_were_all_cached_opens_no_session(workspace: Path) -> None:
+    """No step ran, so none mounted a secret; docker's config here names no registry login,
+    so nothing could ask for one either: the gRPC stack is never imported."""
+    with FakeEngine(Answers(build=events(CACHED, BUILT))) as fake:
+        result = ws_docker_build(workspace, {"DOCKER_HOST": fake.host})
+
+    assert result.exit_code == 0, result.output
+    assert ("POST", "/build") in fake.seen
+    assert ("POST", "/session") not in fake.seen
+
+
+def _context(dockerfile: str) -> io.BytesIO:
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile.encode())
+        tar.addfile(info, io.BytesIO(dockerfile.encode()))
+    context.seek(0)
+    return context
+
+
+@pytest.mark.docker
+def test_a_cache_record_whose_layer_the_engine_lost_says_to_empty_the_cache(
+    engine: docker.DockerClient,
+) -> None:
+    """What CI met after a machine was stopped with the engine running: BuildKit's record of
+    a step outlived the step's layer in the engine's storage. Made here by moving the layers
+    one build made aside (and back) before a build on top of them."""
+    info = engine.info()
+    storage = Path(info["DockerRootDir"]) / info["Driver"]
+    assert storage.is_dir(), f"the tests' engine keeps its layers in {storage}, on this machine"
+    label = {"ws.test": f"lost-{uuid.uuid4().hex[:12]}"}
+    params = {"dockerfile": "Dockerfile", "networkmode": "host", "labels": json.dumps(label)}
+    first = f"FROM {PYTHON_IMAGE}\nRUN echo {uuid.uuid4().hex} > /marker\n"
+    before = set(storage.iterdir())
+    engine_build(engine, "lost", _context(first), params)
+    made = sorted(set(storage.iterdir()) - before)
+    assert made, "the build made layers of its own"
+    for path in made:
+        path.rename(path.with_name(path.name + ".ws-test"))
+    try:
+        with pytest.raises(StepFailed) as caught:
+            engine_build(engine, "lost", _context(first + "RUN cat /marker\n"), params)
+    finally:
+        for path in made:
+            path.with_name(path.name + ".ws-test").rename(path)
+        remove_labelled(engine, "=".join(next(iter(label.items()))))
+    assert "no such file or directory" in caught.value.error
+    assert caught.value.fix == LOST_LAYER_FIX
+    assert "docker builder prune --all --force" in caught.value.fix
 
 
 # ---------------------------------------------------------------- pulling

@@ -58,6 +58,17 @@ def login_for(registry: str, config_dir: Path) -> Login | None:
     return _login(found or {}, f"docker-credential-{helper}" if helper else _source(path, found))
 
 
+def holds_logins(config_dir: Path) -> bool:
+    """Whether docker's config in config_dir may give a login for any registry (an auths
+    entry, a credential store or helper); one file read, no helper run. A config that cannot
+    be read may: login_for says what is wrong with it when a registry is asked for."""
+    try:
+        data = _read_config(config_dir / "config.json")
+    except RegistryError:
+        return True
+    return any(data.get(key) for key in ("auths", "credsStore", "credHelpers"))
+
+
 def _read_config(path: Path) -> dict[str, Any]:
     """config.json as docker-py takes it (its own reader hides a broken file)."""
     try:

@@ -17,6 +17,20 @@ TAIL_LINES = 30
 # A RUN step's output may hold colour codes; logs and errors want text.
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
+# The engine's build cache naming a layer its storage no longer holds: after an engine was
+# killed rather than stopped, its records can outlive files they point at (moby/buildkit
+# #5469, #6977). The step is not at fault, and only emptying the cache mends it.
+_LOST_LAYER = re.compile(
+    r"failed to prepare \S+(?: as \S+)?: (?:open|stat|lstat) \S+: no such file or directory"
+    r"|snapshot \S+ does not exist"
+)
+STEP_FIX = "correct what the output above reports, then build again"
+LOST_LAYER_FIX = (
+    "the engine's build cache points at layers its storage lost (an engine killed rather "
+    "than stopped leaves such records): empty it with `docker builder prune --all --force`, "
+    "then build again"
+)
+
 
 @dataclass
 class Step:
@@ -51,9 +65,8 @@ class StepFailed(BuildFailed):
         lines = [f"{member}: the image build failed{where}:"]
         lines += [f"  | {line}" for line in self.output]
         lines.append(f"  {self.error}")
-        super().__init__(
-            "\n".join(lines), fix="correct what the output above reports, then build again"
-        )
+        fix = LOST_LAYER_FIX if _LOST_LAYER.search(self.error) else STEP_FIX
+        super().__init__("\n".join(lines), fix=fix)
 
 
 def terminal_line(raw: str) -> str:

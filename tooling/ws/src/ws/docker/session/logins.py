@@ -8,13 +8,16 @@ from pathlib import Path
 
 from ws.docker.session.plan import Logins
 from ws.errors import RegistryError
-from ws.registry.logins import login_for
+from ws.registry.logins import holds_logins, login_for
 
 
-def docker_logins(config_dir: Path, heard: Callable[[str], None]) -> Logins:
+def docker_logins(config_dir: Path, heard: Callable[[str], None]) -> Logins | None:
     """A lookup of the login docker's config in config_dir holds for a registry host; each
-    secret it gives is passed to heard (for masking) before it leaves. Nothing is read until
-    the engine asks, so a build that pulls from no registry reads nothing."""
+    secret it gives is passed to heard (for masking) before it leaves. None when the config
+    names no login at all: the session then serves no Auth, and BuildKit pulls anonymously.
+    No login is looked up (no helper runs) until the engine asks."""
+    if not holds_logins(config_dir):
+        return None
 
     def lookup(host: str) -> tuple[str, str] | None:
         try:

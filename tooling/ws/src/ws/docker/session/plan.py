@@ -78,7 +78,7 @@ def member_offer(
     lock_rel: str,
     uv_tables: list[object],
     access: Access,
-    logins: Logins,
+    logins: Logins | None,
     asked: dict[str, bool] | None = None,
 ) -> Offer:
     """The session offer of an image installing from lock (lock_rel for messages), given
