@@ -128,18 +128,3 @@ def test_unreadable_progress_is_skipped_and_a_missing_image_fails() -> None:
     assert lines == [] and folded.steps == []
     with pytest.raises(StepFailed, match="without an image"):
         folded.finish()
-
-
-def test_running_is_heard_for_each_instruction_that_runs_and_no_other() -> None:
-    """What opens the build session: an instruction that runs (it may mount a secret), not
-    one the cache answered, nor BuildKit's own vertexes."""
-    heard: list[str] = []
-    log_ = BuildKitLog("svc", lambda _m, _line: None, lambda: heard.append("ran"))
-    log_.feed(trace(vertexes=(vertex("sha256:i", "[internal] load metadata", started=1.0),)))
-    log_.feed(trace(vertexes=(vertex("sha256:c", "[deps 1/2] COPY a b", cached=True),)))
-    assert heard == []
-    log_.feed(trace(vertexes=(vertex("sha256:r", RUN),)))  # announced, not started
-    assert heard == []
-    log_.feed(trace(vertexes=(vertex("sha256:r", RUN, started=2.0),)))
-    log_.feed(trace(vertexes=(vertex("sha256:r", RUN, started=2.0, completed=3.0),)))
-    assert heard == ["ran"]

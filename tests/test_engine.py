@@ -215,9 +215,8 @@ def test_ws_docker_build_against_an_engine_sending_junk_events_is_one_error(
     )
 
 
-# A build whose first step runs (and so may mount a secret): the session opens then.
+# What a build streams when its first step runs (one that may mount a secret).
 RUNNING = trace(vertexes=(vertex("sha256:run", "[builder 1/1] RUN uv sync", started=1.0),))
-CACHED = trace(vertexes=(vertex("sha256:run", "[builder 1/1] RUN uv sync", cached=True),))
 BUILT = {"aux": {"ID": "sha256:" + "3" * 64}}
 
 
@@ -237,25 +236,14 @@ def test_an_engine_refusing_the_build_session_is_one_error_whatever_the_build_sa
 
 def test_the_build_request_does_not_wait_for_the_session(workspace: Path) -> None:
     """As the docker CLI: the engine waits for a session a build names when a step needs it,
-    so ws sends the build first and opens the session once a step runs. This engine takes
-    the session only once a build request came."""
+    so ws sends the build first and opens the session once the engine has it. This engine
+    takes the session only once a build request came."""
     answers = Answers(session_after_build=True, build=events(RUNNING, BUILT))
     with FakeEngine(answers) as fake:
         result = ws_docker_build(workspace, {"DOCKER_HOST": fake.host})
 
     assert result.exit_code == 0, result.output
     assert fake.seen.index(("POST", "/build")) < fake.seen.index(("101", "/session"))
-
-
-def test_a_build_whose_steps_were_all_cached_opens_no_session(workspace: Path) -> None:
-    """No step ran, so none mounted a secret; docker's config here names no registry login,
-    so nothing could ask for one either: the gRPC stack is never imported."""
-    with FakeEngine(Answers(build=events(CACHED, BUILT))) as fake:
-        result = ws_docker_build(workspace, {"DOCKER_HOST": fake.host})
-
-    assert result.exit_code == 0, result.output
-    assert ("POST", "/build") in fake.seen
-    assert ("POST", "/session") not in fake.seen
 
 
 def _context(dockerfile: str) -> io.BytesIO:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from ws.errors import RegistryError
-from ws.registry.logins import Login, login_for
+from ws.registry.logins import Login, holds_logins, login_for
 
 HOST = "localhost:5000"
 REFRESH = "refresh"
@@ -132,3 +132,31 @@ def test_a_failing_or_missing_helper_is_one_error(tmp_path: Path, helpers: Path)
     with pytest.raises(RegistryError) as caught:
         login_for(HOST, config(tmp_path / "m", credHelpers={HOST: "missing"}))
     assert "docker-credential-missing, which is not installed" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("fields", "holds"),
+    [
+        (None, False),
+        ({}, False),
+        ({"auths": {}, "credHelpers": {}}, False),
+        ({"auths": {"localhost:5000": {"auth": "eDp5"}}}, True),
+        ({"credsStore": "desktop"}, True),
+        ({"credHelpers": {"localhost:5000": "ecr-login"}}, True),
+    ],
+)
+def test_whether_docker_config_holds_any_login(
+    tmp_path: Path, fields: dict[str, object] | None, holds: bool
+) -> None:
+    """What decides whether a build session serves registry logins at all (no helper runs)."""
+    folder = tmp_path / "docker"
+    folder.mkdir()
+    if fields is not None:
+        config(folder, **fields)
+    assert holds_logins(folder) is holds
+
+
+def test_a_docker_config_that_cannot_be_read_may_hold_logins(tmp_path: Path) -> None:
+    """login_for says what is wrong with it once a registry asks; until then ws assumes it may."""
+    (tmp_path / "config.json").write_text("{not json")
+    assert holds_logins(tmp_path)

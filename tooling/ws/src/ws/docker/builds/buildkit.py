@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,12 +140,9 @@ class BuildKitLog:
     each step's start and output lines to progress; the image id and the final error come
     in events of their own."""
 
-    def __init__(
-        self, member: str, progress: Progress, running: Callable[[], None] = lambda: None
-    ) -> None:
+    def __init__(self, member: str, progress: Progress) -> None:
         self.member = member
         self.progress = progress
-        self.running = running  # hears when a Dockerfile instruction first runs (not cached)
         self.steps: list[Step] = []
         self.image_id: str | None = None
         self._vertexes: dict[str, Vertex] = {}
@@ -206,8 +203,6 @@ class BuildKitLog:
                 step.seconds = max(0.0, vertex.completed - vertex.started)
         if (vertex.started is not None or vertex.cached) and vertex.digest not in self._announced:
             self._announced.add(vertex.digest)
-            if step is not None and not vertex.cached:
-                self.running()
             name = printable(vertex.name)
             self.progress(self.member, name + (" (cached)" if vertex.cached else ""))
 

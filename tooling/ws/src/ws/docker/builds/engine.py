@@ -176,14 +176,13 @@ def build(
     params: Mapping[str, str],
     progress: Progress = _quiet,
     answered: Callable[[], None] = lambda: None,
-    running: Callable[[], None] = lambda: None,
 ) -> tuple[str, list[Step]]:
     """POST /build with version=2 and params; (image id, steps). docker-py's build() cannot
     ask for BuildKit, so the request goes through its session: the same transport, TLS
     settings and API version. answered hears when the engine has taken the context and
-    started the build, running each time an instruction starts that was not cached."""
+    started the build."""
     api = client.api
-    log = BuildKitLog(member, progress, running)
+    log = BuildKitLog(member, progress)
     with engine_errors(member, "build"):
         response = api.post(
             f"{api.base_url}/v{api.api_version}/build",

@@ -343,12 +343,11 @@ class _Job:
     ) -> tuple[str, list[Step]]:
         """engine.build with every secret of the session masked in what it reports.
 
-        The session opens when the build first needs it, so that its thread's import does not
-        take the interpreter from this one while a cached build streams: at the first step
-        that runs (only those mount secrets or the agent), or as soon as the engine has the
-        build when a registry may ask for a login (base images resolve before any step). A
-        session that could not open is the error, whatever the build said (a step waited for
-        it in vain); one still opening after a build that needed none holds nothing up."""
+        The session opens once the engine has the build (it copies the context first, tens
+        of milliseconds): its thread's import then overlaps the engine's work, not the
+        preparing of the request. A session that could not open is the error, whatever the
+        build said (a step waited for it in vain); one still opening after a build that
+        needed none holds nothing up."""
         redact = self.redact
         if session.failed():
             session.check()
@@ -359,8 +358,7 @@ class _Job:
                 context,
                 params,
                 lambda m, line: self.progress(m, redact(line)),
-                answered=session.start if offer.logins is not None else lambda: None,
-                running=session.start,
+                answered=session.start,
             )
         except StepFailed as e:
             session.check()

@@ -10,11 +10,11 @@ upgrade request. The services run on an asyncio loop in a thread of the session'
 the builds keep docker-py's blocking calls.
 
 The build request does not wait for the session: BuildKit waits for a session the build
-names (up to 5 s) when a step first needs it. ws starts it (`start`) only once the build is
-under way (images.py says when), so importing grpclib, h2 and protobuf (about 35 ms) and
-the upgrade overlap the engine's work instead of ws's own: a Python thread importing takes
-the interpreter from the one preparing the request or reading the build's events. A session
-that could not open is the run's error once the build is over (`check`).
+names (up to 5 s) when a step first needs it. ws starts it (`start`) once the engine has
+taken the build, so importing grpclib, h2 and protobuf (about 35 ms) and the upgrade overlap
+the engine's work instead of ws's own: a Python thread importing takes the interpreter from
+the one preparing the request. A session that could not open is the run's error once the
+build is over (`check`).
 """
 
 from __future__ import annotations
