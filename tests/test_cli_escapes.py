@@ -146,6 +146,21 @@ def test_uv_output_in_an_error_is_escaped_and_indented(tmp_path: Path) -> None:
     assert all(line.startswith(("error:", "hint:", " ")) for line in done.stderr.splitlines())
 
 
+def test_the_verbose_uv_line_escapes_the_path_it_names(tmp_path: Path, uv_bin: str, uv_env) -> None:
+    """`-v` says which uv ws runs, and where: a folder name of WS_UV's goes through the door."""
+    shim = tmp_path / f"bin{OSC}{FORGED}" / "uv"
+    shim.parent.mkdir()
+    shim.symlink_to(uv_bin)
+    root = build_file_tree(
+        tmp_path / "ws",
+        {"pyproject.toml": ROOT_PYPROJECT, "packages/core/pyproject.toml": member("core")},
+    )
+    done = run(root, "-v", "sync-locks", env={**uv_env, "WS_UV": str(shim)})
+    assert done.returncode == 0, done.stderr
+    assert_neutralised(done)
+    assert "\\x1b]0;pwned\\x07" in done.stderr
+
+
 def test_engine_output_is_escaped_on_every_kind_of_progress() -> None:
     for live in (False, True):
         stream = io.StringIO()

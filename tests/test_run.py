@@ -231,11 +231,15 @@ def test_a_tampered_local_entry_is_not_used(repo: GitRepo, env: dict[str, str]) 
 
 
 def test_a_committed_ws_folder_vouches_for_no_result(repo: GitRepo, env: dict[str, str]) -> None:
+    """A .ws that git tracks is the repository's: no result of it is replayed, and ws run,
+    which keeps environments and results there, says how to take it out of git."""
     ws(repo.path, env, "run", "test", "lib-a")
     ran(env)
     repo.git("add", "-f", ".ws/results")
-    ws(repo.path, env, "run", "test", "lib-a")
-    assert ran(env) == ["lib-a"]
+    refused = ws(repo.path, env, "run", "test", "lib-a")
+    assert refused.returncode == 1
+    assert "is tracked by git" in refused.stderr and "git rm -r --cached .ws" in refused.stderr
+    assert ran(env) == []
 
 
 def test_a_tool_missing_from_the_environment(repo: GitRepo, env: dict[str, str]) -> None:

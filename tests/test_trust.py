@@ -7,6 +7,7 @@ pass where `uv lock --locked` or the derivation of the member locks would not.""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,6 +146,37 @@ def test_a_ws_that_git_tracks_is_neither_trusted_nor_written(
     assert result.exit_code == 0, result.output
     assert "lock" in log.read_text(), "a tracked .ws spares no check"
     assert (repo.path / ".ws/records.json").read_bytes() == before, "and is never written"
+
+
+def test_a_ws_that_git_tracks_is_left_as_the_branch_brought_it(
+    tmp_path: Path, index, cli_env: dict[str, str]
+) -> None:
+    """A branch that commits .ws with a .gitignore of its own (or none): checks and syncs
+    write nothing there, not even ws's lock or its .gitignore, and what keeps its state
+    there (ws run, ws clean) is refused with the fix."""
+    repo = synced_repo(tmp_path / "repo", index.url, cli_env)
+    state = repo.path / ".ws"
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir()
+    (state / ".gitignore").write_text("# the branch's own\n")
+    (state / "notes.txt").write_text("committed by mistake\n")
+    pyproject = repo.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.ws.tasks]\ntest = "python -c pass"\n')
+    repo.git("add", "-A")
+    repo.git("add", "-f", ".ws")
+    repo.git("commit", "--quiet", "-m", "oops, committed .ws")
+    before = repo.git("status", "--porcelain", "--ignored")
+
+    for command in (["check"], ["sync-locks"], ["sync-locks", "--check"]):
+        result = ws(repo.path, cli_env, *command)
+        assert result.exit_code == 0, (command, result.output)
+        assert repo.git("status", "--porcelain", "--ignored") == before, command
+    for command in (["run", "test"], ["clean"]):
+        result = ws(repo.path, cli_env, *command)
+        assert result.exit_code == 1, (command, result.output)
+        assert "is tracked by git" in result.output
+        assert "git rm -r --cached .ws" in result.output
+    assert sorted(p.name for p in state.iterdir()) == [".gitignore", "notes.txt"]
 
 
 def test_a_fifo_or_deeply_nested_records_file_is_ignored(

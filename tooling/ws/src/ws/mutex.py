@@ -18,10 +18,14 @@ _LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOE
 
 
 @contextlib.contextmanager
-def lock_if_possible(root: Path, *, timeout: float) -> Iterator[None]:
+def lock_if_possible(root: Path, *, timeout: float, writable: bool = True) -> Iterator[None]:
     """The workspace lock for a run that writes no repository file (a check): held when .ws
     can hold it; without it when .ws cannot be made (a read-only checkout, a .ws that is a
-    link), since such a run changes nothing another could see half done."""
+    link) or is not ws's to write (writable: git tracks it), since such a run changes
+    nothing another could see half done."""
+    if not writable:
+        yield
+        return
     try:
         state_dir(root)
     except WsError:

@@ -111,11 +111,27 @@ class Records:
     vouches() answers from what was read at the start; note() adds what this run verified;
     save() writes the file once, at the end, when anything was added."""
 
-    def __init__(self, root: Path, key: bytes | None, entries: dict[str, str]) -> None:
+    def __init__(
+        self, root: Path, key: bytes | None, entries: dict[str, str], *, writable: bool = True
+    ) -> None:
         self.root = root
         self._key = key
         self._entries = entries
         self._noted: dict[str, str] = {}
+        # False when .ws is the repository's (git tracks it, or it is a link or no folder):
+        # then ws writes nothing there, not even its lock, so that a run changes no file a
+        # branch brought.
+        self.writable = writable
+
+    def require_writable(self, what: str) -> None:
+        """Refuse what needs .ws (named for the message) when .ws is not ws's to write."""
+        if not self.writable:
+            raise WsError(
+                f"{self.root / STATE_DIR} is tracked by git (or is a link, or no folder): "
+                f"{what} keeps this machine's state there, and ws writes nothing into it",
+                fix=f"take it out of git (`git rm -r --cached {STATE_DIR}`, commit), "
+                "or remove it if it is a link or a file, then run again",
+            )
 
     @property
     def key(self) -> bytes | None:
@@ -177,7 +193,9 @@ def load_records(root: Path, key: bytes | None, tracked: Callable[[Path], bool])
     (a branch may bring it); none are read from a file not of ws's form (a FIFO, nested or
     oversized JSON)."""
     folder = root / STATE_DIR
-    if key is None or not trusted_state(root, tracked):
+    if not trusted_state(root, tracked):
+        return Records(root, None, {}, writable=False)
+    if key is None:
         return no_records(root)
     if not folder.exists():
         return Records(root, key, {})

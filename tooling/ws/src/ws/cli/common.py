@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from ws.cli.display import printable_lines
+from ws.cli.display import printable, printable_lines
 from ws.errors import WsError
 
 if TYPE_CHECKING:
@@ -188,7 +188,8 @@ def workspace_uv(ws: Workspace, env: dict[str, str]) -> str:
 
     choice = uv.choose_uv(env, uv.required_version(ws.root, ws.data), uv.bundled_uv())
     if SETTINGS.verbose and SETTINGS.quiet < 2:
-        typer.echo(f"uv {choice.version} at {choice.binary}: {choice.why}", err=True)
+        # one line, whatever the paths in it hold (a newline included)
+        emit(printable(f"uv {choice.version} at {choice.binary}: {choice.why}"), err=True)
     return choice.binary
 
 

@@ -237,6 +237,7 @@ def clean(
     from ws.run.store import LocalStore
 
     ws = load_workspace_only()
+    open_records(ws).require_writable("ws clean")  # a .ws git tracks is the repository's
     both = not envs and not results
     removed = []
     if (envs or both) and remove_envs(ws):

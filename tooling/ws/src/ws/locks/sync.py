@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -92,7 +93,9 @@ def sync_locks(
     """Bring the root lock up to date with uv, then write every member lock that differs
     from its part of the root lock. What it verified is noted in records."""
     records = records if records is not None else no_records(ws.root)
-    with workspace_lock(ws.root, timeout=opts.wait):
+    # A .ws git tracks holds no lock of ws's: the member locks are still written whole.
+    held = workspace_lock(ws.root, timeout=opts.wait) if records.writable else nullcontext()
+    with held:
         for folder in {ws.root, *(m.path for m in ws.members.values())}:
             remove_abandoned(folder)  # what a killed run left beside the locks
         status, root_lock = _sync_root(ws, opts, records, on_event)
@@ -232,7 +235,7 @@ def check_locks(
     members installing them; None: every lock. Holds the workspace lock where .ws allows,
     and keys each record on the very bytes it checked."""
     records = records if records is not None else no_records(ws.root)
-    with lock_if_possible(ws.root, timeout=opts.wait):
+    with lock_if_possible(ws.root, timeout=opts.wait, writable=records.writable):
         problems = _check_all(ws, names, opts, records, dependents=dependents)
     if problems:
         raise StaleFiles(problems, FIX)

@@ -83,6 +83,8 @@ def run_jobs(
     results: dict[str, Outcome] = {}
     # .ws made here, once: members making it at once would each replace its .gitignore, one
     # writer's temporary file removed by another's clean-up as abandoned (an "error" result)
+    if opts.records is not None:
+        opts.records.require_writable("ws run")
     state_dir(ws.root)
     with ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="ws-run") as pool:
         futures: dict[Future[Outcome], str] = {
