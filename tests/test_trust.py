@@ -209,6 +209,8 @@ SETTINGS = {
     "UV_RESOLUTION": "lowest-direct",
     "UV_PRERELEASE": "allow",
     "UV_EXCLUDE_NEWER": "2001-01-01T00:00:00Z",
+    # another index than the one the lock names (a port nothing listens on: uv never reads it)
+    "UV_DEFAULT_INDEX": "http://127.0.0.1:9/simple",
 }
 
 
