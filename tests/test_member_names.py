@@ -4,6 +4,7 @@ name reaches CI matrices and command lines (`ws affected --matrix`)."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from ws.errors import ConfigError
 from ws.workspace.members import load_workspace
 
 from tests.support.files import build_file_tree
+from tests.support.gitrepo import GitRepo
 
 REFUSED = ["y$(touch pwned)", "a b", "-a", "a-", "_a", "a.", "é", "a\nb", "", "a/b"]
 ACCEPTED = ["a", "1", "A.B", "a..b", "a_b", "a__b", "Core-Lib_2"]
@@ -55,3 +57,25 @@ def test_ws_agrees_with_uv(tmp_path: Path, name: str, uv_bin: str, uv_env: dict[
     except ConfigError:
         ws_accepts = False
     assert ws_accepts == (done.returncode == 0), done.stderr
+
+
+def test_affected_matrix_refuses_a_name_uv_refuses(tmp_path: Path) -> None:
+    """What CI runs: `ws affected --matrix` on a branch whose member is named to run a command
+    in a matrix step. One error, exit 1, no matrix printed, nothing run."""
+    root = workspace(tmp_path / "ws", "y$(touch pwned)")
+    repo = GitRepo(root)
+    repo.git("init", "--quiet")
+    repo.git("add", "-A")
+    repo.git("commit", "--quiet", "-m", "a member named to run a command")
+    argv = [sys.executable, "-m", "ws", "--root", str(root), "affected", "--matrix"]
+    done = subprocess.run(
+        [*argv, "--since", "HEAD"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout
+    assert done.stdout == ""
+    assert "is not a valid package name" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "pwned").exists()

@@ -179,6 +179,22 @@ def test_a_ws_that_git_tracks_is_left_as_the_branch_brought_it(
     assert sorted(p.name for p in state.iterdir()) == [".gitignore", "notes.txt"]
 
 
+def test_a_check_waits_for_a_sync_in_progress(
+    tmp_path: Path, index, cli_env: dict[str, str]
+) -> None:
+    """A check takes the workspace lock before it reads anything: while another run holds it
+    (a sync writing the locks), the check waits, and says who holds it when the wait ends,
+    rather than recording bytes it may have read half written."""
+    from ws.mutex import workspace_lock
+
+    repo = synced_repo(tmp_path / "repo", index.url, cli_env)
+    with workspace_lock(repo.path, timeout=1):
+        result = ws(repo.path, cli_env, "sync-locks", "--check", "--wait", "0.3")
+    assert result.exit_code == 1, result.output
+    assert f"pid {os.getpid()}" in result.output
+    assert ws(repo.path, cli_env, "sync-locks", "--check").exit_code == 0
+
+
 def test_a_fifo_or_deeply_nested_records_file_is_ignored(
     tmp_path: Path, index, cli_env: dict[str, str]
 ) -> None:
