@@ -235,7 +235,7 @@ def _uv_locked(root: Path, env: dict[str, str]) -> int:
     return subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False).returncode
 
 
-@pytest.mark.parametrize("setting", [*SETTINGS, "user uv.toml", "UV_CONFIG_FILE"])
+@pytest.mark.parametrize("setting", [*SETTINGS, "user uv.toml", "system uv.toml", "UV_CONFIG_FILE"])
 def test_check_agrees_with_uv_under_each_setting_even_when_recorded(
     tmp_path: Path, index, cli_env: dict[str, str], setting: str
 ) -> None:
@@ -246,6 +246,11 @@ def test_check_agrees_with_uv_under_each_setting_even_when_recorded(
         config = Path(env["XDG_CONFIG_HOME"]) / "uv/uv.toml"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text('resolution = "lowest-direct"\n')
+    elif setting == "system uv.toml":  # uv's system level, through XDG_CONFIG_DIRS
+        system = tmp_path / "xdg-system"
+        (system / "uv").mkdir(parents=True)
+        (system / "uv/uv.toml").write_text('resolution = "lowest-direct"\n')
+        env["XDG_CONFIG_DIRS"] = str(system)
     elif setting == "UV_CONFIG_FILE":
         config = tmp_path / "ci-uv.toml"
         config.write_text('prerelease = "allow"\n')
@@ -260,6 +265,38 @@ def test_check_agrees_with_uv_under_each_setting_even_when_recorded(
     assert "uv.lock: out of date with the workspace's" in result.output or (
         "`uv lock --locked` could not tell whether" in result.output
     )
+
+
+@pytest.mark.parametrize("first", ["check", "sync-locks"])
+def test_what_changed_while_uv_ran_is_not_recorded(
+    tmp_path: Path, index, cli_env: dict[str, str], uv_bin: str, first: str
+) -> None:
+    """A record vouches only for what uv read. Here core's pyproject asks for evil (the lock
+    is stale), but while the check runs it is put back as locked before uv reads it: uv says
+    up to date, and nothing may be recorded for the stale bytes ws had keyed, which a later
+    checkout brings back. The same for a sync, whose `uv lock` read the restored file."""
+    repo = synced_repo(tmp_path / "repo", index.url, cli_env)
+    core = repo.path / "packages/core/pyproject.toml"
+    locked = tmp_path / "core-locked.toml"
+    locked.write_bytes(core.read_bytes())
+    stale = core.read_text().replace('"alpha>=1.0"', '"alpha>=1.0", "evil"')
+    core.write_text(stale)
+    meanwhile = tmp_path / "restore-while-uv-runs"
+    meanwhile.touch()
+    shim = tmp_path / "uv"  # one uv for both checks: the binary is part of the key
+    shim.write_text(
+        f'#!/bin/sh\n[ "$1" = lock ] && [ -e {meanwhile} ] && cp {locked} {core}\n'
+        f'exec {uv_bin} "$@"\n'
+    )
+    shim.chmod(0o755)
+    env = {**cli_env, "WS_UV": str(shim)}
+
+    assert ws(repo.path, env, first).exit_code == 0  # what uv said of what it read
+    meanwhile.unlink()
+    core.write_text(stale)  # the bytes ws keyed before uv ran, back
+    result = ws(repo.path, env, "check")
+    assert result.exit_code == 1, "the stale pyproject was never recorded as up to date"
+    assert "uv.lock: out of date with the workspace's" in result.output
 
 
 def test_a_file_reference_change_is_checked_by_uv_again(

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ws.errors import CommandFailed, LockError, StaleFiles
+from ws.errors import CommandFailed, LockError, StaleFiles, WsError
 from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
 from ws.locks.uv_inputs import digest, lock_inputs
 from ws.mutex import lock_if_possible, workspace_lock
 from ws.proc import Running, run, start
 from ws.state import Records, file_part, no_records
 from ws.uv import first_error, lock_argv
-from ws.workspace.members import Workspace
+from ws.workspace.members import Workspace, load_workspace
 
 if TYPE_CHECKING:
     from ws.workspace import lockfile
@@ -190,7 +190,9 @@ def _sync_root(
         _restore(path, before, ws.root)  # uv writes in place: an interrupted write is undone
         raise
     after = path.read_bytes()
-    records.note(ROOT_RECORD, _root_key(ws, opts, after))
+    key = _root_key(ws, opts, after)
+    if key and _root_key(_as_now(ws), opts, after) == key:  # nothing moved while uv ran
+        records.note(ROOT_RECORD, key)
     status: Status = "created" if before is None else "unchanged" if after == before else "updated"
     on_event("root", status)
     return status, after
@@ -308,15 +310,24 @@ def _root_verdict(
     ws: Workspace, opts: LockOptions, records: Records, uv: Running, key: str
 ) -> list[str]:
     """What `uv lock --locked` said of the root lock. The record is made only when what uv
-    read was the same before and after it ran."""
+    read was the same before and after it ran: the pyprojects are read again for that (the
+    run's own were read before uv started, and an editor may have saved one meanwhile)."""
     path = ws.root / LOCK_NAME
     try:
         uv.wait()
     except CommandFailed as e:
         return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e, path)})"]
-    if key and _root_key(ws, opts, _read_lock(path)) == key:
+    if key and _root_key(_as_now(ws), opts, _read_lock(path)) == key:
         records.note(ROOT_RECORD, key)
     return []
+
+
+def _as_now(ws: Workspace) -> Workspace | None:
+    """The workspace as its files are now; None when it no longer loads."""
+    try:
+        return load_workspace(ws.root)
+    except WsError:
+        return None
 
 
 def _why(error: CommandFailed, path: Path) -> str:
@@ -332,6 +343,6 @@ def _why(error: CommandFailed, path: Path) -> str:
     ) from error
 
 
-def _root_key(ws: Workspace, opts: LockOptions, lock: bytes | None) -> str:
+def _root_key(ws: Workspace | None, opts: LockOptions, lock: bytes | None) -> str:
     """What `uv lock` reads (ws.locks.uv_inputs), "" when ws cannot see all of it."""
-    return lock_inputs(ws, opts.uv, opts.env, lock, home=opts.home)
+    return "" if ws is None else lock_inputs(ws, opts.uv, opts.env, lock, home=opts.home)
