@@ -41,7 +41,7 @@ def _resolver(during: object = None) -> object:
     return resolve
 
 
-def _pin(root: Path, resolver: object, **kwargs: float) -> object:
+def _pin(root: Path, resolver: object, **kwargs: float | bool) -> object:
     ws = load_workspace(root)
     return pin_images(ws.pyproject, load_root_config(ws), resolver, **kwargs)  # type: ignore[arg-type]
 
@@ -95,3 +95,15 @@ def test_the_write_waits_for_the_workspace_lock(root: Path) -> None:
         release.set()
         holder.join()
     assert DIGEST in (root / "pyproject.toml").read_text()
+
+
+def test_a_ws_folder_git_tracks_gets_no_lock_file(root: Path) -> None:
+    """pin_images told .ws is not ws's to write (the CLI asks git) makes nothing in it: the
+    pin is still written, whole."""
+    state = root / ".ws"
+    state.mkdir()
+    (state / ".gitignore").write_text("# the branch's own\n")
+    _pin(root, _resolver(), lockable=False)
+    assert DIGEST in (root / "pyproject.toml").read_text()
+    assert sorted(p.name for p in state.iterdir()) == [".gitignore"]
+    assert (state / ".gitignore").read_text() == "# the branch's own\n"

@@ -121,7 +121,8 @@ def pin(
             raise StaleFiles(problems, PIN_FIX)
         say("every base image is pinned to the digest its tag points at")
         return
-    changes = pins.pin_images(ws.pyproject, root, resolver)
+    writable = open_records(ws).writable  # a .ws git tracks holds no lock of ws's
+    changes = pins.pin_images(ws.pyproject, root, resolver, lockable=writable)
     for change in changes:
         say(printable(f"{change.key}: {change.old} -> {change.new}"))
     if changes:

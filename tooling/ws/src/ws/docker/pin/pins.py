@@ -7,6 +7,7 @@ asks this module only whether each image has a digest, offline.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +38,14 @@ def pin_images(
     resolver: Resolver | None = None,
     *,
     wait: float = DEFAULT_WAIT,
+    lockable: bool = True,
 ) -> list[PinChange]:
     """Resolve every image's tag and write name:tag@digest back, keeping the file's layout.
 
     Nothing is written unless every image resolved (the resolver raises otherwise). The
-    write happens under the workspace lock (waiting up to wait seconds), after re-reading
-    the file: an image changed while the registry answered is an error, never reverted.
+    write happens under the workspace lock (waiting up to wait seconds; none when .ws is
+    not ws's to write: lockable), after re-reading the file: an image changed while the
+    registry answered is an error, never reverted.
     """
     from ws.toml_write import set_values
 
@@ -55,7 +58,7 @@ def pin_images(
             changes.append(PinChange(key, str(ref), str(pinned)))
     if changes:
         root = pyproject.parent
-        with workspace_lock(root, timeout=wait):
+        with workspace_lock(root, timeout=wait) if lockable else nullcontext():
             _refuse_moved(pyproject, images, changes)
             updates = {_key_path(c.key): c.new for c in changes}
             set_values(pyproject, updates, root=root)
