@@ -55,7 +55,9 @@ class Answers:
     push: Answer = field(default_factory=lambda: events({"aux": {"Digest": "sha256:" + "2" * 64}}))
     other: Answer = field(default_factory=lambda: answer(404, {"message": "page not found"}))
     session: Answer | None = None  # None: take the session (101), as the engine does
-    session_after_build: bool = False  # hold the session's 101 until a build request came
+    # Hold the session's 101 until a build request came, and the build's events until the
+    # session was taken (as a step waits for the session it needs).
+    session_after_build: bool = False
 
 
 class FakeEngine:
@@ -65,6 +67,7 @@ class FakeEngine:
         self.answers = answers or Answers()
         self.seen: list[tuple[str, str]] = []  # (method, path without the API version)
         self.build_seen = threading.Event()
+        self.session_taken = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.engine = self
         self._thread = threading.Thread(
@@ -113,6 +116,7 @@ class _Handler(QuietHandler):
         self.send_header("Upgrade", "h2c")
         self.end_headers()
         self.wfile.flush()
+        engine.session_taken.set()
         self.close_connection = True
         while self.rfile.read1(65536):  # until ws closes the session
             pass
@@ -152,5 +156,8 @@ class _Handler(QuietHandler):
         self.send_header("Content-Type", chosen.content_type)
         self.send_header("Content-Length", str(len(chosen.body)))
         self.end_headers()
+        if path == "/build" and engine.answers.session_after_build:
+            self.wfile.flush()
+            engine.session_taken.wait(timeout=10)
         if self.command != "HEAD":
             self.wfile.write(chosen.body)
