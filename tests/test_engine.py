@@ -262,13 +262,16 @@ def test_a_cache_record_whose_layer_the_engine_lost_says_to_empty_the_cache(
 ) -> None:
     """What CI met after a machine was stopped with the engine running: BuildKit's record of
     a step outlived the step's layer in the engine's storage. Made here by moving the layers
-    one build made aside (and back) before a build on top of them."""
+    one build made aside (and back) before a build on top of them: the folders that appeared
+    during that build, the suite running one test at a time on this engine."""
     info = engine.info()
     storage = Path(info["DockerRootDir"]) / info["Driver"]
     assert storage.is_dir(), f"the tests' engine keeps its layers in {storage}, on this machine"
     label = {"ws.test": f"lost-{uuid.uuid4().hex[:12]}"}
     params = {"dockerfile": "Dockerfile", "networkmode": "host", "labels": json.dumps(label)}
     first = f"FROM {PYTHON_IMAGE}\nRUN echo {uuid.uuid4().hex} > /marker\n"
+    # the base image's layers in place first: only the new step's layer goes aside below
+    engine_build(engine, "lost", _context(f"FROM {PYTHON_IMAGE}\nRUN true\n"), params)
     before = set(storage.iterdir())
     engine_build(engine, "lost", _context(first), params)
     made = sorted(set(storage.iterdir()) - before)
