@@ -9,6 +9,7 @@ installs changes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
@@ -23,7 +24,7 @@ from ws.mutex import lock_if_possible, workspace_lock
 from ws.proc import Running, run, start
 from ws.state import Records, file_part, no_records
 from ws.uv import first_error, lock_argv
-from ws.workspace.members import Workspace, load_workspace
+from ws.workspace.members import Workspace, read_toml
 
 if TYPE_CHECKING:
     from ws.workspace import lockfile
@@ -323,9 +324,14 @@ def _root_verdict(
 
 
 def _as_now(ws: Workspace) -> Workspace | None:
-    """The workspace as its files are now; None when it no longer loads."""
+    """ws with its pyprojects as they are now (parsed again, not loaded again: a fifth of the
+    time on 80 members); None when one no longer reads."""
     try:
-        return load_workspace(ws.root)
+        members = {
+            name: dataclasses.replace(member, data=read_toml(member.pyproject))
+            for name, member in ws.members.items()
+        }
+        return dataclasses.replace(ws, data=read_toml(ws.pyproject), members=members)
     except WsError:
         return None
 
