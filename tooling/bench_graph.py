@@ -148,6 +148,15 @@ def verify(outputs: dict[str, str], edges: dict[str, list[Edge]]) -> list[str]:
     ]
 
 
+def base_python() -> str:
+    """The real interpreter behind this venv (not a pyenv shim)."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    path = Path(sys.base_prefix) / "bin" / f"python{version}"
+    if not path.is_file():
+        raise SystemExit(f"{path}: not found; cannot point uv at a concrete interpreter")
+    return str(path)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:

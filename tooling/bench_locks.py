@@ -182,15 +182,6 @@ class Setup:
     unpinned: dict[str, str]  # the same without UV_PYTHON
 
 
-def base_python() -> str:
-    """The real interpreter behind this venv (not a pyenv shim)."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    path = Path(sys.base_prefix) / "bin" / f"python{version}"
-    if not path.is_file():
-        raise SystemExit(f"{path}: not found; cannot point uv at a concrete interpreter")
-    return str(path)
-
-
 def make_setup(home: Path) -> Setup:
     uv = find_uv()
     ws = Path(sys.executable).parent / "ws"
@@ -199,7 +190,7 @@ def make_setup(home: Path) -> Setup:
     env = dict(hermetic_uv_env(home), WS_UV=uv)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # set on this machine; an installed tool caches
     unpinned = dict(env)
-    env["UV_PYTHON"] = base_python()
+    env["UV_PYTHON"] = bench_graph.base_python()
     return Setup(uv, sys.executable, str(ws), env, unpinned)
 
 

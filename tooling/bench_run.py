@@ -312,15 +312,6 @@ class Setup:
     env: dict[str, str]
 
 
-def base_python() -> str:
-    """The real interpreter behind this venv (not a pyenv shim)."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    path = Path(sys.base_prefix) / "bin" / f"python{version}"
-    if not path.is_file():
-        raise SystemExit(f"{path}: not found; cannot point uv at a concrete interpreter")
-    return str(path)
-
-
 def bench_env(uv: str, python: str) -> dict[str, str]:
     """This process's environment without uv settings, a virtualenv or
     PYTHONDONTWRITEBYTECODE (set on this machine; a developer's Python caches bytecode), with
@@ -390,7 +381,7 @@ def make_setup() -> Setup:
     ws = Path(sys.executable).parent / "ws"
     if not ws.is_file():
         raise SystemExit(f"{ws}: no ws console script beside this Python; use the project venv")
-    python = base_python()
+    python = bench_graph.base_python()
     env = bench_env(uv, python)
     return Setup(uv, str(ws), install_turbo(uv, env), python, env)
 
