@@ -68,21 +68,32 @@ MEMBERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def index() -> Iterator[LocalIndex]:
-    with LocalIndex((*DEFAULT_CATALOGUE, Package("zeta", "1.0"))) as served:
+def serve(catalogue: tuple[Package, ...]) -> Iterator[LocalIndex]:
+    """An index of catalogue and the real wheels tasks need (pytest, build backends)."""
+    with LocalIndex(catalogue) as served:
         for wheel in real_wheels():
             served.add_file(wheel)
         yield served
 
 
-@pytest.fixture
-def env(uv_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+def task_env(uv_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """What ws run runs with in these tests: git's fixed identity, a log the tasks write,
+    ws's machine key under tmp_path, and no CI or colour setting of the outer run."""
     merged = {**git_env(uv_env), "RUN_LOG": str(tmp_path / "run.log")}
     merged["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # ws's machine key lives there
-    merged.pop("GITHUB_ACTIONS", None)
-    merged.pop("CI", None)
+    for name in ("GITHUB_ACTIONS", "CI", "NO_COLOR", "FORCE_COLOR"):
+        merged.pop(name, None)
     return merged
+
+
+@pytest.fixture(scope="module")
+def index() -> Iterator[LocalIndex]:
+    yield from serve((*DEFAULT_CATALOGUE, Package("zeta", "1.0")))
+
+
+@pytest.fixture
+def env(uv_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return task_env(uv_env, tmp_path)
 
 
 @pytest.fixture

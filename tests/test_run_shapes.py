@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.backend_wheels import real_wheels
 from tests.support.files import PATH_SOURCE_TREE, build_file_tree, make_workspace
-from tests.support.gitrepo import GitRepo, git_env
+from tests.support.gitrepo import GitRepo
 from tests.support.pyindex import DEFAULT_CATALOGUE, LocalIndex
-from tests.test_run import TASKS, ran, results, ws
+from tests.test_run import TASKS, ran, results, serve, task_env, ws
 
 PYTEST = {"dev": ["pytest"]}
 
@@ -33,19 +32,12 @@ def _logged(name: str, body: str = "    pass\n", head: str = "") -> str:
 
 @pytest.fixture(scope="module")
 def index() -> Iterator[LocalIndex]:
-    with LocalIndex(DEFAULT_CATALOGUE) as served:
-        for wheel in real_wheels():
-            served.add_file(wheel)
-        yield served
+    yield from serve(DEFAULT_CATALOGUE)
 
 
 @pytest.fixture
 def env(uv_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    merged = {**git_env(uv_env), "RUN_LOG": str(tmp_path / "run.log")}
-    merged["XDG_CACHE_HOME"] = str(tmp_path / "cache")
-    for name in ("GITHUB_ACTIONS", "CI", "NO_COLOR", "FORCE_COLOR"):
-        merged.pop(name, None)
-    return merged
+    return task_env(uv_env, tmp_path)
 
 
 def _workspace(
