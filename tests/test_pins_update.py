@@ -103,7 +103,7 @@ def test_a_ws_folder_git_tracks_gets_no_lock_file(root: Path) -> None:
     state = root / ".ws"
     state.mkdir()
     (state / ".gitignore").write_text("# the branch's own\n")
-    _pin(root, _resolver(), lockable=False)
+    _pin(root, _resolver(), writable=False)
     assert DIGEST in (root / "pyproject.toml").read_text()
     assert sorted(p.name for p in state.iterdir()) == [".gitignore"]
     assert (state / ".gitignore").read_text() == "# the branch's own\n"

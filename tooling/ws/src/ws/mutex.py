@@ -23,21 +23,22 @@ def lock_if_possible(root: Path, *, timeout: float, writable: bool = True) -> It
     can hold it; without it when .ws cannot be made (a read-only checkout, a .ws that is a
     link) or is not ws's to write (writable: git tracks it), since such a run changes
     nothing another could see half done."""
-    if not writable:
-        yield
-        return
-    try:
-        state_dir(root)
-    except WsError:
-        yield
-        return
-    with workspace_lock(root, timeout=timeout):
+    if writable:
+        try:
+            state_dir(root)
+        except WsError:
+            writable = False
+    with workspace_lock(root, timeout=timeout, writable=writable):
         yield
 
 
 @contextlib.contextmanager
-def workspace_lock(root: Path, *, timeout: float) -> Iterator[None]:
-    """Hold the workspace's lock; wait up to timeout seconds for another run to finish."""
+def workspace_lock(root: Path, *, timeout: float, writable: bool = True) -> Iterator[None]:
+    """Hold the workspace's lock; wait up to timeout seconds for another run to finish.
+    Not writable (.ws is the repository's: git tracks it): no lock, and nothing written."""
+    if not writable:
+        yield
+        return
     path = state_dir(root) / "lock"
     fd = _open_lock(root, path)
     try:

@@ -122,7 +122,7 @@ def pin(
         say("every base image is pinned to the digest its tag points at")
         return
     writable = open_records(ws).writable  # a .ws git tracks holds no lock of ws's
-    changes = pins.pin_images(ws.pyproject, root, resolver, lockable=writable)
+    changes = pins.pin_images(ws.pyproject, root, resolver, writable=writable)
     for change in changes:
         say(printable(f"{change.key}: {change.old} -> {change.new}"))
     if changes:

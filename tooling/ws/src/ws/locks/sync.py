@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -95,8 +94,7 @@ def sync_locks(
     from its part of the root lock. What it verified is noted in records."""
     records = records if records is not None else no_records(ws.root)
     # A .ws git tracks holds no lock of ws's: the member locks are still written whole.
-    held = workspace_lock(ws.root, timeout=opts.wait) if records.writable else nullcontext()
-    with held:
+    with workspace_lock(ws.root, timeout=opts.wait, writable=records.writable):
         for folder in {ws.root, *(m.path for m in ws.members.values())}:
             remove_abandoned(folder)  # what a killed run left beside the locks
         status, root_lock = _sync_root(ws, opts, records, on_event)

@@ -295,17 +295,16 @@ class _Job:
         version = image_version(self.ws.members[name], self.versions)
         refs = image_refs(self.ws, self.root, name, self.revision, self.opts.tags, version)
         cache_from = [ref for tag in self.opts.cache_from for ref in self.cache_refs(name, tag)]
-        logins = self.offers.get(name, Offer()).logins
-        cache_from = engine.in_registry(self.client, cache_from, self.progress, logins)
+        offer = self.offers.get(name, Offer())
+        cache_from = engine.in_registry(self.client, cache_from, self.progress, offer.logins)
         context, report, dockerfile = member_context(self.ws, inputs, self.held)
         for skipped in report.skipped:
             self.progress(name, f"left out of the context: {skipped.path}: {skipped.reason}")
         pushes = list(refs) if self.opts.push else []
         tags = list(refs)
-        offer = self.offers.get(name, Offer())
         with context, self._session(offer) as session:
             if self.opts.cache_to:
-                pushes += self._deps_cache(name, context, dockerfile, cache_from, session)
+                pushes += self._deps_cache(name, context, dockerfile, cache_from, offer, session)
                 tags.append(self.cache_refs(name, self.opts.cache_to)[0])
                 pushes.append(tags[-1])
             params = engine.build_params(
@@ -349,8 +348,7 @@ class _Job:
         build said (a step waited for it in vain); one still opening after a build that
         needed none holds nothing up."""
         redact = self.redact
-        if session.failed():
-            session.check()
+        session.raise_failure()  # of the build before, when a dependency stage went first
         try:
             found = engine.build(
                 self.client,
@@ -366,8 +364,7 @@ class _Job:
         except WsError:
             session.check()
             raise
-        if session.failed():
-            session.check()
+        session.raise_failure()
         return found
 
     def _deps_cache(
@@ -376,6 +373,7 @@ class _Job:
         context: IO[bytes],
         dockerfile: str,
         cache_from: Sequence[str],
+        offer: Offer,
         session: Session,
     ) -> list[str]:
         """Build the dependency stage as an image of its own and tag it as the cache: an
@@ -392,7 +390,7 @@ class _Job:
             no_cache=self.opts.no_cache,
             session=session.id,
         )
-        self._build(name, context, params, self.offers.get(name, Offer()), session)
+        self._build(name, context, params, offer, session)
         context.seek(0)
         return [ref]
 

@@ -7,7 +7,6 @@ asks this module only whether each image has a digest, offline.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +37,13 @@ def pin_images(
     resolver: Resolver | None = None,
     *,
     wait: float = DEFAULT_WAIT,
-    lockable: bool = True,
+    writable: bool = True,
 ) -> list[PinChange]:
     """Resolve every image's tag and write name:tag@digest back, keeping the file's layout.
 
     Nothing is written unless every image resolved (the resolver raises otherwise). The
     write happens under the workspace lock (waiting up to wait seconds; none when .ws is
-    not ws's to write: lockable), after re-reading the file: an image changed while the
+    not ws's to write: writable), after re-reading the file: an image changed while the
     registry answered is an error, never reverted.
     """
     from ws.toml_write import set_values
@@ -58,7 +57,7 @@ def pin_images(
             changes.append(PinChange(key, str(ref), str(pinned)))
     if changes:
         root = pyproject.parent
-        with workspace_lock(root, timeout=wait) if lockable else nullcontext():
+        with workspace_lock(root, timeout=wait, writable=writable):
             _refuse_moved(pyproject, images, changes)
             updates = {_key_path(c.key): c.new for c in changes}
             set_values(pyproject, updates, root=root)

@@ -95,9 +95,10 @@ class Session:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def failed(self) -> bool:
-        """Whether the session has failed to open by now (never waits)."""
-        return self._opened.done() and self._opened.exception() is not None
+    def raise_failure(self) -> None:
+        """Raise why the session could not open, if it has failed by now (never waits)."""
+        if self._opened.done() and (error := self._opened.exception()) is not None:
+            raise error
 
     def check(self) -> None:
         """Wait until the session is open, or raise why it could not open; nothing for a
