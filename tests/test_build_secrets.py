@@ -26,6 +26,7 @@ from ws.docker.session.plan import Access
 from ws.locks.sync import LockOptions, sync_locks
 from ws.workspace.members import load_workspace
 
+from tests.support.buildctx import tar_of
 from tests.support.files import make_workspace
 from tests.support.imagebuild import INSTALLED, Made, as_root, build
 from tests.support.images import PYTHON_IMAGE, commit_workspace, generate, root_docker_config
@@ -363,17 +364,12 @@ def test_the_ssh_agent_is_forwarded_and_no_key_enters_a_layer(
     try:
         subprocess.run(["ssh-add", str(key)], check=True, env=env, capture_output=True)
         public = base64.b64decode(key.with_suffix(".pub").read_text().split()[1])
-        context = io.BytesIO()
         dockerfile = (
             f"FROM {PYTHON_IMAGE}\n"
             "RUN --mount=type=ssh python3 -c "
             f"'import base64; exec(base64.b64decode(\"{_encoded(_ASK_AGENT)}\"))'\n"
         )
-        with tarfile.open(fileobj=context, mode="w") as tar:
-            info = tarfile.TarInfo("Dockerfile")
-            info.size = len(dockerfile.encode())
-            tar.addfile(info, io.BytesIO(dockerfile.encode()))
-        context.seek(0)
+        context = tar_of({"Dockerfile": dockerfile.encode()})
         offer = Offer(ssh_agent=str(agent))
         session = Session.offering(
             Endpoint(DEFAULT_SOCKET, "the tests"),

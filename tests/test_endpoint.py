@@ -7,7 +7,6 @@ BuildKit build runs and which the docker CLI and ws reach, or fail to reach, ali
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import select
@@ -15,7 +14,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import tarfile
 import threading
 import time
 import uuid
@@ -39,6 +37,7 @@ from ws.docker.pin.imageref import parse_image_ref
 from ws.docker.pin.registry import resolve_digest
 from ws.errors import ConfigError, DockerUnavailable, RegistryError
 
+from tests.support.buildctx import tar_of
 from tests.support.images import remove_labelled, run_image
 from tests.support.loopback_images import SEED_PYTHON
 
@@ -560,11 +559,7 @@ def reaches(env: Mapping[str, str], config: Path) -> bool:
 def buildkit_build(client: docker.DockerClient, dockerfile: str, labels: Mapping[str, str]) -> str:
     """POST /build with version=2 through client's session, as ws's BuildKit builds do; the
     image id the engine reports."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile.encode())
-        tar.addfile(info, io.BytesIO(dockerfile.encode()))
+    buffer = tar_of({"Dockerfile": dockerfile.encode()})
     params = {
         "version": "2",
         "dockerfile": "Dockerfile",
@@ -668,12 +663,7 @@ def test_a_build_session_opens_through_a_tls_endpoint_and_hands_the_build_its_se
             client.api.api_version,
             offer,
         )
-        with session, io.BytesIO() as context:
-            with tarfile.open(fileobj=context, mode="w") as tar:
-                info = tarfile.TarInfo("Dockerfile")
-                info.size = len(dockerfile.encode())
-                tar.addfile(info, io.BytesIO(dockerfile.encode()))
-            context.seek(0)
+        with session, tar_of({"Dockerfile": dockerfile.encode()}) as context:
             params = {"dockerfile": "Dockerfile", "networkmode": "host", "nocache": "1"}
             params |= {"labels": json.dumps(label), "session": session.id}
             image_id, _ = build(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tarfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ws.docker.builds.engine import build as engine_build
 from ws.docker.builds.stream import LOST_LAYER_FIX, StepFailed
 from ws.errors import DockerUnavailable
 
+from tests.support.buildctx import tar_of
 from tests.support.fake_engine import Answer, Answers, FakeEngine, answer, events
 from tests.support.files import make_workspace
 from tests.support.images import PYTHON_IMAGE, remove_labelled, root_docker_config
@@ -246,16 +246,6 @@ def test_the_build_request_does_not_wait_for_the_session(workspace: Path) -> Non
     assert fake.seen.index(("POST", "/build")) < fake.seen.index(("101", "/session"))
 
 
-def _context(dockerfile: str) -> io.BytesIO:
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile.encode())
-        tar.addfile(info, io.BytesIO(dockerfile.encode()))
-    context.seek(0)
-    return context
-
-
 @pytest.mark.docker
 def test_a_cache_record_whose_layer_the_engine_lost_says_to_empty_the_cache(
     engine: docker.DockerClient,
@@ -269,18 +259,20 @@ def test_a_cache_record_whose_layer_the_engine_lost_says_to_empty_the_cache(
     assert storage.is_dir(), f"the tests' engine keeps its layers in {storage}, on this machine"
     label = {"ws.test": f"lost-{uuid.uuid4().hex[:12]}"}
     params = {"dockerfile": "Dockerfile", "networkmode": "host", "labels": json.dumps(label)}
-    first = f"FROM {PYTHON_IMAGE}\nRUN echo {uuid.uuid4().hex} > /marker\n"
+    base = PYTHON_IMAGE.encode()
+    first = b"FROM %s\nRUN echo %s > /marker\n" % (base, uuid.uuid4().hex.encode())
     # the base image's layers in place first: only the new step's layer goes aside below
-    engine_build(engine, "lost", _context(f"FROM {PYTHON_IMAGE}\nRUN true\n"), params)
+    engine_build(engine, "lost", tar_of({"Dockerfile": b"FROM %s\nRUN true\n" % base}), params)
     before = set(storage.iterdir())
-    engine_build(engine, "lost", _context(first), params)
+    engine_build(engine, "lost", tar_of({"Dockerfile": first}), params)
     made = sorted(set(storage.iterdir()) - before)
     assert made, "the build made layers of its own"
     for path in made:
         path.rename(path.with_name(path.name + ".ws-test"))
     try:
         with pytest.raises(StepFailed) as caught:
-            engine_build(engine, "lost", _context(first + "RUN cat /marker\n"), params)
+            on_top = tar_of({"Dockerfile": first + b"RUN cat /marker\n"})
+            engine_build(engine, "lost", on_top, params)
     finally:
         for path in made:
             path.with_name(path.name + ".ws-test").rename(path)
