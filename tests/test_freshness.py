@@ -36,7 +36,9 @@ HAND_EDIT = "packages/svc/Dockerfile: out of date or edited by hand"
 
 def _current(ws: Workspace) -> dict[str, bool]:
     images = plan_images(ws, load_config(ws), ["other", "svc"])
-    unrecorded = {inputs.name for inputs in freshness.unrecorded(ws, images, open_records(ws))}
+    files = freshness.read_files(ws.root, images)
+    found = freshness.unrecorded(ws, images, open_records(ws), files)
+    unrecorded = {inputs.name for inputs in found}
     return {inputs.name: inputs.name not in unrecorded for inputs in images}
 
 
@@ -223,7 +225,7 @@ def test_a_build_refuses_a_tampered_member_lock_that_a_foreign_record_vouches_fo
     root_lock = (workspace / "uv.lock").read_bytes()
     foreign = Records(workspace, b"another machine's key...........", {})
     foreign.note(locks.ROOT_RECORD, locks._root_key(ws, lock_options, root_lock))
-    foreign.note(locks.MEMBERS_RECORD, locks._members_key(ws, root_lock, sorted(ws.members)))
+    foreign.note(locks.MEMBERS_RECORD, locks._members_key(root_lock, locks.member_locks(ws)))
     foreign.save()
     GitRepo(workspace).commit_all("tampered")
 

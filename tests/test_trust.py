@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 from ws.cli.app import app
-from ws.locks.sync import MEMBERS_RECORD, ROOT_RECORD, LockOptions, _members_key, _root_key
+from ws.locks.sync import (
+    MEMBERS_RECORD,
+    ROOT_RECORD,
+    LockOptions,
+    _members_key,
+    _root_key,
+    member_locks,
+)
 from ws.state import Records
 from ws.workspace.members import load_workspace
 
@@ -91,7 +98,7 @@ def forge(root: Path, env: dict[str, str], key: bytes) -> None:
     records = Records(root, key, {})
     lock = (root / "uv.lock").read_bytes()
     records.note(ROOT_RECORD, _root_key(ws_, opts, lock))
-    records.note(MEMBERS_RECORD, _members_key(ws_, lock, sorted(ws_.members)))
+    records.note(MEMBERS_RECORD, _members_key(lock, member_locks(ws_)))
     records.save()
 
 

@@ -16,7 +16,7 @@ import hmac
 import json
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ws.errors import WsError
@@ -78,10 +78,27 @@ def _state_error(path: Path, error: OSError) -> WsError:
     )
 
 
+def digest(parts: Sequence[bytes | str]) -> str:
+    """One sha256 over parts, each led by its length: no two lists of parts share a key
+    (a part's bytes cannot pass for the end of one part and the start of the next)."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()
+
+
 def file_part(path: Path) -> bytes:
     """What a key takes of path: its bytes, or b"-" when it is no regular file (missing, or
     a link, which ws never reads through)."""
-    return path.read_bytes() if path.is_file() and not path.is_symlink() else b"-"
+    found = regular_bytes(path)
+    return b"-" if found is None else found
+
+
+def regular_bytes(path: Path) -> bytes | None:
+    """path's bytes; None when it is no regular file (missing, a FIFO, or a link)."""
+    return path.read_bytes() if path.is_file() and not path.is_symlink() else None
 
 
 def machine_key(cache_home: Path | None) -> bytes | None:

@@ -38,11 +38,9 @@ def imports(
 ) -> None:
     """Every import in a member's own code resolves to a distribution it installs; each one
     that does not is named with the `uv add` that declares it. Runs offline."""
-    from ws.workspace.lockfile import read_lock
-
     ws = load_workspace_only()
     names = [ws.member(m).name for m in members or []] or sorted(ws.members)
-    reports = _check(ws, read_lock(ws.root / "uv.lock"), names)
+    reports = _check(ws, ws.lock.parsed(), names)
     for note in dict.fromkeys(n for r in reports for n in r.notes):
         warn(note)
     for report in reports:

@@ -56,6 +56,7 @@ def generate(
 ) -> None:
     """Write each image member's Dockerfile, its .dockerignore and its root pyproject."""
     from ws.docker.generate import files as gen
+    from ws.docker.generate import freshness
     from ws.docker.generate.config import load_config
     from ws.errors import StaleFiles
 
@@ -67,14 +68,16 @@ def generate(
     files = gen.image_files(ws, _graph(ws) if images else None, images)
     orphans = [] if members else gen.orphaned_files(ws, config)
     if check:
-        problems = gen.stale_generated(ws.root, files, orphans)
+        current = freshness.read_files(ws.root, images)
+        problems = gen.stale_generated(ws.root, files, orphans, current)
         if problems:
             raise StaleFiles(problems, GENERATE_FIX)
-        _record(ws, images, every=not members)
+        _record(ws, images, current, every=not members)
         say("all generated Docker files are up to date")
         return
     changed = gen.write_generated(ws.root, files, orphans)
-    _record(ws, images, every=not members)
+    written = {rel: text.encode() for rel, text in files.items()}
+    _record(ws, images, written, every=not members)
     for rel in changed:
         say(f"{'removed' if rel in orphans else 'wrote'} {printable(rel)}")
     if not changed:
@@ -87,13 +90,19 @@ def _graph(ws: Workspace) -> nx.DiGraph:
     return build_graph(ws)
 
 
-def _record(ws: Workspace, images: Sequence[ImageInputs], *, every: bool) -> None:
-    """Note the files just written or checked as current, for `ws docker build` and `ws
-    check`; with every, the set of image members as a whole too."""
+def _record(
+    ws: Workspace,
+    images: Sequence[ImageInputs],
+    files: Mapping[str, bytes | None],
+    *,
+    every: bool,
+) -> None:
+    """Note the files just written or checked (files: their bytes) as current, for `ws
+    docker build` and `ws check`; with every, the set of image members as a whole too."""
     from ws.docker.generate import freshness
 
     records = open_records(ws)
-    freshness.record(ws, images, records, every=every)
+    freshness.record(ws, images, records, files, every=every)
     records.save()
 
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Literal
 
 from ws.errors import CommandFailed, LockError, StaleFiles, WsError
 from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
-from ws.locks.uv_inputs import digest, lock_inputs
+from ws.locks.uv_inputs import lock_inputs
 from ws.mutex import lock_if_possible, workspace_lock
 from ws.proc import Running, run, start
-from ws.state import Records, file_part, no_records
+from ws.state import Records, digest, no_records, regular_bytes
 from ws.uv import first_error, lock_argv
 from ws.workspace.members import Workspace, read_toml
 
@@ -100,25 +100,33 @@ def sync_locks(
         status, root_lock = _sync_root(ws, opts, records, on_event)
         report = SyncReport(root=status)
         targets = _targets(ws, names)
-        if records.vouches(MEMBERS_RECORD, _members_key(ws, root_lock, sorted(ws.members))):
+        current = member_locks(ws)
+        if records.vouches(MEMBERS_RECORD, _members_key(root_lock, current)):
             report.members = dict.fromkeys(targets, "unchanged")
             return report
-        derived = derive_locks(ws, read_root_lock(ws, root_lock), targets)
+        derived = derive_locks(ws, ws.lock.parse(root_lock), targets)
         for name, data in sorted(derived.items()):
-            report.members[name] = _write(member_lock_path(ws, name), data, ws.root)
+            report.members[name] = _write(member_lock_path(ws, name), data, current[name], ws.root)
+            current[name] = data
             on_event(name, report.members[name])
-        if names is None:  # every member lock is now its part: re-read, as written
-            records.note(MEMBERS_RECORD, _members_key(ws, root_lock, targets))
+        if names is None:  # every member lock is now its part, as written
+            records.note(MEMBERS_RECORD, _members_key(root_lock, current))
     return report
 
 
-def _members_key(ws: Workspace, root_lock: bytes, targets: Sequence[str]) -> str:
-    """The root lock and every member lock as they are: while they stay so, each member
-    lock is still the root lock's part (the derivation is a pure function of the two, and
-    of the code that derives)."""
+def member_locks(ws: Workspace) -> dict[str, bytes | None]:
+    """Every member lock's bytes, read once a run: None where there is no regular file (none
+    yet, or a link, which ws never reads through nor writes through)."""
+    return {name: regular_bytes(member_lock_path(ws, name)) for name in sorted(ws.members)}
+
+
+def _members_key(root_lock: bytes, current: Mapping[str, bytes | None]) -> str:
+    """The root lock and every member lock as read: while they stay so, each member lock is
+    still the root lock's part (the derivation is a pure function of the two, and of the
+    code that derives)."""
     parts: list[bytes | str] = [_derivation_code(), root_lock]
-    for name in targets:
-        parts += [name, file_part(member_lock_path(ws, name))]
+    for name, data in sorted(current.items()):
+        parts += [name, b"-" if data is None else b"+" + data]
     return digest(parts)
 
 
@@ -130,14 +138,6 @@ def _targets(ws: Workspace, names: Collection[str] | None) -> list[str]:
     from ws.workspace.graph import build_graph, dependents
 
     return sorted(dependents(build_graph(ws), names))
-
-
-def read_root_lock(ws: Workspace, root_lock: bytes) -> lockfile.Lock:
-    """The root lock's bytes, read as a lock: a ConfigError naming the line and the field
-    where they are not of the form uv writes."""
-    from ws.workspace import lockfile  # only to derive (a no-op run does not)
-
-    return lockfile.parse_lock_bytes(root_lock, ws.root / LOCK_NAME)
 
 
 def derive_locks(ws: Workspace, lock: lockfile.Lock, names: Sequence[str]) -> dict[str, bytes]:
@@ -168,8 +168,8 @@ def _sync_root(
 ) -> tuple[Status, bytes]:
     """`uv lock` at the root, as a user runs it, skipped when this machine recorded that
     nothing uv reads has moved since; the status and the root lock's bytes after it."""
-    path = ws.root / LOCK_NAME
-    before = _read_lock(path)
+    path = ws.lock.path
+    before = ws.lock.read()
     upgrading = opts.upgrade or bool(opts.upgrade_packages)
     if before is not None and not upgrading:
         if records.vouches(ROOT_RECORD, _root_key(ws, opts, before)):
@@ -188,7 +188,9 @@ def _sync_root(
     except BaseException:
         _restore(path, before, ws.root)  # uv writes in place: an interrupted write is undone
         raise
-    after = path.read_bytes()
+    after = ws.lock.read()  # again: uv may have rewritten it
+    if after is None:
+        raise LockError(f"`uv lock` left no {path}", fix="run `uv lock` to see why")
     key = _root_key(ws, opts, after)
     if key and _root_key(_as_now(ws), opts, after) == key:  # nothing moved while uv ran
         records.note(ROOT_RECORD, key)
@@ -211,14 +213,13 @@ def _restore(path: Path, before: bytes | None, root: Path) -> None:
         atomic_write_bytes(path, before, root=root)
 
 
-def _write(path: Path, data: bytes, root: Path) -> Status:
-    if not path.exists() and not path.is_symlink():
-        atomic_write_bytes(path, data, root=root)
-        return "created"
-    if not path.is_symlink() and path.read_bytes() == data:
+def _write(path: Path, data: bytes, current: bytes | None, root: Path) -> Status:
+    """Write data over current (the file's bytes as read; None: no regular file there)."""
+    if current == data:
         return "unchanged"
+    created = current is None and not path.exists() and not path.is_symlink()
     atomic_write_bytes(path, data, root=root)  # refuses a link, with its fix
-    return "updated"
+    return "created" if created else "updated"
 
 
 def check_locks(
@@ -252,12 +253,11 @@ def _check_all(
 ) -> list[str]:
     """The root lock's problems, then the member locks'. uv checks the root lock while ws
     derives the member locks (both read the same bytes; each has a core of its own)."""
-    path = ws.root / LOCK_NAME
-    root_lock = _read_lock(path)
+    root_lock = ws.lock.read()  # under the workspace lock: what uv is about to read
     if root_lock is None:
-        return [f"{path}: missing"]
+        return [f"{ws.lock.path}: missing"]
     root_key = _root_key(ws, opts, root_lock)
-    lock = None if records.vouches(ROOT_RECORD, root_key) else read_root_lock(ws, root_lock)
+    lock = None if records.vouches(ROOT_RECORD, root_key) else ws.lock.parse(root_lock)
     uv = None if lock is None else start(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
     try:
         members = _check_members(ws, names, records, root_lock, lock, dependents=dependents)
@@ -283,24 +283,29 @@ def _check_members(
     """The member locks that differ from their part of the root lock, and the key to record
     when none does and every member was checked ("" otherwise)."""
     targets = _targets(ws, names) if dependents or not names else sorted(names)
-    every = sorted(ws.members)
-    key = _members_key(ws, root_lock, every)
+    current = member_locks(ws)
+    key = _members_key(root_lock, current)  # of the very bytes compared below
     if records.vouches(MEMBERS_RECORD, key):
         return [], ""
-    problems = _stale_members(ws, lock or read_root_lock(ws, root_lock), targets)
-    unchanged = _members_key(ws, root_lock, every) == key
-    return problems, key if names is None and unchanged else ""
+    problems = _stale_members(ws, lock or ws.lock.parse(root_lock), targets, current)
+    return problems, key if names is None else ""
 
 
-def _stale_members(ws: Workspace, lock: lockfile.Lock, targets: Sequence[str]) -> list[str]:
+def _stale_members(
+    ws: Workspace,
+    lock: lockfile.Lock,
+    targets: Sequence[str],
+    current: Mapping[str, bytes | None],
+) -> list[str]:
     derived = derive_locks(ws, lock, targets)
     problems = []
     for name in targets:
         path = member_lock_path(ws, name)
-        current = _read_lock(path)
-        if current is None:
+        if current[name] is None and (path.exists() or path.is_symlink()):
+            problems.append(f"{path}: not a regular file (ws writes member locks as files)")
+        elif current[name] is None:
             problems.append(f"{path}: missing")
-        elif current != derived[name]:
+        elif current[name] != derived[name]:
             problems.append(f"{path}: out of date with the root lock ({name}'s part of it)")
     return problems
 
@@ -311,12 +316,12 @@ def _root_verdict(
     """What `uv lock --locked` said of the root lock. The record is made only when what uv
     read was the same before and after it ran: the pyprojects are read again for that (the
     run's own were read before uv started, and an editor may have saved one meanwhile)."""
-    path = ws.root / LOCK_NAME
+    path = ws.lock.path
     try:
         uv.wait()
     except CommandFailed as e:
         return [f"{path}: out of date with the workspace's pyproject.toml files ({_why(e, path)})"]
-    if key and _root_key(_as_now(ws), opts, _read_lock(path)) == key:
+    if key and _root_key(_as_now(ws), opts, ws.lock.read()) == key:
         records.note(ROOT_RECORD, key)
     return []
 

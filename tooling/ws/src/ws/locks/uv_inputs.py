@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ws.errors import ConfigError
+from ws.state import digest
 from ws.uv import ROOT_SETTINGS_FILES, identity
 from ws.workspace.members import Workspace, read_toml
 from ws.workspace.sources import declared_paths, local_sources
@@ -182,12 +183,3 @@ def _uv_view(data: dict[str, Any]) -> str:
     if isinstance(tool, dict) and "ws" in tool:
         data = {**data, "tool": {k: v for k, v in tool.items() if k != "ws"}}
     return json.dumps(data, sort_keys=True, default=str)
-
-
-def digest(parts: Sequence[bytes | str]) -> str:
-    """One sha256 over parts, each ended by a NUL."""
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode() if isinstance(part, str) else part)
-        h.update(b"\0")
-    return h.hexdigest()

@@ -22,8 +22,7 @@ from packaging.utils import canonicalize_name
 
 from ws import proc, uv
 from ws.errors import CommandFailed, LockError, WsError
-from ws.locks.uv_inputs import digest
-from ws.state import Records, file_part, state_dir
+from ws.state import Records, digest, file_part, state_dir
 from ws.workspace.members import Member, Workspace
 
 ENVS_DIR = "envs"

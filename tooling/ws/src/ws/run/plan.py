@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
-from ws.errors import ConfigError, WsError
-from ws.fsio import read_regular
-from ws.locks.sync import LOCK_NAME, derive_locks, read_root_lock
+from ws.errors import ConfigError
+from ws.fsio import refuse_links
+from ws.locks.sync import derive_locks
 from ws.run.inputs import ROOT_FILES, Tree, above, key_of, read_tree
 from ws.run.tasks import Task, declared, task_names
 from ws.workspace.lockfile import Entry, Lock
@@ -57,14 +57,8 @@ def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> Plan:
     chosen = [n for n in chosen if task_name in tasks[n]]
     if not chosen:
         return Plan([], None)
-    lock_path = ws.root / LOCK_NAME
-    try:
-        root_lock = read_regular(lock_path, root=ws.root)
-    except FileNotFoundError as e:
-        raise WsError(
-            f"{lock_path} does not exist", fix="run `ws sync-locks` (or `uv lock`)"
-        ) from e
-    lock = read_root_lock(ws, root_lock)
+    refuse_links(ws.lock.path, root=ws.root)  # what a task installs is the workspace's own
+    lock = ws.lock.parsed(fix="run `ws sync-locks` (or `uv lock`)")
     derived = derive_locks(ws, lock, chosen)
     tree = read_tree(ws.root)
     root_part = _root_files(tree)

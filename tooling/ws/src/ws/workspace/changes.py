@@ -193,21 +193,14 @@ def lock_changes(ws: Workspace, ref: str) -> tuple[set[str], tuple[str, ...]]:
         old = _parse(before, Path(ROOT_LOCK))
     except WsError as e:
         return every, (f"cannot read the root {ROOT_LOCK} at {ref} ({e.message}): {_EVERY}",)
-    path = ws.root / ROOT_LOCK
-    if not path.exists():
+    data = ws.lock.read()
+    if data is None:
         return every, (f"the root {ROOT_LOCK} no longer exists: {_EVERY}",)
     try:
-        new = _parse(_read(path), path)
+        new = ws.lock.parse(data)
     except WsError as e:
         return every, (f"cannot read the root {ROOT_LOCK} ({e.message}): {_EVERY}",)
     return {name for name in ws.members if _differs(old, new, name)}, ()
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="surrogateescape")
-    except OSError as e:
-        raise WsError(f"{path}: {e.strerror or e}") from e
 
 
 def _parse(text: str, path: Path) -> Lock:
@@ -225,7 +218,9 @@ def _differs(old: Lock, new: Lock, name: str) -> bool:
 
 
 def _member(lock: Lock, name: str) -> bytes | None:
+    """name's member lock, its line endings as "\n" (git's side is read as universal
+    newlines, the checkout's as it is)."""
     try:
-        return member_lock(lock, name)
+        return member_lock(lock, name).replace(b"\r\n", b"\n")
     except WsError:
         return None

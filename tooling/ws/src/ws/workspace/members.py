@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 
 from ws.errors import ConfigError, WorkspaceNotFound
 from ws.git import only_ignored_files
+from ws.workspace.root_lock import RootLock
 
 if TYPE_CHECKING:
     from ws.workspace.lockfile import Entry, Lock, Ref
@@ -62,6 +63,10 @@ class Workspace:
     pyproject: Path
     members: dict[str, Member] = field(hash=False)
     data: dict[str, Any] = field(compare=False, hash=False, repr=False)
+    # The root pyproject.toml's text, as data was parsed from it (the image's root pyproject
+    # keeps its comments), and the run's one reader of the root lock.
+    text: str = field(compare=False, hash=False, repr=False)
+    lock: RootLock = field(compare=False, hash=False, repr=False)
     warnings: tuple[str, ...] = ()
 
     def member(self, name: str) -> Member:
@@ -79,9 +84,15 @@ class Workspace:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file, turning every failure into a ConfigError with line and column."""
+    return read_toml_text(path)[1]
+
+
+def read_toml_text(path: Path) -> tuple[str, dict[str, Any]]:
+    """A TOML file's text and what it holds (read_toml, for a caller that keeps the text)."""
     try:
         # uv reads a file that starts with a byte-order mark; so does ws
-        return tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+        return text, tomllib.loads(text)
     except RecursionError as e:
         raise ConfigError(
             path, "arrays or tables nested too deeply to read", fix="flatten the nesting"
@@ -113,16 +124,16 @@ def find_root(start: Path) -> Path:
     return find_workspace(start)[0]
 
 
-def find_workspace(start: Path) -> tuple[Path, dict[str, Any]]:
-    """The workspace root above start and its pyproject.toml, parsed (once: load_workspace
-    takes it)."""
+def find_workspace(start: Path) -> tuple[Path, tuple[str, dict[str, Any]]]:
+    """The workspace root above start and its pyproject.toml's text, parsed (once:
+    load_workspace takes it)."""
     start = start.resolve()
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
-            data = read_toml(candidate)
+            text, data = read_toml_text(candidate)
             if "workspace" in _uv_table(data):
-                return directory, data
+                return directory, (text, data)
     raise WorkspaceNotFound(
         f"no uv workspace found in {start} or any parent directory "
         "(looked for a pyproject.toml with [tool.uv.workspace])",
@@ -130,12 +141,12 @@ def find_workspace(start: Path) -> tuple[Path, dict[str, Any]]:
     )
 
 
-def load_workspace(root: Path, data: dict[str, Any] | None = None) -> Workspace:
-    """Read the workspace at root as uv would: members, exclusions, sources. data: the root
-    pyproject.toml, when the caller has parsed it already."""
+def load_workspace(root: Path, read: tuple[str, dict[str, Any]] | None = None) -> Workspace:
+    """Read the workspace at root as uv would: members, exclusions, sources. read: the root
+    pyproject.toml's text and data, when the caller has read it already."""
     root = root.resolve()
     pyproject = root / "pyproject.toml"
-    data = read_toml(pyproject) if data is None else data
+    text, data = read_toml_text(pyproject) if read is None else read
     definition = _uv_table(data).get("workspace")
     if not isinstance(definition, dict):
         raise ConfigError(
@@ -148,21 +159,20 @@ def load_workspace(root: Path, data: dict[str, Any] | None = None) -> Workspace:
         paths.insert(0, root)
     root_sources = _sources(data, pyproject)
     members = _read_members(root, paths, root_sources)
+    lock = RootLock(root)
     if any(m.dynamic_edges or m.version is None for m in members.values()):
-        lock_path = root / "uv.lock"
-        if lock_path.is_file():
-            from ws.workspace.lockfile import read_lock  # a dynamic member only
-
-            members = with_lock_view(members, read_lock(lock_path))
+        found = lock.read()  # a dynamic member only
+        if found is not None:
+            members = with_lock_view(members, lock.parse(found))
         warnings += [
-            f"{m.pyproject}: its dependencies are dynamic and {lock_path} does not exist, so "
+            f"{m.pyproject}: its dependencies are dynamic and {lock.path} does not exist, so "
             "ws cannot see its workspace edges (run `ws sync-locks` to let uv lock them)"
             for m in members.values()
-            if m.dynamic_edges and not lock_path.is_file()
+            if m.dynamic_edges and found is None
         ]
     _check_edges(members)
     ordered = dict(sorted(members.items()))
-    return Workspace(root, pyproject, ordered, data, tuple(warnings))
+    return Workspace(root, pyproject, ordered, data, text, lock, tuple(warnings))
 
 
 def _uv_table(data: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,6 @@ from ws.workspace.members import Workspace, is_workspace_source
 if TYPE_CHECKING:
     from ws.workspace.lockfile import Entry, Lock
 
-ROOT_LOCK = "uv.lock"
-
 
 @dataclass(frozen=True)
 class LocalSource:
@@ -52,16 +50,14 @@ def sources_lock(ws: Workspace) -> Lock | None:
     pyproject names a path source (then no member installs one, and no lock is needed)."""
     if not declares_path_sources(ws):
         return None
-    path = ws.root / ROOT_LOCK
-    if not path.is_file() and not path.is_symlink():
+    data = ws.lock.read()
+    if data is None:
         raise ConfigError(
-            path,
+            ws.lock.path,
             "missing: ws reads in it which path sources each image installs",
             fix="run `ws sync-locks` (it runs `uv lock`), then generate again",
         )
-    from ws.workspace.lockfile import read_lock  # only where a path source is declared
-
-    return read_lock(path)
+    return ws.lock.parse(data)
 
 
 def installed_sources(

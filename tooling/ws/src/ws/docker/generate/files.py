@@ -268,11 +268,17 @@ def write_generated(root: Path, files: Mapping[str, str], remove: Iterable[str] 
     return changed
 
 
-def stale_generated(root: Path, files: Mapping[str, str], orphans: Iterable[str] = ()) -> list[str]:
-    """One line per generated file that is missing, edited by hand or out of date."""
+def stale_generated(
+    root: Path,
+    files: Mapping[str, str],
+    orphans: Iterable[str] = (),
+    read: Mapping[str, bytes | None] | None = None,
+) -> list[str]:
+    """One line per generated file that is missing, edited by hand or out of date. read: the
+    files' bytes as the caller read them (freshness.read_files), which its records key on."""
     problems = []
     for rel, text in files.items():
-        current = _read(root / rel)
+        current = _read(root / rel) if read is None else _text(root / rel, read[rel])
         if current is None:
             problems.append(f"{rel}: missing")
         elif not current.startswith(HEADER):
@@ -305,20 +311,21 @@ def check_generated(
     every = images is None
     orphans = orphaned_files(ws, config) if every else []
     planned = plan_images(ws, config, config.images) if images is None else list(images)
+    current = freshness.read_files(ws.root, planned)
     if every:
-        if not orphans and (not planned or freshness.all_current(ws, planned, records)):
+        if not orphans and (not planned or freshness.all_current(ws, planned, records, current)):
             return []
         checked = planned
     else:
-        checked = freshness.unrecorded(ws, planned, records)
+        checked = freshness.unrecorded(ws, planned, records, current)
         if not checked:
             return []
     from ws.workspace.graph import build_graph  # networkx only to render
 
-    names = None if every else [inputs.name for inputs in checked]
-    found = stale_generated(ws.root, generated_files(ws, build_graph(ws), config, names), orphans)
+    rendered = image_files(ws, build_graph(ws), checked)
+    found = stale_generated(ws.root, rendered, orphans, current)
     if not found:
-        freshness.record(ws, checked, records, every=every)
+        freshness.record(ws, checked, records, current, every=every)
     return found
 
 
@@ -332,6 +339,17 @@ def _read(path: Path) -> str | None:
         return ""
     except OSError as e:
         raise ConfigError(path, f"cannot read: {e.strerror or e}") from e
+
+
+def _text(path: Path, data: bytes | None) -> str | None:
+    """Bytes read_files read, as _read gives them; a link or a FIFO there (which it does not
+    read) is a file ws did not write."""
+    if data is None:
+        return "" if path.exists() or path.is_symlink() else None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
 
 
 def _is_generated(path: Path) -> bool:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ws.docker.generate.render import ImageInputs, generated_paths
-from ws.state import Records, file_part
+from ws.state import Records, digest, regular_bytes
 from ws.workspace.members import Workspace
 
 RECORD = "docker/"  # + the member's name
@@ -41,44 +41,63 @@ def _members(ws: Workspace) -> bytes:
     return repr(sorted((m.name, m.rel.as_posix()) for m in ws.members.values())).encode()
 
 
-def _key(ws: Workspace, inputs: ImageInputs) -> str:
-    h = hashlib.sha256(_generator_digest())
-    h.update(repr(inputs).encode())
-    h.update(b"\0" + _members(ws))
-    h.update(b"\0" + ws.pyproject.read_bytes())
+def read_files(root: Path, images: Sequence[ImageInputs]) -> dict[str, bytes | None]:
+    """The generated files of images as they are (None: no regular file there), read once a
+    run: the records are keyed on these bytes, and the check compares these bytes."""
+    paths = [path for inputs in images for path in generated_paths(inputs.dockerfile)]
+    return {path: regular_bytes(root / path) for path in paths}
+
+
+def _key(ws: Workspace, inputs: ImageInputs, files: Mapping[str, bytes | None]) -> str:
+    """Of what name's files are made from and of the files as read (files)."""
+    parts: list[bytes | str] = [_generator_digest(), repr(inputs), _members(ws), ws.text]
     for path in generated_paths(inputs.dockerfile):
-        h.update(b"\0" + file_part(ws.root / path))
-    return h.hexdigest()
+        found = files[path]
+        parts.append(b"-" if found is None else b"+" + found)
+    return digest(parts)
 
 
-def unrecorded(ws: Workspace, images: Sequence[ImageInputs], records: Records) -> list[ImageInputs]:
-    """Those of images whose files are not as ws last wrote or checked them on this machine,
-    from the same inputs."""
-    return [i for i in images if not records.vouches(RECORD + i.name, _key(ws, i))]
+def unrecorded(
+    ws: Workspace,
+    images: Sequence[ImageInputs],
+    records: Records,
+    files: Mapping[str, bytes | None],
+) -> list[ImageInputs]:
+    """Those of images whose files (as read_files read them) are not as ws last wrote or
+    checked them on this machine, from the same inputs."""
+    return [i for i in images if not records.vouches(RECORD + i.name, _key(ws, i, files))]
 
 
-def all_current(ws: Workspace, images: Sequence[ImageInputs], records: Records) -> bool:
+def all_current(
+    ws: Workspace,
+    images: Sequence[ImageInputs],
+    records: Records,
+    files: Mapping[str, bytes | None],
+) -> bool:
     """Whether every image member's files are as ws last wrote or checked them on this
     machine, for this very set of image members."""
     if not records.vouches(ROOT_RECORD, _root_key(ws, images)):
         return False
-    return not unrecorded(ws, images, records)
+    return not unrecorded(ws, images, records, files)
 
 
 def record(
-    ws: Workspace, images: Sequence[ImageInputs], records: Records, *, every: bool = False
+    ws: Workspace,
+    images: Sequence[ImageInputs],
+    records: Records,
+    files: Mapping[str, bytes | None],
+    *,
+    every: bool = False,
 ) -> None:
-    """Note these members' files as current (they were just written or checked), and with
-    every (images are all the image members) that set as a whole."""
+    """Note these members' files as current (files: their bytes, just written or checked),
+    and with every (images are all the image members) that set as a whole."""
     for inputs in images:
-        records.note(RECORD + inputs.name, _key(ws, inputs))
+        records.note(RECORD + inputs.name, _key(ws, inputs, files))
     if every:
         records.note(ROOT_RECORD, _root_key(ws, images))
 
 
 def _root_key(ws: Workspace, images: Sequence[ImageInputs]) -> str:
-    h = hashlib.sha256(_generator_digest())
-    h.update(_members(ws))
-    for inputs in sorted(images, key=lambda i: i.name):
-        h.update(b"\0" + repr(inputs).encode())
-    return h.hexdigest()
+    parts: list[bytes | str] = [_generator_digest(), _members(ws)]
+    parts += [repr(inputs) for inputs in sorted(images, key=lambda i: i.name)]
+    return digest(parts)

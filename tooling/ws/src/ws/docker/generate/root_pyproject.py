@@ -31,7 +31,7 @@ def isolated_root_pyproject(ws: Workspace, closure: Iterable[str]) -> str:
     made again from a clean checkout (the Docker build relies on that).
     """
     names = set(closure)
-    uv = dict(_root_uv_settings(ws.pyproject.read_text(encoding="utf-8")))
+    uv = dict(_root_uv_settings(ws.text))
     if "sources" in uv:
         uv["sources"] = {
             k: v
@@ -52,7 +52,7 @@ def root_project_pyproject(ws: Workspace, closure: Iterable[str]) -> str:
     comments kept, its workspace members narrowed to the closure, without [tool.ws] (no build
     reads it) and without tool.uv.default-groups (an image installs no dependency group)."""
     names = set(closure)
-    doc = tomlkit.parse(ws.pyproject.read_text(encoding="utf-8"))
+    doc = tomlkit.parse(ws.text)
     tool: Any = doc["tool"]
     tool.pop("ws", None)
     uv = tool["uv"]
