@@ -39,6 +39,7 @@ def test_the_lock_is_read_once_and_again_only_when_it_changed(tmp_path: Path) ->
     assert lock.read() is None
     (tmp_path / "uv.lock").write_text(LOCK_HEAD)
     first = lock.read()
+    assert first is not None
     assert first == LOCK_HEAD.encode()
     assert lock.read() is first, "an unchanged file is not read again"
     assert lock.parse(first) is lock.parse(first), "nor parsed again"
