@@ -23,6 +23,7 @@ from ws.docker.builds.endpoint import resolve
 from ws.docker.builds.engine import NONSENSE_FIX, connect, in_registry, push
 from ws.docker.builds.engine import build as engine_build
 from ws.docker.builds.stream import LOST_LAYER_FIX, StepFailed
+from ws.docker.pin.imageref import parse_image_ref
 from ws.errors import DockerUnavailable
 
 from tests.support.buildctx import tar_of
@@ -178,7 +179,7 @@ def test_junk_while_looking_a_cache_image_up_is_one_error() -> None:
     with FakeEngine(Answers(other=answer(404, 7))) as fake:
         client = connect(resolve({"DOCKER_HOST": fake.host}, Path("/nonexistent")))
         with pytest.raises(DockerUnavailable) as caught:
-            in_registry(client, ["localhost:5000/svc:ci"])
+            in_registry(client, [parse_image_ref("localhost:5000/svc:ci")])
 
     assert ("GET", "/distribution/localhost:5000/svc:ci/json") in fake.seen
     assert caught.value.message == (
@@ -191,7 +192,7 @@ def test_junk_while_pushing_is_one_error() -> None:
     with FakeEngine(Answers(push=events([{"aux": {"Digest": "sha256:" + "2" * 64}}]))) as fake:
         client = connect(resolve({"DOCKER_HOST": fake.host}, Path("/nonexistent")))
         with pytest.raises(DockerUnavailable) as caught:
-            push(client, "svc", "localhost:5000/svc:1")
+            push(client, "svc", parse_image_ref("localhost:5000/svc:1"))
 
     assert caught.value.message == (
         "svc: not a Docker engine's answer when asked to push localhost:5000/svc:1: "
@@ -291,7 +292,8 @@ def test_cache_images_are_looked_up_in_their_registry_not_pulled(
 ) -> None:
     repository = unique_repository("cache")
     digest = push_tiny_image(engine, repository, "held", "a cache image")
-    held, missing = f"{repository}:held", f"{repository}:missing"
+    held = parse_image_ref(f"{repository}:held")
+    missing = parse_image_ref(f"{repository}:missing")
     lines: list[tuple[str, str]] = []
 
     found = in_registry(engine, [missing, held], lambda m, line: lines.append((m, line)))
@@ -310,7 +312,7 @@ def test_a_cache_image_behind_a_login_is_found_with_the_login(
     push_tiny_image(engine, repository, "held", "a cache image")
     guarded = AuthRegistry("puller", "cache-pass-61d0")
     try:
-        ref = f"{guarded.host}/{repository.split('/', 1)[1]}:held"
+        ref = parse_image_ref(f"{guarded.host}/{repository.split('/', 1)[1]}:held")
         without = in_registry(engine, [ref], logins=lambda _host: None)
         found = in_registry(
             engine,

@@ -27,7 +27,7 @@ from ws.docker.builds.endpoint import (
     unanswered_fix,
 )
 from ws.docker.builds.stream import Progress, PushLog, Step
-from ws.docker.pin import imageref
+from ws.docker.pin.imageref import ImageRef
 from ws.errors import BuildFailed, DockerUnavailable, RegistryError, WsError
 
 # The first Engine API version whose /build runs BuildKit when asked (version=2).
@@ -266,21 +266,22 @@ def _message(response: requests.Response) -> str:
 
 def in_registry(
     client: docker.DockerClient,
-    refs: Sequence[str],
+    refs: Sequence[ImageRef],
     progress: Progress = _quiet,
     logins: Callable[[str], tuple[str, str] | None] | None = None,
-) -> list[str]:
+) -> list[ImageRef]:
     """Those of refs their registry holds, asked through the engine without a pull (GET
     /distribution/NAME/json) with the login logins gives for the registry (the one the
     build session hands BuildKit); a missing one is left out with a line saying so.
     BuildKit then takes from the registry only the layers the build can reuse."""
     found = []
     for ref in refs:
-        registry = imageref.parse_image_ref(ref).registry or "registry-1.docker.io"
-        login = logins(registry) if logins else None
+        login = logins(ref.registry or "registry-1.docker.io") if logins else None
         try:
-            with engine_errors(ref, "look the image up in its registry", RegistryError, PULL_FIX):
-                client.api.inspect_distribution(ref, auth_config=_auth_config(login))
+            with engine_errors(
+                str(ref), "look the image up in its registry", RegistryError, PULL_FIX
+            ):
+                client.api.inspect_distribution(str(ref), auth_config=_auth_config(login))
         except RegistryError:
             progress("ws", f"no {ref} to take a cache from: building without it")
             continue
@@ -296,10 +297,11 @@ def _auth_config(login: tuple[str, str] | None) -> dict[str, str] | None:
     return {"username": username, "password": secret} if username else {"identitytoken": secret}
 
 
-def push(client: docker.DockerClient, member: str, ref: str, progress: Progress = _quiet) -> str:
+def push(
+    client: docker.DockerClient, member: str, ref: ImageRef, progress: Progress = _quiet
+) -> str:
     """Push ref; the manifest digest the registry gave it."""
-    parsed = imageref.parse_image_ref(ref)
     fix = "check the registry address in [tool.ws.docker] and that it accepts pushes"
     with engine_errors(member, f"push {ref}", RegistryError, fix):
-        events = client.api.push(parsed.name, tag=parsed.tag, stream=True, decode=True)
-        return PushLog(ref, member, progress).consume(_objects(events, "a push event"))
+        events = client.api.push(ref.name, tag=ref.tag, stream=True, decode=True)
+        return PushLog(str(ref), member, progress).consume(_objects(events, "a push event"))

@@ -47,6 +47,7 @@ REVISION_ARG = "WS_REVISION"
 SOURCE_ARG = "WS_SOURCE"
 DEPS_STAGE = "deps"  # the generated Dockerfiles' dependency stage: a cache image of its own
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_TAG_FIX = "use letters, digits, '_', '.' and '-'"
 
 
 def _quiet(_member: str, _line: str) -> None:
@@ -74,7 +75,7 @@ class BuildOptions:
 class BuiltImage:
     member: str
     image_id: str
-    refs: tuple[str, ...]
+    refs: tuple[str, ...]  # as the engine and the user name them
     steps: tuple[Step, ...]
     context: ContextReport
     pushed: Mapping[str, str] = field(default_factory=dict)  # ref -> manifest digest
@@ -232,21 +233,30 @@ def image_refs(
     revision: git.Revision,
     extra: Sequence[str],
     version: str | None,
-) -> list[str]:
+) -> list[imageref.ImageRef]:
     """<repository>:<version> (when known), <repository>:<short sha>, and <repository>:<tag>
     for each extra."""
+    repository = image_repository(ws, root, name)
     tags = [_TAG_UNSAFE.sub("-", version)] if version else []
     return [
-        _ref(ws, root, name, tag, extra) for tag in dict.fromkeys([*tags, revision.tag, *extra])
+        _tagged(repository, tag, "--tag" if tag in extra else str(ws.pyproject))
+        for tag in dict.fromkeys([*tags, revision.tag, *extra])
     ]
 
 
-def _ref(ws: Workspace, root: RootConfig, name: str, tag: str, extra: Sequence[str]) -> str:
+def image_repository(ws: Workspace, root: RootConfig, name: str) -> imageref.ImageRef:
+    """The repository name's image is tagged in, read once (the registry setting + name)."""
     try:
-        return str(imageref.parse_image_ref(f"{image_name(root, name)}:{tag}"))
+        return imageref.parse_image_ref(image_name(root, name))
     except ValueError as e:
-        source = "--tag" if tag in extra else str(ws.pyproject)
-        raise WsError(f"{source}: {e}", fix="use letters, digits, '_', '.' and '-'") from e
+        raise WsError(f"{ws.pyproject}: {e}", fix=_TAG_FIX) from e
+
+
+def _tagged(repository: imageref.ImageRef, tag: str, source: str) -> imageref.ImageRef:
+    try:
+        return repository.with_tag(tag)
+    except ValueError as e:
+        raise WsError(f"{source}: {e}", fix=_TAG_FIX) from e
 
 
 # ---------------------------------------------------------------- one image
@@ -285,10 +295,13 @@ class _Job:
             args[SOURCE_ARG] = self.revision.source
         return args
 
-    def cache_refs(self, name: str, tag: str) -> list[str]:
+    def cache_refs(self, name: str, tag: str) -> list[imageref.ImageRef]:
         """The cache a tag names: the image and its dependency stage (both inline caches)."""
-        repository = image_name(self.root, name)
-        return [f"{repository}:{tag}", f"{repository}:{tag}-{DEPS_STAGE}"]
+        repository = image_repository(self.ws, self.root, name)
+        return [
+            _tagged(repository, tag, "--cache-from/--cache-to"),
+            _tagged(repository, f"{tag}-{DEPS_STAGE}", "--cache-from/--cache-to"),
+        ]
 
     def build(self, inputs: ImageInputs) -> BuiltImage:
         name = inputs.name
@@ -311,18 +324,19 @@ class _Job:
                 dockerfile,
                 buildargs=self.buildargs(name),
                 labels=self.opts.labels,
-                tags=tags,  # in the build request: no request per tag (each an ssh login)
-                cache_from=cache_from,
+                tags=[str(t) for t in tags],  # in the request: not one per tag (each a login)
+                cache_from=[str(ref) for ref in cache_from],
                 no_cache=self.opts.no_cache,
                 session=session.id,
             )
             image_id, steps = self._build(name, context, params, offer, session)
-        pushed = {ref: engine.push(self.client, name, ref, self.progress) for ref in pushes}
+        pushed = {str(ref): engine.push(self.client, name, ref, self.progress) for ref in pushes}
         self.on_built(name)
         warnings = self.versions.warnings.get(name, ())
         if version is None and not inputs.git_version:
             warnings += (no_version_tag(name, self.revision),)
-        return BuiltImage(name, image_id, tuple(refs), tuple(steps), report, pushed, warnings)
+        shown = tuple(str(ref) for ref in refs)
+        return BuiltImage(name, image_id, shown, tuple(steps), report, pushed, warnings)
 
     def _session(self, offer: Offer) -> Session:
         """A BuildKit session on the engine serving offer: the generated Dockerfiles' secret
@@ -372,10 +386,10 @@ class _Job:
         name: str,
         context: IO[bytes],
         dockerfile: str,
-        cache_from: Sequence[str],
+        cache_from: Sequence[imageref.ImageRef],
         offer: Offer,
         session: Session,
-    ) -> list[str]:
+    ) -> list[imageref.ImageRef]:
         """Build the dependency stage as an image of its own and tag it as the cache: an
         inline cache holds only the final image's chain, not the stage the builder starts
         from. The full build then finds every step of it in the engine's cache."""
@@ -384,9 +398,9 @@ class _Job:
             dockerfile,
             buildargs=self.buildargs(name),
             labels=self.opts.labels,
-            tags=[ref],
+            tags=[str(ref)],
             target=DEPS_STAGE,
-            cache_from=cache_from,
+            cache_from=[str(r) for r in cache_from],
             no_cache=self.opts.no_cache,
             session=session.id,
         )

@@ -237,4 +237,4 @@ def _check_present(root: Path, member: Member, where: str, rel: str) -> None:
 
 @functools.cache
 def _always_denied() -> DockerIgnore:
-    return DockerIgnore.from_text("\n".join(ALWAYS_DENY))
+    return DockerIgnore(ALWAYS_DENY, source="ws's own always-denied patterns")

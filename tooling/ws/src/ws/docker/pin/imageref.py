@@ -62,6 +62,10 @@ class ImageRef:
             return self.repository[len(LIBRARY) :]
         return self.repository
 
+    def with_tag(self, tag: str) -> ImageRef:
+        """This reference with tag (ValueError: not a tag Docker accepts)."""
+        return replace(self, tag=tag)
+
     def with_digest(self, digest: str | None) -> ImageRef:
         """This reference pinned to digest (None drops the pin); the tag is kept."""
         return replace(self, digest=digest)
