@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ws.errors import CommandFailed, LockError, StaleFiles, WsError
 from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
-from ws.locks.uv_inputs import lock_inputs
+from ws.locks.uv_inputs import lock_inputs, lock_key
 from ws.mutex import lock_if_possible, workspace_lock
 from ws.proc import Running, run, start
 from ws.state import Records, digest, no_records, regular_bytes
@@ -170,9 +170,10 @@ def _sync_root(
     nothing uv reads has moved since; the status and the root lock's bytes after it."""
     path = ws.lock.path
     before = ws.lock.read()
+    inputs = _inputs(ws, opts)
     upgrading = opts.upgrade or bool(opts.upgrade_packages)
     if before is not None and not upgrading:
-        if records.vouches(ROOT_RECORD, _root_key(ws, opts, before)):
+        if records.vouches(ROOT_RECORD, lock_key(inputs, before)):
             return "fresh", before
     on_event("root", "locking")
     refuse_links(path, root=ws.root)  # uv writes the lock in place, through any link
@@ -191,7 +192,7 @@ def _sync_root(
     after = ws.lock.read()  # again: uv may have rewritten it
     if after is None:
         raise LockError(f"`uv lock` left no {path}", fix="run `uv lock` to see why")
-    key = _root_key(ws, opts, after)
+    key = lock_key(inputs, after)
     if key and _root_key(_as_now(ws), opts, after) == key:  # nothing moved while uv ran
         records.note(ROOT_RECORD, key)
     status: Status = "created" if before is None else "unchanged" if after == before else "updated"
@@ -352,6 +353,12 @@ def _why(error: CommandFailed, path: Path) -> str:
     ) from error
 
 
+def _inputs(ws: Workspace | None, opts: LockOptions) -> tuple[bytes | str, ...] | None:
+    """What `uv lock` reads besides the lock (ws.locks.uv_inputs), read once where a run
+    keys several versions of the lock on it; None when ws cannot see all of it."""
+    return None if ws is None else lock_inputs(ws, opts.uv, opts.env, home=opts.home)
+
+
 def _root_key(ws: Workspace | None, opts: LockOptions, lock: bytes | None) -> str:
-    """What `uv lock` reads (ws.locks.uv_inputs), "" when ws cannot see all of it."""
-    return "" if ws is None else lock_inputs(ws, opts.uv, opts.env, lock, home=opts.home)
+    """The key of the lock's bytes and of what uv reads with them, read now."""
+    return lock_key(_inputs(ws, opts), lock)

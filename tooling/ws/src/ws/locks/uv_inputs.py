@@ -41,11 +41,12 @@ class Unkeyable(Exception):
 
 
 def lock_inputs(
-    ws: Workspace, uv: str, env: Mapping[str, str], lock: bytes | None, *, home: Path | None
-) -> str:
-    """The key of what `uv lock --locked` reads, given the lock's bytes; "" when unkeyable."""
+    ws: Workspace, uv: str, env: Mapping[str, str], *, home: Path | None
+) -> tuple[bytes | str, ...] | None:
+    """What `uv lock --locked` reads besides the lock, read now; None when ws cannot see all
+    of it (then nothing is recorded)."""
     if any(m.dynamic for m in ws.members.values()):
-        return ""
+        return None
     try:
         parts: list[bytes | str] = [identity(uv), uv_environment(env)]
         parts += config_files(env, home)
@@ -54,9 +55,15 @@ def lock_inputs(
         parts += [_uv_view(m.data) for m in ws.members.values()]
         parts += [_metadata_files(p, data) for p, data in local_packages(ws).items()]
     except (Unkeyable, ConfigError, OSError):
+        return None
+    return tuple(parts)
+
+
+def lock_key(inputs: Sequence[bytes | str] | None, lock: bytes | None) -> str:
+    """The key of a lock's bytes read with these inputs; "" when they are unkeyable."""
+    if inputs is None:
         return ""
-    parts.append(lock if lock is not None else b"-")
-    return digest(parts)
+    return digest([*inputs, lock if lock is not None else b"-"])
 
 
 def uv_environment(env: Mapping[str, str]) -> str:
