@@ -13,19 +13,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-from ws.cli.app import app
 from ws.errors import ConfigError
 from ws.state import digest
 from ws.workspace import lockfile
 from ws.workspace.members import load_workspace
 from ws.workspace.root_lock import RootLock
 
-from tests.support.files import build_file_tree, make_workspace
+from tests.support.files import make_workspace
 from tests.support.gitrepo import init_repo
 from tests.support.pyindex import Package
 from tests.support.wheels import write_wheel
-from tests.test_uv_shapes import DYNAMIC_BACKEND
+from tests.test_trust import ws
+from tests.test_uv_shapes import dyn_member
 
 WHEEL = "extra-1.0-py3-none-any.whl"
 LOCK_HEAD = 'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n'
@@ -86,27 +85,7 @@ def dynamic_with_source(
         root, {"core": {"dependencies": ["alpha", "extra"], "extra": source}}, index_url=index.url
     )
     write_wheel(root / "vendor", "extra", "1.0")
-    build_file_tree(
-        root,
-        {
-            "shared/deps.txt": "core\ngamma\n",
-            "packages/dyn/pyproject.toml": """
-                [project]
-                name = "dyn"
-                requires-python = ">=3.11"
-                dynamic = ["version", "dependencies"]
-
-                [tool.uv.sources]
-                core = { workspace = true }
-
-                [build-system]
-                requires = []
-                build-backend = "dynback"
-                backend-path = ["."]
-            """,
-            "packages/dyn/dynback.py": DYNAMIC_BACKEND,
-        },
-    )
+    dyn_member(root)
     env = {**uv_env, "WS_UV": uv_bin, "XDG_CACHE_HOME": str(tmp_path / "cache")}
 
     def uv(*args: str) -> None:
@@ -135,17 +114,6 @@ def _parses_of_the_lock(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[int
     return parses
 
 
-def _ws(root: Path, env: dict[str, str], *args: str):
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        return CliRunner().invoke(app, ["--root", str(root), *args])
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def test_ws_affected_parses_the_root_lock_once(
     dynamic_with_source, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,7 +122,7 @@ def test_ws_affected_parses_the_root_lock_once(
     root, uv, env = dynamic_with_source
     uv("lock", "--upgrade-package", "gamma")
     parses = _parses_of_the_lock(root, monkeypatch)
-    result = _ws(root, env, "affected", "--since", "HEAD")
+    result = ws(root, env, "affected", "--since", "HEAD")
     assert result.exit_code == 0, result.output
     assert result.output.split() == ["dyn"]
     assert len(parses) == 1
@@ -165,10 +133,10 @@ def test_ws_check_parses_the_root_lock_once(
 ) -> None:
     """Loading dyn and checking the member locks read the lock: twice before, once now."""
     root, _, env = dynamic_with_source
-    assert _ws(root, env, "sync-locks").exit_code == 0
+    assert ws(root, env, "sync-locks").exit_code == 0
     (root / ".ws").rename(root / ".ws-aside")  # no record: the check parses the lock
     parses = _parses_of_the_lock(root, monkeypatch)
-    result = _ws(root, env, "check")
+    result = ws(root, env, "check")
     assert result.exit_code == 0, result.output
     assert len(parses) == 1
     assert [d.name for d in load_workspace(root).members["dyn"].dependencies] == ["core"]

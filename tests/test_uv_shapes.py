@@ -126,10 +126,9 @@ build_editable = build_wheel
 '''
 
 
-def dynamic(root: Path, url: str) -> None:
-    """A member whose dependencies a backend hook reads from a file outside it, and whose
-    version comes from a git tag."""
-    make_workspace(root, {"core": {"dependencies": ["alpha"]}}, index_url=url)
+def dyn_member(root: Path) -> None:
+    """packages/dyn: its dependencies (core and gamma) read by a backend hook from a file
+    outside it, its version from a git tag."""
     build_file_tree(
         root,
         {
@@ -151,6 +150,13 @@ def dynamic(root: Path, url: str) -> None:
             "packages/dyn/dynback.py": DYNAMIC_BACKEND,
         },
     )
+
+
+def dynamic(root: Path, url: str) -> None:
+    """A member whose dependencies a backend hook reads from a file outside it, and whose
+    version comes from a git tag."""
+    make_workspace(root, {"core": {"dependencies": ["alpha"]}}, index_url=url)
+    dyn_member(root)
     repo = init_repo(root)
     repo.commit_all("dynamic")
     repo.git("tag", "v2.5.0")
