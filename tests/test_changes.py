@@ -344,3 +344,41 @@ def test_a_member_new_to_the_lock_is_affected(locked: Locked) -> None:
     )
     locked.uv("lock")
     assert locked.affected()[:2] == ({"extra"}, {"extra"})
+
+
+def test_a_changed_member_lock_affects_its_member_alone(
+    locked: Locked, uv_bin: str, uv_env: dict[str, str]
+) -> None:
+    """A member lock is what its own member installs, not a file its dependents read: each
+    of theirs is compared on its own (a plugin offered as an extra of the core moves the
+    core's lock, and every plugin depended on the core)."""
+    from ws.locks.sync import LockOptions, sync_locks
+
+    sync_locks(load_workspace(locked.root), None, LockOptions(uv=uv_bin, env=uv_env))
+    locked.repo.commit_all("member locks")
+    lock = locked.root / "packages/core/uv.lock"
+    lock.write_text(lock.read_text() + "\n")
+    assert locked.affected()[:2] == ({"core"}, {"core"})
+
+
+def test_the_root_lock_is_no_file_of_a_root_project(
+    tmp_path: Path, pyindex_factory, uv_bin: str, uv_env: dict[str, str]
+) -> None:
+    """A root that is itself a project owns the files at the root, but not the root lock,
+    which is compared member lock by member lock."""
+    index = pyindex_factory([Package("alpha", "1.0"), Package("gamma", "0.1")])
+    app = '[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+    root = make_workspace(
+        tmp_path / "repo",
+        {"core": {"dependencies": ["alpha"]}, "cli": {"dependencies": ["gamma"]}},
+        index_url=index.url,
+        root_extra=app + 'dependencies = ["alpha"]\n',
+    )
+    uv = [uv_bin, "lock"]
+    subprocess.run(uv, cwd=root, env=uv_env, check=True, capture_output=True)
+    init_repo(root).commit_all("initial")
+    index.add("gamma", "0.2")
+    subprocess.run([*uv, "-P", "gamma"], cwd=root, env=uv_env, check=True, capture_output=True)
+    ws = load_workspace(root)
+    assert "app" in ws.members
+    assert affected(ws, build_graph(ws), "HEAD")[:2] == ({"cli"}, {"cli"})

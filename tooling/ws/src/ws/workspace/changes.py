@@ -43,14 +43,28 @@ def affected(ws: Workspace, graph: nx.DiGraph, ref: str) -> Affected:
     file lies in, counts without its dependents: their own member locks hold what they
     install, and are compared too."""
     files = changed_files(ws.root, ref)
+    member_locks = _member_locks(ws)
+    # The locks are no member's files: the root lock is compared member lock by member
+    # lock, and a changed member lock says what its own member installs changed.
+    others = files - {ROOT_LOCK, *member_locks}
     lock = _sources_lock(ws)
-    touched = touched_members(ws, files, lock)
+    touched = touched_members(ws, others, lock)
     by_lock: set[str] = set()
     notes: tuple[str, ...] = ()
     if ROOT_LOCK in files and touched != set(ws.members):
         by_lock, notes = lock_changes(ws, ref)
-    exact = by_lock | installing(ws, files, lock)
+    by_lock |= {member_locks[f] for f in files if f in member_locks}
+    exact = by_lock | installing(ws, others, lock)
     return Affected(touched | exact, dependents(graph, touched) | exact, notes)
+
+
+def _member_locks(ws: Workspace) -> dict[str, str]:
+    """Each member lock's path (relative to the root, as git names it) -> its member."""
+    from ws.locks.sync import member_lock_path  # where ws sync-locks writes them
+
+    return {
+        member_lock_path(ws, name).relative_to(ws.root).as_posix(): name for name in ws.members
+    }
 
 
 def touched_members(ws: Workspace, files: set[str], lock: Lock | None = None) -> set[str]:
