@@ -44,6 +44,18 @@ def test_list_table(root: Path) -> None:
     assert "cli (group: dev)" in lines[-1]
 
 
+def test_list_shows_the_extras_each_edge_asks_for(tmp_path: Path) -> None:
+    """Two requirements of one member with other extras are two edges, told apart (the
+    table showed `core, core`)."""
+    members = {
+        "core": {"optional-dependencies": {"a": [], "b": []}},
+        "app": {"dependencies": ["core[a]", "core[b]; python_version >= '3.11'"]},
+    }
+    result = ws("list", root=make_workspace(tmp_path / "ws", members))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1].split()[3:] == ["core[a],", "core[b]"]
+
+
 def test_list_json_is_stable(root: Path) -> None:
     result = ws("list", "--json", root=root)
     data = json.loads(result.output)

@@ -53,8 +53,15 @@ def list_table(ws: Workspace) -> str:
 
 
 def _deps_label(deps: Iterable[Dependency]) -> str:
-    labels = [d.name if d.kind == "runtime" else f"{d.name} ({d.kind}: {d.group})" for d in deps]
-    return ", ".join(labels) or "-"
+    """Each edge once, with the extras it asks for (`core[cli]`): two requirements of one
+    member with other extras are two edges."""
+    labels = [_dep_label(d) for d in deps]
+    return ", ".join(dict.fromkeys(labels)) or "-"
+
+
+def _dep_label(d: Dependency) -> str:
+    name = f"{d.name}[{','.join(d.extras)}]" if d.extras else d.name
+    return name if d.kind == "runtime" else f"{name} ({d.kind}: {d.group})"
 
 
 def _edge_kinds(graph: nx.DiGraph, u: str, v: str) -> list[Dependency]:

@@ -62,9 +62,7 @@ def _member_locks(ws: Workspace) -> dict[str, str]:
     """Each member lock's path (relative to the root, as git names it) -> its member."""
     from ws.locks.sync import member_lock_path  # where ws sync-locks writes them
 
-    return {
-        member_lock_path(ws, name).relative_to(ws.root).as_posix(): name for name in ws.members
-    }
+    return {member_lock_path(ws, name).relative_to(ws.root).as_posix(): name for name in ws.members}
 
 
 def touched_members(ws: Workspace, files: set[str], lock: Lock | None = None) -> set[str]:
