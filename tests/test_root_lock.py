@@ -139,4 +139,6 @@ def test_ws_check_parses_the_root_lock_once(
     result = ws(root, env, "check")
     assert result.exit_code == 0, result.output
     assert len(parses) == 1
+    # No Docker setting here: the check says what it checked, not what it could not.
+    assert "no [tool.ws.docker]: no Docker files or pins to check" in result.output
     assert [d.name for d in load_workspace(root).members["dyn"].dependencies] == ["core"]

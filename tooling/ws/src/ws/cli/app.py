@@ -298,13 +298,17 @@ def check(ctx: typer.Context) -> None:
             locks.check_locks(ws, None, opts, records=records)
         except StaleFiles as e:
             problems += [(line, "run `ws sync-locks` and commit the locks") for line in e.problems]
-        problems += docker_problems(ws, records)
+        found, docker = docker_problems(ws, records)
+        problems += found
     finally:
         records.save()
     if problems:
         fixes = dict.fromkeys(fix for _, fix in problems)
         raise StaleFiles([line for line, _ in problems], "; ".join(fixes))
-    say("locks, generated Docker files and image pins are up to date")
+    if docker:
+        say("locks, generated Docker files and image pins are up to date")
+    else:
+        say("locks are up to date (no [tool.ws.docker]: no Docker files or pins to check)")
 
 
 app.add_typer(check_app, name="check")

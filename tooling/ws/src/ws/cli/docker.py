@@ -140,18 +140,20 @@ def pin(
         say("every base image is pinned to the digest its tag points at")
 
 
-def docker_problems(ws: Workspace, records: Records) -> list[tuple[str, str]]:
-    """(problem, fix) for every stale generated file and stale pin; for `ws check`."""
+def docker_problems(ws: Workspace, records: Records) -> tuple[list[tuple[str, str]], bool]:
+    """(problem, fix) for every stale generated file and stale pin, and whether the
+    workspace has any Docker setting to check; for `ws check`."""
     from ws.docker.generate.config import load_config
 
     config = load_config(ws)
+    configured = config.root is not None or bool(config.images)
     problems = [] if config.root is None else _pin_problems(ws, config.root)
     problems += _generated_problems(ws, config, records)
     # An unpinned image stops generation with the very line the pin check gave: keep one.
     unique: dict[str, tuple[str, str]] = {}
     for line, fix in problems:
         unique.setdefault(line, (line, fix))
-    return list(unique.values())
+    return list(unique.values()), configured
 
 
 def _generated_problems(
