@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -68,6 +70,7 @@ def _never_render(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the generated files were rendered again")
 
     monkeypatch.setattr(gen, "generated_files", render)
+    monkeypatch.setattr(gen, "image_files", render)
 
 
 @pytest.mark.docker
@@ -172,6 +175,31 @@ def test_ws_check_trusts_the_record_without_the_graph_or_rendering(
     monkeypatch.setattr("ws.workspace.graph.build_graph", _no_graph)
 
     assert _check(workspace) == "locks, generated Docker files and image pins are up to date\n"
+
+
+@pytest.mark.docker
+def test_a_warm_ws_check_reads_each_file_once(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each input read once a run, parsed at the edge and handed down: the root pyproject
+    was read again for each image's key, the member locks again to record them."""
+    _generate(workspace)
+    _check(workspace)
+    reads: Counter[str] = Counter()
+    for method in ("read_bytes", "read_text"):
+        real = getattr(Path, method)
+
+        def counted(path: Path, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            if path.is_relative_to(workspace):
+                reads[path.relative_to(workspace).as_posix()] += 1
+            return _real(path, *args, **kwargs)
+
+        monkeypatch.setattr(Path, method, counted)
+
+    assert _check(workspace) == "locks, generated Docker files and image pins are up to date\n"
+
+    assert {"pyproject.toml", "packages/svc/uv.lock", "packages/svc/Dockerfile"} <= set(reads)
+    assert [path for path, times in reads.items() if times > 1] == []
 
 
 def _no_graph(*_args: object) -> None:

@@ -87,7 +87,7 @@ def test_the_lock_names_its_indexes_and_ssh_git_hosts(tmp_path: Path) -> None:
         '[[package]]\nname = "c"\nversion = "1"\n'
         'source = { git = "https://127.0.0.1:3/c.git#0123" }\n'
     )
-    sources = lock_sources(lock)
+    sources = lock_sources(lock, lock.read_bytes())
     assert sources.indexes == (URL,)
     assert sources.ssh_hosts == (("127.0.0.1", 2222),)
 
@@ -153,7 +153,7 @@ def test_an_index_named_in_uv_index_takes_its_login_from_its_variables(tmp_path:
         "UV_INDEX_FEED_PASSWORD": "p",
     }
     access = Access(Where(env, tmp_path / "none"), None, (), tmp_path)
-    offer = member_offer(lock, "uv.lock", [], access, lambda _host: None)
+    offer = member_offer(lock, lock.read_bytes(), "uv.lock", [], access, lambda _host: None)
     assert offer.secrets == {"uv-netrc": b"machine 127.0.0.1 login u password p\n"}
     assert offer.index_logins.logins[0].source == (
         "UV_INDEX_FEED_USERNAME and UV_INDEX_FEED_PASSWORD"

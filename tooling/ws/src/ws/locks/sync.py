@@ -230,18 +230,21 @@ def check_locks(
     *,
     dependents: bool = True,
     records: Records | None = None,
-) -> None:
-    """Raise StaleFiles listing every lock that `ws sync-locks` would change. Writes no lock;
-    what it verified is noted in records, so that a later check on this machine skips it.
+) -> Mapping[str, bytes | None]:
+    """Raise StaleFiles listing every lock that `ws sync-locks` would change; else every
+    member lock's bytes as judged (None: none there), for a caller to read no lock again.
+    Writes no lock; what it verified is noted in records, so that a later check on this
+    machine skips it.
 
     names: only the root lock and these members' locks, and (dependents) the locks of the
     members installing them; None: every lock. Holds the workspace lock where .ws allows,
     and keys each record on the very bytes it checked."""
     records = records if records is not None else no_records(ws.root)
     with lock_if_possible(ws.root, timeout=opts.wait, writable=records.writable):
-        problems = _check_all(ws, names, opts, records, dependents=dependents)
+        problems, current = _check_all(ws, names, opts, records, dependents=dependents)
     if problems:
         raise StaleFiles(problems, FIX)
+    return current
 
 
 def _check_all(
@@ -251,25 +254,27 @@ def _check_all(
     records: Records,
     *,
     dependents: bool,
-) -> list[str]:
-    """The root lock's problems, then the member locks'. uv checks the root lock while ws
-    derives the member locks (both read the same bytes; each has a core of its own)."""
+) -> tuple[list[str], Mapping[str, bytes | None]]:
+    """The root lock's problems, then the member locks', and the member locks as read. uv
+    checks the root lock while ws derives the member locks (both read the same bytes; each
+    has a core of its own)."""
+    current = member_locks(ws)
     root_lock = ws.lock.read()  # under the workspace lock: what uv is about to read
     if root_lock is None:
-        return [f"{ws.lock.path}: missing"]
+        return [f"{ws.lock.path}: missing"], current
     root_key = _root_key(ws, opts, root_lock)
     lock = None if records.vouches(ROOT_RECORD, root_key) else ws.lock.parse(root_lock)
     uv = None if lock is None else start(lock_argv(opts.uv, locked=True), cwd=ws.root, env=opts.env)
     try:
-        members = _check_members(ws, names, records, root_lock, lock, dependents=dependents)
+        found = _check_members(ws, names, records, root_lock, lock, current, dependents)
     except BaseException:
         if uv is not None:
             uv.stop()
         raise
     root = [] if uv is None else _root_verdict(ws, opts, records, uv, root_key)
-    if not root and not members[0] and members[1]:
-        records.note(MEMBERS_RECORD, members[1])
-    return root + members[0]
+    if not root and not found[0] and found[1]:
+        records.note(MEMBERS_RECORD, found[1])
+    return root + found[0], current
 
 
 def _check_members(
@@ -278,13 +283,12 @@ def _check_members(
     records: Records,
     root_lock: bytes,
     lock: lockfile.Lock | None,
-    *,
+    current: Mapping[str, bytes | None],
     dependents: bool,
 ) -> tuple[list[str], str]:
-    """The member locks that differ from their part of the root lock, and the key to record
-    when none does and every member was checked ("" otherwise)."""
+    """The member locks (current: as read) that differ from their part of the root lock,
+    and the key to record when none does and every member was checked ("" otherwise)."""
     targets = _targets(ws, names) if dependents or not names else sorted(names)
-    current = member_locks(ws)
     key = _members_key(root_lock, current)  # of the very bytes compared below
     if records.vouches(MEMBERS_RECORD, key):
         return [], ""

@@ -128,8 +128,9 @@ def check_inputs(
     images: Sequence[ImageInputs],
     locks: LockOptions,
     records: Records | None = None,
-) -> None:
-    """Refuse stale generated files or locks: one StaleFiles naming each and its fix.
+) -> Mapping[str, bytes | None]:
+    """Refuse stale generated files or locks: one StaleFiles naming each and its fix; else
+    the member locks as checked (by member), which the build reads no more.
 
     Generated files are current when their recorded digest says so; otherwise they are
     rendered and compared, and recorded when they match. Locks: the root lock and each
@@ -140,14 +141,16 @@ def check_inputs(
     if stale:
         problems += stale
         fixes.append("run `ws docker generate`")
+    checked: Mapping[str, bytes | None] = {}
     try:
         names = [inputs.name for inputs in images]
-        check_locks(ws, names, locks, dependents=False, records=records)
+        checked = check_locks(ws, names, locks, dependents=False, records=records)
     except StaleFiles as e:
         problems += e.problems
         fixes.append("run `ws sync-locks`")
     if problems:
         raise StaleFiles(problems, " and ".join(fixes) + ", commit the result, then build again")
+    return checked
 
 
 @dataclass(frozen=True)
@@ -429,11 +432,15 @@ def _masked_failure(error: StepFailed, offer: Offer, redact: Redactor) -> BuildF
 
 
 def session_offers(
-    ws: Workspace, images: Sequence[ImageInputs], access: Access | None, redact: Redactor
+    ws: Workspace,
+    images: Sequence[ImageInputs],
+    access: Access | None,
+    redact: Redactor,
+    member_locks: Mapping[str, bytes | None],
 ) -> dict[str, Offer]:
-    """What each image's build session offers, worked out before the first build: an index
-    that wants a login the host lacks, or an ssh git host without an agent or a known key,
-    is an error now."""
+    """What each image's build session offers (from its member lock as checked: member_locks),
+    worked out before the first build: an index that wants a login the host lacks, or an
+    ssh git host without an agent or a known key, is an error now."""
     if access is None:
         return {}
     from ws.docker.session.logins import docker_logins
@@ -443,8 +450,8 @@ def session_offers(
     offers = {}
     asked: dict[str, bool] = {}  # each index is asked once a run whether it wants a login
     for inputs in images:
-        lock = ws.root / inputs.lock
-        offer = member_offer(lock, inputs.lock, tables, access, logins, asked)
+        lock, data = ws.root / inputs.lock, member_locks.get(inputs.name)
+        offer = member_offer(lock, data, inputs.lock, tables, access, logins, asked)
         redact.add(*offer.index_logins.secrets())
         offers[inputs.name] = offer
     return offers
@@ -470,13 +477,13 @@ def build_members(
     """
     root = _root(ws, config, opts)
     images = {inputs.name: inputs for inputs in plan_images(ws, config, names)}
-    check_inputs(ws, config, list(images.values()), opts.locks, opts.records)
+    checked = check_inputs(ws, config, list(images.values()), opts.locks, opts.records)
     revision = git.revision(ws.root)  # first: it says what to do outside a git checkout
     versions = version_args(ws, list(images.values()), opts.locks)
     for name in images:  # refuse a bad --tag before the first build starts
         image_refs(ws, root, name, revision, opts.tags, image_version(ws.members[name], versions))
     redact = Redactor()
-    offers = session_offers(ws, list(images.values()), opts.access, redact)
+    offers = session_offers(ws, list(images.values()), opts.access, redact, checked)
     held = git.held_files(ws.root)
     job = _Job(client, ws, root, revision, held, opts, progress, versions, on_built, offers, redact)
     built: list[BuiltImage] = []

@@ -93,11 +93,14 @@ class LockSources:
     ssh_hosts: tuple[tuple[str, int], ...] = ()  # (host, port) with port 22 by default
 
 
-def lock_sources(path: Path) -> LockSources:
-    """The registries and the ssh git hosts the packages of the lock at path come from."""
+def lock_sources(path: Path, text: bytes | None) -> LockSources:
+    """The registries and the ssh git hosts the packages of the lock at path (text: its
+    bytes as checked; None: none there) come from."""
+    if text is None:
+        raise ConfigError(path, "missing", fix="run `ws sync-locks`")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        data = tomllib.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(path, f"cannot read the lock: {e}", fix="run `ws sync-locks`") from e
     indexes: dict[str, None] = {}
     hosts: dict[tuple[str, int], None] = {}

@@ -75,16 +75,18 @@ def _list(value: object) -> list[object]:
 
 def member_offer(
     lock: Path,
+    data: bytes | None,
     lock_rel: str,
     uv_tables: list[object],
     access: Access,
     logins: Logins | None,
     asked: dict[str, bool] | None = None,
 ) -> Offer:
-    """The session offer of an image installing from lock (lock_rel for messages), given
+    """The session offer of an image installing from lock, as read (data; lock_rel for
+    messages), given
     the workspace's index tables (asked: indexes asked whether they want a login, shared by
     the images of a run). Errors name what is missing and where uv would look."""
-    sources = lock_sources(lock)
+    sources = lock_sources(lock, data)
     configured = {  # uv's variables come before the indexes of its files
         **configured_indexes(uv_tables),
         **variable_indexes(access.where.environ),
