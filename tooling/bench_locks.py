@@ -459,9 +459,14 @@ PHASE_FUNCTIONS = [
         "parse_lock",
         "parse the root uv.lock (tomllib, then its tables as text)",
     ),
-    ("ws.workspace.member_lock", "member_lock", "derive every member lock (member_lock)"),
+    # derive_locks, not member_lock: ws imports that module only once it derives, after
+    # the functions here are wrapped.
+    ("ws.locks.sync", "derive_locks", "derive every member lock, each proven (parsed back)"),
+    ("ws.locks.sync", "member_locks", "read the member locks"),
     ("ws.locks.sync", "_write", "compare with / write the member locks"),
     ("ws.proc", "run", "run"),
+    # `uv lock --locked` runs beside the derivation (ws.proc.start): what is left of it then.
+    ("ws.locks.sync", "_root_verdict", "subprocess: uv lock --locked (left after deriving)"),
 ]
 
 

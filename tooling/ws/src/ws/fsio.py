@@ -8,7 +8,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,7 +174,7 @@ def _locked_temp(parent: int, name: str) -> tuple[str, int]:
     # umask decide.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     while True:
-        temp = f".{name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}"
+        temp = f".{name}.{os.urandom(6).hex()}{_TEMP_SUFFIX}"  # secrets costs an import
         fd = os.open(temp, flags, 0o666, dir_fd=parent)
         fcntl.flock(fd, fcntl.LOCK_EX)
         if os.fstat(fd).st_nlink > 0:
