@@ -136,6 +136,9 @@ class Lock:
     # The text of each part of the lock -> its data: what a member lock keeps of the root
     # lock's bytes is read back without parsing it again.
     parsed: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    # Each [[package]] block's text -> its table: a member lock keeping the block as it is
+    # reads back the very table the root lock's entry holds (compared by identity, at once).
+    blocks: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     # What deriving member locks found once and every member lock shares (resolved
     # dependencies, the text an entry keeps): deriving 80 member locks asks each many times.
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -171,7 +174,8 @@ def parse_lock_bytes(data: bytes, path: Path) -> Lock:
 
 def parse_lock(text: str, path: Path) -> Lock:
     parsed: dict[str, dict[str, Any]] = {}
-    read = read_blocks(text, path, parsed)
+    blocks: dict[str, dict[str, Any]] = {}
+    read = read_blocks(text, path, parsed, blocks)
     line = read.header.count("\n") + 1
     entries = []
     for i, (package, block) in enumerate(zip(read.packages, read.blocks, strict=True)):
@@ -182,7 +186,9 @@ def parse_lock(text: str, path: Path) -> Lock:
         members = tuple(e.name for e in entries if e.source in ("editable=.", "virtual=."))
     header = tuple(_split_sections(read.header, 1))
     names = _by_name(entries)
-    return Lock(path, header, tuple(entries), members, names, read.top, read.newline, parsed)
+    return Lock(
+        path, header, tuple(entries), members, names, read.top, read.newline, parsed, blocks
+    )
 
 
 def _by_name(entries: Sequence[Entry]) -> dict[str, tuple[Entry, ...]]:
@@ -220,26 +226,34 @@ def _cut_blocks(text: str) -> tuple[str, list[str]]:
     return (first + "\n")[1:], blocks
 
 
-def read_blocks(text: str, path: Path, parsed: dict[str, dict[str, Any]]) -> Blocks:
+def read_blocks(
+    text: str,
+    path: Path,
+    parsed: dict[str, dict[str, Any]],
+    blocks: dict[str, dict[str, Any]],
+) -> Blocks:
     """Cut the text before each `[[package]]` line and parse each part on its own (parsed:
-    part text -> data, shared by a root lock and the member locks cut from it, so that what
-    they keep of the root lock's bytes is parsed once). Each part starts at a table header
+    part text -> data, and blocks: block text -> its table, shared by a root lock and the
+    member locks cut from it, so that what they keep of the root lock's bytes is parsed
+    once). Each part starts at a table header
     and the part before it parsed whole, so the file's parser reads each part as it is read
     here: a cut inside a multi-line value leaves the part before it unterminated."""
     newline = "\r\n" if text.partition("\n")[0].endswith("\r") else "\n"
     if "\r" in text:
         text = text.replace("\r\n", "\n")  # tomllib reads both alike, in strings too
-    header, blocks = _cut_blocks(text)
+    header, cut = _cut_blocks(text)
     top = _parse_part(text, header, len(header), path, parsed)
     if "package" in top:
         where = _Where(path, None, "")
         raise where.wrong("package", "[[package]] tables, as uv writes them", top["package"])
     packages = []
     end = len(header)
-    for block in blocks:
+    for block in cut:
         start, end = end, end + len(block)
-        packages.append(_package(text, block, start, path, parsed))
-    return Blocks(newline, header, top, blocks, packages)
+        if block not in blocks:
+            blocks[block] = _package(text, block, start, path, parsed)
+        packages.append(blocks[block])
+    return Blocks(newline, header, top, cut, packages)
 
 
 _METADATA_HEAD = "\n[package.metadata]\n"

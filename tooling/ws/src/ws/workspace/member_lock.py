@@ -236,7 +236,7 @@ def _prove(lock: Lock, name: str, text: str, meant: dict[str, Any]) -> None:
     line, each part parsed on its own, which is how the whole file parses): it must hold
     exactly the entries meant, in one line ending, or nobody gets it."""
     try:
-        back = read_blocks(text, Path(f"{name}'s member lock"), lock.parsed)
+        back = read_blocks(text, Path(f"{name}'s member lock"), lock.parsed, lock.blocks)
     except ConfigError as e:
         raise _unproven(lock, e.message) from e
     mixed = text.count("\n") != text.count("\r\n") if "\r" in text else False
