@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ws.errors import CommandFailed, LockError, StaleFiles, WsError
 from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
@@ -23,7 +23,7 @@ from ws.mutex import lock_if_possible, workspace_lock
 from ws.proc import Running, run, start
 from ws.state import Records, digest, no_records, regular_bytes
 from ws.uv import first_error, lock_argv
-from ws.workspace.members import Workspace, read_toml
+from ws.workspace.members import Workspace, read_toml_text
 
 if TYPE_CHECKING:
     from ws.workspace import lockfile
@@ -332,16 +332,24 @@ def _root_verdict(
 
 
 def _as_now(ws: Workspace) -> Workspace | None:
-    """ws with its pyprojects as they are now (parsed again, not loaded again: a fifth of the
-    time on 80 members); None when one no longer reads."""
+    """ws with its pyprojects as they are now (read again, and parsed again only where the
+    text changed: not loaded again, a fifth of the time on 80 members); None when one no
+    longer reads."""
     try:
-        members = {
-            name: dataclasses.replace(member, data=read_toml(member.pyproject))
-            for name, member in ws.members.items()
-        }
-        return dataclasses.replace(ws, data=read_toml(ws.pyproject), members=members)
-    except WsError:
+        members = {}
+        for name, m in ws.members.items():
+            text, data = _now(m.pyproject, m.text, m.data)
+            members[name] = dataclasses.replace(m, data=data, text=text)
+        text, data = _now(ws.pyproject, ws.text, ws.data)
+    except (WsError, OSError):
         return None
+    return dataclasses.replace(ws, data=data, text=text, members=members)
+
+
+def _now(path: Path, text: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """path's text and data now: data as it was read when the text is the one read then."""
+    now = path.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
+    return (text, data) if now == text else read_toml_text(path)
 
 
 def _why(error: CommandFailed, path: Path) -> str:

@@ -46,6 +46,7 @@ class Member:
     pyproject: Path
     data: dict[str, Any] = field(compare=False, hash=False, repr=False)
     dynamic: tuple[str, ...] = ()  # [project] dynamic: fields a build backend computes
+    text: str = field(default="", compare=False, hash=False, repr=False)  # data's source
 
     @property
     def dynamic_edges(self) -> bool:
@@ -158,7 +159,7 @@ def load_workspace(root: Path, read: tuple[str, dict[str, Any]] | None = None) -
     if "project" in data:
         paths.insert(0, root)
     root_sources = _sources(data, pyproject)
-    members = _read_members(root, paths, root_sources)
+    members = _read_members(root, paths, root_sources, (text, data))
     lock = RootLock(root)
     if any(m.dynamic_edges or m.version is None for m in members.values()):
         found = lock.read()  # a dynamic member only
@@ -290,10 +291,17 @@ def is_workspace_source(source: Any) -> bool:
     return any(isinstance(e, dict) and e.get("workspace") is True for e in entries)
 
 
-def _read_members(root: Path, paths: list[Path], root_sources: dict[str, Any]) -> dict[str, Member]:
+def _read_members(
+    root: Path,
+    paths: list[Path],
+    root_sources: dict[str, Any],
+    root_read: tuple[str, dict[str, Any]],
+) -> dict[str, Member]:
+    """The members at paths (root_read: the root pyproject, read already: a root project's)."""
     members: dict[str, Member] = {}
     for path in paths:
-        member = _read_member(root, path, root_sources)
+        read = root_read if path == root else read_toml_text(path / "pyproject.toml")
+        member = _read_member(root, path, root_sources, read)
         if member is None:
             continue
         if member.name in members:
@@ -307,10 +315,13 @@ def _read_members(root: Path, paths: list[Path], root_sources: dict[str, Any]) -
     return members
 
 
-def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member | None:
-    """The member at path; None for a project uv does not manage (`managed = false`)."""
+def _read_member(
+    root: Path, path: Path, root_sources: dict[str, Any], read: tuple[str, dict[str, Any]]
+) -> Member | None:
+    """The member at path (read: its pyproject's text and data); None for a project uv does
+    not manage (`managed = false`)."""
     pyproject = path / "pyproject.toml"
-    data = read_toml(pyproject)
+    text, data = read
     if _uv_table(data).get("managed", True) is False:
         return None
     project, name = _project(data, pyproject)
@@ -338,6 +349,7 @@ def _read_member(root: Path, path: Path, root_sources: dict[str, Any]) -> Member
         pyproject=pyproject,
         data=data,
         dynamic=tuple(dynamic),
+        text=text,
     )
 
 
