@@ -77,6 +77,7 @@ format: bootstrap ## apply ruff's fixes and formatting
 bench: bootstrap ## run the benchmarks and rewrite docs/benchmarks/
 	@$(VENV)/bin/python tooling/bench_graph.py
 	@$(VENV)/bin/python tooling/bench_locks.py
+	@$(VENV)/bin/python tooling/bench_lockfile.py
 	@$(VENV)/bin/python tooling/bench_publish.py
 	@$(MAKE) engine && $(VENV)/bin/python tooling/bench_docker.py
 	@$(VENV)/bin/python tooling/bench_run.py
