@@ -131,3 +131,34 @@ def test_help_is_plain_text(root: Path, command: str) -> None:
     done = run(root, *command.split(), "--help")
     assert done.returncode == 0, done.stderr
     assert "\\[" not in done.stdout and "╭" not in done.stdout and "<bool>" not in done.stdout
+
+
+def test_the_core_neither_imports_the_command_line_nor_prints() -> None:
+    """The command line is a thin layer over the core: no module outside ws.cli (and the
+    entry point) imports it, prints or ends the process."""
+    import ast
+
+    import ws
+
+    package = Path(ws.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        if rel.startswith("cli/") or rel == "entry.py" or "/protocol/" in rel:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                ("ws.cli", "typer")
+            ):
+                found.append(f"{rel}:{node.lineno}: imports {node.module}")
+            elif isinstance(node, ast.Import) and any(
+                a.name.startswith(("ws.cli", "typer")) for a in node.names
+            ):
+                found.append(f"{rel}:{node.lineno}: imports the command line")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                if node.func.id in ("print", "exit", "quit"):
+                    found.append(f"{rel}:{node.lineno}: calls {node.func.id}")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr == "exit" and getattr(node.func.value, "id", "") == "sys":
+                    found.append(f"{rel}:{node.lineno}: calls sys.exit")
+    assert found == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ws.cli.display import printable
+from ws.printable import printable
 
 
 @pytest.mark.parametrize(

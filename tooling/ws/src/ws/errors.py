@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ws.cli.display import printable
+from ws.printable import printable
 
 
 class WsError(Exception):

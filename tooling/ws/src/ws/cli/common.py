@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from ws.cli.display import printable, printable_lines
 from ws.errors import WsError
+from ws.printable import printable, printable_lines
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -21,8 +21,8 @@ from ws.cli.common import (
     warn,
     workspace_uv,
 )
-from ws.cli.display import printable
 from ws.cli.progress import LiveBuilds
+from ws.printable import printable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from ws.cli.display import printable
+from ws.printable import printable
 
 
 class LockProgress:

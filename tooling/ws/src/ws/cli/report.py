@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from ws.locks.sync import SyncReport
-from ws.cli.display import printable
+from ws.printable import printable
 from ws.workspace.members import Dependency, Member, Workspace
 
 SCHEMA_VERSION = 1

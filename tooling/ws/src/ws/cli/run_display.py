@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from ws.cli.display import printable, printable_lines
 from ws.cli.progress import draw_rows, erase_rows
+from ws.printable import printable, printable_lines
 from ws.run.runner import Outcome
 
 _MARK = {"passed": "ok", "failed": "FAILED", "skipped": "skipped", "timeout": "TIMEOUT"}

@@ -18,8 +18,8 @@ from http.client import HTTPException
 from typing import NoReturn
 
 from ws import __version__
-from ws.cli.display import printable
 from ws.errors import RegistryError
+from ws.printable import printable
 from ws.registry.transport import Proxy, ProxySettings, Watchdog, build_opener
 
 RETRY = "check the registry is healthy and run again"

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ws.cli.display import printable
 from ws.errors import RegistryError
+from ws.printable import printable
 
 # BuildKit asks for Docker Hub by the host it pulls from; docker's config keys it otherwise.
 HUB_HOSTS = frozenset({"registry-1.docker.io", "docker.io", "index.docker.io"})

@@ -17,9 +17,9 @@ import urllib.parse
 from collections.abc import Callable
 from typing import NoReturn
 
-from ws.cli.display import printable
 from ws.docker.pin.imageref import ImageRef
 from ws.errors import RegistryError
+from ws.printable import printable
 from ws.registry.exchange import (
     MANIFEST_LIMIT,
     TOKEN_LIMIT,

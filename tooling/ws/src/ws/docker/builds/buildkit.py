@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ws.cli.display import printable
 from ws.docker.builds.stream import (
     Progress,
     Step,
@@ -24,6 +23,7 @@ from ws.docker.builds.stream import (
     relay_status,
     terminal_line,
 )
+from ws.printable import printable
 
 TRACE_ID = "moby.buildkit.trace"
 # "[builder 3/4] RUN uv sync ...": a Dockerfile instruction, as opposed to BuildKit's own

@@ -18,8 +18,8 @@ import docker.errors
 import docker.tls
 import docker.utils
 
-from ws.cli.display import printable
 from ws.errors import ConfigError, DockerUnavailable
+from ws.printable import printable
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 DEFAULT_TLS_HOST = "tcp://localhost:2376"  # the CLI's host when TLS is on and no host is named

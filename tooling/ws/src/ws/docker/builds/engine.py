@@ -16,7 +16,6 @@ import docker.errors
 import requests
 from docker.constants import MINIMUM_DOCKER_API_VERSION
 
-from ws.cli.display import printable
 from ws.docker.builds.buildkit import BuildKitLog
 from ws.docker.builds.endpoint import (
     API_VERSION,
@@ -29,6 +28,7 @@ from ws.docker.builds.endpoint import (
 from ws.docker.builds.stream import Progress, PushLog, Step
 from ws.docker.pin.imageref import ImageRef
 from ws.errors import BuildFailed, DockerUnavailable, RegistryError, WsError
+from ws.printable import printable
 
 # The first Engine API version whose /build runs BuildKit when asked (version=2).
 BUILDKIT_API = (1, 39)

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ws.cli.display import printable
 from ws.errors import BuildFailed, RegistryError
+from ws.printable import printable
 
 Progress = Callable[[str, str], None]
 # The lines of a failing step kept in its error: enough for a traceback or a resolver error.

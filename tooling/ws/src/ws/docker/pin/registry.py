@@ -21,9 +21,9 @@ import urllib.parse
 from collections.abc import Iterable
 from typing import NoReturn
 
-from ws.cli.display import printable
 from ws.docker.pin.imageref import ImageRef, check_digest
 from ws.errors import RegistryError
+from ws.printable import printable
 from ws.registry.exchange import (
     MANIFEST_LIMIT,
     RETRY,

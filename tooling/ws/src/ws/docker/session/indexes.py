@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
-from ws.cli.display import printable
 from ws.errors import ConfigError, WsError
+from ws.printable import printable
 
 PYPI = "https://pypi.org/simple"  # uv's default index: it wants no credentials
 URL_VARIABLES = ("UV_INDEX", "UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL")

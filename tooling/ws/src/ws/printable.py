@@ -1,6 +1,8 @@
 """Text from outside ws (a registry's answers, file and folder names, versions, an engine's
 build output) made safe to print: control characters, line breaks and bidirectional overrides
-shown escaped. Every line ws prints passes through here (cli_common.emit, the progress lines)."""
+shown escaped. Every line ws prints passes through here (ws.cli.common.emit, the progress
+lines), and so does outside text the core puts into an error message: a module of its own,
+below the command line, so that the core need not import the CLI."""
 
 from __future__ import annotations
 
