@@ -55,3 +55,17 @@ def test_a_missing_cache_is_skipped_with_a_message(
     skipped = [line for member, line in lines if member == "ws" and "building without it" in line]
     assert len(skipped) == 2, "the image and its dependency stage, each named once"
     assert all(":never-pushed" in line for line in skipped)
+
+
+def test_a_cache_tag_docker_refuses_stops_the_run_before_any_build(
+    engine: docker.DockerClient, made: Made, workspace: Path, lock_options: LockOptions
+) -> None:
+    """`--cache-to` names two tags, the image's and its dependency stage's (`TAG-deps`): a
+    tag that fits Docker's 128 characters only without the suffix is refused with --tag's
+    checks, before the first build, not halfway through the run."""
+    from ws.errors import WsError
+
+    built = {image.id for image in engine.images.list(filters={"label": made.selector})}
+    with pytest.raises(WsError, match=r"--cache-from/--cache-to: .*128"):
+        build(engine, made, workspace, ["svc"], lock_options, cache_to="c" * 125)
+    assert {image.id for image in engine.images.list(filters={"label": made.selector})} == built

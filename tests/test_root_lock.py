@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from ws.errors import ConfigError
 from ws.state import digest
-from ws.workspace import lockfile
+from ws.workspace import lockfile, root_lock
 from ws.workspace.members import load_workspace
 from ws.workspace.root_lock import RootLock
 
@@ -53,12 +53,43 @@ def test_the_lock_is_read_once_and_again_only_when_it_changed(tmp_path: Path) ->
     assert lock.read() == (LOCK_HEAD.replace("3", "4", 1) + "\n").encode()
 
 
-def test_a_fifo_or_a_missing_lock_is_no_lock(tmp_path: Path) -> None:
-    os.mkfifo(tmp_path / "uv.lock")
+def test_a_fifo_or_a_link_is_one_clear_error_and_a_missing_lock_none(tmp_path: Path) -> None:
     lock = RootLock(tmp_path)
-    assert lock.read() is None  # never waits on the FIFO
     with pytest.raises(ConfigError, match=r"(?s)uv\.lock: missing.*fix: run `ws sync-locks`"):
         lock.parsed()
+    os.mkfifo(tmp_path / "uv.lock")
+    with pytest.raises(ConfigError, match=r"uv\.lock: not a regular file"):
+        lock.read()  # never waits on the FIFO
+    (tmp_path / "uv.lock").unlink()
+    (tmp_path / "elsewhere.lock").write_text(LOCK_HEAD)
+    (tmp_path / "uv.lock").symlink_to(tmp_path / "elsewhere.lock")
+    with pytest.raises(ConfigError, match=r"uv\.lock: a symbolic link"):
+        lock.read()
+
+
+def test_a_rewrite_in_the_same_clock_tick_is_still_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a file system whose times tick once a second (older kernels tick every few
+    milliseconds), `uv lock` can rewrite the lock in place, at its size, within the tick of
+    the read before: the times then vouch for nothing, and the file is read again. The
+    coarse clock is simulated: this machine's file system keeps nanoseconds."""
+
+    def coarse(status: os.stat_result) -> os.stat_result:
+        fields = list(status)
+        ns = {k: getattr(status, k) // 10**9 * 10**9 for k in ("st_mtime_ns", "st_ctime_ns")}
+        return os.stat_result(fields, {**ns})
+
+    real_stat, real_fstat = os.stat, os.fstat
+    monkeypatch.setattr(root_lock.os, "stat", lambda *a, **k: coarse(real_stat(*a, **k)))
+    monkeypatch.setattr(root_lock.os, "fstat", lambda fd: coarse(real_fstat(fd)))
+    path = tmp_path / "uv.lock"
+    path.write_text(LOCK_HEAD + "# pkg 1.2.3\n")
+    lock = RootLock(tmp_path)
+    assert lock.read() == path.read_bytes()
+    with path.open("r+b") as handle:
+        handle.write((LOCK_HEAD + "# pkg 1.2.4\n").encode())
+    assert lock.read() == (LOCK_HEAD + "# pkg 1.2.4\n").encode()
 
 
 def test_keys_cannot_be_shifted_between_parts() -> None:

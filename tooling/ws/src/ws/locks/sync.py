@@ -336,14 +336,14 @@ def _as_now(ws: Workspace) -> Workspace | None:
     text changed: not loaded again, a fifth of the time on 80 members); None when one no
     longer reads."""
     try:
+        root = _now(ws.pyproject, ws.text, ws.data)
         members = {}
-        for name, m in ws.members.items():
-            text, data = _now(m.pyproject, m.text, m.data)
+        for name, m in ws.members.items():  # a root project's pyproject is the root's
+            text, data = root if m.path == ws.root else _now(m.pyproject, m.text, m.data)
             members[name] = dataclasses.replace(m, data=data, text=text)
-        text, data = _now(ws.pyproject, ws.text, ws.data)
     except (WsError, OSError):
         return None
-    return dataclasses.replace(ws, data=data, text=text, members=members)
+    return dataclasses.replace(ws, data=root[1], text=root[0], members=members)
 
 
 def _now(path: Path, text: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from ws.errors import ConfigError
-from ws.fsio import refuse_links
 from ws.locks.sync import derive_locks
 from ws.run.inputs import ROOT_FILES, Tree, above, key_of, read_tree
 from ws.run.tasks import Task, declared, task_names
@@ -57,8 +56,7 @@ def plan(ws: Workspace, task_name: str, names: Sequence[str] | None) -> Plan:
     chosen = [n for n in chosen if task_name in tasks[n]]
     if not chosen:
         return Plan([], None)
-    refuse_links(ws.lock.path, root=ws.root)  # what a task installs is the workspace's own
-    lock = ws.lock.parsed(fix="run `ws sync-locks` (or `uv lock`)")
+    lock = ws.lock.parsed(fix="run `ws sync-locks` (or `uv lock`)")  # never through a link
     derived = derive_locks(ws, lock, chosen)
     tree = read_tree(ws.root)
     root_part = _root_files(tree)

@@ -2,16 +2,23 @@
 
 Every command that needs the root lock (a dynamic member's edges, the path sources an image
 installs, the member locks, what a change affects) asks the run's one RootLock, which the
-Workspace carries. The file is read again only when it is no longer the file read (another
-inode, size or time: `uv lock` rewrote it, or a sync that held the workspace lock while this
-run waited for it did), so a command that takes the workspace lock after loading the
-workspace still judges the bytes that are there once it holds it.
+Workspace carries. The file is read again when it is no longer the file read (another inode,
+size or time: `uv lock` rewrote it, or a sync that held the workspace lock while this run
+waited for it did), so a command that takes the workspace lock after loading the workspace
+still judges the bytes that are there once it holds it.
+
+A file's times tell a rewrite apart only when it falls in a later tick of the file system's
+clock (1-10 ms on older Linux kernels, 1-2 s on some mounts). As git does with its index, a
+read made while the file was that young proves nothing of a later one: the file is read
+again, and the bytes compared.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +28,10 @@ if TYPE_CHECKING:
     from ws.workspace.lockfile import Lock
 
 NAME = "uv.lock"
+# How much older than a read the file's last change must be for its times to vouch that a
+# later change would show: the coarsest clock of a file system ws may run on (FAT's 2 s).
+RACY_NS = 2_000_000_000
+_FIX = "make uv.lock a regular file (`uv lock` writes it again)"
 # What identifies one version of the file without reading it again.
 _Signature = tuple[int, int, int, int]
 
@@ -30,36 +41,52 @@ def _signature(status: os.stat_result) -> _Signature:
 
 
 class RootLock:
-    """The workspace's uv.lock as this run read it (through a link, as uv reads it)."""
+    """The workspace's uv.lock as this run read it: a regular file, never through a link."""
 
     def __init__(self, root: Path) -> None:
         self.path = root / NAME
-        self._read: tuple[_Signature, bytes] | None = None  # what was read, and when
+        self._bytes: bytes | None = None  # what was read last
+        self._known: _Signature | None = None  # its signature, when its times vouch for it
         self._parsed: tuple[bytes, Lock] | None = None
 
     def read(self) -> bytes | None:
-        """The lock's bytes as they are now; None when there is no lock (or no regular file:
-        a FIFO there would hang the read). The file is read again only if it changed."""
+        """The lock's bytes as they are now; None when there is none. The file is read again
+        unless its signature is the one read and its times could show a change since."""
         try:
-            now = os.stat(self.path)
-        except OSError:
-            return None
-        if not stat.S_ISREG(now.st_mode):
-            return None
-        if self._read is not None and self._read[0] == _signature(now):
-            return self._read[1]
-        try:
-            with self.path.open("rb") as handle:
-                # The signature of what was opened, taken before reading: a write meanwhile
-                # changes the file's times, so the next read() reads it again.
-                before = _signature(os.fstat(handle.fileno()))
-                data = handle.read()
+            now = os.stat(self.path, follow_symlinks=False)
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise ConfigError(self.path, f"cannot read: {e.strerror or e}", fix=_fix()) from e
-        self._read = (before, data)
-        return data
+            raise ConfigError(self.path, f"cannot read: {e.strerror or e}", fix=_FIX) from e
+        if self._known is not None and self._known == _signature(now):
+            return self._bytes
+        self._known, data = self._open_and_read()
+        if data != self._bytes:
+            self._bytes = data
+        return self._bytes  # the same object for the same bytes: their parse holds
+
+    def _open_and_read(self) -> tuple[_Signature | None, bytes]:
+        """The bytes, and the signature they may be known by again (None: the file was too
+        young for its times to show a later change)."""
+        started = time.time_ns()
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            fd = os.open(self.path, flags)
+        except OSError as e:
+            raise self._unreadable(e) from e
+        with open(fd, "rb") as handle:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):  # a FIFO is never waited on
+                raise ConfigError(self.path, "not a regular file", fix=_FIX)
+            data = handle.read()
+        young = max(status.st_mtime_ns, status.st_ctime_ns) > started - RACY_NS
+        return (None if young else _signature(status)), data
+
+    def _unreadable(self, error: OSError) -> ConfigError:
+        if error.errno == errno.ELOOP:
+            problem = "a symbolic link: ws reads the root lock only as a regular file"
+            return ConfigError(self.path, problem, fix="replace the link with the file")
+        return ConfigError(self.path, f"cannot read: {error.strerror or error}", fix=_FIX)
 
     def parse(self, data: bytes) -> Lock:
         """data (bytes read() gave) read as a lock: a ConfigError naming the line and the
@@ -81,7 +108,3 @@ class RootLock:
                 self.path, "missing", fix=fix or "run `ws sync-locks` (it runs `uv lock`)"
             )
         return self.parse(data)
-
-
-def _fix() -> str:
-    return "make uv.lock a readable file (`uv lock` writes it again)"

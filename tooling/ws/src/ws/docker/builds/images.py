@@ -247,6 +247,13 @@ def image_refs(
     ]
 
 
+def cache_refs(ws: Workspace, root: RootConfig, name: str, tag: str) -> list[imageref.ImageRef]:
+    """The cache a tag names: the image and its dependency stage (both inline caches)."""
+    repository = image_repository(ws, root, name)
+    source = "--cache-from/--cache-to"
+    return [_tagged(repository, tag, source), _tagged(repository, f"{tag}-{DEPS_STAGE}", source)]
+
+
 def image_repository(ws: Workspace, root: RootConfig, name: str) -> imageref.ImageRef:
     """The repository name's image is tagged in, read once (the registry setting + name)."""
     try:
@@ -299,12 +306,7 @@ class _Job:
         return args
 
     def cache_refs(self, name: str, tag: str) -> list[imageref.ImageRef]:
-        """The cache a tag names: the image and its dependency stage (both inline caches)."""
-        repository = image_repository(self.ws, self.root, name)
-        return [
-            _tagged(repository, tag, "--cache-from/--cache-to"),
-            _tagged(repository, f"{tag}-{DEPS_STAGE}", "--cache-from/--cache-to"),
-        ]
+        return cache_refs(self.ws, self.root, name, tag)
 
     def build(self, inputs: ImageInputs) -> BuiltImage:
         name = inputs.name
@@ -480,8 +482,10 @@ def build_members(
     checked = check_inputs(ws, config, list(images.values()), opts.locks, opts.records)
     revision = git.revision(ws.root)  # first: it says what to do outside a git checkout
     versions = version_args(ws, list(images.values()), opts.locks)
-    for name in images:  # refuse a bad --tag before the first build starts
+    for name in images:  # refuse a bad --tag or cache tag before the first build starts
         image_refs(ws, root, name, revision, opts.tags, image_version(ws.members[name], versions))
+        for tag in [*opts.cache_from, *([opts.cache_to] if opts.cache_to else [])]:
+            cache_refs(ws, root, name, tag)
     redact = Redactor()
     offers = session_offers(ws, list(images.values()), opts.access, redact, checked)
     held = git.held_files(ws.root)
