@@ -203,6 +203,46 @@ def test_the_root_project_image_builds_from_the_dockerfile_its_setting_places(
     assert run_image(engine, plain, ["app"], made.label) == answer, "BuildKit reads it too"
 
 
+SERVER = {
+    "dependencies": ["core"],
+    "files": {
+        "src/server/__init__.py": "import core\n\n"
+        "def main():\n    print('server', core.__version__)\n",
+        "Dockerfile": USERS_DOCKERFILE,  # the member's own, as postmodern-mono's server has
+    },
+    "extra": '[project.scripts]\nserver = "server:main"\n\n'
+    '[tool.ws.docker]\ncommand = ["server"]\ndockerfile = "ws.Dockerfile"',
+}
+
+
+@pytest.mark.docker
+def test_a_member_with_its_own_dockerfile_builds_from_the_one_its_setting_places(
+    engine: docker.DockerClient,
+    made: Made,
+    tmp_path: Path,
+    pyindex: LocalIndex,
+    lock_options: LockOptions,
+    registry: str,
+) -> None:
+    root = make_workspace(
+        tmp_path / "ws",
+        {"core": {"version": "0.3.0", "dependencies": ["alpha"]}, "server": SERVER},
+        index_url=pyindex.url,
+        root_extra=root_docker_config(registry),
+    )
+    prepare(root, lock_options)
+
+    (image,), _ = build(engine, made, root, ["server"], lock_options)
+
+    assert (root / "packages/server/Dockerfile").read_text() == USERS_DOCKERFILE
+    assert run_image(engine, image.image_id, ["server"], made.label) == "server 0.3.0\n"
+    sent = set(image.context.members)
+    assert "packages/server/ws.Dockerfile" in sent
+    assert "packages/server/Dockerfile" not in sent
+    plain = plain_build(engine, root, "packages/server/ws.Dockerfile", made.label)
+    assert run_image(engine, plain, ["server"], made.label) == "server 0.3.0\n"
+
+
 # An in-tree build backend that honours what setuptools does and setuptools-scm does: its
 # dependencies from the files [tool.setuptools.dynamic] names, its version from
 # SETUPTOOLS_SCM_PRETEND_VERSION(_FOR_DYN), else from `git describe`; it also bakes in a

@@ -31,8 +31,10 @@ IMAGE_KEYS = (
     "user",
     "extras",
 )
-# build-files alone opts into no image: a library lists there what its build reads.
-MEMBER_KEYS = (*IMAGE_KEYS, "build-files")
+# Keys that give no image by themselves: build-files (a library lists there what its build
+# reads) and dockerfile (it only places the image's files).
+PLACEMENT_KEYS = ("build-files", "dockerfile")
+MEMBER_KEYS = (*IMAGE_KEYS, *PLACEMENT_KEYS)
 # A root that is itself a project carries its own image's keys beside ROOT_KEYS (whose user,
 # labels and env, the defaults of every image, its image takes as well).
 ROOT_PROJECT_KEYS = (
@@ -45,8 +47,6 @@ ROOT_PROJECT_KEYS = (
     "build-files",
     "dockerfile",
 )
-# Keys of the root project's table that give it no image by themselves.
-ROOT_PROJECT_PLACEMENT = ("build-files", "dockerfile")
 HEALTH_KEYS = ("command", "interval", "timeout", "retries", "start-period")
 # ws writes these labels itself: from the member's metadata and from build arguments.
 RESERVED_LABELS = frozenset(
@@ -107,9 +107,9 @@ class ImageConfig:
     user: str | None = None
     build_files: tuple[str, ...] = ()  # relative to the workspace root
     extras: tuple[str, ...] = ()  # the member's own extras the image installs, normalised
-    # Where the image's generated Dockerfile goes, relative to the workspace root (the root
-    # project's `dockerfile`, when the root's own Dockerfile is the user's); None: beside the
-    # member's pyproject.toml. Its .dockerignore and pyproject go beside it.
+    # Where the image's generated Dockerfile goes, relative to the workspace root (the
+    # `dockerfile` setting, when the Dockerfile beside the pyproject is the user's own); None:
+    # beside the member's pyproject.toml. Its .dockerignore and pyproject go beside it.
     dockerfile: str | None = None
 
 
@@ -145,8 +145,12 @@ def load_config(ws: Workspace) -> DockerConfig:
         table = docker_table(member.data, member.pyproject)
         if table is not None and not is_root_project(member):
             config = member_config(member, table, ws.root)
+            if table.get("dockerfile") is not None:
+                at = _At(member.pyproject, f"{TABLE}.dockerfile")
+                place = _dockerfile(at, table["dockerfile"], ws, member)
+                config = replace(config, dockerfile=place)
             declared[member.name] = config.build_files
-            if set(table) != {"build-files"}:
+            if not table or set(table) - set(PLACEMENT_KEYS):  # an empty table opts in
                 images[member.name] = config
     root_table = docker_table(ws.data, ws.pyproject)
     if root_table is None:
@@ -167,7 +171,7 @@ def load_config(ws: Workspace) -> DockerConfig:
             at = _At(ws.pyproject, f"{TABLE}.dockerfile")
             config = replace(config, dockerfile=_dockerfile(at, place, ws))
         declared[project.name] = config.build_files
-        if set(own) - set(ROOT_PROJECT_PLACEMENT):
+        if set(own) - set(PLACEMENT_KEYS):
             images[project.name] = config
     return DockerConfig(root, images, declared)
 
@@ -506,26 +510,40 @@ def workspace_path(member_rel: PurePosixPath, raw: str) -> str | None:
     return None if path == ".." or path.startswith("../") else path
 
 
-def _dockerfile(at: _At, value: Any, ws: Workspace) -> str:
-    """Where the root project's generated Dockerfile goes: a file name under the workspace
-    root, in a folder that exists and that no other member owns (their own files go there)."""
+def _dockerfile(at: _At, value: Any, ws: Workspace, member: Member | None = None) -> str:
+    """Where an image's generated Dockerfile goes, relative to the workspace root. The root
+    project's: a file under the root, in a folder that exists and that no member owns (their
+    own files go there). A member's (written relative to it): a file in its own folder, not
+    in a member nested there."""
     raw = _text(at, value)
-    rel = None if raw.startswith("/") else workspace_path(PurePosixPath("."), raw)
+    base = member.rel if member is not None else PurePosixPath(".")
+    rel = None if raw.startswith("/") else workspace_path(base, raw)
+    example = '"ws.Dockerfile"' if member is not None else '"docker/app.Dockerfile"'
     if rel is None or rel == "." or raw.endswith("/"):
+        where = "the workspace root" if member is None else "the member's folder"
         at.fail(
             f"= {raw!r} is not a file path inside the workspace root {ws.root}",
-            'write it relative to the root, e.g. dockerfile = "docker/app.Dockerfile"',
+            f"write it relative to {where}, e.g. dockerfile = {example}",
         )
     if not SAFE_PATH.fullmatch(rel):
         at.fail(
             f"= {raw!r} has characters a Dockerfile or a .dockerignore would misread",
             "use letters, digits and . _ - + @ = , in its path",
         )
-    owner = next((m for m in ws.members.values() if _owns(m, rel)), None)
-    if owner is not None:
+    owners = sorted(
+        (m for m in ws.members.values() if _owns(m, rel)), key=lambda m: len(m.rel.parts)
+    )
+    owner = owners[-1] if owners else None  # the innermost member folder holding it
+    if member is not None and owner is not member:
+        at.fail(
+            f"= {raw!r} lies outside the member's folder {member.rel}"
+            + (f", in {owner.name}'s" if owner is not None else ""),
+            f"keep the image's files in its own folder, e.g. dockerfile = {example}",
+        )
+    if member is None and owner is not None:
         at.fail(
             f"= {raw!r} lies in the member {owner.name}'s folder, where its own files go",
-            'put it in a folder of its own, e.g. dockerfile = "docker/app.Dockerfile"',
+            f"put it in a folder of its own, e.g. dockerfile = {example}",
         )
     target = ws.root / rel
     if not target.parent.is_dir() or target.is_dir():
