@@ -15,8 +15,10 @@ from typing import Any
 from ws.errors import RegistryError
 from ws.printable import printable
 
-# BuildKit asks for Docker Hub by the host it pulls from; docker's config keys it otherwise.
-HUB_HOSTS = frozenset({"registry-1.docker.io", "docker.io", "index.docker.io"})
+# BuildKit asks for Docker Hub by the host it pulls from (HUB_HOST: also the registry of an
+# image reference that names none); docker's config keys it otherwise.
+HUB_HOST = "registry-1.docker.io"
+HUB_HOSTS = frozenset({HUB_HOST, "docker.io", "index.docker.io"})
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from ws.docker.builds.stream import Progress, PushLog, Step
 from ws.docker.pin.imageref import ImageRef
 from ws.errors import BuildFailed, DockerUnavailable, RegistryError, WsError
 from ws.printable import printable
+from ws.registry.logins import HUB_HOST
 
 # The first Engine API version whose /build runs BuildKit when asked (version=2).
 BUILDKIT_API = (1, 39)
@@ -276,7 +277,7 @@ def in_registry(
     BuildKit then takes from the registry only the layers the build can reuse."""
     found = []
     for ref in refs:
-        login = logins(ref.registry or "registry-1.docker.io") if logins else None
+        login = logins(ref.registry or HUB_HOST) if logins else None
         try:
             with engine_errors(
                 str(ref), "look the image up in its registry", RegistryError, PULL_FIX
