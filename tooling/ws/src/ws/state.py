@@ -89,11 +89,16 @@ def digest(parts: Sequence[bytes | str]) -> str:
     return h.hexdigest()
 
 
+def bytes_part(data: bytes | None) -> bytes:
+    """What a key takes of a file's bytes as read (None: no regular file there): the two
+    never read alike."""
+    return b"-" if data is None else b"+" + data
+
+
 def file_part(path: Path) -> bytes:
-    """What a key takes of path: its bytes, or b"-" when it is no regular file (missing, or
-    a link, which ws never reads through)."""
-    found = regular_bytes(path)
-    return b"-" if found is None else found
+    """What a key takes of path (bytes_part of its bytes; a link, which ws never reads through,
+    is no regular file)."""
+    return bytes_part(regular_bytes(path))
 
 
 def regular_bytes(path: Path) -> bytes | None:

@@ -21,7 +21,7 @@ from ws.fsio import atomic_write_bytes, refuse_links, remove_abandoned
 from ws.locks.uv_inputs import lock_inputs, lock_key
 from ws.mutex import lock_if_possible, workspace_lock
 from ws.proc import Running, run, start
-from ws.state import Records, digest, no_records, regular_bytes
+from ws.state import Records, bytes_part, digest, no_records, regular_bytes
 from ws.uv import first_error, lock_argv
 from ws.workspace.members import Workspace, read_toml_text
 
@@ -126,7 +126,7 @@ def _members_key(root_lock: bytes, current: Mapping[str, bytes | None]) -> str:
     code that derives)."""
     parts: list[bytes | str] = [_derivation_code(), root_lock]
     for name, data in sorted(current.items()):
-        parts += [name, b"-" if data is None else b"+" + data]
+        parts += [name, bytes_part(data)]
     return digest(parts)
 
 

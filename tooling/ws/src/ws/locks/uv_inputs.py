@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ws.errors import ConfigError
-from ws.state import digest
+from ws.state import bytes_part, digest
 from ws.uv import ROOT_SETTINGS_FILES, identity
 from ws.workspace.members import Workspace, read_toml
 from ws.workspace.sources import declared_paths, local_sources
@@ -63,7 +63,7 @@ def lock_key(inputs: Sequence[bytes | str] | None, lock: bytes | None) -> str:
     """The key of a lock's bytes read with these inputs; "" when they are unkeyable."""
     if inputs is None:
         return ""
-    return digest([*inputs, lock if lock is not None else b"-"])
+    return digest([*inputs, bytes_part(lock)])
 
 
 def uv_environment(env: Mapping[str, str]) -> str:

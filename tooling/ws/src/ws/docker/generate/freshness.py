@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ws.docker.generate.render import ImageInputs, generated_paths
-from ws.state import Records, digest, regular_bytes
+from ws.state import Records, bytes_part, digest, regular_bytes
 from ws.workspace.members import Workspace
 
 RECORD = "docker/"  # + the member's name
@@ -51,9 +51,7 @@ def read_files(root: Path, images: Sequence[ImageInputs]) -> dict[str, bytes | N
 def _key(ws: Workspace, inputs: ImageInputs, files: Mapping[str, bytes | None]) -> str:
     """Of what name's files are made from and of the files as read (files)."""
     parts: list[bytes | str] = [_generator_digest(), repr(inputs), _members(ws), ws.text]
-    for path in generated_paths(inputs.dockerfile):
-        found = files[path]
-        parts.append(b"-" if found is None else b"+" + found)
+    parts += [bytes_part(files[path]) for path in generated_paths(inputs.dockerfile)]
     return digest(parts)
 
 
