@@ -15,7 +15,6 @@ import pytest
 from ws.checks.imports import check_imports, missing_module_hint
 from ws.checks.sources import Context
 from ws.run.envs import sync_argv
-from ws.workspace.lockfile import read_lock
 from ws.workspace.members import load_workspace
 
 from tests.support.files import make_workspace
@@ -135,7 +134,8 @@ def envs_of(root: Path, asked: list[str]) -> Callable[[str], Path]:
 
 
 def test_an_import_only_a_sibling_declares_is_reported_with_its_fix(workspace: Path) -> None:
-    ws, lock = load_workspace(workspace), read_lock(workspace / "uv.lock")
+    ws = load_workspace(workspace)
+    lock = ws.lock.parsed()
     asked: list[str] = []
     reports = {
         r.member: r for r in check_imports(ws, lock, ["a", "b", "c"], envs_of(workspace, asked))
@@ -166,7 +166,8 @@ def test_an_import_only_a_sibling_declares_is_reported_with_its_fix(workspace: P
 def test_a_named_member_reads_its_siblings_environments_only_to_name_a_fix(
     workspace: Path,
 ) -> None:
-    ws, lock = load_workspace(workspace), read_lock(workspace / "uv.lock")
+    ws = load_workspace(workspace)
+    lock = ws.lock.parsed()
     asked: list[str] = []
     (c_report,) = check_imports(ws, lock, ["c"], envs_of(workspace, asked))
     assert c_report.findings == () and asked == ["c"]
@@ -176,7 +177,8 @@ def test_a_named_member_reads_its_siblings_environments_only_to_name_a_fix(
 
 
 def test_the_runner_hint_names_the_distribution_and_the_fix(workspace: Path) -> None:
-    ws, lock = load_workspace(workspace), read_lock(workspace / "uv.lock")
+    ws = load_workspace(workspace)
+    lock = ws.lock.parsed()
     envs = [workspace / ".ws/envs" / m for m in MEMBERS]
     failed = "E   ModuleNotFoundError: No module named 'thing'\n"
     hint = missing_module_hint(failed, ws, lock, "b", envs)

@@ -331,7 +331,7 @@ def test_a_broken_root_lock_is_one_error_per_cause(root: Path, opts: LockOptions
     with pytest.raises(LockError) as err:
         derive_locks(
             load_workspace(root),
-            lockfile.read_lock(root / "uv.lock"),
+            lockfile.parse_lock_bytes((root / "uv.lock").read_bytes(), root / "uv.lock"),
             ["cli", "core", "report", "service"],
         )
     message = str(err.value)
@@ -396,7 +396,7 @@ def test_a_killed_run_leaves_every_lock_whole(
         proc.wait()
         time.sleep(0.5 if event == "uv" else 0)  # the orphaned uv finishes its own write
         for lock in root.rglob("uv.lock"):
-            lockfile.read_lock(lock)  # parses: whole, old or new
+            lockfile.parse_lock_bytes(lock.read_bytes(), lock)  # parses: whole, old or new
     sync(root, opts, upgrade=True)
     check(root, opts)
     assert not [p for p in root.rglob("*.tmp")], "the next run removed what a killed run left"

@@ -18,7 +18,6 @@ import pytest
 from ws.docker.generate.root_pyproject import isolated_root_pyproject
 from ws.locks.sync import LockOptions, check_locks, member_lock_path, sync_locks
 from ws.workspace.graph import build_graph, closure
-from ws.workspace.lockfile import read_lock
 from ws.workspace.members import load_workspace
 
 from tests.support.files import UV_BUILD_REQUIRES, build_file_tree, make_workspace, toml_str
@@ -281,7 +280,7 @@ def test_ws_reads_and_locks_the_shape_as_uv_does(
     assert set(graph.edges) == uv_edges(root)
 
     root_lock = (root / "uv.lock").read_bytes()
-    lock = read_lock(root / "uv.lock")
+    lock = load_workspace(root).lock.parsed()
     report = sync_locks(ws, None, opts)
     assert (root / "uv.lock").read_bytes() == root_lock, "a current root lock is left alone"
     assert report.root in ("fresh", "unchanged")

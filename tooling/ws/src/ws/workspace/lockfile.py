@@ -151,16 +151,6 @@ class Lock:
         return found[0] if found else None
 
 
-def read_lock(path: Path) -> Lock:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as e:
-        raise ConfigError(path, "missing", fix="run `ws sync-locks` (it runs `uv lock`)") from e
-    except OSError as e:
-        raise ConfigError(path, f"cannot read: {e.strerror or e}", fix=restore_fix(path)) from e
-    return parse_lock_bytes(data, path)
-
-
 def parse_lock_bytes(data: bytes, path: Path) -> Lock:
     """parse_lock of a lock's bytes, as the caller read them (once)."""
     try:
