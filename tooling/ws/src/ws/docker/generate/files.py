@@ -34,7 +34,7 @@ from ws.docker.generate.render import (
 from ws.errors import ConfigError
 from ws.fsio import atomic_write_text
 from ws.locks.sync import member_lock_path
-from ws.state import Records, no_records
+from ws.state import Records, no_records, regular_bytes
 from ws.workspace.graph import closure, workspace_closure
 from ws.workspace.lockfile import Lock
 from ws.workspace.members import Member, Workspace
@@ -287,9 +287,11 @@ def stale_generated(
 ) -> list[str]:
     """One line per generated file that is missing, edited by hand or out of date. read: the
     files' bytes as the caller read them (freshness.read_files), which its records key on."""
+    if read is None:
+        read = {rel: regular_bytes(root / rel) for rel in files}
     problems = []
     for rel, text in files.items():
-        current = _read(root / rel) if read is None else _text(root / rel, read[rel])
+        current = _text(root / rel, read[rel])
         if current is None:
             problems.append(f"{rel}: missing")
         elif not current.startswith(HEADER):
@@ -354,8 +356,8 @@ def _read(path: Path) -> str | None:
 
 
 def _text(path: Path, data: bytes | None) -> str | None:
-    """Bytes read_files read, as _read gives them; a link or a FIFO there (which it does not
-    read) is a file ws did not write."""
+    """A generated file's bytes as read (None: no regular file there) as text: None when it
+    is missing, "" when it cannot be ws's (a link, a FIFO, bytes that are not UTF-8)."""
     if data is None:
         return "" if path.exists() or path.is_symlink() else None
     try:
