@@ -15,12 +15,13 @@ from ws.workspace.graph import dependents
 from ws.workspace.lockfile import Lock, parse_lock
 from ws.workspace.member_lock import member_lock, path_sources
 from ws.workspace.members import Member, Workspace, is_workspace_source, requirement_names
+from ws.workspace.root_lock import NAME
 from ws.workspace.sources import sources_lock
 
 # Files at the root whose change touches every member: what uv reads there to resolve and
 # install. The root lock is not one of them: it is compared member lock by member lock.
 WORKSPACE_WIDE = frozenset({"pyproject.toml", *ROOT_SETTINGS_FILES})
-ROOT_LOCK = "uv.lock"
+ROOT_LOCK = NAME  # the root lock, as git names it
 _EVERY = "every member counts as affected"
 
 

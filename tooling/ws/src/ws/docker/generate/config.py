@@ -530,10 +530,8 @@ def _dockerfile(at: _At, value: Any, ws: Workspace, member: Member | None = None
             f"= {raw!r} has characters a Dockerfile or a .dockerignore would misread",
             "use letters, digits and . _ - + @ = , in its path",
         )
-    owners = sorted(
-        (m for m in ws.members.values() if _owns(m, rel)), key=lambda m: len(m.rel.parts)
-    )
-    owner = owners[-1] if owners else None  # the innermost member folder holding it
+    holding = [m for m in ws.members.values() if _owns(m, rel)]
+    owner = max(holding, key=lambda m: len(m.rel.parts), default=None)  # the innermost
     if member is not None and owner is not member:
         at.fail(
             f"= {raw!r} lies outside the member's folder {member.rel}"
