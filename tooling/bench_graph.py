@@ -325,15 +325,23 @@ def report(
         "below 0.21, whose parameter coercion imported pydantic on every run. Reading the "
         "300 pyprojects is the largest part that is ws's own.",
         "",
+        *machine_section(args.load_before),
+    ]
+    return "\n".join(lines)
+
+
+def machine_section(load_before: str) -> list[str]:
+    """A page's `## Machine` section: the machine, the interpreter, and its load around the
+    run (load_before: as load_average() gave it when the run started)."""
+    return [
         "## Machine",
         "",
         f"- {machine()}",
         f"- Python {platform.python_version()} ({sys.executable})",
-        f"- 1-minute load average before / after the run: {args.load_before} / {load_average()} "
+        f"- 1-minute load average before / after the run: {load_before} / {load_average()} "
         "(anything well above 0 means other work shared the cores and the figures are high)",
         "",
     ]
-    return "\n".join(lines)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

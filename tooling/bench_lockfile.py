@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -277,17 +276,7 @@ def report(timings: list[Timing], args: argparse.Namespace, before: str | None) 
             f"({by_lock['shared'] / by_lock['distinct']:.1f} x that parser's distinct-name parse, "
             f"{by_lock['shared'] / shared:.1f} x today's)."
         )
-    lines += [
-        "",
-        "## Machine",
-        "",
-        f"- {bench_graph.machine()}",
-        f"- Python {platform.python_version()} ({sys.executable})",
-        f"- 1-minute load average before / after the run: {args.load_before} / "
-        f"{bench_graph.load_average()} (anything well above 0 means other work shared the cores "
-        "and the figures are high)",
-        "",
-    ]
+    lines += ["", *bench_graph.machine_section(args.load_before)]
     return "\n".join(lines)
 
 
